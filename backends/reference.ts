@@ -1,0 +1,19 @@
+/**
+ * The `reference` backend: polyak's Float64 pure-JavaScript interpreter of the DSL. Slow and exact
+ * (to float64), always available; it is the oracle every other backend is compared against.
+ *
+ * @module backends/reference
+ */
+import { referenceOps } from '../src/core/referenceOps.js'
+import type { ReferenceBackendDescriptor } from './descriptor.js'
+
+/** Descriptor of the Float64 reference interpreter. */
+export const reference: ReferenceBackendDescriptor = {
+  name: 'reference',
+  description: 'polyak Float64 reference interpreter (pure JavaScript; the oracle of the laws)',
+  tolerance: { rtol: 1e-12, atol: 1e-14 },
+  syncReadback: true,
+  cloneIsCopy: true,
+  probe: () => Promise.resolve({ available: true }),
+  activate: () => Promise.resolve(referenceOps),
+}
