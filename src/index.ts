@@ -21,3 +21,21 @@ export { referenceOps, RefTensor, referenceMemory } from './core/referenceOps.js
 export * from './core/memory.js'
 export * from './core/transition.js'
 export * from './core/driver.js'
+
+// configs
+export * from './codecs/config.js'
+
+// moving averages
+export * from './ema/schedules.js'
+export * from './ema/ema.js'
+export * from './ema/teacher.js'
+
+// normalizers
+export * from './norm/normalizer.js'
+export * from './norm/batchNorm.js'
+export * from './norm/eman.js'
+export * from './norm/momentumBatchNorm.js'
+export * from './norm/groupNorm.js'
+export * from './norm/weightLayout.js'
+export * from './norm/weightStandardization.js'
+export * from './norm/weightAlign.js'

@@ -1,0 +1,145 @@
+/**
+ * Exponential moving averages with optax / haiku semantics.
+ *
+ *     avg_t = d_t·avg_{t−1} + (1 − d_t)·x_t        (d = decay: the weight on the OLD value)
+ *
+ * computed as `axpby(d, avg, 1 − d, x)` with `1 − d` in float64, so `d = 1` returns `avg` and
+ * `d = 0` returns `x` exactly (methods.md §0.3, laws E1/E2). `emaLeaf` is the primitive every
+ * running statistic in polyak uses (BatchNorm, EMAN, teacher updates); `ema` is the stateful
+ * transformation over whole trees.
+ *
+ * @module ema/ema
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import * as t from 'io-ts'
+import { type ConfigError, type ConfigIssue, decodeConfig, unsafe } from '../codecs/config.js'
+import type { Ops } from '../core/ops.js'
+import { type Leaf, type Tree, mapAny, zipWith } from '../core/tree.js'
+import { type Slots, type Transition, transition } from '../core/transition.js'
+import { type DecaySpec, type Schedule, decayAt } from './schedules.js'
+
+/**
+ * One EMA step on one tensor: `decay·avg + (1 − decay)·x`, exact at `decay ∈ {0, 1}`.
+ *
+ * At `decay = 1` the result is a copy of `avg` even when `x` holds NaN or ±Inf (the update is
+ * skipped rather than computing `0·x`); at `decay = 0` it is a copy of `x`.
+ */
+export const emaLeaf = <T extends Leaf>(ops: Ops<T>, avg: T, x: T, decay: number): T => {
+  if (decay === 1) return ops.clone(avg)
+  if (decay === 0) return ops.clone(x)
+  return ops.axpby(decay, avg, 1 - decay, x)
+}
+
+/** The largest value of the step counter; it saturates there instead of overflowing (optax `safe_increment`, int32). */
+export const MAX_COUNT = 2 ** 31 - 1
+
+/**
+ * The state of `ema`: the stored (never debiased) average and two host-side numbers, the number
+ * of updates `count` (saturating at `MAX_COUNT`) and `decayProduct = Π d_t` (1 before any update),
+ * from which the bias correction `1 − Π d_t` is computed in float64.
+ */
+export interface EmaStats<A> {
+  readonly average: A
+  readonly count: number
+  readonly decayProduct: number
+}
+
+/** `ema`'s state has no parameters. */
+export type NoParams = Record<string, never>
+
+/** Configuration of `ema`. */
+export interface EmaConfig {
+  /** Decay (weight on the old value) or a schedule of it, evaluated at the update's 0-based index. */
+  readonly decay: DecaySpec
+  /** `'copy'`: the average starts as the first value given to `init` (BYOL/EMAN/timm). `'zeros'`: starts at 0 (optax/haiku). Default `'zeros'`. */
+  readonly init?: 'copy' | 'zeros'
+  /** Report `avg / (1 − Π d_t)` instead of `avg` (zero-init bias correction; the state is never debiased). Default `false`; requires `init: 'zeros'`. */
+  readonly debias?: boolean
+}
+
+/** An EMA over trees of type `A`: optax's `(init, update)` pair as polyak transitions. */
+export interface Ema<T extends Leaf, A extends Tree<T>> {
+  /** The initial state for a tree shaped like `value` (zeros or a copy of it). Never updates anything. */
+  readonly init: (value: A) => Slots<NoParams, EmaStats<A>>
+  /**
+   * One update with the new value `x`: stores `d·avg + (1 − d)·x` (paired by path, shapes checked)
+   * and reports the average, debiased if configured.
+   */
+  readonly update: (x: A) => Transition<NoParams, EmaStats<A>, A>
+}
+
+const fields = {
+  decay: t.unknown,
+  init: t.keyof({ copy: null, zeros: null }),
+  debias: t.boolean,
+}
+
+/**
+ * An exponential moving average over a tree (optax `ema`, haiku `ExponentialMovingAverage`).
+ *
+ *     avg_t = d_t·avg_{t−1} + (1 − d_t)·x_t,   reported: avg_t / (1 − Π_{s≤t} d_s) if debias
+ *
+ * | | polyak | optax `ema` | haiku EMA | timm / EMAN teacher |
+ * | --- | --- | --- | --- | --- |
+ * | init | `'zeros'` (default) or `'copy'` | zeros | zeros | copy |
+ * | debias | off by default | on by default | on by default | none |
+ *
+ * `init: 'copy'` with `debias` is rejected: bias correction undoes a zero start, which a copy does
+ * not have. A schedule and `debias` combine correctly because the correction uses `Π d_t`.
+ *
+ * @example
+ * const avg = unsafeEma(ops, { decay: 0.99, debias: true })
+ * const s0 = avg.init(params)
+ * const [reported, s1] = avg.update(params)(s0)   // reported == params (debiased, one step)
+ */
+export const ema = <T extends Leaf, A extends Tree<T>>(ops: Ops<T>, config: EmaConfig): E.Either<ConfigError, Ema<T, A>> =>
+  E.map((c: { decay: unknown; init: 'copy' | 'zeros'; debias: boolean }) => makeEma<T, A>(ops, config.decay, c.init, c.debias))(
+    decodeConfig('ema', fields, { decay: undefined, init: 'zeros', debias: false }, config, (c) => {
+      const issues: ConfigIssue[] = []
+      const d = c.decay
+      if (typeof d === 'number') {
+        if (!(Number.isFinite(d) && d >= 0 && d <= 1)) {
+          issues.push({ field: 'decay', value: d, message: 'expected a number in [0, 1], the weight on the old value (avg ← decay·avg + (1 − decay)·new); a PyTorch momentum m converts with fromTorchMomentum(m) = 1 − m' })
+        }
+      } else if (typeof d !== 'function') {
+        issues.push({ field: 'decay', value: d, message: 'expected a decay in [0, 1] or a schedule (k) => decay' })
+      }
+      if (c.debias && c.init === 'copy') {
+        issues.push({ field: 'debias', value: true, message: "bias correction undoes a zero initialisation; with init 'copy' there is no bias: use init 'zeros' or debias false" })
+      }
+      return issues
+    }),
+  )
+
+/** `ema` that throws the `ConfigError` instead of returning it. */
+export const unsafeEma = <T extends Leaf, A extends Tree<T>>(ops: Ops<T>, config: EmaConfig): Ema<T, A> => unsafe(ema<T, A>(ops, config))
+
+const makeEma = <T extends Leaf, A extends Tree<T>>(ops: Ops<T>, decay: unknown, init: 'copy' | 'zeros', debias: boolean): Ema<T, A> => {
+  const spec = decay as DecaySpec
+  return {
+    init: (value) =>
+      ops.tidy(() => ({
+        params: {} as NoParams,
+        stats: {
+          average: mapAny(value, (leaf) => (init === 'copy' ? ops.clone(leaf as T) : ops.zeros((leaf as T).shape, 'float32'))) as A,
+          count: 0,
+          decayProduct: 1,
+        },
+      })),
+    update: (x) =>
+      transition(ops, (s: Slots<NoParams, EmaStats<A>>) => {
+        const k = s.stats.count
+        const d = decayAt(spec, k, 'ema: decay')
+        const average = zipWith(s.stats.average, x, (avg, xi) => emaLeaf(ops, avg as T, xi as T, d)) as unknown as A
+        const decayProduct = s.stats.decayProduct * d
+        const correction = 1 - decayProduct
+        // The report is owned separately from the state (disposing one never frees the other).
+        const reported = mapAny(average, (leaf) =>
+          debias && correction > 0 ? ops.scale(leaf as T, 1 / correction) : ops.clone(leaf as T),
+        ) as A
+        return [reported, { params: s.params, stats: { average, count: Math.min(k + 1, MAX_COUNT), decayProduct } }]
+      }),
+  }
+}
+
+export type { Schedule }

@@ -1,0 +1,128 @@
+/**
+ * Teacher updates: the teacher's state moves toward the student's, leaf by leaf, under a policy.
+ *
+ *     ema:  θ'_leaf ← d·θ'_leaf + (1 − d)·θ_leaf      (d = decay, weight on the OLD teacher value)
+ *     copy: θ'_leaf ← θ_leaf
+ *     keep: θ'_leaf unchanged
+ *
+ * Student and teacher are paired **by path** (not by position, methods.md P7) with equal shapes
+ * and dtypes asserted; integer leaves (step counters such as BatchNorm's `count`, PyTorch's
+ * `num_batches_tracked`) are copied whenever the policy says `ema`: never averaged (E11, P3).
+ *
+ * Presets (methods.md §7): `emanPolicy` (EMAN, timm `ModelEmaV3` default), `weightsOnly`
+ * (MoCo / BYOL / solo-learn / Momentum² Teacher: statistics are the teacher's own),
+ * `paramsEmaStatsCopy` (`AveragedModel` with `use_buffers=False`), `projectorOnly(predicate)`.
+ *
+ * @module ema/teacher
+ */
+import { DtypeMismatchError } from '../core/errors.js'
+import { assertLive, cloneTree } from '../core/memory.js'
+import type { Ops } from '../core/ops.js'
+import { type Leaf, type PathPredicate, type Tree, zipWith } from '../core/tree.js'
+import { type Slots, type Transition, transition } from '../core/transition.js'
+import { emaLeaf } from './ema.js'
+import { type DecaySpec, decayAt } from './schedules.js'
+
+/** What happens to one teacher leaf in an update. */
+export type LeafPolicy = 'ema' | 'copy' | 'keep'
+
+/** Which slot a leaf lives in. */
+export type SlotName = 'params' | 'stats'
+
+/**
+ * Chooses the policy of a leaf from its slot and its path inside the slot (e.g.
+ * `('stats', 'backbone/bn1/mean')`). Integer leaves get `copy` whenever this says `ema`.
+ */
+export type TeacherPolicy = (slot: SlotName, path: string) => LeafPolicy
+
+/** EMAN: every float leaf, parameters and BatchNorm running statistics alike, is averaged; counters copied. */
+export const emanPolicy: TeacherPolicy = () => 'ema'
+
+/** MoCo / BYOL / solo-learn / Momentum² Teacher: parameters averaged, the teacher's statistics kept. */
+export const weightsOnly: TeacherPolicy = (slot) => (slot === 'params' ? 'ema' : 'keep')
+
+/** `torch.optim.swa_utils.AveragedModel` with `use_buffers=False`: parameters averaged, statistics copied from the student. */
+export const paramsEmaStatsCopy: TeacherPolicy = (slot) => (slot === 'params' ? 'ema' : 'copy')
+
+/**
+ * Projector-only momentum (Pham et al. 2022): leaves under the projector (`predicate(path)`) are
+ * averaged, parameters and statistics alike; every other leaf is `others` — by default `copy`,
+ * because in that method the momentum branch shares the online backbone (its features are the
+ * online ones under stop-gradient), so the teacher's backbone IS the student's.
+ *
+ * @example
+ * projectorOnly(underPrefix('projector'))
+ */
+export const projectorOnly =
+  (predicate: PathPredicate, others: 'copy' | 'keep' = 'copy'): TeacherPolicy =>
+  (_slot, path) =>
+    predicate(path) ? 'ema' : others
+
+/** Configuration of `teacherUpdate`. */
+export interface TeacherUpdateConfig {
+  /** Decay (weight on the old teacher value) or a schedule of it, evaluated at the `step` passed to the update. */
+  readonly decay: DecaySpec
+  /** Per-leaf policy, default `emanPolicy`. */
+  readonly policy?: TeacherPolicy
+}
+
+/** What a teacher update reports: the decay it used and how many leaves got each policy. */
+export interface TeacherUpdateReport {
+  readonly decay: number
+  readonly ema: number
+  readonly copy: number
+  readonly keep: number
+}
+
+const isIntegerDtype = (dtype: string): boolean => dtype === 'int32' || dtype === 'int64' || dtype === 'bool'
+
+/**
+ * The teacher update as a transition on the teacher's slots, given the student's slots (borrowed)
+ * and the training step `step` (for a decay schedule; default 0).
+ *
+ * Errors name the first leaf at fault: a path missing on one side (`TreeStructureError`), different
+ * shapes (`ShapeMismatchError`) or dtypes (`DtypeMismatchError`), a disposed student leaf
+ * (`DisposedTensorError`, path prefixed `student/`).
+ *
+ * @example
+ * const update = teacherUpdate(ops, { decay: cosineToOne(0.996, totalSteps), policy: emanPolicy })
+ * const [report, teacher1] = update(student, step)(teacher0)
+ */
+export const teacherUpdate =
+  <T extends Leaf>(ops: Ops<T>, config: TeacherUpdateConfig) =>
+  <P, S>(student: Slots<P, S>, step = 0): Transition<P, S, TeacherUpdateReport> =>
+    transition(ops, (teacher: Slots<P, S>) => {
+      assertLive(ops, student.params, 'student/params')
+      assertLive(ops, student.stats, 'student/stats')
+      const decay = decayAt(config.decay, step, 'teacherUpdate: decay')
+      const policy = config.policy ?? emanPolicy
+      const counts = { ema: 0, copy: 0, keep: 0 }
+      const slot = (name: SlotName, t: unknown, s: unknown): unknown =>
+        zipWith(t as Tree<T>, s as Tree<T>, (tl, sl, path) => {
+          if (tl.dtype !== sl.dtype) {
+            throw new DtypeMismatchError(`${name}/${path}`, `teacher is ${tl.dtype}, student is ${sl.dtype}`)
+          }
+          let p = policy(name, path)
+          if (p === 'ema' && isIntegerDtype(tl.dtype)) p = 'copy'
+          counts[p] += 1
+          if (p === 'keep') return tl
+          if (p === 'copy') return ops.clone(sl)
+          return emaLeaf(ops, tl, sl, decay)
+        })
+      const params = slot('params', teacher.params, student.params) as P
+      const stats = slot('stats', teacher.stats, student.stats) as S
+      return [{ decay, ...counts }, { params, stats }]
+    })
+
+/**
+ * A teacher initialised as a deep copy of the student's complete state (parameters, statistics and
+ * counters), so step 0 is well defined for any student, pretrained or not (methods.md §1.3, P6).
+ */
+export const initTeacher = <T extends Leaf, P, S>(ops: Ops<T>, student: Slots<P, S>): Slots<P, S> => {
+  assertLive(ops, student.params, 'student/params')
+  assertLive(ops, student.stats, 'student/stats')
+  return {
+    params: cloneTree(ops, student.params as Tree<T>) as P,
+    stats: cloneTree(ops, student.stats as Tree<T>) as S,
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * Group normalisation (Wu & He, ECCV 2018) and its special cases LayerNorm and InstanceNorm.
+ *
+ * @module norm/groupNorm
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import * as t from 'io-ts'
+import { type ConfigError, type ConfigIssue, Epsilon, PositiveInt, decodeConfig, unsafe } from '../codecs/config.js'
+import { InvalidArgumentError } from '../core/errors.js'
+import type { Ops } from '../core/ops.js'
+import type { Leaf } from '../core/tree.js'
+import { transition } from '../core/transition.js'
+import { type AffineParams, type Normalizer, affineNormalize, channelAxes, checkChannels } from './normalizer.js'
+
+/** GroupNorm has no statistics. */
+export type NoStats = Record<string, never>
+
+/** Configuration of `groupNorm`: exactly one of `groups` and `groupSize`. */
+export interface GroupNormConfig {
+  /** Number of channel groups `G` (must divide the channel count). */
+  readonly groups?: number
+  /** Channels per group (must divide the channel count); `groups = C / groupSize`. */
+  readonly groupSize?: number
+  /** Added to the variance before the square root, default `1e-5` (PyTorch, Flax). */
+  readonly epsilon?: number
+}
+
+const fields = { groups: t.union([PositiveInt, t.undefined]), groupSize: t.union([PositiveInt, t.undefined]), epsilon: Epsilon }
+
+const checkSpec = (c: { groups: number | undefined; groupSize: number | undefined }): ConfigIssue[] =>
+  (c.groups === undefined) === (c.groupSize === undefined)
+    ? [
+        {
+          field: c.groups === undefined ? 'groups' : 'groupSize',
+          value: c.groups === undefined ? undefined : c.groupSize,
+          message:
+            'give exactly one of groups (number of groups) and groupSize (channels per group); ' +
+            'layerNorm is groups: 1, instanceNorm is groupSize: 1',
+        },
+      ]
+    : []
+
+/**
+ * GroupNorm, channels last: for each sample and each group of `C/G` channels, over the group's
+ * channels and every spatial position,
+ *
+ *     y = γ_c·(x − μ_{n,g})/√(σ²_{n,g} + ε) + β_c        (σ² biased)
+ *
+ * No statistics and no batch dependence: the output for a sample never depends on other samples,
+ * and `mode` changes nothing. `groups: 1` is LayerNorm over all of a sample's features (the GN
+ * paper's definition; Flax's `LayerNorm` normalises the last axis only) and `groupSize: 1` is
+ * InstanceNorm. The group count is checked against the channel count in `init`.
+ *
+ * | default | polyak | PyTorch `GroupNorm` | Flax `GroupNorm` |
+ * | --- | --- | --- | --- |
+ * | groups | required (or groupSize) | required | 32 |
+ * | ε | 1e-5 | 1e-5 | 1e-6 |
+ *
+ * @example
+ * const gn = unsafeGroupNorm(ops, { groups: 8 })
+ * const [y] = gn.apply(x, 'train')(gn.init(64))
+ */
+export const groupNorm = <T extends Leaf>(
+  ops: Ops<T>,
+  config: GroupNormConfig,
+): E.Either<ConfigError, Normalizer<T, AffineParams<T>, NoStats>> =>
+  E.map((c: { groups: number | undefined; groupSize: number | undefined; epsilon: number }) =>
+    makeGroupNorm(ops, c.groups === undefined ? { groupSize: c.groupSize! } : { groups: c.groups }, c.epsilon, 'groupNorm'),
+  )(decodeConfig('groupNorm', fields, { groups: undefined, groupSize: undefined, epsilon: 1e-5 as Epsilon }, config, checkSpec))
+
+/** `groupNorm` that throws the `ConfigError` instead of returning it. */
+export const unsafeGroupNorm = <T extends Leaf>(ops: Ops<T>, config: GroupNormConfig) => unsafe(groupNorm(ops, config))
+
+/** LayerNorm as GroupNorm with one group: each sample normalised over all of its features. */
+export const layerNorm = <T extends Leaf>(ops: Ops<T>, config: { readonly epsilon?: number } = {}) =>
+  E.map((n: Normalizer<T, AffineParams<T>, NoStats>) => ({ ...n, name: 'layerNorm' }))(groupNorm(ops, { ...config, groups: 1 }))
+
+/** `layerNorm` that throws. */
+export const unsafeLayerNorm = <T extends Leaf>(ops: Ops<T>, config: { readonly epsilon?: number } = {}) => unsafe(layerNorm(ops, config))
+
+/** InstanceNorm as GroupNorm with one channel per group: each sample's channel normalised over space. */
+export const instanceNorm = <T extends Leaf>(ops: Ops<T>, config: { readonly epsilon?: number } = {}) =>
+  E.map((n: Normalizer<T, AffineParams<T>, NoStats>) => ({ ...n, name: 'instanceNorm' }))(groupNorm(ops, { ...config, groupSize: 1 }))
+
+/** `instanceNorm` that throws. */
+export const unsafeInstanceNorm = <T extends Leaf>(ops: Ops<T>, config: { readonly epsilon?: number } = {}) =>
+  unsafe(instanceNorm(ops, config))
+
+const makeGroupNorm = <T extends Leaf>(
+  ops: Ops<T>,
+  spec: { groups: number } | { groupSize: number },
+  epsilon: number,
+  name: string,
+): Normalizer<T, AffineParams<T>, NoStats> => {
+  const groupsFor = (channels: number): number => {
+    const g = 'groups' in spec ? spec.groups : channels / spec.groupSize
+    const size = 'groups' in spec ? channels / spec.groups : spec.groupSize
+    if (!Number.isInteger(g) || !Number.isInteger(size)) {
+      throw new InvalidArgumentError(
+        `${name}: ${'groups' in spec ? 'groups' : 'groupSize'}`,
+        `${'groups' in spec ? `${spec.groups} groups` : `groups of ${spec.groupSize}`} do not divide ${channels} channels`,
+      )
+    }
+    return g
+  }
+  return {
+    name,
+    init: (channels) => {
+      checkChannels(name, channels)
+      groupsFor(channels)
+      return ops.tidy(() => ({ params: { gamma: ops.ones([channels]), beta: ops.zeros([channels]) }, stats: {} as NoStats }))
+    },
+    apply: (x) =>
+      transition(ops, ({ params, stats }) => {
+        const channels = params.gamma.shape[0]!
+        channelAxes(name, x, channels)
+        const g = groupsFor(channels)
+        const n = x.shape[0]!
+        // [N, ...spatial, C] -> [N, S, G, C/G]; moments over S and C/G for each (n, g)
+        const xg = ops.reshape(x, [n, -1, g, channels / g])
+        const m = ops.moments(xg, [1, 3], { keepDims: true })
+        const gamma = ops.reshape(params.gamma, [g, channels / g])
+        const beta = ops.reshape(params.beta, [g, channels / g])
+        const y = affineNormalize(ops, xg, m.mean, m.variance, gamma, beta, epsilon)
+        return [ops.reshape(y, x.shape), { params, stats }]
+      }),
+  }
+}
