@@ -138,41 +138,61 @@ export const zipWith = <T extends Tree<L>, L extends Leaf, U>(
   a: T,
   b: Tree<L>,
   f: (x: L, y: L, path: string) => U,
-): MapLeaves<T, L, U> => zipAny(a, b, f as (x: unknown, y: unknown, path: string) => unknown, '') as MapLeaves<T, L, U>
+  options: ZipOptions = {},
+): MapLeaves<T, L, U> => {
+  const [first, second] = options.names ?? ['first', 'second']
+  return zipAny(a, b, f as (x: unknown, y: unknown, path: string) => unknown, options.root ?? '', first, second) as MapLeaves<T, L, U>
+}
 
-const zipAny = (a: unknown, b: unknown, f: (x: unknown, y: unknown, path: string) => unknown, path: string): unknown => {
+/** Options of `zipWith`: a path prefix for messages and the names of the two trees. */
+export interface ZipOptions {
+  /** Prefix of every path in errors and in the paths passed to `f` (e.g. `'params'`). */
+  readonly root?: string
+  /** How errors call the two trees, default `['first', 'second']` (e.g. `['teacher', 'student']`). */
+  readonly names?: readonly [string, string]
+}
+
+const zipAny = (
+  a: unknown,
+  b: unknown,
+  f: (x: unknown, y: unknown, path: string) => unknown,
+  path: string,
+  first: string,
+  second: string,
+): unknown => {
+  const rec = (x: unknown, y: unknown, p: string): unknown => zipAny(x, y, f, p, first, second)
   if (Array.isArray(a)) {
     if (!Array.isArray(b) || b.length !== a.length) {
-      throw new TreeStructureError(path, `first is ${describeNode(a)}, second is ${describeNode(b)}`)
+      throw new TreeStructureError(path, `${first} is ${describeNode(a)}, ${second} is ${describeNode(b)}`)
     }
-    return a.map((child, i) => zipAny(child, b[i], f, join(path, i)))
+    return a.map((child, i) => rec(child, b[i], join(path, i)))
   }
   if (isNode(a)) {
     if (!isNode(b) || Array.isArray(b)) {
-      throw new TreeStructureError(path, `first is ${describeNode(a)}, second is ${describeNode(b)}`)
+      throw new TreeStructureError(path, `${first} is ${describeNode(a)}, ${second} is ${describeNode(b)}`)
     }
     const ka = Object.keys(a)
     const kb = new Set(Object.keys(b))
     for (const key of ka) {
-      if (!kb.has(key)) throw new TreeStructureError(join(path, key), 'present in the first tree, missing in the second')
+      if (!kb.has(key)) throw new TreeStructureError(join(path, key), `present in the ${first} tree, missing in the ${second}`)
     }
     for (const key of kb) {
-      if (!(key in a)) throw new TreeStructureError(join(path, key), 'present in the second tree, missing in the first')
+      if (!(key in a)) throw new TreeStructureError(join(path, key), `present in the ${second} tree, missing in the ${first}`)
     }
     const out: Record<string, unknown> = {}
     for (const key of ka) {
       checkKey(path, key)
-      out[key] = zipAny((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], f, join(path, key))
+      out[key] = rec((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], join(path, key))
     }
     return out
   }
-  if (isNode(b)) throw new TreeStructureError(path, `first is a leaf, second is ${describeNode(b)}`)
+  if (isNode(b)) throw new TreeStructureError(path, `${first} is a leaf, ${second} is ${describeNode(b)}`)
   checkLeaf(path, a)
   checkLeaf(path, b)
   const sa = (a as Partial<Leaf>).shape
   const sb = (b as Partial<Leaf>).shape
   if (sa !== undefined && sb !== undefined && !sameShape(sa, sb)) {
-    throw new ShapeMismatchError(path, `first has shape ${showShape(sa)}, second has shape ${showShape(sb)}`)
+    throw new ShapeMismatchError(path, `${first} has shape ${showShape(sa)}, ${second} has shape ${showShape(sb)}`)
   }
   return f(a, b, path)
 }

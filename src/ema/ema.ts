@@ -57,15 +57,15 @@ export interface EmaConfig {
   readonly debias?: boolean
 }
 
-/** An EMA over trees of type `A`: optax's `(init, update)` pair as polyak transitions. */
-export interface Ema<T extends Leaf, A extends Tree<T>> {
+/** An EMA over trees of tensors `T`: optax's `(init, update)` pair as polyak transitions. */
+export interface Ema<T extends Leaf> {
   /** The initial state for a tree shaped like `value` (zeros or a copy of it). Never updates anything. */
-  readonly init: (value: A) => Slots<NoParams, EmaStats<A>>
+  readonly init: <A extends Tree<T>>(value: A) => Slots<NoParams, EmaStats<A>>
   /**
    * One update with the new value `x`: stores `d·avg + (1 − d)·x` (paired by path, shapes checked)
    * and reports the average, debiased if configured.
    */
-  readonly update: (x: A) => Transition<NoParams, EmaStats<A>, A>
+  readonly update: <A extends Tree<T>>(x: A) => Transition<NoParams, EmaStats<A>, A>
 }
 
 const fields = {
@@ -92,8 +92,8 @@ const fields = {
  * const s0 = avg.init(params)
  * const [reported, s1] = avg.update(params)(s0)   // reported == params (debiased, one step)
  */
-export const ema = <T extends Leaf, A extends Tree<T>>(ops: Ops<T>, config: EmaConfig): E.Either<ConfigError, Ema<T, A>> =>
-  E.map((c: { decay: unknown; init: 'copy' | 'zeros'; debias: boolean }) => makeEma<T, A>(ops, config.decay, c.init, c.debias))(
+export const ema = <T extends Leaf>(ops: Ops<T>, config: EmaConfig): E.Either<ConfigError, Ema<T>> =>
+  E.map((c: { decay: unknown; init: 'copy' | 'zeros'; debias: boolean }) => makeEma<T>(ops, config.decay, c.init, c.debias))(
     decodeConfig('ema', fields, { decay: undefined, init: 'zeros', debias: false }, config, (c) => {
       const issues: ConfigIssue[] = []
       const d = c.decay
@@ -112,12 +112,12 @@ export const ema = <T extends Leaf, A extends Tree<T>>(ops: Ops<T>, config: EmaC
   )
 
 /** `ema` that throws the `ConfigError` instead of returning it. */
-export const unsafeEma = <T extends Leaf, A extends Tree<T>>(ops: Ops<T>, config: EmaConfig): Ema<T, A> => unsafe(ema<T, A>(ops, config))
+export const unsafeEma = <T extends Leaf>(ops: Ops<T>, config: EmaConfig): Ema<T> => unsafe(ema<T>(ops, config))
 
-const makeEma = <T extends Leaf, A extends Tree<T>>(ops: Ops<T>, decay: unknown, init: 'copy' | 'zeros', debias: boolean): Ema<T, A> => {
+const makeEma = <T extends Leaf>(ops: Ops<T>, decay: unknown, init: 'copy' | 'zeros', debias: boolean): Ema<T> => {
   const spec = decay as DecaySpec
   return {
-    init: (value) =>
+    init: <A extends Tree<T>>(value: A) =>
       ops.tidy(() => ({
         params: {} as NoParams,
         stats: {
@@ -126,7 +126,7 @@ const makeEma = <T extends Leaf, A extends Tree<T>>(ops: Ops<T>, decay: unknown,
           decayProduct: 1,
         },
       })),
-    update: (x) =>
+    update: <A extends Tree<T>>(x: A) =>
       transition(ops, (s: Slots<NoParams, EmaStats<A>>) => {
         const k = s.stats.count
         const d = decayAt(spec, k, 'ema: decay')

@@ -98,17 +98,23 @@ export const teacherUpdate =
       const policy = config.policy ?? emanPolicy
       const counts = { ema: 0, copy: 0, keep: 0 }
       const slot = (name: SlotName, t: unknown, s: unknown): unknown =>
-        zipWith(t as Tree<T>, s as Tree<T>, (tl, sl, path) => {
-          if (tl.dtype !== sl.dtype) {
-            throw new DtypeMismatchError(`${name}/${path}`, `teacher is ${tl.dtype}, student is ${sl.dtype}`)
-          }
-          let p = policy(name, path)
+        zipWith(
+          t as Tree<T>,
+          s as Tree<T>,
+          (tl, sl, fullPath) => {
+            if (tl.dtype !== sl.dtype) {
+              throw new DtypeMismatchError(fullPath, `teacher is ${tl.dtype}, student is ${sl.dtype}`)
+            }
+            const path = fullPath.slice(name.length + 1)
+            let p = policy(name, path)
           if (p === 'ema' && isIntegerDtype(tl.dtype)) p = 'copy'
-          counts[p] += 1
-          if (p === 'keep') return tl
-          if (p === 'copy') return ops.clone(sl)
-          return emaLeaf(ops, tl, sl, decay)
-        })
+            counts[p] += 1
+            if (p === 'keep') return tl
+            if (p === 'copy') return ops.clone(sl)
+            return emaLeaf(ops, tl, sl, decay)
+          },
+          { root: name, names: ['teacher', 'student'] },
+        )
       const params = slot('params', teacher.params, student.params) as P
       const stats = slot('stats', teacher.stats, student.stats) as S
       return [{ decay, ...counts }, { params, stats }]
