@@ -4,18 +4,25 @@
  *
  * @module cli/main
  */
+import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
+import * as E from 'fp-ts/lib/Either.js'
 import { probeBackends } from '../../backends/index.js'
+import { ConfigError } from '../codecs/config.js'
+import { decodeSpec, runSpec } from './apply.js'
 import { formatTable } from './table.js'
 
 const HELP = `polyak: normalizers and moving-average teachers as pure state transitions on TensorFlow.js
 
 Usage:
-  polyak backends [--json]   list every backend, whether it can run here, and why not
-  polyak help                this text
+  polyak backends [--json]                 list every backend, whether it can run here, and why not
+  polyak apply [SPEC.json|-] [--backend B] run one normalizer / EMA / teacher update from a JSON spec
+                                           (stdin when no file or '-'); prints {outputs, params, stats}
+  polyak help                              this text
 
 Options:
   --json                     machine-readable output
+  --backend NAME             cpu (default for apply), wasm, webgpu, tensorflow, reference
 `
 
 const backendsCommand = async (argv: string[]): Promise<number> => {
@@ -40,8 +47,47 @@ const backendsCommand = async (argv: string[]): Promise<number> => {
   return 0
 }
 
+const readStdin = async (): Promise<string> => {
+  const chunks: Buffer[] = []
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+const applyCommand = async (argv: string[]): Promise<number> => {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { backend: { type: 'string' } },
+    allowPositionals: true,
+    strict: true,
+  })
+  if (positionals.length > 1) throw Object.assign(new TypeError(`expected at most one spec file, got ${positionals.join(' ')}`), { code: 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' })
+  const file = positionals[0]
+  const text = file === undefined || file === '-' ? await readStdin() : await readFile(file, 'utf8')
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (e) {
+    process.stderr.write(`polyak apply: the spec is not valid JSON: ${(e as Error).message}\n`)
+    return 2
+  }
+  const spec = decodeSpec(json)
+  if (E.isLeft(spec)) {
+    process.stderr.write(`polyak apply: ${spec.left.message}\n`)
+    return 2
+  }
+  try {
+    const result = await runSpec(spec.right, values.backend ?? 'cpu')
+    process.stdout.write(JSON.stringify(result) + '\n')
+    return 0
+  } catch (e) {
+    process.stderr.write(`polyak apply: ${e instanceof Error ? e.message : String(e)}\n`)
+    return e instanceof ConfigError ? 2 : 1
+  }
+}
+
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
   backends: backendsCommand,
+  apply: applyCommand,
   help: () => {
     process.stdout.write(HELP)
     return Promise.resolve(0)

@@ -94,8 +94,8 @@ const EXPECTED: Record<string, string> = {
 export interface ConfigIssue {
   /** Dotted path of the field, e.g. `decay` or `groups`. */
   readonly field: string
-  /** The value found (as JSON), or `undefined` when missing. */
-  readonly value: unknown
+  /** The value found (as JSON); `undefined` when missing; absent when the message says it all. */
+  readonly value?: unknown
   /** What was expected and how to fix it. */
   readonly message: string
 }
@@ -109,7 +109,8 @@ export class ConfigError extends PolyakError {
   ) {
     super(
       'INVALID_CONFIG',
-      `invalid ${subject} config: ` + issues.map((i) => `field '${i.field}': got ${show(i.value)}; ${i.message}`).join('; '),
+      `invalid ${subject}: ` +
+        issues.map((i) => `field '${i.field}': ${'value' in i ? `got ${show(i.value)}; ` : ''}${i.message}`).join('; '),
       issues[0]?.field ?? '',
     )
   }

@@ -94,7 +94,7 @@ const fields = {
  */
 export const ema = <T extends Leaf>(ops: Ops<T>, config: EmaConfig): E.Either<ConfigError, Ema<T>> =>
   E.map((c: { decay: unknown; init: 'copy' | 'zeros'; debias: boolean }) => makeEma<T>(ops, config.decay, c.init, c.debias))(
-    decodeConfig('ema', fields, { decay: undefined, init: 'zeros', debias: false }, config, (c) => {
+    decodeConfig('ema config', fields, { decay: undefined, init: 'zeros', debias: false }, config, (c) => {
       const issues: ConfigIssue[] = []
       const d = c.decay
       if (typeof d === 'number') {

@@ -102,7 +102,7 @@ export const batchNorm = <T extends Leaf>(
   ops: Ops<T>,
   config: BatchNormConfig = {},
 ): E.Either<ConfigError, Normalizer<T, BatchNormParams<T>, BatchNormStats<T>>> =>
-  E.map((c: BatchNormSettings) => makeBatchNorm(ops, c))(decodeBatchNormConfig('batchNorm', config))
+  E.map((c: BatchNormSettings) => makeBatchNorm(ops, c))(decodeBatchNormConfig('batchNorm config', config))
 
 /** `batchNorm` that throws the `ConfigError` instead of returning it. */
 export const unsafeBatchNorm = <T extends Leaf>(ops: Ops<T>, config: BatchNormConfig = {}) => unsafe(batchNorm(ops, config))

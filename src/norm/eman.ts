@@ -45,7 +45,7 @@ export const eman = <T extends Leaf>(
   ops: Ops<T>,
   config: BatchNormConfig = {},
 ): E.Either<ConfigError, Normalizer<T, BatchNormParams<T>, BatchNormStats<T>>> =>
-  E.map((c: BatchNormSettings) => makeEman(ops, c))(decodeBatchNormConfig('eman', config))
+  E.map((c: BatchNormSettings) => makeEman(ops, c))(decodeBatchNormConfig('eman config', config))
 
 /** `eman` that throws the `ConfigError` instead of returning it. */
 export const unsafeEman = <T extends Leaf>(ops: Ops<T>, config: BatchNormConfig = {}) => unsafe(eman(ops, config))

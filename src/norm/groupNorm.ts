@@ -66,7 +66,7 @@ export const groupNorm = <T extends Leaf>(
 ): E.Either<ConfigError, Normalizer<T, AffineParams<T>, NoStats>> =>
   E.map((c: { groups: number | undefined; groupSize: number | undefined; epsilon: number }) =>
     makeGroupNorm(ops, c.groups === undefined ? { groupSize: c.groupSize! } : { groups: c.groups }, c.epsilon, 'groupNorm'),
-  )(decodeConfig('groupNorm', fields, { groups: undefined, groupSize: undefined, epsilon: 1e-5 as Epsilon }, config, checkSpec))
+  )(decodeConfig('groupNorm config', fields, { groups: undefined, groupSize: undefined, epsilon: 1e-5 as Epsilon }, config, checkSpec))
 
 /** `groupNorm` that throws the `ConfigError` instead of returning it. */
 export const unsafeGroupNorm = <T extends Leaf>(ops: Ops<T>, config: GroupNormConfig) => unsafe(groupNorm(ops, config))

@@ -64,7 +64,7 @@ export const momentumBatchNorm = <T extends Leaf>(
   config: MomentumBatchNormConfig,
 ): E.Either<ConfigError, Normalizer<T, BatchNormParams<T>, BatchNormStats<T>> & { readonly alpha: Schedule }> =>
   E.map((c: { totalSteps: number; epsilon: number; referenceDoubleBessel: boolean }) => makeMbn(ops, c))(
-    decodeConfig('momentumBatchNorm', fields, { totalSteps: undefined as unknown as PositiveInt, epsilon: 1e-5 as Epsilon, referenceDoubleBessel: false }, config),
+    decodeConfig('momentumBatchNorm config', fields, { totalSteps: undefined as unknown as PositiveInt, epsilon: 1e-5 as Epsilon, referenceDoubleBessel: false }, config),
   )
 
 /** `momentumBatchNorm` that throws the `ConfigError` instead of returning it. */

@@ -64,7 +64,7 @@ export const weightAlign = <T extends Leaf>(
   config: WeightAlignConfig = {},
 ): E.Either<ConfigError, WeightNormalizer<T, WeightAlignParams<T>>> =>
   E.map((c: { gain: number; epsilon: number; layout: WeightLayout }) => makeWa(ops, c))(
-    decodeConfig('weightAlign', fields, { gain: Math.SQRT2 as PositiveFinite, epsilon: 1e-5 as Epsilon, layout: 'HWIO' }, config),
+    decodeConfig('weightAlign config', fields, { gain: Math.SQRT2 as PositiveFinite, epsilon: 1e-5 as Epsilon, layout: 'HWIO' }, config),
   )
 
 /** `weightAlign` that throws the `ConfigError` instead of returning it. */

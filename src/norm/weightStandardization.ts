@@ -79,8 +79,7 @@ export const weightStandardization = <T extends Leaf>(
   E.map((c: { estimator: VarianceEstimator; epsilon: number; epsilonPlacement: EpsilonPlacement; layout: WeightLayout }) =>
     makeWs(ops, c),
   )(
-    decodeConfig(
-      'weightStandardization',
+    decodeConfig('weightStandardization config',
       fields,
       { estimator: 'biased', epsilon: 1e-6 as Epsilon, epsilonPlacement: 'variance', layout: 'HWIO' },
       config,

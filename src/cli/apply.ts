@@ -1,0 +1,202 @@
+/**
+ * `polyak apply`: one normalizer step, EMA update or teacher update from a JSON spec, for checking
+ * polyak's numbers against another framework. The spec format is documented in the README.
+ *
+ * @module cli/apply
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import * as t from 'io-ts'
+import { unsafeUseBackend } from '../../backends/index.js'
+import { type ConfigError, type ConfigIssue, ConfigError as ConfigErrorClass, decodeConfig } from '../codecs/config.js'
+import { type TensorJsonError, decodeTree, encodeTree } from '../codecs/tensorJson.js'
+import { PolyakError } from '../core/errors.js'
+import type { Ops } from '../core/ops.js'
+import type { Leaf, Tree } from '../core/tree.js'
+import { ema } from '../ema/ema.js'
+import { type TeacherPolicy, emanPolicy, paramsEmaStatsCopy, projectorOnly, teacherUpdate, weightsOnly } from '../ema/teacher.js'
+import { underPrefix } from '../core/tree.js'
+import { batchNorm } from '../norm/batchNorm.js'
+import { eman } from '../norm/eman.js'
+import { groupNorm, instanceNorm, layerNorm } from '../norm/groupNorm.js'
+import { momentumBatchNorm } from '../norm/momentumBatchNorm.js'
+import type { Normalizer } from '../norm/normalizer.js'
+import { weightAlign } from '../norm/weightAlign.js'
+import { type WeightNormalizer, weightStandardization } from '../norm/weightStandardization.js'
+
+/** The operations `apply` knows. */
+export const APPLY_OPS = [
+  'batchNorm',
+  'eman',
+  'momentumBatchNorm',
+  'groupNorm',
+  'layerNorm',
+  'instanceNorm',
+  'weightStandardization',
+  'weightAlign',
+  'ema',
+  'teacherUpdate',
+] as const
+
+/** An operation name. */
+export type ApplyOp = (typeof APPLY_OPS)[number]
+
+const specFields = {
+  op: t.keyof(Object.fromEntries(APPLY_OPS.map((o) => [o, null])) as Record<ApplyOp, null>, 'op'),
+  config: t.union([t.UnknownRecord, t.undefined]),
+  mode: t.keyof({ train: null, eval: null }),
+  backend: t.union([t.string, t.undefined]),
+  inputs: t.union([t.UnknownRecord, t.undefined]),
+  params: t.union([t.UnknownRecord, t.undefined]),
+  stats: t.union([t.UnknownRecord, t.undefined]),
+  context: t.union([t.partial({ step: t.number, views: t.number }), t.undefined]),
+}
+
+/** A decoded spec. */
+export type ApplySpec = {
+  readonly op: ApplyOp
+  readonly config: Record<string, unknown> | undefined
+  readonly mode: 'train' | 'eval'
+  readonly backend: string | undefined
+  readonly inputs: Record<string, unknown> | undefined
+  readonly params: Record<string, unknown> | undefined
+  readonly stats: Record<string, unknown> | undefined
+  readonly context: { step?: number; views?: number } | undefined
+}
+
+/** The result printed by `polyak apply`. */
+export interface ApplyResult {
+  readonly op: ApplyOp
+  readonly backend: string
+  readonly outputs: unknown
+  readonly params: unknown
+  readonly stats: unknown
+}
+
+/** Decodes a spec (any JSON value), naming the field of every problem. */
+export const decodeSpec = (json: unknown): E.Either<ConfigError, ApplySpec> =>
+  decodeConfig(
+    'apply spec',
+    specFields,
+    { op: undefined as unknown as ApplyOp, config: undefined, mode: 'train', backend: undefined, inputs: undefined, params: undefined, stats: undefined, context: undefined },
+    json,
+  ) as E.Either<ConfigError, ApplySpec>
+
+const specError = (field: string, value: unknown, message: string): ConfigError =>
+  new ConfigErrorClass('apply spec', [{ field, value, message }] as ConfigIssue[])
+
+const fromTensorJson = (e: TensorJsonError): ConfigError =>
+  new ConfigErrorClass('apply spec', [{ field: e.where, message: e.message.replace(/^'[^']*': /, '') }])
+
+const orThrow = <A>(e: E.Either<PolyakError, A>): A => {
+  if (E.isLeft(e)) throw e.left
+  return e.right
+}
+
+const tree = <T extends Leaf>(ops: Ops<T>, json: unknown, field: string): Tree<T> => {
+  const r = decodeTree(ops, json, field)
+  if (E.isLeft(r)) throw fromTensorJson(r.left)
+  return r.right
+}
+
+const normalizerFor = <T extends Leaf>(ops: Ops<T>, op: ApplyOp, config: unknown): Normalizer<T, unknown, unknown> | undefined => {
+  const c = (config ?? {}) as never
+  const make: Partial<Record<ApplyOp, () => E.Either<ConfigError, Normalizer<T, never, never>>>> = {
+    batchNorm: () => batchNorm(ops, c) as never,
+    eman: () => eman(ops, c) as never,
+    momentumBatchNorm: () => momentumBatchNorm(ops, c) as never,
+    groupNorm: () => groupNorm(ops, c) as never,
+    layerNorm: () => layerNorm(ops, c) as never,
+    instanceNorm: () => instanceNorm(ops, c) as never,
+  }
+  const m = make[op]
+  return m === undefined ? undefined : (orThrow(m()) as unknown as Normalizer<T, unknown, unknown>)
+}
+
+const policyOf = (config: Record<string, unknown>): TeacherPolicy => {
+  const p = config.policy ?? 'eman'
+  switch (p) {
+    case 'eman':
+      return emanPolicy
+    case 'weightsOnly':
+      return weightsOnly
+    case 'paramsEmaStatsCopy':
+      return paramsEmaStatsCopy
+    case 'projectorOnly': {
+      const prefixes = config.prefixes
+      if (!Array.isArray(prefixes) || prefixes.length === 0 || prefixes.some((x) => typeof x !== 'string')) {
+        throw specError('config.prefixes', prefixes, "policy 'projectorOnly' needs prefixes: a non-empty array of path prefixes, e.g. [\"projector\"]")
+      }
+      const others = config.others ?? 'copy'
+      if (others !== 'copy' && others !== 'keep') throw specError('config.others', others, "expected 'copy' or 'keep'")
+      return projectorOnly(underPrefix(...(prefixes as string[])), others)
+    }
+    default:
+      throw specError('config.policy', p, "expected one of 'eman', 'weightsOnly', 'paramsEmaStatsCopy', 'projectorOnly'")
+  }
+}
+
+/**
+ * Runs a decoded spec on `backend` (the spec's own `backend` wins; default `'cpu'`) and returns the
+ * result with every tensor read back.
+ */
+export const runSpec = async (spec: ApplySpec, backend = 'cpu'): Promise<ApplyResult> => {
+  const name = spec.backend ?? backend
+  const { ops } = await unsafeUseBackend(name)
+  const inputs = spec.inputs ?? {}
+  const context = spec.context ?? {}
+  const result = (outputs: unknown, params: unknown, stats: unknown) => ({ op: spec.op, backend: name, outputs, params, stats })
+
+  const normalizer = normalizerFor(ops, spec.op, spec.config)
+  if (normalizer !== undefined) {
+    if (inputs.x === undefined) throw specError('inputs.x', undefined, 'this op normalises inputs.x: give it as {shape, data} with channels last ([N, C] or [N, H, W, C])')
+    const x = tree(ops, inputs.x, 'inputs.x') as Leaf
+    const init = normalizer.init(x.shape[x.shape.length - 1] ?? 0) as { params: unknown; stats: unknown }
+    const params = spec.params === undefined ? init.params : tree(ops, spec.params, 'params')
+    const stats = spec.stats === undefined ? init.stats : tree(ops, spec.stats, 'stats')
+    const [y, next] = normalizer.apply(x as never, spec.mode, context)({ params, stats })
+    return result({ y: await encodeTree(ops, y) }, await encodeTree(ops, next.params), await encodeTree(ops, next.stats))
+  }
+
+  if (spec.op === 'weightStandardization' || spec.op === 'weightAlign') {
+    const made: E.Either<PolyakError, unknown> =
+      spec.op === 'weightAlign' ? weightAlign(ops, (spec.config ?? {}) as never) : weightStandardization(ops, (spec.config ?? {}) as never)
+    const wn = orThrow(made) as WeightNormalizer<Leaf, { weight: Leaf }>
+    const given = spec.params === undefined ? {} : (tree(ops, spec.params, 'params') as Record<string, Leaf>)
+    const weight = given.weight ?? (inputs.weight === undefined ? undefined : (tree(ops, inputs.weight, 'inputs.weight') as Leaf))
+    if (weight === undefined) throw specError('params.weight', undefined, 'give the raw weight as params.weight (or inputs.weight)')
+    const params = { ...wn.init(weight).params, ...given, weight }
+    const [w, next] = wn.apply()({ params, stats: {} })
+    return result({ weight: await encodeTree(ops, w) }, await encodeTree(ops, next.params), {})
+  }
+
+  if (spec.op === 'ema') {
+    const avg = orThrow(ema(ops, (spec.config ?? {}) as never))
+    if (Object.keys(inputs).length === 0) throw specError('inputs', inputs, 'give the new value(s) to average as inputs (a tensor or a tree of them)')
+    const x = tree(ops, inputs, 'inputs')
+    let stats
+    if (spec.stats === undefined) stats = avg.init(x).stats
+    else {
+      const s = spec.stats as { average?: unknown; count?: unknown; decayProduct?: unknown }
+      if (!Number.isInteger(s.count) || (s.count as number) < 0) throw specError('stats.count', s.count, 'expected the number of updates so far (an integer ≥ 0)')
+      if (typeof s.decayProduct !== 'number') throw specError('stats.decayProduct', s.decayProduct, 'expected the product of the decays so far (1 before any update)')
+      stats = { average: tree(ops, s.average, 'stats.average'), count: s.count as number, decayProduct: s.decayProduct }
+    }
+    const [value, next] = avg.update(x)({ params: {}, stats })
+    return result(await encodeTree(ops, value), {}, await encodeTree(ops, next.stats))
+  }
+
+  // teacherUpdate
+  const config = (spec.config ?? {}) as Record<string, unknown>
+  const unknown = Object.keys(config).filter((k) => !['decay', 'policy', 'prefixes', 'others'].includes(k))
+  if (unknown.length > 0) throw specError(`config.${unknown[0]}`, config[unknown[0]!], 'unknown field (known: decay, policy, prefixes, others)')
+  if (typeof config.decay !== 'number') throw specError('config.decay', config.decay, 'expected a decay in [0, 1] (weight on the old teacher value)')
+  const student = inputs.student as { params?: unknown; stats?: unknown } | undefined
+  if (student === undefined || student.params === undefined) {
+    throw specError('inputs.student', student, 'give the student state as inputs.student = {params, stats}; the teacher is params/stats')
+  }
+  if (spec.params === undefined) throw specError('params', undefined, "give the teacher's parameters (the state being updated)")
+  const s = { params: tree(ops, student.params, 'inputs.student.params'), stats: student.stats === undefined ? {} : tree(ops, student.stats, 'inputs.student.stats') }
+  const teacher = { params: tree(ops, spec.params, 'params'), stats: spec.stats === undefined ? {} : tree(ops, spec.stats, 'stats') }
+  const [report, next] = teacherUpdate(ops, { decay: config.decay, policy: policyOf(config) })(s, context.step ?? 0)(teacher)
+  return result({ report }, await encodeTree(ops, next.params), await encodeTree(ops, next.stats))
+}
