@@ -20,6 +20,6 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 120_000,
     hookTimeout: 120_000,
-    reporters: ['verbose'],
+    reporters: ['verbose', './test/support/summaryReporter.ts'],
   },
 })
