@@ -16,10 +16,10 @@ import type { ActiveBackend, Availability, BackendDescriptor, BackendName } from
 import { reference } from './reference.js'
 import { tensorflow } from './tensorflow.js'
 import { wasm } from './wasm.js'
-import { webgpu } from './webgpu.js'
+import { forceGpuKernels, webgpu } from './webgpu.js'
 
 export type * from './descriptor.js'
-export { cpu, reference, tensorflow, wasm, webgpu }
+export { cpu, forceGpuKernels, reference, tensorflow, wasm, webgpu }
 
 /** Every backend polyak ships a descriptor for, fastest-first among those usually available. */
 export const backends: readonly BackendDescriptor[] = [wasm, webgpu, cpu, tensorflow, reference] as const

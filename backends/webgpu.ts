@@ -69,3 +69,13 @@ export const webgpu = tfjsBackend({
     return undefined
   },
 })
+
+/**
+ * tfjs runs an op whose inputs are all small, CPU-resident tensors on the CPU (a latency
+ * optimisation, flag `WEBGPU_CPU_FORWARD`). Laws and conformance tests want the GPU kernels:
+ * `forceGpuKernels()` switches that forwarding off (`forceGpuKernels(false)` restores it).
+ */
+export const forceGpuKernels = async (on = true): Promise<void> => {
+  const tf = await import('@tensorflow/tfjs-core')
+  tf.env().set('WEBGPU_CPU_FORWARD', !on)
+}

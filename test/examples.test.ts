@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { main as compose } from '../examples/compose.js'
 import { main as emanStep } from '../examples/emanStep.js'
+import { main as myNormalizerLaws } from '../examples/myNormalizerLaws.js'
 
 describe('README examples', () => {
   it('the composition example runs and computes the EMA it describes', async () => {
@@ -19,5 +20,11 @@ describe('README examples', () => {
     // teacher: 0.5·(0.5·0 + 0.5·0.4) + 0.5·0.76 = 0.48 for channel 0
     expect(r.teacherMean[0]).toBeCloseTo(0.5 * (0.5 * 0.4) + 0.5 * 0.76, 5)
     expect(r.teacherOut.length).toBe(8)
+  })
+
+  it('the laws example: a hand-written RMS norm is batch-independent', async () => {
+    const results = await myNormalizerLaws('cpu')
+    expect(results).toHaveLength(1)
+    expect(results[0]).toMatchObject({ law: 'batch.independence', passed: true })
   })
 })

@@ -18,11 +18,16 @@ Usage:
   polyak backends [--json]                 list every backend, whether it can run here, and why not
   polyak apply [SPEC.json|-] [--backend B] run one normalizer / EMA / teacher update from a JSON spec
                                            (stdin when no file or '-'); prints {outputs, params, stats}
+  polyak laws [--backend B] [--runs N] [--seed S] [--json]
+                                           run the law catalogue against polyak's own subjects on a
+                                           backend; prints law x subject, pass/fail, seeds to replay
   polyak help                              this text
 
 Options:
   --json                     machine-readable output
-  --backend NAME             cpu (default for apply), wasm, webgpu, tensorflow, reference
+  --backend NAME             cpu (default for apply and laws), wasm, webgpu, tensorflow, reference
+  --runs N                   random inputs per law (laws; default 50)
+  --seed S                   fast-check seed, to replay a failure (laws)
 `
 
 const backendsCommand = async (argv: string[]): Promise<number> => {
@@ -85,9 +90,75 @@ const applyCommand = async (argv: string[]): Promise<number> => {
   }
 }
 
+const lawsCommand = async (argv: string[]): Promise<number> => {
+  const { values } = parseArgs({
+    args: argv,
+    options: { backend: { type: 'string', default: 'cpu' }, runs: { type: 'string', default: '50' }, seed: { type: 'string' }, json: { type: 'boolean', default: false } },
+    strict: true,
+  })
+  const runs = Number(values.runs)
+  if (!Number.isInteger(runs) || runs < 1) throw Object.assign(new TypeError(`--runs must be an integer ≥ 1, got ${values.runs}`), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' })
+  const seed = values.seed === undefined ? undefined : Number(values.seed)
+  if (seed !== undefined && !Number.isInteger(seed)) throw Object.assign(new TypeError(`--seed must be an integer, got ${values.seed}`), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' })
+  // fast-check is an optional peer dependency: load the laws only when asked for.
+  let laws: typeof import('../../laws/index.js')
+  try {
+    laws = await import('../../laws/index.js')
+  } catch (e) {
+    process.stderr.write(`polyak laws: the laws need fast-check (an optional peer dependency): npm install fast-check\n(${(e as Error).message})\n`)
+    return 1
+  }
+  const { unsafeUseBackend, forceGpuKernels } = await import('../../backends/index.js')
+  const { ops } = await unsafeUseBackend(values.backend)
+  if (values.backend === 'webgpu') await forceGpuKernels() // check the GPU kernels, not tfjs's CPU forwarding
+  const results = await laws.runCatalogue(ops as never, { numRuns: runs, ...(seed === undefined ? {} : { seed }) }, (r) => {
+    if (!values.json) process.stderr.write(`${r.ok ? '.' : 'F'}`)
+  })
+  if (!values.json) process.stderr.write('\n')
+  const failed = results.filter((r) => !r.ok)
+  if (values.json) {
+    process.stdout.write(
+      JSON.stringify(
+        {
+          backend: values.backend,
+          runs,
+          passed: failed.length === 0,
+          results: results.map((r) => ({
+            law: r.law,
+            subject: r.subject,
+            expect: r.expect,
+            outcome: r.passed ? 'pass' : 'fail',
+            ok: r.ok,
+            seed: r.seed,
+            ...(r.ok ? {} : { counterexample: r.counterexample, error: r.error }),
+          })),
+        },
+        null,
+        2,
+      ) + '\n',
+    )
+  } else {
+    process.stdout.write(
+      formatTable(
+        ['law', 'subject', 'result', 'seed'],
+        results.map((r) => [
+          r.law,
+          r.subject,
+          r.ok ? (r.expect === 'fail' ? 'fails, as it must' : 'pass') : r.expect === 'fail' ? 'PASSED but must fail' : 'FAIL',
+          r.ok ? '' : String(r.seed),
+        ]),
+      ) + '\n',
+    )
+    process.stdout.write(`\n${results.length - failed.length} of ${results.length} laws as expected on '${values.backend}' (${runs} inputs each)\n`)
+    for (const f of failed) process.stdout.write(`\n${f.law} on ${f.subject}: ${f.error ?? ''}\n  counterexample: ${f.counterexample ?? '?'}\n  replay: polyak laws --backend ${values.backend} --seed ${f.seed}\n`)
+  }
+  return failed.length === 0 ? 0 : 1
+}
+
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
   backends: backendsCommand,
   apply: applyCommand,
+  laws: lawsCommand,
   help: () => {
     process.stdout.write(HELP)
     return Promise.resolve(0)

@@ -5,9 +5,8 @@
  * that must be present: a required backend that cannot run fails the suite. Any other unavailable
  * backend is skipped, and the reason is printed (never silently).
  */
-import * as tf from '@tensorflow/tfjs-core'
 import { afterAll, beforeAll, describe, it } from 'vitest'
-import { type ActiveBackend, type BackendDescriptor, backends, unsafeUseBackend } from 'polyak/backends'
+import { type ActiveBackend, type BackendDescriptor, backends, forceGpuKernels, unsafeUseBackend } from 'polyak/backends'
 import type { Leaf, Ops } from 'polyak'
 
 /** The backends `POLYAK_REQUIRE_BACKENDS` requires. */
@@ -56,11 +55,8 @@ export const describeEachBackend = (
           return
         }
         active = await unsafeUseBackend(descriptor.name)
-        if (descriptor.name === 'webgpu') {
-          // tfjs runs ops whose inputs are all small CPU-resident tensors on the CPU (a latency
-          // optimisation); the tests want the GPU kernels, so that forwarding is switched off.
-          tf.env().set('WEBGPU_CPU_FORWARD', false)
-        }
+        // the tests want webgpu's GPU kernels even for small tensors
+        if (descriptor.name === 'webgpu') await forceGpuKernels()
       })
       afterAll(() => {
         active = undefined

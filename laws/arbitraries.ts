@@ -1,0 +1,130 @@
+/**
+ * fast-check arbitraries for the laws: shapes (size-1 axes included), float32 data with magnitudes
+ * from 1e-3 to 1e3 plus adversarial cases, decays including 0, 1 and values near 1, and valid
+ * configs derived from the io-ts codecs the constructors validate with.
+ *
+ * @module laws/arbitraries
+ */
+import fc from 'fast-check'
+import * as t from 'io-ts'
+
+/** A host-side tensor: shape and row-major float32-representable values. */
+export interface HostTensor {
+  readonly shape: readonly number[]
+  readonly data: readonly number[]
+}
+
+/** Number of elements of a shape. */
+export const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1)
+
+/** Shapes of rank `minRank..maxRank` with dimensions `1..maxDim` (size-1 axes included). */
+export const shapeArb = (minRank = 0, maxRank = 4, maxDim = 5): fc.Arbitrary<number[]> =>
+  fc.array(fc.integer({ min: 1, max: maxDim }), { minLength: minRank, maxLength: maxRank })
+
+/** float32 values in `[min, max]`, no NaN or infinities. */
+export const valueArb = (min: number, max: number): fc.Arbitrary<number> =>
+  fc.float({ min: Math.fround(min), max: Math.fround(max), noNaN: true, noDefaultInfinity: true })
+
+/** A magnitude `10^e`, `e ∈ [−3, 3]`. */
+export const magnitudeArb: fc.Arbitrary<number> = fc.integer({ min: -3, max: 3 }).map((e) => 10 ** e)
+
+/**
+ * `n` float32 values: well-spread data at a random magnitude (1e-3..1e3), or an adversarial case —
+ * a constant, one huge element among small ones, or a large common offset (|mean| ≫ std).
+ */
+export const dataArb = (n: number): fc.Arbitrary<number[]> =>
+  fc.oneof(
+    { weight: 6, arbitrary: fc.tuple(magnitudeArb, fc.array(valueArb(-1, 1), { minLength: n, maxLength: n })).map(([m, xs]) => xs.map((x) => Math.fround(x * m))) },
+    { weight: 1, arbitrary: valueArb(-100, 100).map((c) => new Array<number>(n).fill(c)) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(fc.array(valueArb(-1, 1), { minLength: n, maxLength: n }), fc.nat({ max: Math.max(0, n - 1) }))
+        .map(([xs, i]) => xs.map((x, j) => (j === i ? 1e3 : x))),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(fc.array(valueArb(-1, 1), { minLength: n, maxLength: n }), fc.constantFrom(-1e3, 1e3))
+        .map(([xs, off]) => xs.map((x) => Math.fround(off + x))),
+    },
+  )
+
+/** Well-spread data only (no adversarial cases), at magnitudes 1e-1..1e2. */
+export const spreadDataArb = (n: number): fc.Arbitrary<number[]> =>
+  fc
+    .tuple(fc.integer({ min: -1, max: 2 }), fc.array(valueArb(-1, 1), { minLength: n, maxLength: n }))
+    .map(([e, xs]) => xs.map((x) => Math.fround(x * 10 ** e)))
+
+/** A host tensor of `shape`. */
+export const tensorArb = (shape: readonly number[], data: (n: number) => fc.Arbitrary<number[]> = dataArb): fc.Arbitrary<HostTensor> =>
+  data(sizeOf(shape)).map((d) => ({ shape, data: d }))
+
+/** A channels-last batch `[N, ...spatial, C]`: `N ∈ [minBatch, maxBatch]`, 0–2 spatial axes of 1–3, `C ∈ [1, maxChannels]`. */
+export const batchShapeArb = (options: { minBatch?: number; maxBatch?: number; maxChannels?: number; channels?: number } = {}) =>
+  fc
+    .tuple(
+      fc.integer({ min: options.minBatch ?? 1, max: options.maxBatch ?? 6 }),
+      fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 2 }),
+      options.channels === undefined ? fc.integer({ min: 1, max: options.maxChannels ?? 4 }) : fc.constant(options.channels),
+    )
+    .map(([n, spatial, c]) => [n, ...spatial, c])
+
+/**
+ * Decays: the edge cases 0 and 1, values near 1 (0.9, 0.99, 0.999, 0.9999), 0.5, and uniform in
+ * [0, 1] (methods.md §5).
+ */
+export const decayArb: fc.Arbitrary<number> = fc.oneof(
+  fc.constantFrom(0, 1, 0.5, 0.9, 0.99, 0.999, 0.9999),
+  fc.double({ min: 0, max: 1, noNaN: true }),
+)
+
+/** Decays strictly between 0 and 1. */
+export const openDecayArb: fc.Arbitrary<number> = fc.oneof(
+  fc.constantFrom(0.5, 0.9, 0.99, 0.999),
+  fc.double({ min: 0.01, max: 0.99, noNaN: true }),
+)
+
+const BRANDS: Record<string, fc.Arbitrary<unknown>> = {
+  Decay: decayArb,
+  Epsilon: fc.constantFrom(1e-8, 1e-6, 1e-5, 1e-3, 0.1),
+  PositiveInt: fc.integer({ min: 1, max: 64 }),
+  NonNegativeInt: fc.integer({ min: 0, max: 64 }),
+  PositiveFinite: fc.double({ min: 0.01, max: 10, noNaN: true }),
+  boolean: fc.boolean(),
+}
+
+/**
+ * An arbitrary of the values a codec accepts, derived from the codec: polyak's brands map to
+ * arbitraries of valid values, `keyof` codecs to their keys, unions to one of their members.
+ * Valid by construction, never filtered.
+ */
+export const arbitraryOf = (codec: t.Mixed): fc.Arbitrary<unknown> => {
+  const brand = BRANDS[codec.name]
+  if (brand !== undefined) return brand
+  if (codec instanceof t.KeyofType) return fc.constantFrom(...Object.keys(codec.keys as object))
+  if (codec instanceof t.UnionType) return fc.oneof(...(codec.types as t.Mixed[]).map(arbitraryOf))
+  if (codec instanceof t.UndefinedType) return fc.constant(undefined)
+  throw new Error(`no arbitrary for codec '${codec.name}'`)
+}
+
+/** An arbitrary of complete, valid configs for a record of field codecs (as the constructors use). */
+export const configArb = <F extends Record<string, t.Mixed>>(fields: F): fc.Arbitrary<{ [K in keyof F]: t.TypeOf<F[K]> }> =>
+  fc.record(Object.fromEntries(Object.entries(fields).map(([k, c]) => [k, arbitraryOf(c)])) as never) as fc.Arbitrary<{ [K in keyof F]: t.TypeOf<F[K]> }>
+
+/**
+ * Two broadcast-compatible shapes: the first is the full shape; the second drops some leading axes
+ * and sets some of the rest to 1 (the roles are swapped at random).
+ */
+export const broadcastShapesArb: fc.Arbitrary<readonly [number[], number[]]> = shapeArb(0, 4, 4).chain((full) =>
+  fc
+    .tuple(
+      fc.integer({ min: 0, max: full.length }),
+      fc.array(fc.boolean(), { minLength: full.length, maxLength: full.length }),
+      fc.boolean(),
+    )
+    .map(([drop, ones, swap]) => {
+      const other = full.slice(drop).map((d, i) => (ones[i + drop] === true ? 1 : d))
+      return swap ? ([other, full] as const) : ([full, other] as const)
+    }),
+)

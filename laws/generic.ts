@@ -1,0 +1,191 @@
+/**
+ * Laws every transition obeys (purity, shapes and dtypes preserved, no leaks, owned outputs), and
+ * backend conformance against the Float64 reference interpreter.
+ *
+ * @module laws/generic
+ */
+import fc from 'fast-check'
+import { disposeTree, tensorLeaves } from '../src/core/memory.js'
+import type { Ops } from '../src/core/ops.js'
+import { referenceOps } from '../src/core/referenceOps.js'
+import type { Leaf } from '../src/core/tree.js'
+import type { AnyTransition, Slots } from '../src/core/transition.js'
+import { type HostTensor, broadcastShapesArb, shapeArb, spreadDataArb, tensorArb } from './arbitraries.js'
+import { type Law, closeTo, exactlyEqual } from './law.js'
+
+/** A transition to check, built for an interpreter: its initial state and a step on an input batch. */
+export interface TransitionSubject {
+  readonly make: <T extends Leaf>(
+    ops: Ops<T>,
+  ) => {
+    readonly init: () => Slots<unknown, unknown>
+    readonly step: (x: T) => AnyTransition
+    readonly inputShape: readonly number[]
+  }
+}
+
+type Step = (s: Slots<unknown, unknown>) => readonly [unknown, Slots<unknown, unknown>]
+const stepOf = (m: ReturnType<TransitionSubject['make']>, x: Leaf): Step => m.step(x) as unknown as Step
+
+const readAll = async (ops: Ops<Leaf>, value: unknown): Promise<Array<[string, number[], readonly number[], string]>> => {
+  const out: Array<[string, number[], readonly number[], string]> = []
+  for (const [path, t] of tensorLeaves<Leaf>(value)) out.push([path, Array.from(await ops.read(t)), t.shape, t.dtype])
+  return out
+}
+
+const sameReadout = (a: Array<[string, number[], readonly number[], string]>, b: Array<[string, number[], readonly number[], string]>): boolean =>
+  a.length === b.length && a.every(([p, d, s, t], i) => p === b[i]![0] && exactlyEqual(d, b[i]![1]) && s.join() === b[i]![2].join() && t === b[i]![3])
+
+const inputArb = (subject: TransitionSubject, ops: Ops<Leaf>) => tensorArb(subject.make(ops).inputShape, spreadDataArb)
+
+/** Same input twice ⇒ bitwise the same outputs; the input state is unchanged (referential transparency). */
+export const transitionPurity: Law<TransitionSubject, HostTensor> = {
+  name: 'transition.purity',
+  statement: 'running a transition twice on the same state gives bitwise equal outputs, and the input state is left unchanged',
+  arbitrary: (subject, { ops }) => inputArb(subject, ops),
+  predicate: (subject, { ops }) => async (x) => {
+    const m = subject.make(ops)
+    const s0 = m.init()
+    const xt = ops.tensor(x.data, x.shape)
+    try {
+      const before = await readAll(ops, s0)
+      const out1 = stepOf(m, xt)(s0)
+      const out2 = stepOf(m, xt)(s0)
+      const r1 = await readAll(ops, out1)
+      const r2 = await readAll(ops, out2)
+      const after = await readAll(ops, s0)
+      disposeTree(ops, out1)
+      disposeTree(ops, out2)
+      return sameReadout(r1, r2) && sameReadout(before, after)
+    } finally {
+      disposeTree(ops, s0)
+      ops.dispose(xt)
+    }
+  },
+}
+
+/** Every state leaf keeps its path, shape and dtype. */
+export const transitionShapes: Law<TransitionSubject, HostTensor> = {
+  name: 'transition.shapes',
+  statement: 'every leaf of the output state has the path, shape and dtype of the input leaf',
+  arbitrary: (subject, { ops }) => inputArb(subject, ops),
+  predicate: (subject, { ops }) => async (x) => {
+    const m = subject.make(ops)
+    const s0 = m.init()
+    const xt = ops.tensor(x.data, x.shape)
+    try {
+      const [report, s1] = stepOf(m, xt)(s0)
+      const a = tensorLeaves<Leaf>(s0).map(([p, t]) => `${p}:${t.shape.join('x')}:${t.dtype}`)
+      const b = tensorLeaves<Leaf>(s1).map(([p, t]) => `${p}:${t.shape.join('x')}:${t.dtype}`)
+      disposeTree(ops, [report, s1])
+      return a.join('|') === b.join('|')
+    } finally {
+      disposeTree(ops, s0)
+      ops.dispose(xt)
+    }
+  },
+}
+
+/**
+ * No leaks and owned outputs: a step adds exactly the tensors of its output (state and report) to
+ * the live count; disposing the input state leaves the output readable; disposing the output
+ * returns the count to where it was.
+ */
+export const transitionNoLeak: Law<TransitionSubject, HostTensor> = {
+  name: 'transition.noLeak',
+  statement: 'live tensors after a step = before + the output’s tensors; disposing the input never invalidates the output; disposing the output restores the count',
+  arbitrary: (subject, { ops }) => inputArb(subject, ops),
+  predicate: (subject, { ops }) => async (x) => {
+    const m = subject.make(ops)
+    const xt = ops.tensor(x.data, x.shape)
+    const warm = m.init()
+    disposeTree(ops, stepOf(m, xt)(warm)) // backends may cache constants on first use
+    disposeTree(ops, warm)
+    const s0 = m.init()
+    try {
+      const before = ops.liveTensors()
+      const out = stepOf(m, xt)(s0)
+      const outTensors = new Set(tensorLeaves<Leaf>(out).map(([, t]) => t)).size
+      const grew = ops.liveTensors() - before
+      disposeTree(ops, s0)
+      const readable = tensorLeaves<Leaf>(out).every(([, t]) => !ops.isDisposed(t))
+      await readAll(ops, out)
+      const afterInputs = ops.liveTensors()
+      disposeTree(ops, out)
+      const restored = ops.liveTensors() === afterInputs - outTensors
+      return grew === outTensors && readable && restored
+    } finally {
+      disposeTree(ops, s0)
+      ops.dispose(xt)
+    }
+  },
+}
+
+/** The transition laws. */
+export const transitionLaws = [transitionPurity, transitionShapes, transitionNoLeak] as const
+
+// -------------------------------------------------------------------------------------------------
+// backend conformance
+
+interface Primitive {
+  readonly name: string
+  readonly inputs: fc.Arbitrary<HostTensor[]>
+  readonly run: <T extends Leaf>(ops: Ops<T>, xs: T[]) => T
+  /** Terms accumulated per output (for the forward error bound). */
+  readonly terms: (xs: HostTensor[]) => number
+}
+
+const PRIMITIVES: readonly Primitive[] = [
+  { name: 'add', inputs: broadcastShapesArb.chain(([a, b]) => fc.tuple(tensorArb(a, spreadDataArb), tensorArb(b, spreadDataArb))), run: (ops, [a, b]) => ops.add(a!, b!), terms: () => 1 },
+  { name: 'mul', inputs: broadcastShapesArb.chain(([a, b]) => fc.tuple(tensorArb(a, spreadDataArb), tensorArb(b, spreadDataArb))), run: (ops, [a, b]) => ops.mul(a!, b!), terms: () => 1 },
+  { name: 'axpby', inputs: broadcastShapesArb.chain(([a, b]) => fc.tuple(tensorArb(a, spreadDataArb), tensorArb(b, spreadDataArb))), run: (ops, [a, b]) => ops.axpby(0.999, a!, 1 - 0.999, b!), terms: () => 2 },
+  { name: 'rsqrt', inputs: shapeArb(1, 3, 5).chain((s) => fc.tuple(tensorArb(s, (n) => spreadDataArb(n).map((d) => d.map((v) => Math.abs(v) + 0.01))))), run: (ops, [x]) => ops.rsqrt(x!), terms: () => 1 },
+  {
+    name: 'moments',
+    inputs: shapeArb(2, 3, 5).chain((s) => fc.tuple(tensorArb([s[0]! + 1, ...s.slice(1)], spreadDataArb))),
+    run: (ops, [x]) => ops.moments(x!, [0], { estimator: 'unbiased' }).variance,
+    terms: ([x]) => 2 * x!.shape[0]!,
+  },
+  {
+    name: 'matMul',
+    inputs: fc.tuple(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 5 })).chain(([m, k, n]) => fc.tuple(tensorArb([m, k], spreadDataArb), tensorArb([k, n], spreadDataArb))),
+    run: (ops, [a, b]) => ops.matMul(a!, b!),
+    terms: ([a]) => a!.shape[1]!,
+  },
+  {
+    name: 'conv2d',
+    inputs: fc.tuple(fc.integer({ min: 2, max: 5 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })).chain(([h, c, o]) => fc.tuple(tensorArb([1, h, h, c], spreadDataArb), tensorArb([2, 2, c, o], spreadDataArb))),
+    run: (ops, [x, f]) => ops.conv2d(x!, f!, 1, 'same'),
+    terms: ([, f]) => 4 * f!.shape[2]!,
+  },
+]
+
+const U = 2 ** -24
+
+/**
+ * Backend conformance: representative primitives (elementwise with broadcasting, `axpby`, `rsqrt`,
+ * unbiased `moments`, `matMul`, `conv2d`) agree with the Float64 reference within the backend's
+ * tolerance plus the forward error bound `n·u·Σ|terms|`.
+ */
+export const backendConformance: Law<Ops<Leaf>, readonly [number, HostTensor[]]> = {
+  name: 'backend.conformance',
+  statement: 'each primitive agrees with the Float64 reference: |got − want| ≤ atol + (rtol + n·u)·scale, scale = the primitive on |inputs|',
+  arbitrary: () => fc.integer({ min: 0, max: PRIMITIVES.length - 1 }).chain((i) => fc.tuple(fc.constant(i), PRIMITIVES[i]!.inputs)),
+  predicate: (ops, { tolerance }) => async ([i, xs]) => {
+    const p = PRIMITIVES[i]!
+    const made = xs.map((h) => ops.tensor(h.data, h.shape))
+    const y = p.run(ops, made)
+    try {
+      const got = Array.from(await ops.read(y))
+      const want = referenceOps.tidy(() => Array.from(referenceOps.readSync(p.run(referenceOps, xs.map((h) => referenceOps.tensor(h.data, h.shape))))))
+      const scale = referenceOps.tidy(() =>
+        Array.from(referenceOps.readSync(p.run(referenceOps, xs.map((h) => referenceOps.tensor(h.data.map(Math.abs), h.shape))))).map((v) => Math.max(Math.abs(v), 1e-30)),
+      )
+      const scaleFor = p.name === 'moments' ? scale.map(() => Math.max(...xs[0]!.data.map((v) => 4 * v * v))) : p.name === 'rsqrt' ? want.map(Math.abs) : scale
+      return closeTo(got, want, { rtol: tolerance.rtol + p.terms(xs) * U, atol: tolerance.atol }, scaleFor)
+    } finally {
+      made.forEach((t) => ops.dispose(t))
+      ops.dispose(y)
+    }
+  },
+}

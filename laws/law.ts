@@ -1,0 +1,197 @@
+/**
+ * Laws, in two layers (as fp-ts-laws):
+ *
+ * - a **predicate** `(subject, context) => (input) => Promise<boolean>` — pure, returns whether the law
+ *   holds for one input (async because GPU backends read back asynchronously);
+ * - a **runner** that draws inputs from the law's fast-check arbitrary and reports, for each law,
+ *   pass or fail with the seed and the shrunk counterexample to replay.
+ *
+ * fast-check is an optional peer dependency of polyak: only `polyak/laws` imports it.
+ *
+ * @module laws/law
+ */
+import fc from 'fast-check'
+import type { Leaf } from '../src/core/tree.js'
+import type { Ops } from '../src/core/ops.js'
+
+/** Tolerance `|a − b| ≤ atol + rtol·|b|` of one float32 op; laws scale it by problem size where they say so. */
+export interface LawTolerance {
+  readonly rtol: number
+  readonly atol: number
+}
+
+/** What every law runs with: the interpreter and its tolerance. */
+export interface LawContext<T extends Leaf = Leaf> {
+  readonly ops: Ops<T>
+  readonly tolerance: LawTolerance
+}
+
+/** A law about subjects of type `S`, with inputs of type `I`. */
+export interface Law<S, I = unknown> {
+  /** Stable identifier, e.g. `'ema.identity'`. */
+  readonly name: string
+  /** The precise statement, formula included. */
+  readonly statement: string
+  /** Inputs to check the law on. */
+  readonly arbitrary: (subject: S, context: LawContext) => fc.Arbitrary<I>
+  /** Whether the law holds for one input (resolves `false` or rejects when it does not). */
+  readonly predicate: (subject: S, context: LawContext) => (input: I) => Promise<boolean>
+}
+
+/** A law with its input type forgotten: what the runners take, so suites can mix laws with different inputs. */
+export interface SomeLaw<S> {
+  readonly name: string
+  readonly statement: string
+  readonly arbitrary: (subject: S, context: LawContext) => fc.Arbitrary<unknown>
+  readonly predicate: (subject: S, context: LawContext) => (input: never) => Promise<boolean>
+}
+
+/** Options of the runners. */
+export interface RunOptions {
+  /** Random inputs per law (default 50). */
+  readonly numRuns?: number
+  /** Seed, for replay (default: random, reported on failure). */
+  readonly seed?: number
+  /** Tolerance (default: the backend's, from the subject's ops). */
+  readonly tolerance?: LawTolerance
+  /** Only the laws whose name matches. */
+  readonly only?: (name: string) => boolean
+}
+
+/** The outcome of one law on one subject. */
+export interface LawResult {
+  readonly law: string
+  readonly subject: string
+  readonly passed: boolean
+  /** Seed of the run (replay with `{ seed }`). */
+  readonly seed: number
+  /** Number of inputs checked. */
+  readonly runs: number
+  /** The shrunk counterexample and the failure, when the law failed. */
+  readonly counterexample?: string
+  readonly error?: string
+}
+
+/** Thrown by `assertLaws` when a law fails: the message lists each failure with its seed. */
+export class LawError extends Error {
+  override readonly name = 'LawError'
+  constructor(readonly failures: readonly LawResult[]) {
+    super(
+      failures
+        .map((f) => `law ${f.law} failed for ${f.subject} (seed ${f.seed}): ${f.error ?? ''}\n  counterexample: ${f.counterexample ?? '?'}`)
+        .join('\n'),
+    )
+  }
+}
+
+/** Default tolerance of an interpreter: float64 for the reference, float32 otherwise. */
+export const defaultTolerance = (ops: Ops<Leaf>): LawTolerance =>
+  ops.name === 'reference' ? { rtol: 1e-10, atol: 1e-12 } : ops.name === 'tfjs:webgpu' ? { rtol: 1e-4, atol: 1e-5 } : { rtol: 1e-5, atol: 1e-6 }
+
+const describeError = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n').slice(0, 3).join(' ')
+
+/** Runs `laws` on one subject; never throws, reports every law. */
+export const runLaws = async <S>(
+  subjectName: string,
+  subject: S,
+  laws: ReadonlyArray<SomeLaw<S>>,
+  ops: Ops<Leaf>,
+  options: RunOptions = {},
+): Promise<LawResult[]> => {
+  const context: LawContext = { ops, tolerance: options.tolerance ?? defaultTolerance(ops) }
+  const out: LawResult[] = []
+  for (const law of laws as unknown as ReadonlyArray<Law<S, unknown>>) {
+    if (options.only !== undefined && !options.only(law.name)) continue
+    const predicate = law.predicate(subject, context)
+    const details = await fc.check(
+      fc.asyncProperty(law.arbitrary(subject, context), (input) => predicate(input)),
+      { numRuns: options.numRuns ?? 50, ...(options.seed === undefined ? {} : { seed: options.seed }) },
+    )
+    out.push({
+      law: law.name,
+      subject: subjectName,
+      passed: !details.failed,
+      seed: details.seed,
+      runs: details.numRuns,
+      ...(details.failed
+        ? {
+            counterexample: fc.stringify(details.counterexample).slice(0, 400),
+            error: details.errorInstance === null || details.errorInstance === undefined ? 'the predicate returned false' : describeError(details.errorInstance),
+          }
+        : {}),
+    })
+  }
+  return out
+}
+
+/** Runs `laws` and throws a `LawError` listing every failure (seed, counterexample); for test runners. */
+export const assertLaws = async <S>(
+  subjectName: string,
+  subject: S,
+  laws: ReadonlyArray<SomeLaw<S>>,
+  ops: Ops<Leaf>,
+  options: RunOptions = {},
+): Promise<LawResult[]> => {
+  const results = await runLaws(subjectName, subject, laws, ops, options)
+  const failures = results.filter((r) => !r.passed)
+  if (failures.length > 0) throw new LawError(failures)
+  return results
+}
+
+/** Reads a tensor back as a plain array. */
+export const readArray = async (ops: Ops<Leaf>, t: Leaf): Promise<number[]> => Array.from(await ops.read(t))
+
+/** `R` with every tensor leaf replaced by its data (a `number[]`). */
+export type Host<R> = R extends Leaf ? number[] : R extends readonly unknown[] ? { [K in keyof R]: Host<R[K]> } : R extends object ? { [K in keyof R]: Host<R[K]> } : R
+
+/**
+ * Runs `f` in a memory scope, reads every tensor it returns back to the host, frees them, and
+ * returns the same structure with arrays in place of tensors. Predicates use it so that no law
+ * leaks a tensor, whatever the subject does.
+ */
+export const evaluate = async <R>(ops: Ops<Leaf>, f: () => R): Promise<Host<R>> => {
+  const r = ops.tidy(f)
+  const tensors: Leaf[] = []
+  const collect = (x: unknown): unknown => {
+    if (x !== null && typeof x === 'object' && Array.isArray((x as Leaf).shape) && typeof (x as Leaf).dtype === 'string') {
+      tensors.push(x as Leaf)
+      return x
+    }
+    if (Array.isArray(x)) return x.map(collect)
+    if (x !== null && typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, collect(v)]))
+    return x
+  }
+  collect(r)
+  const data = new Map<Leaf, number[]>()
+  try {
+    for (const t of tensors) data.set(t, Array.from(await ops.read(t)))
+  } finally {
+    for (const t of tensors) ops.dispose(t)
+  }
+  const replace = (x: unknown): unknown =>
+    data.has(x as Leaf)
+      ? data.get(x as Leaf)
+      : Array.isArray(x)
+        ? x.map(replace)
+        : x !== null && typeof x === 'object'
+          ? Object.fromEntries(Object.entries(x).map(([k, v]) => [k, replace(v)]))
+          : x
+  return replace(r) as Host<R>
+}
+
+/** `true` when `|a_i − b_i| ≤ atol + rtol·scale_i` for all `i` (scale defaults to `|b_i|`); NaN equals NaN. */
+export const closeTo = (a: ArrayLike<number>, b: ArrayLike<number>, tol: LawTolerance, scale?: ArrayLike<number>): boolean => {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!
+    const y = b[i]!
+    if (x === y || (Number.isNaN(x) && Number.isNaN(y))) continue
+    const s = scale === undefined ? Math.abs(y) : Math.abs(scale[i]!)
+    if (!(Math.abs(x - y) <= tol.atol + tol.rtol * s)) return false
+  }
+  return true
+}
+
+/** `true` when two arrays are equal element by element (bitwise for floats, `0 === -0`). */
+export const exactlyEqual = (a: ArrayLike<number>, b: ArrayLike<number>): boolean =>
+  a.length === b.length && Array.from(a).every((v, i) => v === b[i] || (Number.isNaN(v) && Number.isNaN(b[i]!)))

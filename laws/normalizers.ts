@@ -1,0 +1,364 @@
+/**
+ * Normalizer laws: BatchNorm's (methods.md §5.2), batch independence (B4, N6, W7), Momentum BN's
+ * (§5.4) and WeightAlign's (§5.6).
+ *
+ * @module laws/normalizers
+ */
+import fc from 'fast-check'
+import type { Ops, VarianceEstimator } from '../src/core/ops.js'
+import type { Leaf } from '../src/core/tree.js'
+import type { BatchNormParams, BatchNormStats } from '../src/norm/batchNorm.js'
+import type { Normalizer } from '../src/norm/normalizer.js'
+import type { WeightAlignParams } from '../src/norm/weightAlign.js'
+import type { WeightNormalizer } from '../src/norm/weightStandardization.js'
+import type { WeightLayout } from '../src/norm/weightLayout.js'
+import { type HostTensor, batchShapeArb, sizeOf, spreadDataArb, tensorArb, valueArb } from './arbitraries.js'
+import { type Law, closeTo, evaluate, exactlyEqual } from './law.js'
+
+const U = 2 ** -24
+
+// -------------------------------------------------------------------------------------------------
+// BatchNorm
+
+/** A BatchNorm-like normalizer and the conventions it claims, which the laws hold it to. */
+export interface BatchNormSubject {
+  readonly make: <T extends Leaf>(ops: Ops<T>) => Normalizer<T, BatchNormParams<T>, BatchNormStats<T>>
+  /** Running-statistics decay (weight on the old value). */
+  readonly decay: number
+  readonly epsilon: number
+  readonly runningVariance: VarianceEstimator
+}
+
+const channelMoments = (x: HostTensor): { mean: number[]; variance: number[]; m: number } => {
+  const c = x.shape[x.shape.length - 1]!
+  const m = sizeOf(x.shape) / c
+  const mean = new Array<number>(c).fill(0)
+  const variance = new Array<number>(c).fill(0)
+  x.data.forEach((v, i) => (mean[i % c]! += v / m))
+  x.data.forEach((v, i) => (variance[i % c]! += (v - mean[i % c]!) ** 2 / m))
+  return { mean, variance, m }
+}
+
+const trainBatchArb = batchShapeArb({ minBatch: 2, maxBatch: 6 }).chain((s) => tensorArb(s, spreadDataArb))
+
+/** Train output per channel has mean `β` (0 at init) and biased variance `γ²σ²/(σ² + ε)` (B1). */
+export const bnTrainMoments: Law<BatchNormSubject, HostTensor> = {
+  name: 'batchNorm.trainMoments',
+  statement: 'train mode output per channel: mean = β and biased variance = γ²·σ²_B/(σ²_B + ε), at init γ = 1, β = 0 (B1)',
+  arbitrary: () => trainBatchArb,
+  predicate: (subject, { ops, tolerance }) => async (x) => {
+    const c = x.shape[x.shape.length - 1]!
+    const norm = subject.make(ops)
+    const r = await evaluate(ops, () => ({ y: norm.apply(ops.tensor(x.data, x.shape), 'train')(norm.init(c))[0] }))
+    const inX = channelMoments(x)
+    const out = channelMoments({ shape: x.shape, data: r.y })
+    const tol = Math.max(tolerance.rtol, 16 * U) * 8 * Math.sqrt(inX.m) + tolerance.atol
+    return out.mean.every((v) => Math.abs(v) <= tol) && closeTo(out.variance, inX.variance.map((s) => s / (s + subject.epsilon)), { rtol: tol, atol: tol })
+  },
+}
+
+/** One train step from init: `mean = (1−d)·μ_B`, `variance = d + (1−d)·σ²_B·(M/(M−1) or 1)`, `count = 1` (B2). */
+export const bnOneStepStats: Law<BatchNormSubject, HostTensor> = {
+  name: 'batchNorm.oneStepStats',
+  statement: "one train step from (mean 0, var 1): mean = (1−d)·μ_B, var = d + (1−d)·σ²_B·M/(M−1) ('unbiased') or ·1 ('biased'), count = 1 (B2)",
+  arbitrary: () => trainBatchArb,
+  predicate: (subject, { ops, tolerance }) => async (x) => {
+    const c = x.shape[x.shape.length - 1]!
+    const norm = subject.make(ops)
+    const r = await evaluate(ops, () => {
+      const [, s] = norm.apply(ops.tensor(x.data, x.shape), 'train')(norm.init(c))
+      return { mean: s.stats.mean, variance: s.stats.variance, count: s.stats.count }
+    })
+    const { mean, variance, m } = channelMoments(x)
+    const d = subject.decay
+    const bessel = subject.runningVariance === 'unbiased' ? m / (m - 1) : 1
+    const mag = Math.max(1, ...x.data.map(Math.abs))
+    const tol = { rtol: Math.max(tolerance.rtol, 16 * U) * 4 * Math.sqrt(m), atol: tolerance.atol + 16 * U * mag * mag }
+    return (
+      closeTo(r.mean, mean.map((v) => (1 - d) * v), { ...tol, atol: tol.atol / mag }) &&
+      closeTo(r.variance, variance.map((v) => d + (1 - d) * v * bessel), tol) &&
+      r.count[0] === 1
+    )
+  },
+}
+
+/** Eval mode returns the statistics unchanged, bitwise (B6). */
+export const bnEvalKeepsStats: Law<BatchNormSubject, HostTensor> = {
+  name: 'batchNorm.evalKeepsStats',
+  statement: 'eval mode returns the statistics unchanged, bitwise (B6)',
+  arbitrary: () => trainBatchArb,
+  predicate: (subject, { ops }) => async (x) => {
+    const c = x.shape[x.shape.length - 1]!
+    const norm = subject.make(ops)
+    const r = await evaluate(ops, () => {
+      const [, trained] = norm.apply(ops.tensor(x.data, x.shape), 'train')(norm.init(c))
+      const [, after] = norm.apply(ops.tensor(x.data.map((v) => v * 2 + 1), x.shape), 'eval')(trained)
+      return { before: [trained.stats.mean, trained.stats.variance, trained.stats.count], after: [after.stats.mean, after.stats.variance, after.stats.count] }
+    })
+    return r.before.every((b, i) => exactlyEqual(b, r.after[i]!))
+  },
+}
+
+/** Permuting the samples of a batch permutes the train outputs and leaves the statistics equal, up to rounding (B5). */
+export const bnPermutation: Law<BatchNormSubject, readonly [HostTensor, number[]]> = {
+  name: 'batchNorm.permutation',
+  statement: 'train mode is permutation-equivariant over the batch: f(P·x) = P·f(x), statistics equal, up to reduction-order rounding (B5)',
+  arbitrary: () => trainBatchArb.chain((x) => fc.tuple(fc.constant(x), fc.shuffledSubarray(Array.from({ length: x.shape[0]! }, (_, i) => i), { minLength: x.shape[0]!, maxLength: x.shape[0]! }))),
+  predicate: (subject, { ops, tolerance }) => async ([x, perm]) => {
+    const c = x.shape[x.shape.length - 1]!
+    const per = sizeOf(x.shape) / x.shape[0]!
+    const px = perm.flatMap((p) => x.data.slice(p * per, (p + 1) * per))
+    const norm = subject.make(ops)
+    const r = await evaluate(ops, () => {
+      const [y, s] = norm.apply(ops.tensor(x.data, x.shape), 'train')(norm.init(c))
+      const [py, ps] = norm.apply(ops.tensor(px, x.shape), 'train')(norm.init(c))
+      return { y, py, mean: s.stats.mean, pmean: ps.stats.mean, v: s.stats.variance, pv: ps.stats.variance }
+    })
+    const yPermuted = perm.flatMap((p) => r.y.slice(p * per, (p + 1) * per))
+    const tol = { rtol: Math.max(tolerance.rtol, 64 * U), atol: tolerance.atol + 64 * U * Math.max(1, ...x.data.map(Math.abs)) }
+    return closeTo(r.py, yPermuted, { ...tol, atol: 1e-4 }) && closeTo(r.pmean, r.mean, tol) && closeTo(r.pv, r.v, { rtol: tol.rtol, atol: tol.atol * Math.max(1, ...x.data.map(Math.abs)) })
+  },
+}
+
+/** Train mode is invariant to `a·x + b` per channel, `a > 0`, up to the ε effect (B7). */
+export const bnAffineInvariance: Law<BatchNormSubject, readonly [HostTensor, number, number]> = {
+  name: 'batchNorm.affineInvariance',
+  statement: 'train mode: BN(a·x + b) = BN(x) for a > 0, up to the ε effect ≈ ε/(2a²σ²) (B7)',
+  arbitrary: () =>
+    batchShapeArb({ minBatch: 3, maxBatch: 6 })
+      .chain((s) => tensorArb(s, (n) => fc.array(valueArb(-10, 10), { minLength: n, maxLength: n })))
+      .filter((x) => channelMoments(x).variance.every((v) => v > 0.5))
+      .chain((x) => fc.tuple(fc.constant(x), fc.double({ min: 1, max: 8, noNaN: true }), fc.double({ min: -50, max: 50, noNaN: true }))),
+  predicate: (subject, { ops, tolerance }) => async ([x, a, b]) => {
+    const c = x.shape[x.shape.length - 1]!
+    const norm = subject.make(ops)
+    const r = await evaluate(ops, () => ({
+      y: norm.apply(ops.tensor(x.data, x.shape), 'train')(norm.init(c))[0],
+      z: norm.apply(ops.tensor(x.data.map((v) => a * v + b), x.shape), 'train')(norm.init(c))[0],
+    }))
+    const epsEffect = subject.epsilon / (2 * 0.5)
+    return closeTo(r.z, r.y, { rtol: 0, atol: epsEffect * 4 + Math.max(tolerance.rtol, 64 * U) * 64 + tolerance.atol })
+  },
+}
+
+/** BatchNorm's laws. */
+export const batchNormLaws = [bnTrainMoments, bnOneStepStats, bnEvalKeepsStats, bnPermutation, bnAffineInvariance] as const
+
+// -------------------------------------------------------------------------------------------------
+// batch independence
+
+/** A forward pass over a channels-last batch whose per-sample independence is in question. */
+export interface BatchForwardSubject {
+  /** The output for a batch `x` (`[N, ...spatial, C]`, `C = channels`). */
+  readonly forward: <T extends Leaf>(ops: Ops<T>, x: T) => T
+  readonly channels: number
+}
+
+/**
+ * The output for sample `i` does not depend on the rest of the batch: it is unchanged when the
+ * other samples change, and equals the output of the batch of one (B4, N6, W7). Holds for the EMAN
+ * teacher, WeightAlign alone or with GN, GroupNorm, LayerNorm, InstanceNorm, eval-mode BN; FAILS
+ * for train-mode BatchNorm (B3).
+ */
+export const batchIndependence: Law<BatchForwardSubject, readonly [HostTensor, HostTensor]> = {
+  name: 'batch.independence',
+  statement: 'y_i(batch) = y_i(batch with the other samples replaced) = y(batch of one sample i) (B4/N6/W7); train-mode BN must fail it (B3)',
+  arbitrary: (subject) =>
+    fc
+      .tuple(fc.integer({ min: 2, max: 5 }), fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 2, maxLength: 2 }))
+      .chain(([n, [h, w]]) => {
+        const shape = [n, h!, w!, subject.channels]
+        return fc.tuple(tensorArb(shape, spreadDataArb), tensorArb(shape, spreadDataArb))
+      }),
+  predicate: (subject, { ops, tolerance }) => async ([x, other]) => {
+    const per = sizeOf(x.shape) / x.shape[0]!
+    const mixed = [...x.data.slice(0, per), ...other.data.slice(per)]
+    const r = await evaluate(ops, () => ({
+      y: subject.forward(ops, ops.tensor(x.data, x.shape)),
+      yMixed: subject.forward(ops, ops.tensor(mixed, x.shape)),
+      yAlone: subject.forward(ops, ops.tensor(x.data.slice(0, per), [1, ...x.shape.slice(1)])),
+    }))
+    const outPer = r.y.length / x.shape[0]!
+    const first = r.y.slice(0, outPer)
+    const tol = { rtol: Math.max(tolerance.rtol, 64 * U), atol: Math.max(tolerance.atol, 1e-5) }
+    return closeTo(r.yMixed.slice(0, outPer), first, tol) && closeTo(r.yAlone, first, tol)
+  },
+}
+
+// -------------------------------------------------------------------------------------------------
+// Momentum BN
+
+/** A Momentum BN constructor for a horizon `K`. */
+export interface MomentumBnSubject {
+  readonly make: <T extends Leaf>(ops: Ops<T>, totalSteps: number) => Normalizer<T, BatchNormParams<T>, BatchNormStats<T>>
+}
+
+const mbnArb = batchShapeArb({ minBatch: 2, maxBatch: 3 }).chain((s) => {
+  const shape = [s[0]! * 2, ...s.slice(1)]
+  const c = s[s.length - 1]!
+  return fc.tuple(tensorArb(shape, spreadDataArb), tensorArb([c], spreadDataArb), tensorArb([c], spreadDataArb).map((v) => ({ ...v, data: v.data.map((u) => Math.abs(u) + 0.1) })))
+})
+
+/** After the first update (`α_0 = 1`) the running statistics do not depend on the initial ones (M3). */
+export const mbnInitialStatsIrrelevant: Law<MomentumBnSubject, readonly [HostTensor, HostTensor, HostTensor]> = {
+  name: 'momentumBn.initialStatsIrrelevant',
+  statement: 'after the first update (α_0 = 1) the running statistics are the same whatever the initial ones (M3)',
+  arbitrary: () => mbnArb,
+  predicate: (subject, { ops }) => async ([x, mean0, var0]) => {
+    const c = x.shape[x.shape.length - 1]!
+    const norm = subject.make(ops, 10)
+    const r = await evaluate(ops, () => {
+      const a = norm.init(c)
+      const b = { params: a.params, stats: { mean: ops.tensor(mean0.data, [c]), variance: ops.tensor(var0.data, [c]), count: a.stats.count } }
+      const [, sa] = norm.apply(ops.tensor(x.data, x.shape), 'train', { step: 0, views: 2 })(a)
+      const [, sb] = norm.apply(ops.tensor(x.data, x.shape), 'train', { step: 0, views: 2 })(b)
+      return { ma: sa.stats.mean, mb: sb.stats.mean, va: sa.stats.variance, vb: sb.stats.variance }
+    })
+    return exactlyEqual(r.ma, r.mb) && exactlyEqual(r.va, r.vb)
+  },
+}
+
+/** At `k = K` (α = 0) train mode equals eval mode with the running statistics (M5); at `k = 0` (α = 1) it normalises each view with its own statistics (M2, corrected variance). */
+export const mbnAlphaEndpoints: Law<MomentumBnSubject, readonly [HostTensor, HostTensor, HostTensor]> = {
+  name: 'momentumBn.alphaEndpoints',
+  statement: "α_K = 0: train output = eval output (running statistics) (M5); α_0 = 1: each view normalised with its own mean and variance·n/(n−1) (M2)",
+  arbitrary: () => mbnArb,
+  predicate: (subject, { ops, tolerance }) => async ([x, mean0, var0]) => {
+    const c = x.shape[x.shape.length - 1]!
+    const K = 7
+    const norm = subject.make(ops, K)
+    const r = await evaluate(ops, () => {
+      const init = norm.init(c)
+      const s = { params: init.params, stats: { mean: ops.tensor(mean0.data, [c]), variance: ops.tensor(var0.data, [c]), count: init.stats.count } }
+      const xt = ops.tensor(x.data, x.shape)
+      return {
+        end: norm.apply(xt, 'train', { step: K, views: 2 })(s)[0],
+        evalY: norm.apply(xt, 'eval')(s)[0],
+        start: norm.apply(xt, 'train', { step: 0, views: 2 })(s)[0],
+      }
+    })
+    const half = x.data.length / 2
+    const want: number[] = []
+    let cond = 1
+    for (const v of [x.data.slice(0, half), x.data.slice(half)]) {
+      const { mean, variance, m } = channelMoments({ shape: [half / c, c], data: v })
+      v.forEach((u, i) => {
+        const sd = Math.sqrt((variance[i % c]! * m) / (m - 1) + 1e-5)
+        cond = Math.max(cond, Math.abs(u) / sd, Math.abs(mean[i % c]!) / sd)
+        want.push((u - mean[i % c]!) / sd)
+      })
+    }
+    // float32 error of a normalised value grows with the condition |x|/σ (cancellation in x − μ)
+    const tol = { rtol: Math.max(tolerance.rtol, 64 * U), atol: Math.max(tolerance.atol, 1e-4) + 64 * Math.max(U, tolerance.rtol / 8) * cond }
+    return closeTo(r.end, r.evalY, tol) && closeTo(r.start, want, tol)
+  },
+}
+
+/** Momentum BN's laws. */
+export const momentumBnLaws = [mbnInitialStatsIrrelevant, mbnAlphaEndpoints] as const
+
+// -------------------------------------------------------------------------------------------------
+// WeightAlign
+
+/** A WeightAlign constructor for a layout, with the gain it applies. */
+export interface WeightAlignSubject {
+  readonly make: <T extends Leaf>(ops: Ops<T>, layout: WeightLayout) => WeightNormalizer<T, WeightAlignParams<T>>
+  readonly gain: number
+  readonly epsilon: number
+}
+
+/** An OIHW weight `[O, I, kH, kW]` and a per-filter γ. */
+const oihwArb = fc
+  .tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }))
+  .chain(([o, i, k]) =>
+    fc.tuple(
+      tensorArb([o, i, k, k], (n) => fc.tuple(fc.integer({ min: 0, max: 2 }), fc.array(valueArb(-1, 1), { minLength: n, maxLength: n })).map(([e, xs]) => xs.map((v) => Math.fround(v * 10 ** e)))),
+      tensorArb([o], (n) => fc.array(valueArb(0.1, 3), { minLength: n, maxLength: n })),
+    ),
+  )
+  .filter(([w]) => perFilter(w).every((f) => variance(f) > 1e-3))
+
+const perFilter = (w: HostTensor): number[][] => {
+  const o = w.shape[0]!
+  const n = sizeOf(w.shape) / o
+  return Array.from({ length: o }, (_, i) => w.data.slice(i * n, (i + 1) * n) as number[])
+}
+const variance = (f: readonly number[]): number => {
+  const m = f.reduce((a, b) => a + b, 0) / f.length
+  return f.reduce((a, b) => a + (b - m) ** 2, 0) / f.length
+}
+
+const waOf = async (subject: WeightAlignSubject, ops: Ops<Leaf>, w: HostTensor, gamma: HostTensor, layout: WeightLayout = 'OIHW') => {
+  const wa = subject.make(ops, layout)
+  return (await evaluate(ops, () => ({ out: wa.transform({ weight: ops.tensor(w.data, w.shape), gamma: ops.tensor(gamma.data, gamma.shape) }) }))).out
+}
+
+/** Every output filter of `WA(W)` has zero mean (W1) and norm `G·γ_o·σ_o/√(σ²_o + ε)` (W2). */
+export const waZeroMeanFixedNorm: Law<WeightAlignSubject, readonly [HostTensor, HostTensor]> = {
+  name: 'weightAlign.zeroMeanFixedNorm',
+  statement: 'each output filter: Σ_j Ŵ_oj = 0 (W1) and ‖Ŵ_o‖ = G·γ_o·σ_o/√(σ²_o + ε) (W2)',
+  arbitrary: () => oihwArb,
+  predicate: (subject, { ops, tolerance }) => async ([w, gamma]) => {
+    const out = await waOf(subject, ops, w, gamma)
+    const n = sizeOf(w.shape) / w.shape[0]!
+    return perFilter({ shape: w.shape, data: out }).every((f, o) => {
+      const sum = f.reduce((a, b) => a + b, 0)
+      const norm = Math.sqrt(f.reduce((a, b) => a + b * b, 0))
+      const s2 = variance(perFilter(w)[o]!)
+      const want = subject.gain * gamma.data[o]! * Math.sqrt(s2 / (s2 + subject.epsilon))
+      const maxAbs = Math.max(...f.map(Math.abs))
+      return Math.abs(sum) <= 8 * n * Math.max(U, tolerance.rtol) * maxAbs + tolerance.atol && Math.abs(norm - want) <= (8 * Math.sqrt(n) * Math.max(U, tolerance.rtol) + tolerance.rtol) * want + tolerance.atol
+    })
+  },
+}
+
+/** `WA(a·W) = WA(W)` for `a > 0` when `a²σ² ≫ ε` (W3). */
+export const waScaleInvariance: Law<WeightAlignSubject, readonly [readonly [HostTensor, HostTensor], number]> = {
+  name: 'weightAlign.scaleInvariance',
+  statement: 'WA(a·W) = WA(W) for a > 0 with a²σ² ≥ 1e3·ε (W3)',
+  arbitrary: (subject) =>
+    fc.tuple(
+      oihwArb.filter(([w]) => perFilter(w).every((f) => variance(f) >= 1e3 * subject.epsilon)),
+      fc.double({ min: 1, max: 100, noNaN: true }),
+    ),
+  predicate: (subject, { ops, tolerance }) => async ([[w, gamma], a]) => {
+    const base = await waOf(subject, ops, w, gamma)
+    const scaled = await waOf(subject, ops, { shape: w.shape, data: w.data.map((v) => Math.fround(a * v)) }, gamma)
+    const mag = Math.max(...base.map(Math.abs))
+    // the ε effect: Ŵ ∝ σ/√(σ² + ε) ≈ 1 − ε/(2σ²), so scaling by a ≥ 1 changes Ŵ by at most ε/(2σ²) relative
+    const epsEffect = subject.epsilon / (2 * Math.min(...perFilter(w).map(variance)))
+    return closeTo(scaled, base, { rtol: 0, atol: (Math.max(tolerance.rtol, 64 * U) + epsEffect) * mag + tolerance.atol })
+  },
+}
+
+/** WA on OIHW then transposed to HWIO equals WA on HWIO (W11). */
+export const waLayout: Law<WeightAlignSubject, readonly [HostTensor, HostTensor]> = {
+  name: 'weightAlign.layout',
+  statement: 'WA on OIHW transposed to HWIO equals WA on the HWIO weight (W11)',
+  arbitrary: () => oihwArb,
+  predicate: (subject, { ops, tolerance }) => async ([w, gamma]) => {
+    const [o, i, kh, kw] = w.shape as [number, number, number, number]
+    const toHwio = (d: readonly number[]): number[] => {
+      const out = new Array<number>(d.length)
+      for (let a = 0; a < o; a++) for (let b = 0; b < i; b++) for (let h = 0; h < kh; h++) for (let x = 0; x < kw; x++) out[((h * kw + x) * i + b) * o + a] = d[((a * i + b) * kh + h) * kw + x]!
+      return out
+    }
+    const viaOihw = toHwio(await waOf(subject, ops, w, gamma, 'OIHW'))
+    const direct = await waOf(subject, ops, { shape: [kh, kw, i, o], data: toHwio(w.data) }, gamma, 'HWIO')
+    return closeTo(direct, viaOihw, { rtol: Math.max(tolerance.rtol, 64 * U), atol: tolerance.atol + 1e-6 })
+  },
+}
+
+/** A constant filter gives zeros and no NaN (W10, with ε > 0). */
+export const waConstantFilter: Law<WeightAlignSubject, readonly [number, number]> = {
+  name: 'weightAlign.constantFilter',
+  statement: 'a constant filter (σ = 0) gives Ŵ_o ≈ 0 and no NaN or Inf (W10)',
+  arbitrary: () => fc.tuple(valueArb(-10, 10), fc.integer({ min: 1, max: 27 })),
+  predicate: (subject, { ops }) => async ([c, n]) => {
+    const out = await waOf(subject, ops, { shape: [2, n, 1, 1], data: new Array<number>(2 * n).fill(c) }, { shape: [2], data: [1, 1] })
+    return out.every((v) => Number.isFinite(v) && Math.abs(v) <= 1e-3)
+  },
+}
+
+/** WeightAlign's laws. */
+export const weightAlignLaws = [waZeroMeanFixedNorm, waScaleInvariance, waLayout, waConstantFilter] as const

@@ -1,0 +1,160 @@
+/**
+ * polyak's own subjects for every law suite, and the catalogue: which laws run on which subjects,
+ * and which law a subject is expected to FAIL (train-mode BatchNorm is not batch-independent).
+ *
+ * @module laws/subjects
+ */
+import type { Ops } from '../src/core/ops.js'
+import type { Leaf } from '../src/core/tree.js'
+import { emaLeaf, unsafeEma } from '../src/ema/ema.js'
+import { teacherUpdate } from '../src/ema/teacher.js'
+import { type AnyTransition, type Slots, transition } from '../src/core/transition.js'
+import { type BatchNormParams, type BatchNormStats, unsafeBatchNorm } from '../src/norm/batchNorm.js'
+import { emanUpdate, unsafeEman } from '../src/norm/eman.js'
+import { unsafeGroupNorm, unsafeInstanceNorm, unsafeLayerNorm } from '../src/norm/groupNorm.js'
+import { unsafeMomentumBatchNorm } from '../src/norm/momentumBatchNorm.js'
+import { unsafeWeightAlign } from '../src/norm/weightAlign.js'
+import { type EmaStep, type EmaTransformSubject, emaDebias, emaStepLaws } from './ema.js'
+import { type TransitionSubject, backendConformance, transitionLaws } from './generic.js'
+import { type LawResult, type RunOptions, type SomeLaw, runLaws } from './law.js'
+import {
+  type BatchForwardSubject,
+  type BatchNormSubject,
+  type MomentumBnSubject,
+  type WeightAlignSubject,
+  batchIndependence,
+  batchNormLaws,
+  momentumBnLaws,
+  weightAlignLaws,
+} from './normalizers.js'
+import { type TeacherUpdateSubject, teacherLaws } from './teacher.js'
+
+/** polyak's EMA step (`emaLeaf`). */
+export const polyakEmaStep: EmaStep = (ops, avg, x, decay) => emaLeaf(ops, avg, x, decay)
+
+/** polyak's zero-init, debiased `ema`. */
+export const polyakDebiasedEma: EmaTransformSubject = { make: (ops, decay) => unsafeEma(ops, { decay, debias: true }) }
+
+/** polyak's `teacherUpdate`. */
+export const polyakTeacherUpdate: TeacherUpdateSubject = (ops, student, teacher, decay, policy) =>
+  teacherUpdate(ops, { decay, policy })(student)(teacher)[1]
+
+/** polyak's `batchNorm` with PyTorch defaults. */
+export const polyakBatchNorm: BatchNormSubject = { make: (ops) => unsafeBatchNorm(ops), decay: 0.9, epsilon: 1e-5, runningVariance: 'unbiased' }
+
+/** polyak's `momentumBatchNorm`. */
+export const polyakMomentumBn: MomentumBnSubject = { make: (ops, totalSteps) => unsafeMomentumBatchNorm(ops, { totalSteps }) }
+
+/** polyak's `weightAlign` with the default gain √2 and ε = 1e-5. */
+export const polyakWeightAlign: WeightAlignSubject = { make: (ops, layout) => unsafeWeightAlign(ops, { layout }), gain: Math.SQRT2, epsilon: 1e-5 }
+
+const CHANNELS = 4
+
+/** Trained-looking BatchNorm statistics, for the eval-mode subjects. */
+const trainedStats = <T extends Leaf>(ops: Ops<T>) => ({
+  params: { gamma: ops.tensor([1, 0.5, 2, 1.5], [CHANNELS]), beta: ops.tensor([0, 0.1, -0.2, 0.3], [CHANNELS]) },
+  stats: { mean: ops.tensor([0.5, -1, 0, 2], [CHANNELS]), variance: ops.tensor([1, 4, 0.25, 2], [CHANNELS]), count: ops.scalar(10, 'int32') },
+})
+
+const waConv = <T extends Leaf>(ops: Ops<T>, x: T): T => {
+  const wa = unsafeWeightAlign(ops, { layout: 'HWIO' })
+  const kernel = ops.tensor(Array.from({ length: 3 * 3 * CHANNELS * CHANNELS }, (_, i) => Math.sin(i * 1.7) + 0.1 * (i % 5)), [3, 3, CHANNELS, CHANNELS])
+  return ops.conv2d(x, wa.transform({ weight: kernel, gamma: ops.ones([CHANNELS]) }), 1, 'same')
+}
+
+/** Batch-forward subjects with the expected outcome of the batch-independence law. */
+export const batchForwardSubjects: ReadonlyArray<{ readonly name: string; readonly subject: BatchForwardSubject; readonly expect: 'pass' | 'fail' }> = [
+  { name: 'eman teacher', expect: 'pass', subject: { channels: CHANNELS, forward: (ops, x) => unsafeEman(ops).apply(x, 'train')(trainedStats(ops))[0] } },
+  { name: 'weightAlign conv', expect: 'pass', subject: { channels: CHANNELS, forward: waConv } },
+  {
+    name: 'weightAlign conv + groupNorm',
+    expect: 'pass',
+    subject: { channels: CHANNELS, forward: (ops, x) => { const gn = unsafeGroupNorm(ops, { groups: 2 }); return gn.apply(waConv(ops, x), 'train')(gn.init(CHANNELS))[0] } },
+  },
+  { name: 'groupNorm', expect: 'pass', subject: { channels: CHANNELS, forward: (ops, x) => { const gn = unsafeGroupNorm(ops, { groups: 2 }); return gn.apply(x, 'train')(gn.init(CHANNELS))[0] } } },
+  { name: 'layerNorm', expect: 'pass', subject: { channels: CHANNELS, forward: (ops, x) => { const n = unsafeLayerNorm(ops); return n.apply(x, 'train')(n.init(CHANNELS))[0] } } },
+  { name: 'instanceNorm', expect: 'pass', subject: { channels: CHANNELS, forward: (ops, x) => { const n = unsafeInstanceNorm(ops); return n.apply(x, 'train')(n.init(CHANNELS))[0] } } },
+  { name: 'batchNorm eval', expect: 'pass', subject: { channels: CHANNELS, forward: (ops, x) => unsafeBatchNorm(ops).apply(x, 'eval')(trainedStats(ops))[0] } },
+  { name: 'batchNorm train', expect: 'fail', subject: { channels: CHANNELS, forward: (ops, x) => unsafeBatchNorm(ops).apply(x, 'train')(trainedStats(ops))[0] } },
+]
+
+/** Transition subjects: one step of each of polyak's stateful transitions. */
+export const transitionSubjects: ReadonlyArray<{ readonly name: string; readonly subject: TransitionSubject }> = [
+  { name: 'batchNorm train step', subject: { make: (ops) => { const bn = unsafeBatchNorm(ops); return { init: () => bn.init(3), step: (x) => bn.apply(x, 'train'), inputShape: [4, 2, 3] } } } },
+  { name: 'eman teacher step', subject: { make: (ops) => { const n = unsafeEman(ops); return { init: () => n.init(3), step: (x) => n.apply(x, 'train'), inputShape: [4, 3] } } } },
+  {
+    name: 'momentumBatchNorm two-view step',
+    subject: { make: (ops) => { const n = unsafeMomentumBatchNorm(ops, { totalSteps: 10 }); return { init: () => n.init(3), step: (x) => n.apply(x, 'train', { step: 3, views: 2 }), inputShape: [4, 3] } } },
+  },
+  { name: 'groupNorm step', subject: { make: (ops) => { const n = unsafeGroupNorm(ops, { groups: 3 }); return { init: () => n.init(6), step: (x) => n.apply(x, 'train'), inputShape: [2, 2, 6] } } } },
+  {
+    name: 'eman teacher update',
+    subject: {
+      make: <T extends Leaf>(ops: Ops<T>) => {
+        const bn = unsafeBatchNorm(ops)
+        const update = emanUpdate(ops, { decay: 0.99 })
+        return {
+          init: () => bn.init(3),
+          // the student is the teacher's state after a BN step on x, so the update has real work to do;
+          // transition() frees the intermediate student state and BN output
+          step: (x: T) =>
+            transition(ops, (teacher: Slots<BatchNormParams<T>, BatchNormStats<T>>) => {
+              const [, student] = bn.apply(x, 'train')(teacher)
+              return update(student)(teacher)
+            }) as AnyTransition,
+          inputShape: [4, 3],
+        }
+      },
+    },
+  },
+]
+
+/** One entry of the catalogue: a law on a subject, and whether it must pass or fail. */
+export interface CatalogueEntry {
+  readonly suite: string
+  readonly subject: string
+  readonly expect: 'pass' | 'fail'
+  readonly run: (ops: Ops<Leaf>, options: RunOptions) => Promise<LawResult[]>
+}
+
+const entry = <S>(suite: string, subject: string, value: S, laws: ReadonlyArray<SomeLaw<S>>, expect: 'pass' | 'fail' = 'pass'): CatalogueEntry => ({
+  suite,
+  subject,
+  expect,
+  run: (ops, options) => runLaws(subject, value, laws, ops, options),
+})
+
+/** The whole catalogue against polyak's built-in subjects. */
+export const catalogue: readonly CatalogueEntry[] = [
+  entry('ema', 'emaLeaf', polyakEmaStep, emaStepLaws),
+  entry('ema', 'ema (zero-init, debiased)', polyakDebiasedEma, [emaDebias]),
+  entry('teacher', 'teacherUpdate', polyakTeacherUpdate, teacherLaws),
+  entry('batchNorm', 'batchNorm (PyTorch defaults)', polyakBatchNorm, batchNormLaws),
+  ...batchForwardSubjects.map((s) => entry('independence', s.name, s.subject, [batchIndependence], s.expect)),
+  entry('momentumBn', 'momentumBatchNorm', polyakMomentumBn, momentumBnLaws),
+  entry('weightAlign', 'weightAlign (G = √2)', polyakWeightAlign, weightAlignLaws),
+  ...transitionSubjects.map((s) => entry('transition', s.name, s.subject, transitionLaws)),
+  entry('backend', 'the active backend', null, []),
+]
+
+/** A catalogue result: the law's result and whether it came out as expected. */
+export interface CatalogueResult extends LawResult {
+  readonly suite: string
+  readonly expect: 'pass' | 'fail'
+  /** True when the law passed and was expected to, or failed and was expected to. */
+  readonly ok: boolean
+}
+
+/** Runs the whole catalogue on `ops` (backend conformance included), reporting each law × subject. */
+export const runCatalogue = async (ops: Ops<Leaf>, options: RunOptions = {}, onResult?: (r: CatalogueResult) => void): Promise<CatalogueResult[]> => {
+  const out: CatalogueResult[] = []
+  for (const e of catalogue) {
+    const results = e.suite === 'backend' ? await runLaws(`backend ${ops.name}`, ops, [backendConformance], ops, options) : await e.run(ops, options)
+    for (const r of results) {
+      const c = { ...r, suite: e.suite, expect: e.expect, ok: r.passed === (e.expect === 'pass') }
+      out.push(c)
+      onResult?.(c)
+    }
+  }
+  return out
+}
