@@ -15,6 +15,9 @@ import { formatTable } from './table.js'
 const HELP = `polyak: normalizers and moving-average teachers as pure state transitions on TensorFlow.js
 
 Usage:
+  polyak demo [--backend B] [--seed S] [--seeds N] [--full] [--out DIR]
+                                           the main job: EMAN vs BN teacher at 1% labels and a
+                                           WeightAlign batch-size sweep on MNIST; table + report folder
   polyak backends [--json]                 list every backend, whether it can run here, and why not
   polyak apply [SPEC.json|-] [--backend B] run one normalizer / EMA / teacher update from a JSON spec
                                            (stdin when no file or '-'); prints {outputs, params, stats}
@@ -155,7 +158,50 @@ const lawsCommand = async (argv: string[]): Promise<number> => {
   return failed.length === 0 ? 0 : 1
 }
 
+const demoCommand = async (argv: string[]): Promise<number> => {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      backend: { type: 'string' },
+      seed: { type: 'string', default: '0' },
+      seeds: { type: 'string', default: '1' },
+      full: { type: 'boolean', default: false },
+      out: { type: 'string', default: 'polyak-report' },
+      scale: { type: 'string', default: '1' },
+      'train-images': { type: 'string', default: '20000' },
+      'test-images': { type: 'string', default: '2000' },
+    },
+    strict: true,
+  })
+  const int = (name: string, v: string, min: number): number => {
+    const n = Number(v)
+    if (!Number.isInteger(n) || n < min) throw Object.assign(new TypeError(`--${name} must be an integer ≥ ${min}, got ${v}`), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' })
+    return n
+  }
+  const scale = Number(values.scale)
+  if (!(scale > 0 && scale <= 10)) throw Object.assign(new TypeError(`--scale must be in (0, 10], got ${values.scale}`), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' })
+  const { fastestAvailable, unsafeUseBackend } = await import('../../backends/index.js')
+  const backend = values.backend ?? (await fastestAvailable()).name
+  if (backend === 'reference') throw new Error("the demo trains with tfjs gradients; choose a tfjs backend (wasm, webgpu, cpu, tensorflow)")
+  await unsafeUseBackend(backend)
+  process.stderr.write(`polyak demo on '${backend}'\n`)
+  const { runDemo } = await import('./demo.js')
+  const result = await runDemo({
+    backend,
+    seed: int('seed', values.seed, 0),
+    seeds: int('seeds', values.seeds, 1),
+    full: values.full,
+    out: values.out,
+    scale,
+    trainImages: int('train-images', values['train-images'], 100),
+    testImages: int('test-images', values['test-images'], 10),
+  })
+  process.stdout.write(`\n${result.summary}\n`)
+  return 0
+}
+
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
+  demo: demoCommand,
   backends: backendsCommand,
   apply: applyCommand,
   laws: lawsCommand,

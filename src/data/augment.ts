@@ -1,0 +1,89 @@
+/**
+ * Host-side batching and augmentation of grey images, deterministic from a seed: random shifts
+ * (zero-padded translation), Gaussian noise and cutout, in a weak and a strong variant (FixMatch's
+ * weak/strong pair; the two views of BYOL/SimCLR).
+ *
+ * @module data/augment
+ */
+import { type Rng, derive, int, normal, permutation } from '../nn/random.js'
+import type { ImageSet } from './mnist.js'
+
+/** An augmentation policy. */
+export interface Augmentation {
+  /** Largest shift in pixels along each axis. */
+  readonly shift: number
+  /** Standard deviation of additive Gaussian noise (in [0,1] pixel units). */
+  readonly noise: number
+  /** Side of a square zeroed at a random place (0: none). */
+  readonly cutout: number
+}
+
+/** Weak: shift by up to 1 pixel. */
+export const WEAK: Augmentation = { shift: 1, noise: 0, cutout: 0 }
+/** Strong: shift by up to 2 pixels, noise 0.1, a cutout of a third of the side. */
+export const strong = (side: number): Augmentation => ({ shift: 2, noise: 0.1, cutout: Math.max(1, Math.round(side / 3)) })
+/** No augmentation. */
+export const NONE: Augmentation = { shift: 0, noise: 0, cutout: 0 }
+
+/** Pixel normalisation used by the models: `(x − 0.13)/0.31` (MNIST's mean and std). */
+export const MEAN = 0.13
+export const STD = 0.31
+
+/** Copies images `indices` of `set` into a batch `[B, H, W, 1]` (row-major), augmented and normalised. */
+export const makeBatch = (set: ImageSet, indices: readonly number[], aug: Augmentation, r: Rng): Float32Array => {
+  const { height: h, width: w } = set
+  const out = new Float32Array(indices.length * h * w)
+  indices.forEach((idx, b) => {
+    const dy = aug.shift > 0 ? int(r, 2 * aug.shift + 1) - aug.shift : 0
+    const dx = aug.shift > 0 ? int(r, 2 * aug.shift + 1) - aug.shift : 0
+    const cy = aug.cutout > 0 ? int(r, h) : -1000
+    const cx = aug.cutout > 0 ? int(r, w) : -1000
+    for (let i = 0; i < h; i++) {
+      for (let j = 0; j < w; j++) {
+        const si = i - dy
+        const sj = j - dx
+        let v = si >= 0 && si < h && sj >= 0 && sj < w ? set.images[(idx * h + si) * w + sj]! : 0
+        if (Math.abs(i - cy) * 2 < aug.cutout && Math.abs(j - cx) * 2 < aug.cutout) v = 0
+        if (aug.noise > 0) v += aug.noise * normal(r)
+        out[(b * h + i) * w + j] = (v - MEAN) / STD
+      }
+    }
+  })
+  return out
+}
+
+/** An endless, seeded stream of index batches over `pool`, reshuffled every epoch. */
+export const batchStream = (pool: readonly number[], batchSize: number, seed: number, label: string): (() => number[]) => {
+  const r = derive(seed, label)
+  let order: number[] = []
+  let pos = 0
+  return () => {
+    const out: number[] = []
+    while (out.length < batchSize) {
+      if (pos >= order.length) {
+        order = permutation(r, pool.length).map((i) => pool[i]!)
+        pos = 0
+      }
+      out.push(order[pos++]!)
+    }
+    return out
+  }
+}
+
+/**
+ * A class-balanced labelled subset: `fraction` of the images (at least one per class), chosen with
+ * `seed`; the rest are unlabelled. Returns indices into the set.
+ */
+export const labelledSplit = (labels: Uint8Array, fraction: number, seed: number): { labelled: number[]; unlabelled: number[] } => {
+  const r = derive(seed, 'labelledSplit')
+  const byClass: number[][] = Array.from({ length: 10 }, () => [])
+  labels.forEach((l, i) => byClass[l]!.push(i))
+  const labelled: number[] = []
+  for (const members of byClass) {
+    const k = Math.max(1, Math.round(members.length * fraction))
+    const p = permutation(r, members.length)
+    for (let i = 0; i < k && i < members.length; i++) labelled.push(members[p[i]!]!)
+  }
+  const chosen = new Set(labelled)
+  return { labelled: labelled.sort((a, b) => a - b), unlabelled: labels.reduce<number[]>((acc, _l, i) => (chosen.has(i) ? acc : (acc.push(i), acc)), []) }
+}

@@ -1,0 +1,254 @@
+/**
+ * Small convolutional networks whose normalizer is a slot: `batchNorm | eman | momentumBatchNorm |
+ * groupNorm | layerNorm | none`, each optionally with `weightAlign` or `weightStandardization` on
+ * the convolution weights. A model is `{init, apply}` over trees of parameters and statistics, like
+ * every normalizer; gradients come from `tf.valueAndGrads` over these pure functions (no
+ * `tf.Variable`, no tfjs-layers).
+ *
+ * Architecture (channels last): for each stage, `conv3x3 → norm → relu → avgpool 2×2`; then global
+ * average pooling gives the features `h`; optional heads: a linear classifier, a projector MLP
+ * `dense → norm → relu → dense` and a predictor MLP of the same shape (BYOL).
+ *
+ * @module nn/model
+ */
+import * as tf from '@tensorflow/tfjs-core'
+import { InvalidArgumentError } from '../core/errors.js'
+import { tfOps } from '../core/tfOps.js'
+import { unsafeBatchNorm } from '../norm/batchNorm.js'
+import { unsafeEman } from '../norm/eman.js'
+import { unsafeGroupNorm, unsafeLayerNorm } from '../norm/groupNorm.js'
+import { unsafeMomentumBatchNorm } from '../norm/momentumBatchNorm.js'
+import type { ApplyContext, Mode, Normalizer } from '../norm/normalizer.js'
+import { unsafeWeightAlign } from '../norm/weightAlign.js'
+import { unsafeWeightStandardization } from '../norm/weightStandardization.js'
+import { type Rng, derive, normal } from './random.js'
+
+/** The activation normalizer of a layer. */
+export type NormKind = 'batchNorm' | 'eman' | 'momentumBatchNorm' | 'groupNorm' | 'layerNorm' | 'none'
+/** The weight normalizer of the convolutions. */
+export type WeightNormKind = 'none' | 'weightAlign' | 'weightStandardization'
+
+/** An MLP head `dense → norm → relu → dense`. */
+export interface HeadConfig {
+  readonly hidden: number
+  readonly out: number
+  readonly norm: NormKind
+}
+
+/** Configuration of a `convNet`. */
+export interface ConvNetConfig {
+  /** Input `[H, W, C]`. */
+  readonly inputShape: readonly [number, number, number]
+  /** Channels of each conv stage. */
+  readonly widths: readonly number[]
+  readonly norm: NormKind
+  readonly weightNorm: WeightNormKind
+  /** Groups of `groupNorm` (default: the largest of 8, 4, 2, 1 dividing the channels). */
+  readonly groups?: number
+  /** Horizon of `momentumBatchNorm`'s α schedule. */
+  readonly totalSteps?: number
+  /** Number of classes of a linear classifier head (none when absent). */
+  readonly classes?: number
+  readonly projector?: HeadConfig
+  readonly predictor?: HeadConfig
+}
+
+/** A leaf record of a layer. */
+export type Layer = Record<string, tf.Tensor>
+/** Parameters or statistics of a model: nested records of tensors. */
+export type ModelTree = { [key: string]: tf.Tensor | ModelTree }
+
+/** What a forward pass returns: the features and each head's output, plus the new statistics. */
+export interface ForwardOutput {
+  readonly features: tf.Tensor2D
+  readonly logits?: tf.Tensor2D
+  readonly projection?: tf.Tensor2D
+  readonly prediction?: tf.Tensor2D
+  readonly stats: ModelTree
+}
+
+/** Context of a forward pass: the normalizers' context, which heads to run, and optionally features to start from. */
+export interface ForwardContext extends ApplyContext {
+  /** Heads to run (default: all the model has). */
+  readonly heads?: readonly ('classifier' | 'projector' | 'predictor')[]
+  /** Skip the backbone and run the heads on these features (projector-only momentum); `x` is ignored. */
+  readonly features?: tf.Tensor2D
+}
+
+/** A model: initial state from a seed, and a pure forward pass. */
+export interface Model {
+  readonly config: ConvNetConfig
+  readonly init: (seed: number) => { params: ModelTree; stats: ModelTree }
+  /**
+   * Forward pass of `x` (`[N, H, W, C]`); heads run when present. Not scoped: call it inside
+   * `tf.tidy` or a gradient function. The returned statistics are new tensors.
+   */
+  readonly forward: (params: ModelTree, stats: ModelTree, x: tf.Tensor, mode: Mode, context?: ForwardContext) => ForwardOutput
+}
+
+const normalizerOf = (kind: NormKind, channels: number, config: ConvNetConfig): Normalizer<tf.Tensor, Layer, Layer> | undefined => {
+  switch (kind) {
+    case 'batchNorm':
+      return unsafeBatchNorm(tfOps) as unknown as Normalizer<tf.Tensor, Layer, Layer>
+    case 'eman':
+      return unsafeEman(tfOps) as unknown as Normalizer<tf.Tensor, Layer, Layer>
+    case 'momentumBatchNorm':
+      if (config.totalSteps === undefined) throw new InvalidArgumentError('convNet: totalSteps', "norm 'momentumBatchNorm' needs totalSteps (the α schedule's horizon)")
+      return unsafeMomentumBatchNorm(tfOps, { totalSteps: config.totalSteps }) as unknown as Normalizer<tf.Tensor, Layer, Layer>
+    case 'groupNorm': {
+      const groups = config.groups ?? [8, 4, 2, 1].find((g) => channels % g === 0)!
+      return unsafeGroupNorm(tfOps, { groups: Math.min(groups, channels) }) as unknown as Normalizer<tf.Tensor, Layer, Layer>
+    }
+    case 'layerNorm':
+      return unsafeLayerNorm(tfOps) as unknown as Normalizer<tf.Tensor, Layer, Layer>
+    case 'none':
+      return undefined
+  }
+}
+
+const heNormal = (r: Rng, shape: number[], fanIn: number): tf.Tensor => {
+  const n = shape.reduce((a, b) => a * b, 1)
+  const std = Math.sqrt(2 / fanIn)
+  return tf.tensor(Float32Array.from({ length: n }, () => normal(r) * std), shape)
+}
+
+const dense = (x: tf.Tensor, p: Layer): tf.Tensor2D => tf.add(tf.matMul(x as tf.Tensor2D, p.weight as tf.Tensor2D), p.bias!) as tf.Tensor2D
+
+/**
+ * A small conv net with a normalizer slot (see the module doc).
+ *
+ * @example
+ * const model = convNet({ inputShape: [14, 14, 1], widths: [16, 32], norm: 'batchNorm', weightNorm: 'none', classes: 10 })
+ * const { params, stats } = model.init(0)
+ * const out = tf.tidy(() => model.forward(params, stats, x, 'train'))
+ */
+export const convNet = (config: ConvNetConfig): Model => {
+  if (config.widths.length === 0) throw new InvalidArgumentError('convNet: widths', 'needs at least one conv stage')
+  const weightNorm =
+    config.weightNorm === 'weightAlign'
+      ? unsafeWeightAlign(tfOps, { layout: 'HWIO' })
+      : config.weightNorm === 'weightStandardization'
+        ? unsafeWeightStandardization(tfOps, { layout: 'HWIO' })
+        : undefined
+  const stageNorms = config.widths.map((c) => normalizerOf(config.norm, c, config))
+  const headNorm = (h: HeadConfig | undefined) => (h === undefined ? undefined : normalizerOf(h.norm, h.hidden, config))
+  const projectorNorm = headNorm(config.projector)
+  const predictorNorm = headNorm(config.predictor)
+  const features = config.widths[config.widths.length - 1]!
+
+  const initHead = (r: Rng, inDim: number, h: HeadConfig, norm: Normalizer<tf.Tensor, Layer, Layer> | undefined) => {
+    const ns = norm?.init(h.hidden)
+    return {
+      params: {
+        fc1: { weight: heNormal(r, [inDim, h.hidden], inDim), bias: tf.zeros([h.hidden]) },
+        ...(ns === undefined ? {} : { norm: ns.params }),
+        fc2: { weight: heNormal(r, [h.hidden, h.out], h.hidden), bias: tf.zeros([h.out]) },
+      },
+      stats: ns === undefined ? {} : { norm: ns.stats },
+    }
+  }
+
+  const init = (seed: number) => {
+    const r = derive(seed, 'convNet.init')
+    const params: ModelTree = {}
+    const stats: ModelTree = {}
+    let inC = config.inputShape[2]
+    config.widths.forEach((c, i) => {
+      const conv: Layer = { weight: heNormal(r, [3, 3, inC, c], 9 * inC) }
+      if (config.norm === 'none') conv.bias = tf.zeros([c])
+      if (config.weightNorm === 'weightAlign') conv.gamma = tf.ones([c])
+      const ns = stageNorms[i]?.init(c)
+      params[`stage${i}`] = { conv, ...(ns === undefined ? {} : { norm: ns.params }) }
+      stats[`stage${i}`] = ns === undefined ? {} : { norm: ns.stats }
+      inC = c
+    })
+    if (config.classes !== undefined) params.classifier = { weight: heNormal(r, [features, config.classes], features), bias: tf.zeros([config.classes]) }
+    if (config.projector !== undefined) {
+      const h = initHead(r, features, config.projector, projectorNorm)
+      params.projector = h.params
+      stats.projector = h.stats
+    }
+    if (config.predictor !== undefined) {
+      const inDim = config.projector?.out ?? features
+      const h = initHead(r, inDim, config.predictor, predictorNorm)
+      params.predictor = h.params
+      stats.predictor = h.stats
+    }
+    return { params, stats }
+  }
+
+  const applyNorm = (
+    norm: Normalizer<tf.Tensor, Layer, Layer> | undefined,
+    p: ModelTree | undefined,
+    s: ModelTree | undefined,
+    x: tf.Tensor,
+    mode: Mode,
+    context: ApplyContext,
+  ): [tf.Tensor, Layer | undefined] => {
+    if (norm === undefined) return [x, undefined]
+    const [y, next] = norm.apply(x, mode, context)({ params: p as Layer, stats: (s ?? {}) as Layer })
+    return [y, next.stats]
+  }
+
+  const head = (
+    h: HeadConfig,
+    norm: Normalizer<tf.Tensor, Layer, Layer> | undefined,
+    p: ModelTree,
+    s: ModelTree,
+    x: tf.Tensor,
+    mode: Mode,
+    context: ApplyContext,
+  ): [tf.Tensor2D, ModelTree] => {
+    const z = dense(x, p.fc1 as Layer)
+    const [zn, ns] = applyNorm(norm, p.norm as ModelTree | undefined, s.norm as ModelTree | undefined, z, mode, context)
+    void h
+    return [dense(tf.relu(zn), p.fc2 as Layer), ns === undefined ? {} : { norm: ns }]
+  }
+
+  const forward: Model['forward'] = (params, stats, x, mode, context = {}) => {
+    let h = x
+    const nextStats: ModelTree = {}
+    config.widths.forEach((_, i) => {
+      if (context.features !== undefined) {
+        nextStats[`stage${i}`] = cloneTree((stats[`stage${i}`] ?? {}) as ModelTree)
+        return
+      }
+      const p = params[`stage${i}`] as ModelTree
+      const conv = p.conv as Layer
+      const w = weightNorm === undefined ? conv.weight! : weightNorm.transform(conv as never)
+      let y: tf.Tensor = tf.conv2d(h as tf.Tensor4D, w as tf.Tensor4D, 1, 'same')
+      if (conv.bias !== undefined) y = tf.add(y, conv.bias)
+      const [yn, ns] = applyNorm(stageNorms[i], p.norm as ModelTree | undefined, (stats[`stage${i}`] as ModelTree | undefined)?.norm as ModelTree | undefined, y, mode, context)
+      nextStats[`stage${i}`] = ns === undefined ? {} : { norm: ns }
+      const a = tf.relu(yn)
+      const [n, hh, ww, c] = a.shape as [number, number, number, number]
+      // 2×2 average pooling as reshape + mean (floor on odd sizes), differentiable with polyak's gradients
+      const ph = Math.floor(hh / 2)
+      const pw = Math.floor(ww / 2)
+      h = ph >= 1 && pw >= 1 ? tf.mean(tf.reshape(tf.slice(a, [0, 0, 0, 0], [n, ph * 2, pw * 2, c]), [n, ph, 2, pw, 2, c]), [2, 4]) : a
+    })
+    const feats = context.features ?? (tf.mean(h, [1, 2]) as tf.Tensor2D)
+    const heads = context.heads ?? ['classifier', 'projector', 'predictor']
+    const out: { features: tf.Tensor2D; logits?: tf.Tensor2D; projection?: tf.Tensor2D; prediction?: tf.Tensor2D; stats: ModelTree } = { features: feats, stats: nextStats }
+    if (params.classifier !== undefined && heads.includes('classifier')) out.logits = dense(feats, params.classifier as Layer)
+    if (config.projector !== undefined && heads.includes('projector')) {
+      const [z, ps] = head(config.projector, projectorNorm, params.projector as ModelTree, (stats.projector ?? {}) as ModelTree, feats, mode, context)
+      out.projection = z
+      nextStats.projector = ps
+      if (config.predictor !== undefined && heads.includes('predictor')) {
+        const [q, qs] = head(config.predictor, predictorNorm, params.predictor as ModelTree, (stats.predictor ?? {}) as ModelTree, z, mode, context)
+        out.prediction = q
+        nextStats.predictor = qs
+      }
+    }
+    // heads that did not run keep their statistics
+    for (const k of ['projector', 'predictor'] as const) if (stats[k] !== undefined && nextStats[k] === undefined) nextStats[k] = cloneTree(stats[k] as ModelTree)
+    return out
+  }
+
+  return { config, init, forward }
+}
+
+/** A deep copy of a model tree (clones every tensor). */
+export const cloneTree = (t: ModelTree): ModelTree =>
+  Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v instanceof tf.Tensor ? tf.clone(v) : cloneTree(v)]))

@@ -1,0 +1,161 @@
+/**
+ * Optimizers in optax's shape: `init(params) → state`, `update(grads, params, state, step) →
+ * [params', state']`, pure functions over model trees (polyak never mutates a tensor). Weight decay
+ * and LARS adaptation skip the leaves a path predicate excludes (BatchNorm γ/β and biases, as in
+ * the EMAN and Momentum² Teacher reference code).
+ *
+ * @module optim/optimizers
+ */
+import * as tf from '@tensorflow/tfjs-core'
+import { InvalidArgumentError } from '../core/errors.js'
+import type { PathPredicate } from '../core/tree.js'
+import type { ModelTree } from '../nn/model.js'
+import type { Schedule } from '../ema/schedules.js'
+
+/** A learning rate: a number or a schedule of the step. */
+export type LearningRate = number | Schedule
+
+/** Optimizer state: named trees shaped like the parameters (momentum buffers, moments). */
+export type OptState = Record<string, ModelTree>
+
+/** An optimizer. `update` is pure: it returns new parameters and state, and disposes nothing. */
+export interface Optimizer {
+  readonly name: string
+  readonly init: (params: ModelTree) => OptState
+  readonly update: (grads: ModelTree, params: ModelTree, state: OptState, step: number) => [ModelTree, OptState]
+}
+
+const lrAt = (lr: LearningRate, step: number): number => (typeof lr === 'number' ? lr : lr(step))
+
+/** Walks parameter, gradient and state trees together, building new trees from `f`'s outputs. */
+const zip3 = (
+  params: ModelTree,
+  grads: ModelTree,
+  states: ModelTree[],
+  f: (p: tf.Tensor, g: tf.Tensor, s: tf.Tensor[], path: string) => tf.Tensor[],
+  path = '',
+): ModelTree[] => {
+  const outs: ModelTree[] = [{}, ...states.map(() => ({}) as ModelTree)]
+  for (const key of Object.keys(params)) {
+    const p = params[key]!
+    const g = grads[key]
+    const full = path === '' ? key : `${path}/${key}`
+    if (g === undefined) throw new InvalidArgumentError('optimizer: grads', `no gradient for parameter '${full}'`)
+    if (p instanceof tf.Tensor) {
+      const r = f(p, g as tf.Tensor, states.map((s) => s[key] as tf.Tensor), full)
+      r.forEach((t, i) => (outs[i]![key] = t))
+    } else {
+      const sub = zip3(p, g as ModelTree, states.map((s) => s[key] as ModelTree), f, full)
+      sub.forEach((t, i) => (outs[i]![key] = t))
+    }
+  }
+  return outs
+}
+
+const zerosLike = (t: ModelTree): ModelTree =>
+  Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v instanceof tf.Tensor ? tf.zerosLike(v) : zerosLike(v)]))
+
+/** Excludes BatchNorm/GroupNorm affine parameters and biases (paths ending in gamma, beta or bias). */
+export const normAndBias: PathPredicate = (path) => /(^|\/)(gamma|beta|bias)$/.test(path)
+
+/**
+ * SGD with (heavy-ball) momentum and decoupled-from-nothing L2 weight decay, as `torch.optim.SGD`:
+ *
+ *     g ← ∇ + wd·θ (unless excluded),  v ← μ·v + g,  θ ← θ − lr·v      (nesterov: θ ← θ − lr·(g + μ·v))
+ */
+export const sgd = (config: { lr: LearningRate; momentum?: number; weightDecay?: number; nesterov?: boolean; exclude?: PathPredicate }): Optimizer => {
+  const mu = config.momentum ?? 0.9
+  const wd = config.weightDecay ?? 0
+  const exclude = config.exclude ?? normAndBias
+  return {
+    name: 'sgd',
+    init: (params) => ({ velocity: zerosLike(params) }),
+    update: (grads, params, state, step) =>
+      tf.tidy(() => {
+        const lr = lrAt(config.lr, step)
+        const [p, v] = zip3(params, grads, [state.velocity!], (theta, g, [vel], path) => {
+          const gd = wd > 0 && !exclude(path) ? tf.add(g, tf.mul(theta, wd)) : g
+          const v1 = tf.add(tf.mul(vel!, mu), gd)
+          const stepDir = config.nesterov === true ? tf.add(gd, tf.mul(v1, mu)) : v1
+          return [tf.sub(theta, tf.mul(stepDir, lr)), v1]
+        })
+        return [p!, { velocity: v! }]
+      }),
+  }
+}
+
+/**
+ * LARS (You et al. 2017) as in the BYOL / Momentum² reference code: SGD with momentum where each
+ * non-excluded leaf's step is scaled by the trust ratio `η·‖θ‖/(‖g‖ + wd·‖θ‖)`; excluded leaves
+ * (BN and biases) get neither weight decay nor adaptation.
+ */
+export const lars = (config: { lr: LearningRate; momentum?: number; weightDecay?: number; trust?: number; exclude?: PathPredicate }): Optimizer => {
+  const mu = config.momentum ?? 0.9
+  const wd = config.weightDecay ?? 1e-6
+  const eta = config.trust ?? 0.001
+  const exclude = config.exclude ?? normAndBias
+  return {
+    name: 'lars',
+    init: (params) => ({ velocity: zerosLike(params) }),
+    update: (grads, params, state, step) =>
+      tf.tidy(() => {
+        const lr = lrAt(config.lr, step)
+        const [p, v] = zip3(params, grads, [state.velocity!], (theta, g, [vel], path) => {
+          let d = g
+          if (!exclude(path)) {
+            d = tf.add(g, tf.mul(theta, wd))
+            const pn = tf.norm(theta)
+            const gn = tf.norm(g)
+            const ratio = tf.where(tf.logicalAnd(tf.greater(pn, 0), tf.greater(gn, 0)), tf.div(tf.mul(pn, eta), tf.add(gn, tf.mul(pn, wd))), tf.scalar(1))
+            d = tf.mul(d, ratio)
+          }
+          const v1 = tf.add(tf.mul(vel!, mu), d)
+          return [tf.sub(theta, tf.mul(v1, lr)), v1]
+        })
+        return [p!, { velocity: v! }]
+      }),
+  }
+}
+
+/** Adam (Kingma & Ba 2015) with bias correction; optional decoupled weight decay (AdamW) on non-excluded leaves. */
+export const adam = (config: { lr: LearningRate; beta1?: number; beta2?: number; epsilon?: number; weightDecay?: number; exclude?: PathPredicate }): Optimizer => {
+  const b1 = config.beta1 ?? 0.9
+  const b2 = config.beta2 ?? 0.999
+  const eps = config.epsilon ?? 1e-8
+  const wd = config.weightDecay ?? 0
+  const exclude = config.exclude ?? normAndBias
+  return {
+    name: 'adam',
+    init: (params) => ({ m: zerosLike(params), v: zerosLike(params) }),
+    update: (grads, params, state, step) =>
+      tf.tidy(() => {
+        const lr = lrAt(config.lr, step)
+        const t = step + 1
+        const c1 = 1 - b1 ** t
+        const c2 = 1 - b2 ** t
+        const [p, m, v] = zip3(params, grads, [state.m!, state.v!], (theta, g, [m0, v0], path) => {
+          const m1 = tf.add(tf.mul(m0!, b1), tf.mul(g, 1 - b1))
+          const v1 = tf.add(tf.mul(v0!, b2), tf.mul(tf.square(g), 1 - b2))
+          let upd = tf.div(tf.div(m1, c1), tf.add(tf.sqrt(tf.div(v1, c2)), eps))
+          if (wd > 0 && !exclude(path)) upd = tf.add(upd, tf.mul(theta, wd))
+          return [tf.sub(theta, tf.mul(upd, lr)), m1, v1]
+        })
+        return [p!, { m: m!, v: v! }]
+      }),
+  }
+}
+
+/**
+ * Linear warm-up then cosine decay (the reference codes' `warmcos`):
+ * `lr_k = base·(k+1)/W` for `k < W`, then `base·(1 + cos(π·(k − W)/(K − W)))/2`, clamped at `K`.
+ */
+export const warmupCosine = (config: { base: number; warmupSteps: number; totalSteps: number; final?: number }): Schedule => {
+  const { base, warmupSteps: W, totalSteps: K } = config
+  const final = config.final ?? 0
+  if (!(K >= 1) || !(W >= 0) || W > K) throw new InvalidArgumentError('warmupCosine', `needs 0 ≤ warmupSteps ≤ totalSteps, totalSteps ≥ 1; got ${W}, ${K}`)
+  return (k) => {
+    if (k < W) return (base * (k + 1)) / W
+    const t = Math.min(1, (k - W) / Math.max(1, K - W))
+    return final + ((base - final) * (1 + Math.cos(Math.PI * t))) / 2
+  }
+}

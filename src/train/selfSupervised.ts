@@ -1,0 +1,182 @@
+/**
+ * Self-supervised training with a momentum teacher, evaluated by a linear probe and k-NN on frozen
+ * features:
+ *
+ * - **BYOL** (online: backbone → projector → predictor; target: backbone → projector), loss
+ *   `2 − 2·cos(p, sg(z'))` symmetrised over the two views, with the target being
+ *   (a) `bn`: weights EMA, train-mode BatchNorm on each view (its own batch statistics);
+ *   (b) `eman`: weights and BN statistics EMA, eval-mode BN (EMAN);
+ *   (c) `m2`: weights EMA, Momentum BatchNorm over the two views of the step (Momentum² Teacher).
+ *   Teacher decay follows `cosineToOne(base, K)`.
+ * - **SimCLR with momentum**, NT-Xent between online projections and momentum targets, with
+ *   (d) `encoder`: a momentum copy of backbone + projector (a second backbone forward), or
+ *   (e) `projector`: a momentum copy of the projector only, fed the online features under
+ *   stop-gradient — one backbone pass (projector-only momentum, Pham et al. 2022).
+ *
+ * @module train/selfSupervised
+ */
+import * as tf from '@tensorflow/tfjs-core'
+import { tfOps } from '../core/tfOps.js'
+import { underPrefix } from '../core/tree.js'
+import { cosineToOne } from '../ema/schedules.js'
+import { emanPolicy, projectorOnly, teacherUpdate, weightsOnly } from '../ema/teacher.js'
+import { batchStream, makeBatch, strong } from '../data/augment.js'
+import type { ImageSet } from '../data/mnist.js'
+import { type ConvNetConfig, type ModelTree, cloneTree, convNet } from '../nn/model.js'
+import { derive } from '../nn/random.js'
+import { lars, warmupCosine } from '../optim/optimizers.js'
+import { type Metrics, type TrainState, byolLoss, disposeAll, features, knnAccuracy, linearProbe, ntXent, readMetrics, scoped, stopGradient, toImages, valueAndGrads } from './common.js'
+
+/** The self-supervised method and its teacher. */
+export type SelfSupervisedMethod = 'byol-bn' | 'byol-eman' | 'byol-m2' | 'simclr-encoder' | 'simclr-projector'
+
+/** Configuration of a self-supervised run. */
+export interface SelfSupervisedConfig {
+  readonly method: SelfSupervisedMethod
+  readonly steps: number
+  readonly batchSize: number
+  readonly lr: number
+  /** Teacher decay at step 0 (cosine to 1). */
+  readonly emaBase: number
+  readonly widths: readonly number[]
+  readonly projector: { readonly hidden: number; readonly out: number }
+  readonly seed: number
+  /** Images for the frozen-feature evaluation (train / test). */
+  readonly probeTrain: number
+  readonly probeTest: number
+}
+
+/** Small-scale defaults. */
+export const SELF_DEFAULTS: SelfSupervisedConfig = {
+  method: 'byol-eman',
+  steps: 200,
+  batchSize: 64,
+  lr: 0.3,
+  emaBase: 0.99,
+  widths: [16, 32],
+  projector: { hidden: 64, out: 32 },
+  seed: 0,
+  probeTrain: 2000,
+  probeTest: 1000,
+}
+
+/** What a self-supervised run returns. */
+export interface SelfSupervisedResult {
+  readonly config: SelfSupervisedConfig
+  readonly linearProbe: number
+  readonly knn: number
+  readonly finalLoss: number
+  readonly seconds: number
+}
+
+const withoutPredictor = (t: ModelTree): ModelTree => Object.fromEntries(Object.entries(t).filter(([k]) => k !== 'predictor'))
+
+/** Runs a self-supervised experiment and evaluates the online encoder's frozen features. */
+export const runSelfSupervised = async (
+  config: SelfSupervisedConfig,
+  train: ImageSet,
+  test: ImageSet,
+  onProgress?: (step: number, metrics: Metrics) => void,
+): Promise<SelfSupervisedResult> => {
+  const t0 = Date.now()
+  const byol = config.method.startsWith('byol')
+  const head = { hidden: config.projector.hidden, out: config.projector.out, norm: 'batchNorm' as const }
+  const base: ConvNetConfig = {
+    inputShape: [train.height, train.width, 1],
+    widths: config.widths,
+    norm: 'batchNorm',
+    weightNorm: 'none',
+    projector: head,
+    ...(byol ? { predictor: head } : {}),
+  }
+  const model = convNet(base)
+  const teacherNorm = config.method === 'byol-eman' ? 'eman' : config.method === 'byol-m2' ? 'momentumBatchNorm' : 'batchNorm'
+  const teacherModel = convNet({ ...base, norm: teacherNorm, projector: { ...head, norm: teacherNorm }, totalSteps: config.steps })
+  const policy = config.method === 'byol-eman' ? emanPolicy : config.method === 'simclr-projector' ? projectorOnly(underPrefix('projector')) : weightsOnly
+  const update = teacherUpdate(tfOps, { decay: cosineToOne(config.emaBase, config.steps), policy })
+  const opt = lars({ lr: warmupCosine({ base: config.lr, warmupSteps: Math.floor(config.steps / 10), totalSteps: config.steps }), weightDecay: 1e-5 })
+  const pool = Array.from({ length: train.n }, (_, i) => i)
+  const next = batchStream(pool, config.batchSize, config.seed, 'ssl')
+  const augR = derive(config.seed, 'augment')
+  const aug = strong(train.width)
+
+  const init = model.init(config.seed)
+  let state: TrainState = {
+    student: init,
+    teacher: { params: cloneTree(withoutPredictor(init.params)), stats: cloneTree(withoutPredictor(init.stats)) },
+    opt: opt.init(init.params),
+    step: 0,
+  }
+  let lastLoss = NaN
+  for (let step = 0; step < config.steps; step++) {
+    const idx = next()
+    const b = idx.length
+    const v1 = makeBatch(train, idx, aug, augR)
+    const v2 = makeBatch(train, idx, aug, augR)
+    const out = scoped(() => {
+      const x1 = toImages(v1, b, train)
+      const x2 = toImages(v2, b, train)
+      const teacher = state.teacher!
+      // targets, outside the gradient
+      let targets: [tf.Tensor2D, tf.Tensor2D] | undefined
+      let teacherStats: ModelTree | undefined
+      if (config.method === 'byol-m2') {
+        const t = teacherModel.forward(teacher.params, teacher.stats, tf.concat([x1, x2], 0), 'train', { step, views: 2, heads: ['projector'] })
+        targets = [tf.slice(t.projection!, [0, 0], [b, -1]), tf.slice(t.projection!, [b, 0], [b, -1])]
+        teacherStats = t.stats
+      } else if (config.method === 'byol-bn' || config.method === 'simclr-encoder') {
+        const t1 = teacherModel.forward(teacher.params, teacher.stats, x1, 'train', { heads: ['projector'] })
+        const t2 = teacherModel.forward(teacher.params, t1.stats, x2, 'train', { heads: ['projector'] })
+        disposeAll(t1.stats)
+        targets = [t1.projection!, t2.projection!]
+        teacherStats = t2.stats
+      } else if (config.method === 'byol-eman') {
+        const t1 = teacherModel.forward(teacher.params, teacher.stats, x1, 'eval', { heads: ['projector'] })
+        const t2 = teacherModel.forward(teacher.params, teacher.stats, x2, 'eval', { heads: ['projector'] })
+        disposeAll([t1.stats, t2.stats])
+        targets = [t1.projection!, t2.projection!]
+      }
+      const g = valueAndGrads(state.student.params, (params) => {
+        const o1 = model.forward(params, state.student.stats, x1, 'train')
+        const o2 = model.forward(params, o1.stats, x2, 'train')
+        disposeAll(o1.stats)
+        let loss: tf.Scalar
+        if (byol) loss = tf.add(byolLoss(o1.prediction!, targets![1]), byolLoss(o2.prediction!, targets![0])) as tf.Scalar
+        else if (config.method === 'simclr-encoder') loss = tf.div(tf.add(ntXent(o1.projection!, targets![1]), ntXent(o2.projection!, targets![0])), 2) as tf.Scalar
+        else {
+          // projector-only momentum: the momentum projector (train-mode BN, MoCo-style) sees the
+          // online features under stop-gradient: one backbone pass per view
+          const project = (h: tf.Tensor2D): tf.Tensor2D => {
+            const t = teacherModel.forward(teacher.params, teacher.stats, h, 'train', { heads: ['projector'], features: stopGradient(h) })
+            disposeAll(t.stats)
+            return stopGradient(t.projection!)
+          }
+          loss = tf.div(tf.add(ntXent(o1.projection!, project(o2.features)), ntXent(o2.projection!, project(o1.features))), 2) as tf.Scalar
+        }
+        return { loss, stats: o2.stats }
+      })
+      const [params, optState] = opt.update(g.grads, state.student.params, state.opt, step)
+      const student = { params, stats: g.stats }
+      const teacherBase = teacherStats === undefined ? teacher : { params: teacher.params, stats: teacherStats }
+      const studentSlots = { params: withoutPredictor(params), stats: withoutPredictor(g.stats) }
+      const newTeacher = update(studentSlots, step)(teacherBase)[1] as { params: ModelTree; stats: ModelTree }
+      return { next: { student, teacher: newTeacher, opt: optState, step: step + 1 } as TrainState, loss: g.loss }
+    })
+    disposeAll(state)
+    state = out.next
+    lastLoss = (await readMetrics({ loss: out.loss })).loss!
+    onProgress?.(step + 1, { loss: lastLoss })
+  }
+  // frozen-feature evaluation of the online encoder
+  const trainIdx = Array.from({ length: Math.min(config.probeTrain, train.n) }, (_, i) => i)
+  const testIdx = Array.from({ length: Math.min(config.probeTest, test.n) }, (_, i) => i)
+  const ftr = await features(model, state.student.params, state.student.stats, train, trainIdx)
+  const fte = await features(model, state.student.params, state.student.stats, test, testIdx)
+  const dim = config.widths[config.widths.length - 1]!
+  const ytr = trainIdx.map((i) => train.labels[i]!)
+  const yte = testIdx.map((i) => test.labels[i]!)
+  const probe = await linearProbe(ftr, ytr, fte, yte, dim)
+  const knn = await knnAccuracy(ftr, ytr, fte, yte, dim)
+  disposeAll(state)
+  return { config, linearProbe: probe, knn, finalLoss: lastLoss, seconds: (Date.now() - t0) / 1000 }
+}

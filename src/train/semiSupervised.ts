@@ -1,0 +1,183 @@
+/**
+ * Semi-supervised training with a teacher: FixMatch-style pseudo-labelling and mean-teacher
+ * consistency, with the teacher being (a) BatchNorm in train mode (weights EMA, its own batch
+ * statistics), (b) EMAN (weights and BN statistics EMA, eval-mode BN), or (c) none (the student
+ * labels for itself).
+ *
+ * One step (FixMatch-EMAN order, methods.md §1.4): pseudo-labels from the teacher on the weakly
+ * augmented unlabelled batch; one student forward over `[labelled; strongly augmented unlabelled]`;
+ * loss `CE(labelled) + λ·(masked CE | consistency)`; optimizer step; then the teacher update.
+ *
+ * @module train/semiSupervised
+ */
+import * as tf from '@tensorflow/tfjs-core'
+import { tfOps } from '../core/tfOps.js'
+import { type TeacherPolicy, emanPolicy, teacherUpdate, weightsOnly } from '../ema/teacher.js'
+import { WEAK, batchStream, labelledSplit, makeBatch, strong } from '../data/augment.js'
+import type { ImageSet } from '../data/mnist.js'
+import { type ModelTree, cloneTree, convNet } from '../nn/model.js'
+import { derive } from '../nn/random.js'
+import { sgd, warmupCosine } from '../optim/optimizers.js'
+import { type Metrics, type TrainState, accuracy, scoped, crossEntropy, disposeAll, maskedCrossEntropy, readMetrics, toImages, valueAndGrads } from './common.js'
+
+/** The teacher of a semi-supervised run. */
+export type SemiTeacher = 'none' | 'bn' | 'eman'
+
+/** Configuration of a semi-supervised run. */
+export interface SemiSupervisedConfig {
+  readonly method: 'fixmatch' | 'meanTeacher'
+  readonly teacher: SemiTeacher
+  /** Fraction of the training images that keep their labels (class-balanced). */
+  readonly labelledFraction: number
+  readonly steps: number
+  readonly batchLabelled: number
+  readonly batchUnlabelled: number
+  /** FixMatch confidence threshold (EMAN's FixMatch: 0.7; FixMatch paper: 0.95). */
+  readonly threshold: number
+  /** Weight of the unlabelled loss (FixMatch λ_u; EMAN uses 10 with 0.7). */
+  readonly lambdaU: number
+  readonly lr: number
+  readonly weightDecay: number
+  /** Teacher decay (weight on the old teacher value). */
+  readonly emaDecay: number
+  readonly widths: readonly number[]
+  readonly seed: number
+  /** Evaluate every this many steps (0: only at the end). */
+  readonly evalEvery: number
+  /** Test images used for evaluation. */
+  readonly evalLimit: number
+}
+
+/** Sensible small-scale defaults (MNIST 14×14, 1% labels). */
+export const SEMI_DEFAULTS: SemiSupervisedConfig = {
+  method: 'fixmatch',
+  teacher: 'eman',
+  labelledFraction: 0.01,
+  steps: 300,
+  batchLabelled: 32,
+  batchUnlabelled: 96,
+  threshold: 0.7,
+  lambdaU: 1,
+  lr: 0.05,
+  weightDecay: 5e-4,
+  emaDecay: 0.99,
+  widths: [16, 32],
+  seed: 0,
+  evalEvery: 50,
+  evalLimit: 2000,
+}
+
+/** One evaluation point. */
+export interface EvalPoint {
+  readonly step: number
+  readonly student: number
+  readonly teacher?: number
+}
+
+/** What a run returns. */
+export interface SemiSupervisedResult {
+  readonly config: SemiSupervisedConfig
+  readonly curve: readonly EvalPoint[]
+  readonly final: EvalPoint
+  readonly seconds: number
+}
+
+const policyOf = (t: SemiTeacher): TeacherPolicy => (t === 'eman' ? emanPolicy : weightsOnly)
+
+/**
+ * Runs a semi-supervised experiment on `train`/`test`. The driver owns every state: the previous
+ * one is disposed as soon as the next exists, so memory stays flat over any number of steps.
+ */
+export const runSemiSupervised = async (
+  config: SemiSupervisedConfig,
+  train: ImageSet,
+  test: ImageSet,
+  onProgress?: (step: number, metrics: Metrics, evalPoint?: EvalPoint) => void,
+): Promise<SemiSupervisedResult> => {
+  const t0 = Date.now()
+  const model = convNet({ inputShape: [train.height, train.width, 1], widths: config.widths, norm: 'batchNorm', weightNorm: 'none', classes: 10 })
+  const teacherModel = config.teacher === 'eman' ? convNet({ ...model.config, norm: 'eman' }) : model
+  const split = labelledSplit(train.labels, config.labelledFraction, config.seed)
+  const nextL = batchStream(split.labelled, config.batchLabelled, config.seed, 'labelled')
+  const nextU = batchStream(split.unlabelled, config.batchUnlabelled, config.seed, 'unlabelled')
+  const augR = derive(config.seed, 'augment')
+  const opt = sgd({ lr: warmupCosine({ base: config.lr, warmupSteps: Math.floor(config.steps / 20), totalSteps: config.steps }), momentum: 0.9, weightDecay: config.weightDecay, nesterov: true })
+  const update = teacherUpdate(tfOps, { decay: config.emaDecay, policy: policyOf(config.teacher) })
+
+  const init = model.init(config.seed)
+  let state: TrainState = {
+    student: init,
+    ...(config.teacher === 'none' ? {} : { teacher: { params: cloneTree(init.params), stats: cloneTree(init.stats) } }),
+    opt: opt.init(init.params),
+    step: 0,
+  }
+  const curve: EvalPoint[] = []
+  const evaluate = async (s: TrainState): Promise<EvalPoint> => {
+    const student = await accuracy(model, s.student.params, s.student.stats, test, config.evalLimit)
+    const teacher = s.teacher === undefined ? undefined : await accuracy(teacherModel, s.teacher.params, s.teacher.stats, test, config.evalLimit)
+    return teacher === undefined ? { step: s.step, student } : { step: s.step, student, teacher }
+  }
+
+  for (let step = 0; step < config.steps; step++) {
+    const li = nextL()
+    const ui = nextU()
+    const ls = Array.from(li, (i) => train.labels[i]!)
+    const xl = makeBatch(train, li, WEAK, augR)
+    const uw = makeBatch(train, ui, WEAK, augR)
+    const us = makeBatch(train, ui, strong(train.width), augR)
+
+    const { next, metrics } = scoped(() => {
+      // 1. targets from the teacher (or the student) on the weak view, outside the gradient
+      const labeller = state.teacher ?? state.student
+      const labellerModel = state.teacher === undefined ? model : teacherModel
+      const mode = config.teacher === 'eman' ? 'eval' : 'train'
+      const tOut = labellerModel.forward(labeller.params, labeller.stats, toImages(uw, ui.length, train), mode, { heads: ['classifier'] })
+      const probs = tf.softmax(tOut.logits!)
+      const conf = tf.max(probs, 1)
+      const pseudo = tf.argMax(probs, 1) as tf.Tensor1D
+      const mask = tf.cast(tf.greaterEqual(conf, config.threshold), 'float32') as tf.Tensor1D
+      // a BN teacher's own statistics move with its train-mode forward; EMAN's never do
+      const teacherStats = config.teacher === 'bn' ? tOut.stats : undefined
+      if (teacherStats === undefined) disposeAll(tOut.stats)
+
+      // 2. student loss over [labelled; strong] in one BN pass
+      const x = tf.concat([toImages(xl, li.length, train), toImages(us, ui.length, train)], 0)
+      const yl = tf.tensor1d(ls, 'int32')
+      const g = valueAndGrads(state.student.params, (params) => {
+        const out = model.forward(params, state.student.stats, x, 'train', { heads: ['classifier'] })
+        const logitsL = tf.slice(out.logits!, [0, 0], [li.length, 10]) as tf.Tensor2D
+        const logitsU = tf.slice(out.logits!, [li.length, 0], [ui.length, 10]) as tf.Tensor2D
+        const lx = crossEntropy(logitsL, yl)
+        const lu =
+          config.method === 'fixmatch'
+            ? maskedCrossEntropy(logitsU, pseudo, mask)
+            : (tf.mean(tf.sum(tf.square(tf.sub(tf.softmax(logitsU), probs)), 1)) as tf.Scalar)
+        return { loss: tf.add(lx, tf.mul(lu, config.lambdaU)) as tf.Scalar, stats: out.stats, metrics: { lossX: lx, lossU: lu, mask: tf.mean(mask) as tf.Scalar } }
+      })
+      // 3. optimizer step, then 4. the teacher update from the new student
+      const [params, optState] = opt.update(g.grads, state.student.params, state.opt, step)
+      const student = { params, stats: g.stats }
+      let teacher = state.teacher
+      if (teacher !== undefined) {
+        const base = teacherStats === undefined ? teacher : { params: teacher.params, stats: teacherStats }
+        teacher = update(student, step)(base)[1] as typeof teacher
+      }
+      const nextState: TrainState = { student, ...(teacher === undefined ? {} : { teacher }), opt: optState, step: step + 1 }
+      return { next: nextState, metrics: { loss: g.loss, ...g.metrics } }
+    })
+    disposeAll(state)
+    state = next
+    const m = await readMetrics(metrics)
+    let point: EvalPoint | undefined
+    if ((config.evalEvery > 0 && (step + 1) % config.evalEvery === 0) || step + 1 === config.steps) {
+      point = await evaluate(state)
+      curve.push(point)
+    }
+    onProgress?.(step + 1, m, point)
+  }
+  const final = curve[curve.length - 1] ?? (await evaluate(state))
+  disposeAll(state)
+  return { config, curve, final, seconds: (Date.now() - t0) / 1000 }
+}
+
+export type { ModelTree }

@@ -1,0 +1,80 @@
+/**
+ * Plain supervised training of the small conv net, used by the batch-size sweep that compares
+ * BatchNorm with batch-independent normalisation (WeightAlign + GroupNorm): at a fixed budget of
+ * training images, accuracy as a function of the batch size.
+ *
+ * @module train/supervised
+ */
+import { WEAK, batchStream, makeBatch } from '../data/augment.js'
+import type { ImageSet } from '../data/mnist.js'
+import { type NormKind, type WeightNormKind, convNet } from '../nn/model.js'
+import { derive } from '../nn/random.js'
+import { adam } from '../optim/optimizers.js'
+import { type Metrics, type TrainState, accuracy, crossEntropy, disposeAll, readMetrics, scoped, toImages, valueAndGrads } from './common.js'
+import * as tf from '@tensorflow/tfjs-core'
+
+/** Configuration of a supervised run. */
+export interface SupervisedConfig {
+  readonly norm: NormKind
+  readonly weightNorm: WeightNormKind
+  readonly batchSize: number
+  /** Training images seen in total; steps = ceil(samples / batchSize). */
+  readonly samples: number
+  readonly lr: number
+  readonly widths: readonly number[]
+  readonly seed: number
+  readonly evalLimit: number
+}
+
+/** What a supervised run returns. */
+export interface SupervisedResult {
+  readonly config: SupervisedConfig
+  readonly steps: number
+  readonly accuracy: number
+  readonly finalLoss: number
+  readonly seconds: number
+}
+
+/** Trains with Adam at a fixed sample budget and reports test accuracy (eval mode). */
+export const runSupervised = async (
+  config: SupervisedConfig,
+  train: ImageSet,
+  test: ImageSet,
+  onProgress?: (step: number, steps: number, metrics?: Metrics) => void,
+): Promise<SupervisedResult> => {
+  const t0 = Date.now()
+  const model = convNet({ inputShape: [train.height, train.width, 1], widths: config.widths, norm: config.norm, weightNorm: config.weightNorm, classes: 10 })
+  const steps = Math.ceil(config.samples / config.batchSize)
+  const next = batchStream(Array.from({ length: train.n }, (_, i) => i), config.batchSize, config.seed, 'supervised')
+  const augR = derive(config.seed, 'augment')
+  const opt = adam({ lr: config.lr })
+  const init = model.init(config.seed)
+  let state: TrainState = { student: init, opt: opt.init(init.params), step: 0 }
+  let lastLoss = NaN
+  for (let step = 0; step < steps; step++) {
+    const idx = next()
+    const x = makeBatch(train, idx, WEAK, augR)
+    const y = Array.from(idx, (i) => train.labels[i]!)
+    const out = scoped(() => {
+      const g = valueAndGrads(state.student.params, (params) => {
+        const o = model.forward(params, state.student.stats, toImages(x, idx.length, train), 'train', { heads: ['classifier'] })
+        return { loss: crossEntropy(o.logits!, tf.tensor1d(y, 'int32')), stats: o.stats }
+      })
+      const [params, optState] = opt.update(g.grads, state.student.params, state.opt, step)
+      return { next: { student: { params, stats: g.stats }, opt: optState, step: step + 1 } as TrainState, loss: g.loss }
+    })
+    disposeAll(state)
+    state = out.next
+    const report = step + 1 === steps || (step + 1) % Math.max(1, Math.floor(steps / 20)) === 0
+    if (report) {
+      lastLoss = (await readMetrics({ loss: out.loss })).loss!
+      onProgress?.(step + 1, steps, { loss: lastLoss })
+    } else {
+      out.loss.dispose()
+      onProgress?.(step + 1, steps)
+    }
+  }
+  const acc = await accuracy(model, state.student.params, state.student.stats, test, config.evalLimit)
+  disposeAll(state)
+  return { config, steps, accuracy: acc, finalLoss: lastLoss, seconds: (Date.now() - t0) / 1000 }
+}
