@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { main as compose } from '../examples/compose.js'
 import { main as emanStep } from '../examples/emanStep.js'
 import { main as myNormalizerLaws } from '../examples/myNormalizerLaws.js'
+import { main as teacherSwap } from '../examples/teacherSwap.js'
 
 describe('README examples', () => {
   it('the composition example runs and computes the EMA it describes', async () => {
@@ -26,5 +27,11 @@ describe('README examples', () => {
     const results = await myNormalizerLaws('cpu')
     expect(results).toHaveLength(1)
     expect(results[0]).toMatchObject({ law: 'batch.independence', passed: true })
+  })
+
+  it('the teacher-swap example: BN teacher keeps its statistics, EMAN averages them', async () => {
+    const r = await teacherSwap('cpu')
+    expect(r.bn).toMatchObject({ norm: 'batchNorm', mode: 'train', report: { keep: 6 } })
+    expect(r.eman).toMatchObject({ norm: 'eman', mode: 'eval', report: { keep: 0, copy: 2 } })
   })
 })

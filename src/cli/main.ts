@@ -18,6 +18,8 @@ Usage:
   polyak demo [--backend B] [--seed S] [--seeds N] [--full] [--out DIR]
                                            the main job: EMAN vs BN teacher at 1% labels and a
                                            WeightAlign batch-size sweep on MNIST; table + report folder
+  polyak train CONFIG.json [--backend B] [--checkpoint FILE] [--every N] [--resume]
+                                           run one pipeline from a validated config file
   polyak backends [--json]                 list every backend, whether it can run here, and why not
   polyak apply [SPEC.json|-] [--backend B] run one normalizer / EMA / teacher update from a JSON spec
                                            (stdin when no file or '-'); prints {outputs, params, stats}
@@ -200,8 +202,71 @@ const demoCommand = async (argv: string[]): Promise<number> => {
   return 0
 }
 
+const trainCommand = async (argv: string[]): Promise<number> => {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { backend: { type: 'string' }, checkpoint: { type: 'string' }, every: { type: 'string', default: '100' }, resume: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
+    allowPositionals: true,
+    strict: true,
+  })
+  if (positionals.length !== 1) throw Object.assign(new TypeError('expected one config file: polyak train CONFIG.json'), { code: 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' })
+  let json: unknown
+  try {
+    json = JSON.parse(await readFile(positionals[0]!, 'utf8'))
+  } catch (e) {
+    process.stderr.write(`polyak train: cannot read '${positionals[0]}' as JSON: ${(e as Error).message}\n`)
+    return 2
+  }
+  const { decodeTrainFile } = await import('../train/trainConfig.js')
+  const file = decodeTrainFile(json)
+  if (E.isLeft(file)) {
+    process.stderr.write(`polyak train: ${file.left.message}\n`)
+    return 2
+  }
+  const every = Number(values.every)
+  if (!Number.isInteger(every) || every < 1) throw Object.assign(new TypeError(`--every must be an integer ≥ 1, got ${values.every}`), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' })
+  if (values.resume && values.checkpoint === undefined) throw Object.assign(new TypeError('--resume needs --checkpoint FILE'), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' })
+  const f = file.right
+  const { fastestAvailable, unsafeUseBackend } = await import('../../backends/index.js')
+  const backend = values.backend ?? f.backend ?? (await fastestAvailable()).name
+  await unsafeUseBackend(backend)
+  const { loadMnist } = await import('../data/mnist.js')
+  const train = loadMnist('train', { limit: f.data.trainImages, factor: 2 })
+  const test = loadMnist('test', { limit: f.data.testImages, factor: 2 })
+  const { progressBar } = await import('./demo.js')
+  let result: unknown
+  if (f.kind === 'semiSupervised') {
+    if (values.resume && f.config.steps > 0) process.stderr.write(`resuming from ${values.checkpoint}\n`)
+    const { runSemiSupervised } = await import('../train/semiSupervised.js')
+    const bar = progressBar(`semi ${f.config.teacher} teacher`, f.config.steps)
+    const r = await runSemiSupervised(f.config, train, test, (s, m, p) => bar.update(s, `loss ${m.loss!.toFixed(3)}${p ? ` acc ${(100 * (p.teacher ?? p.student)).toFixed(1)}` : ''}`), {
+      ...(values.checkpoint === undefined ? {} : { checkpoint: { file: values.checkpoint, every } }),
+      ...(values.resume ? { resumeFrom: values.checkpoint! } : {}),
+    })
+    bar.done(`student ${(100 * r.final.student).toFixed(1)}%${r.final.teacher === undefined ? '' : `, teacher ${(100 * r.final.teacher).toFixed(1)}%`}`)
+    result = { kind: f.kind, backend, final: r.final, curve: r.curve, seconds: r.seconds }
+  } else if (f.kind === 'selfSupervised') {
+    if (values.checkpoint !== undefined) throw new Error('checkpoints are implemented for semiSupervised runs; selfSupervised runs restart')
+    const { runSelfSupervised } = await import('../train/selfSupervised.js')
+    const bar = progressBar(`ssl ${f.config.method}`, f.config.steps)
+    const r = await runSelfSupervised(f.config, train, test, (s, m) => bar.update(s, `loss ${m.loss!.toFixed(3)}`))
+    bar.done(`linear probe ${(100 * r.linearProbe).toFixed(1)}%, kNN ${(100 * r.knn).toFixed(1)}%`)
+    result = { kind: f.kind, backend, linearProbe: r.linearProbe, knn: r.knn, finalLoss: r.finalLoss, seconds: r.seconds }
+  } else {
+    if (values.checkpoint !== undefined) throw new Error('checkpoints are implemented for semiSupervised runs; supervised runs restart')
+    const { runSupervised } = await import('../train/supervised.js')
+    const bar = progressBar(`supervised ${f.config.norm}`, Math.ceil(f.config.samples / f.config.batchSize))
+    const r = await runSupervised(f.config, train, test, (s, _n, m) => bar.update(s, m ? `loss ${m.loss!.toFixed(3)}` : ''))
+    bar.done(`accuracy ${(100 * r.accuracy).toFixed(1)}%`)
+    result = { kind: f.kind, backend, accuracy: r.accuracy, steps: r.steps, seconds: r.seconds }
+  }
+  process.stdout.write(JSON.stringify(result, null, values.json ? 0 : 2) + '\n')
+  return 0
+}
+
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
   demo: demoCommand,
+  train: trainCommand,
   backends: backendsCommand,
   apply: applyCommand,
   laws: lawsCommand,

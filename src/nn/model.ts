@@ -210,7 +210,7 @@ export const convNet = (config: ConvNetConfig): Model => {
     const nextStats: ModelTree = {}
     config.widths.forEach((_, i) => {
       if (context.features !== undefined) {
-        nextStats[`stage${i}`] = cloneTree((stats[`stage${i}`] ?? {}) as ModelTree)
+        nextStats[`stage${i}`] = cloneModelTree((stats[`stage${i}`] ?? {}) as ModelTree)
         return
       }
       const p = params[`stage${i}`] as ModelTree
@@ -242,7 +242,7 @@ export const convNet = (config: ConvNetConfig): Model => {
       }
     }
     // heads that did not run keep their statistics
-    for (const k of ['projector', 'predictor'] as const) if (stats[k] !== undefined && nextStats[k] === undefined) nextStats[k] = cloneTree(stats[k] as ModelTree)
+    for (const k of ['projector', 'predictor'] as const) if (stats[k] !== undefined && nextStats[k] === undefined) nextStats[k] = cloneModelTree(stats[k] as ModelTree)
     return out
   }
 
@@ -250,5 +250,5 @@ export const convNet = (config: ConvNetConfig): Model => {
 }
 
 /** A deep copy of a model tree (clones every tensor). */
-export const cloneTree = (t: ModelTree): ModelTree =>
-  Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v instanceof tf.Tensor ? tf.clone(v) : cloneTree(v)]))
+export const cloneModelTree = (t: ModelTree): ModelTree =>
+  Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v instanceof tf.Tensor ? tf.clone(v) : cloneModelTree(v)]))

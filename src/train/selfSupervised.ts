@@ -22,7 +22,7 @@ import { cosineToOne } from '../ema/schedules.js'
 import { emanPolicy, projectorOnly, teacherUpdate, weightsOnly } from '../ema/teacher.js'
 import { batchStream, makeBatch, strong } from '../data/augment.js'
 import type { ImageSet } from '../data/mnist.js'
-import { type ConvNetConfig, type ModelTree, cloneTree, convNet } from '../nn/model.js'
+import { type ConvNetConfig, type ModelTree, cloneModelTree, convNet } from '../nn/model.js'
 import { derive } from '../nn/random.js'
 import { lars, warmupCosine } from '../optim/optimizers.js'
 import { type Metrics, type TrainState, byolLoss, disposeAll, features, knnAccuracy, linearProbe, ntXent, readMetrics, scoped, stopGradient, toImages, valueAndGrads } from './common.js'
@@ -103,7 +103,7 @@ export const runSelfSupervised = async (
   const init = model.init(config.seed)
   let state: TrainState = {
     student: init,
-    teacher: { params: cloneTree(withoutPredictor(init.params)), stats: cloneTree(withoutPredictor(init.stats)) },
+    teacher: { params: cloneModelTree(withoutPredictor(init.params)), stats: cloneModelTree(withoutPredictor(init.stats)) },
     opt: opt.init(init.params),
     step: 0,
   }

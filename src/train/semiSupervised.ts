@@ -15,9 +15,10 @@ import { tfOps } from '../core/tfOps.js'
 import { type TeacherPolicy, emanPolicy, teacherUpdate, weightsOnly } from '../ema/teacher.js'
 import { WEAK, batchStream, labelledSplit, makeBatch, strong } from '../data/augment.js'
 import type { ImageSet } from '../data/mnist.js'
-import { type ModelTree, cloneTree, convNet } from '../nn/model.js'
+import { type ModelTree, cloneModelTree, convNet } from '../nn/model.js'
 import { derive } from '../nn/random.js'
 import { sgd, warmupCosine } from '../optim/optimizers.js'
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js'
 import { type Metrics, type TrainState, accuracy, scoped, crossEntropy, disposeAll, maskedCrossEntropy, readMetrics, toImages, valueAndGrads } from './common.js'
 
 /** The teacher of a semi-supervised run. */
@@ -88,11 +89,22 @@ const policyOf = (t: SemiTeacher): TeacherPolicy => (t === 'eman' ? emanPolicy :
  * Runs a semi-supervised experiment on `train`/`test`. The driver owns every state: the previous
  * one is disposed as soon as the next exists, so memory stays flat over any number of steps.
  */
+/** Controls of a run: checkpointing, resuming, stopping early. */
+export interface RunControl {
+  /** Resume from this checkpoint (same config required); the data streams are replayed up to its step. */
+  readonly resumeFrom?: string
+  /** Write a checkpoint here every `every` steps and at the end (atomically). */
+  readonly checkpoint?: { readonly file: string; readonly every: number }
+  /** Stop after this many steps (the schedules still follow `config.steps`): an interruption. */
+  readonly stopAfter?: number
+}
+
 export const runSemiSupervised = async (
   config: SemiSupervisedConfig,
   train: ImageSet,
   test: ImageSet,
   onProgress?: (step: number, metrics: Metrics, evalPoint?: EvalPoint) => void,
+  control: RunControl = {},
 ): Promise<SemiSupervisedResult> => {
   const t0 = Date.now()
   const model = convNet({ inputShape: [train.height, train.width, 1], widths: config.widths, norm: 'batchNorm', weightNorm: 'none', classes: 10 })
@@ -107,10 +119,17 @@ export const runSemiSupervised = async (
   const init = model.init(config.seed)
   let state: TrainState = {
     student: init,
-    ...(config.teacher === 'none' ? {} : { teacher: { params: cloneTree(init.params), stats: cloneTree(init.stats) } }),
+    ...(config.teacher === 'none' ? {} : { teacher: { params: cloneModelTree(init.params), stats: cloneModelTree(init.stats) } }),
     opt: opt.init(init.params),
     step: 0,
   }
+  if (control.resumeFrom !== undefined) {
+    const loaded = await loadCheckpoint(control.resumeFrom, 'semiSupervised', config, state)
+    disposeAll(state)
+    state = loaded
+  }
+  const startStep = state.step
+  const lastStep = Math.min(config.steps, control.stopAfter ?? config.steps)
   const curve: EvalPoint[] = []
   const evaluate = async (s: TrainState): Promise<EvalPoint> => {
     const student = await accuracy(model, s.student.params, s.student.stats, test, config.evalLimit)
@@ -118,13 +137,14 @@ export const runSemiSupervised = async (
     return teacher === undefined ? { step: s.step, student } : { step: s.step, student, teacher }
   }
 
-  for (let step = 0; step < config.steps; step++) {
+  for (let step = 0; step < lastStep; step++) {
     const li = nextL()
     const ui = nextU()
     const ls = Array.from(li, (i) => train.labels[i]!)
     const xl = makeBatch(train, li, WEAK, augR)
     const uw = makeBatch(train, ui, WEAK, augR)
     const us = makeBatch(train, ui, strong(train.width), augR)
+    if (step < startStep) continue // replaying the data streams of a resumed run
 
     const { next, metrics } = scoped(() => {
       // 1. targets from the teacher (or the student) on the weak view, outside the gradient
@@ -174,6 +194,9 @@ export const runSemiSupervised = async (
       curve.push(point)
     }
     onProgress?.(step + 1, m, point)
+    if (control.checkpoint !== undefined && ((step + 1) % control.checkpoint.every === 0 || step + 1 === lastStep)) {
+      await saveCheckpoint(control.checkpoint.file, 'semiSupervised', config, state)
+    }
   }
   const final = curve[curve.length - 1] ?? (await evaluate(state))
   disposeAll(state)

@@ -1,0 +1,105 @@
+/**
+ * The validated configuration file of `polyak train`: one pipeline, its settings and the data
+ * budget. Every field is checked with io-ts; errors name the field, the value and the fix.
+ *
+ *     { "kind": "semiSupervised" | "selfSupervised" | "supervised",
+ *       "backend": "wasm",                                  (optional)
+ *       "data": { "trainImages": 20000, "testImages": 2000 }, (optional)
+ *       "config": { ...the pipeline's settings, each optional (defaults below) } }
+ *
+ * @module train/trainConfig
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import * as t from 'io-ts'
+import { type ConfigError, ConfigError as ConfigErrorClass, Decay, NonNegativeInt, PositiveFinite, PositiveInt, decodeConfig } from '../codecs/config.js'
+import { SELF_DEFAULTS, type SelfSupervisedConfig } from './selfSupervised.js'
+import { SEMI_DEFAULTS, type SemiSupervisedConfig } from './semiSupervised.js'
+import type { SupervisedConfig } from './supervised.js'
+
+const Fraction = t.brand(t.number, (n): n is t.Branded<number, { readonly Fraction: unique symbol }> => n > 0 && n <= 1, 'Fraction')
+const NonNegative = t.brand(t.number, (n): n is t.Branded<number, { readonly NonNegative: unique symbol }> => Number.isFinite(n) && n >= 0, 'NonNegative')
+const Widths = t.array(PositiveInt, 'Widths')
+
+const semiFields = {
+  method: t.keyof({ fixmatch: null, meanTeacher: null }),
+  teacher: t.keyof({ none: null, bn: null, eman: null }),
+  labelledFraction: Fraction,
+  steps: PositiveInt,
+  batchLabelled: PositiveInt,
+  batchUnlabelled: PositiveInt,
+  threshold: Decay,
+  lambdaU: NonNegative,
+  lr: PositiveFinite,
+  weightDecay: NonNegative,
+  emaDecay: Decay,
+  widths: Widths,
+  seed: NonNegativeInt,
+  evalEvery: NonNegativeInt,
+  evalLimit: PositiveInt,
+}
+
+const selfFields = {
+  method: t.keyof({ 'byol-bn': null, 'byol-eman': null, 'byol-m2': null, 'simclr-encoder': null, 'simclr-projector': null }),
+  steps: PositiveInt,
+  batchSize: PositiveInt,
+  lr: PositiveFinite,
+  emaBase: Decay,
+  widths: Widths,
+  projector: t.type({ hidden: PositiveInt, out: PositiveInt }),
+  seed: NonNegativeInt,
+  probeTrain: PositiveInt,
+  probeTest: PositiveInt,
+}
+
+const supervisedFields = {
+  norm: t.keyof({ batchNorm: null, eman: null, groupNorm: null, layerNorm: null, none: null }),
+  weightNorm: t.keyof({ none: null, weightAlign: null, weightStandardization: null }),
+  batchSize: PositiveInt,
+  samples: PositiveInt,
+  lr: PositiveFinite,
+  widths: Widths,
+  seed: NonNegativeInt,
+  evalLimit: PositiveInt,
+}
+
+/** Defaults of a supervised run. */
+export const SUPERVISED_DEFAULTS: SupervisedConfig = { norm: 'batchNorm', weightNorm: 'none', batchSize: 64, samples: 8192, lr: 1e-3, widths: [16, 32], seed: 0, evalLimit: 2000 }
+
+/** A decoded training file. */
+export type TrainFile =
+  | { readonly kind: 'semiSupervised'; readonly backend?: string; readonly data: DataBudget; readonly config: SemiSupervisedConfig }
+  | { readonly kind: 'selfSupervised'; readonly backend?: string; readonly data: DataBudget; readonly config: SelfSupervisedConfig }
+  | { readonly kind: 'supervised'; readonly backend?: string; readonly data: DataBudget; readonly config: SupervisedConfig }
+
+/** How much MNIST a run reads. */
+export interface DataBudget {
+  readonly trainImages: number
+  readonly testImages: number
+}
+
+const prefix = (e: ConfigError, p: string): ConfigError => new ConfigErrorClass('train file', e.issues.map((i) => ({ ...i, field: `${p}.${i.field}` })))
+
+/** Decodes a training file's JSON. */
+export const decodeTrainFile = (json: unknown): E.Either<ConfigError, TrainFile> => {
+  const top = decodeConfig(
+    'train file',
+    { kind: t.keyof({ semiSupervised: null, selfSupervised: null, supervised: null }), backend: t.union([t.string, t.undefined]), data: t.union([t.UnknownRecord, t.undefined]), config: t.union([t.UnknownRecord, t.undefined]) },
+    { kind: undefined as unknown as 'supervised', backend: undefined, data: undefined, config: undefined },
+    json,
+  )
+  if (E.isLeft(top)) return top
+  const { kind, backend, data, config } = top.right
+  const d = decodeConfig('train file', { trainImages: PositiveInt, testImages: PositiveInt }, { trainImages: 20000 as PositiveInt, testImages: 2000 as PositiveInt }, data)
+  if (E.isLeft(d)) return E.left(prefix(d.left, 'data'))
+  const withBackend = backend === undefined ? {} : { backend }
+  if (kind === 'semiSupervised') {
+    const c = decodeConfig('train file', semiFields, SEMI_DEFAULTS as never, config)
+    return E.isLeft(c) ? E.left(prefix(c.left, 'config')) : E.right({ kind, ...withBackend, data: d.right, config: c.right as unknown as SemiSupervisedConfig })
+  }
+  if (kind === 'selfSupervised') {
+    const c = decodeConfig('train file', selfFields, SELF_DEFAULTS as never, config)
+    return E.isLeft(c) ? E.left(prefix(c.left, 'config')) : E.right({ kind, ...withBackend, data: d.right, config: c.right as unknown as SelfSupervisedConfig })
+  }
+  const c = decodeConfig('train file', supervisedFields, SUPERVISED_DEFAULTS as never, config)
+  return E.isLeft(c) ? E.left(prefix(c.left, 'config')) : E.right({ kind, ...withBackend, data: d.right, config: c.right as unknown as SupervisedConfig })
+}

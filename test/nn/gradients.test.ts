@@ -1,0 +1,64 @@
+/**
+ * polyak's gradient functions against central finite differences (float32 forward, so the check is
+ * loose but catches wrong formulas), and the Conv2D filter-gradient fallback against the backend's
+ * own Conv2DBackpropFilter kernel.
+ */
+import * as tf from '@tensorflow/tfjs-core'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { registerGradients } from '../../src/nn/gradients.js'
+import { unsafeUseBackend } from 'polyak/backends'
+
+const numeric = (f: (x: tf.Tensor) => tf.Scalar, x: tf.Tensor, h = 1e-2): number[] => {
+  const base = Array.from(x.dataSync())
+  return base.map((_, i) => {
+    const plus = base.slice()
+    const minus = base.slice()
+    plus[i]! += h
+    minus[i]! -= h
+    const fp = tf.tidy(() => f(tf.tensor(plus, x.shape)).dataSync()[0]!)
+    const fm = tf.tidy(() => f(tf.tensor(minus, x.shape)).dataSync()[0]!)
+    return (fp - fm) / (2 * h)
+  })
+}
+
+const check = (name: string, f: (x: tf.Tensor) => tf.Scalar, shape: number[], positive = false) =>
+  it(`${name}: analytic gradient = finite differences`, () => {
+    const n = shape.reduce((a, b) => a * b, 1)
+    const data = Array.from({ length: n }, (_, i) => (positive ? 0.5 + ((i * 7) % 11) / 10 : Math.sin(i * 1.3) * 1.5 + 0.1))
+    const x = tf.tensor(data, shape)
+    const analytic = Array.from(tf.grad(f)(x).dataSync())
+    const fd = numeric(f, x)
+    analytic.forEach((a, i) => expect(Math.abs(a - fd[i]!), `${name} element ${i}: ${a} vs ${fd[i]}`).toBeLessThan(2e-2 * Math.max(1, Math.abs(fd[i]!))))
+  })
+
+describe('gradients (cpu)', () => {
+  beforeAll(async () => {
+    await unsafeUseBackend('cpu')
+    registerGradients()
+  })
+  const w = () => tf.tensor([0.3, -0.7, 1.1, 0.2, -0.4, 0.9], [2, 3])
+  check('Add/Sub/Mul with broadcasting', (x) => tf.sum(tf.mul(tf.sub(tf.add(x, tf.tensor([1, 2, 3])), tf.tensor([[0.5], [0.25]])), x)) as tf.Scalar, [2, 3])
+  check('RealDiv', (x) => tf.sum(tf.div(tf.tensor([1, 2, 3, 4], [2, 2]), x)) as tf.Scalar, [2, 2], true)
+  check('Square, Sqrt, Rsqrt, Exp, Log', (x) => tf.sum(tf.add(tf.add(tf.sqrt(x), tf.rsqrt(x)), tf.add(tf.exp(tf.mul(x, 0.1)), tf.log(tf.square(x))))) as tf.Scalar, [4], true)
+  check('Relu, Neg, Mean, Sum over axes', (x) => tf.mean(tf.sum(tf.neg(tf.relu(x)), 1)) as tf.Scalar, [3, 4])
+  check('MatMul (both transposes)', (x) => tf.sum(tf.add(tf.matMul(x, w(), false, false), tf.matMul(w(), x, true, true))) as tf.Scalar, [3, 2])
+  check('Reshape, Transpose, Slice, Concat', (x) => tf.sum(tf.mul(tf.concat([tf.slice(tf.transpose(tf.reshape(x, [3, 2])), [0, 1], [2, 2]), tf.slice(tf.reshape(x, [2, 3]), [0, 0], [2, 1])], 1), tf.tensor([[1, 2, 3], [4, 5, 6]]))) as tf.Scalar, [6])
+  check('Softmax and logSoftmax', (x) => tf.sum(tf.mul(tf.add(tf.softmax(x), tf.logSoftmax(x)), tf.tensor([[1, 0, 2], [0.5, 1, 0]]))) as tf.Scalar, [2, 3])
+  check('Conv2D input (same padding, stride 2)', (x) => tf.sum(tf.square(tf.conv2d(x as tf.Tensor4D, tf.tensor4d(Array.from({ length: 18 }, (_, i) => Math.cos(i)), [3, 3, 1, 2]), 2, 'same'))) as tf.Scalar, [1, 5, 5, 1])
+  check('Conv2D filter (valid padding)', (f) => tf.sum(tf.square(tf.conv2d(tf.tensor4d(Array.from({ length: 32 }, (_, i) => Math.sin(i)), [1, 4, 4, 2]), f as tf.Tensor4D, 1, 'valid'))) as tf.Scalar, [2, 2, 2, 1])
+
+  it('the Conv2D filter gradient fallback (shifted matMuls) equals the backend kernel', async () => {
+    const x = tf.tensor4d(Array.from({ length: 2 * 7 * 6 * 3 }, (_, i) => Math.sin(i * 0.37)), [2, 7, 6, 3])
+    const f = tf.tensor4d(Array.from({ length: 3 * 3 * 3 * 4 }, (_, i) => Math.cos(i * 0.21)), [3, 3, 3, 4])
+    for (const [stride, pad] of [[1, 'same'], [2, 'same'], [1, 'valid'], [2, 'valid']] as const) {
+      const loss = (ff: tf.Tensor) => tf.sum(tf.square(tf.conv2d(x, ff as tf.Tensor4D, stride, pad))) as tf.Scalar
+      const native = Array.from(tf.grad(loss)(f).dataSync())
+      // the same gradient on wasm, which has no Conv2DBackpropFilter kernel
+      await unsafeUseBackend('wasm')
+      const fallback = Array.from(tf.grad(loss)(tf.tensor4d(f.dataSync(), f.shape)).dataSync())
+      await unsafeUseBackend('cpu')
+      native.forEach((v, i) => expect(Math.abs(v - fallback[i]!)).toBeLessThan(1e-3 * Math.max(1, Math.abs(v))))
+    }
+    expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeUndefined()
+  })
+})
