@@ -20,6 +20,8 @@ Usage:
                                            WeightAlign batch-size sweep on MNIST; table + report folder
   polyak train CONFIG.json [--backend B] [--checkpoint FILE] [--every N] [--resume]
                                            run one pipeline from a validated config file
+  polyak bench [--json] [--backend B]      benchmark every job on every available backend, with
+                                           PyTorch CPU and the memory-bandwidth floor as baselines
   polyak backends [--json]                 list every backend, whether it can run here, and why not
   polyak apply [SPEC.json|-] [--backend B] run one normalizer / EMA / teacher update from a JSON spec
                                            (stdin when no file or '-'); prints {outputs, params, stats}
@@ -264,8 +266,17 @@ const trainCommand = async (argv: string[]): Promise<number> => {
   return 0
 }
 
+const benchCommand = async (argv: string[]): Promise<number> => {
+  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false }, backend: { type: 'string', multiple: true } }, strict: true })
+  const { runBench, benchMarkdown } = await import('../../bench/index.js')
+  const report = await runBench({ ...(values.backend === undefined ? {} : { backends: values.backend }), onProgress: (line) => process.stderr.write(`${line}\n`) })
+  process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : benchMarkdown(report) + '\n')
+  return 0
+}
+
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
   demo: demoCommand,
+  bench: benchCommand,
   train: trainCommand,
   backends: backendsCommand,
   apply: applyCommand,

@@ -10,6 +10,7 @@
  * @module core/tfOps
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { canFuseAxpby, fusedAxpby } from '../kernels/axpby.js'
 import { DisposedTensorError, InvalidArgumentError, PolyakError, ShapeMismatchError, showShape } from './errors.js'
 import {
   type MomentsOptions,
@@ -139,6 +140,7 @@ export const tfOps: Ops<tf.Tensor> = {
     checkNumber('axpby: alpha', alpha)
     checkNumber('axpby: beta', beta)
     broadcastShapes('axpby', x.shape, y.shape)
+    if (canFuseAxpby(x, y)) return fusedAxpby(alpha, x, beta, y)
     return tf.tidy(() =>
       tf.add(tf.mul(tf.cast(x, 'float32'), tf.scalar(alpha)), tf.mul(tf.cast(y, 'float32'), tf.scalar(beta))),
     )

@@ -1,0 +1,422 @@
+/**
+ * polyak's benchmark suite: each job on every available backend, and in the same run the
+ * baselines — a plain typed-array loop, a memory-bandwidth probe (copy, triad) and PyTorch on the
+ * CPU through Debian's `/usr/bin/python3` when torch is importable there. Warm-up, repeats, medians
+ * with min–max; every polyak figure as a ratio to PyTorch and to the bandwidth floor.
+ *
+ * Figures are wall-clock times of whole jobs including tfjs dispatch; on webgpu each timed run
+ * ends with a one-element readback so the GPU work is included.
+ *
+ * @module bench
+ */
+import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { promisify } from 'node:util'
+import * as tf from '@tensorflow/tfjs-core'
+import { type BackendDescriptor, backends, unsafeUseBackend } from '../backends/index.js'
+import type { Ops } from '../src/core/ops.js'
+import type { Leaf } from '../src/core/tree.js'
+import { disposeTree } from '../src/core/memory.js'
+import { emanPolicy, teacherUpdate, weightsOnly } from '../src/ema/teacher.js'
+import { useFusedKernels } from '../src/kernels/axpby.js'
+import { registerGradients } from '../src/nn/gradients.js'
+import { convNet } from '../src/nn/model.js'
+import { unsafeBatchNorm } from '../src/norm/batchNorm.js'
+import { unsafeGroupNorm } from '../src/norm/groupNorm.js'
+import { unsafeMomentumBatchNorm } from '../src/norm/momentumBatchNorm.js'
+import { unsafeWeightAlign } from '../src/norm/weightAlign.js'
+import { sgd } from '../src/optim/optimizers.js'
+import { crossEntropy, disposeAll, valueAndGrads } from '../src/train/common.js'
+import { TORCH_SCRIPT } from './torch.js'
+
+/** A timing: median and range in milliseconds over `samples` runs. */
+export interface Timing {
+  readonly median: number
+  readonly min: number
+  readonly max: number
+  readonly samples: number
+}
+
+/** One row of the report. */
+export interface BenchRow {
+  readonly job: string
+  readonly backend: string
+  readonly timing?: Timing
+  /** PyTorch CPU (1 thread) time of the same job, when measured. */
+  readonly torch?: Timing
+  /** Bandwidth floor of the job in ms (bytes / triad bandwidth), for memory-bound jobs. */
+  readonly floor?: number
+  readonly vsTorch?: number
+  readonly vsFloor?: number
+  readonly note?: string
+}
+
+/** The whole report. */
+export interface BenchReport {
+  readonly machine: { readonly cpus: number; readonly node: string }
+  readonly bandwidth: { readonly copyGBs: number; readonly triadGBs: number }
+  readonly jsLoop: { readonly emaResnet18: Timing }
+  readonly torch: { readonly available: boolean; readonly note?: string; readonly version?: string }
+  readonly rows: readonly BenchRow[]
+  readonly seconds: number
+}
+
+/** ResNet-18's parameter tensors (PyTorch torchvision layout, 62 tensors, 11 689 512 parameters) as shapes. */
+export const resnet18Shapes = (): number[][] => {
+  const shapes: number[][] = [[64, 3, 7, 7], [64], [64]]
+  const stage = (cin: number, cout: number, down: boolean) => {
+    shapes.push([cout, cin, 3, 3], [cout], [cout], [cout, cout, 3, 3], [cout], [cout])
+    if (down) shapes.push([cout, cin, 1, 1], [cout], [cout])
+    shapes.push([cout, cout, 3, 3], [cout], [cout], [cout, cout, 3, 3], [cout], [cout])
+  }
+  stage(64, 64, false)
+  stage(64, 128, true)
+  stage(128, 256, true)
+  stage(256, 512, true)
+  shapes.push([1000, 512], [1000])
+  return shapes
+}
+
+/** ResNet-50's parameter tensors (torchvision layout, 161 tensors, 25 557 032 parameters) as shapes. */
+export const resnet50Shapes = (): number[][] => {
+  const shapes: number[][] = [[64, 3, 7, 7], [64], [64]]
+  const block = (cin: number, mid: number, cout: number, down: boolean) => {
+    shapes.push([mid, cin, 1, 1], [mid], [mid], [mid, mid, 3, 3], [mid], [mid], [cout, mid, 1, 1], [cout], [cout])
+    if (down) shapes.push([cout, cin, 1, 1], [cout], [cout])
+  }
+  const layer = (cin: number, mid: number, cout: number, n: number) => {
+    block(cin, mid, cout, true)
+    for (let i = 1; i < n; i++) block(cout, mid, cout, false)
+  }
+  layer(64, 64, 256, 3)
+  layer(256, 128, 512, 4)
+  layer(512, 256, 1024, 6)
+  layer(1024, 512, 2048, 3)
+  shapes.push([1000, 2048], [1000])
+  return shapes
+}
+
+const count = (shapes: number[][]): number => shapes.reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0)
+
+const stats = (xs: number[]): Timing => {
+  const s = [...xs].sort((a, b) => a - b)
+  return { median: s[Math.floor(s.length / 2)]!, min: s[0]!, max: s[s.length - 1]!, samples: s.length }
+}
+
+/** Times `run` (sync or async) with warm-up; stops repeating once `budgetMs` is spent. */
+export const time = async (run: () => unknown, options: { warmup?: number; repeats?: number; budgetMs?: number } = {}): Promise<Timing> => {
+  const warmup = options.warmup ?? 2
+  const repeats = options.repeats ?? 7
+  const budget = options.budgetMs ?? 8000
+  for (let i = 0; i < warmup; i++) await run()
+  const xs: number[] = []
+  const t0 = performance.now()
+  for (let i = 0; i < repeats; i++) {
+    const s = performance.now()
+    await run()
+    xs.push(performance.now() - s)
+    if (performance.now() - t0 > budget && xs.length >= 3) break
+  }
+  return stats(xs)
+}
+
+const fill = (n: number, seed: number): Float32Array => {
+  const a = new Float32Array(n)
+  let s = seed
+  for (let i = 0; i < n; i++) {
+    s = (s * 1664525 + 1013904223) >>> 0
+    a[i] = (s / 4294967296 - 0.5) * 0.1
+  }
+  return a
+}
+
+/** Memory bandwidth of this machine seen from JavaScript: copy (`set`) and triad (`a = b + s·c`). */
+export const bandwidth = async (): Promise<{ copyGBs: number; triadGBs: number }> => {
+  const n = 11_689_512
+  const a = new Float32Array(n)
+  const b = fill(n, 1)
+  const c = fill(n, 2)
+  const copy = await time(() => a.set(b), { repeats: 9 })
+  const triad = await time(() => {
+    for (let i = 0; i < n; i++) a[i] = b[i]! + 0.5 * c[i]!
+  }, { repeats: 9 })
+  return { copyGBs: (8 * n) / (copy.median * 1e6), triadGBs: (12 * n) / (triad.median * 1e6) }
+}
+
+/** A plain typed-array EMA over ResNet-18's tensors, in place (the JavaScript baseline). */
+export const jsLoopEma = async (): Promise<Timing> => {
+  const shapes = resnet18Shapes()
+  const teacher = shapes.map((s, i) => fill(s.reduce((a, b) => a * b, 1), i))
+  const student = shapes.map((s, i) => fill(s.reduce((a, b) => a * b, 1), i + 100))
+  const d = Math.fround(0.999)
+  const e = Math.fround(1 - 0.999)
+  return time(() => {
+    for (let k = 0; k < teacher.length; k++) {
+      const t = teacher[k]!
+      const s = student[k]!
+      for (let i = 0; i < t.length; i++) t[i] = d * t[i]! + e * s[i]!
+    }
+  })
+}
+
+/** PyTorch CPU timings from Debian's interpreter, or why there are none. */
+export const torchTimings = async (): Promise<{ available: boolean; note?: string; version?: string; jobs: Record<string, Timing> }> => {
+  const python = '/usr/bin/python3'
+  if (!existsSync(python)) return { available: false, note: `${python} not found`, jobs: {} }
+  try {
+    const { stdout } = await promisify(execFile)(python, ['-c', TORCH_SCRIPT], { timeout: 300_000, maxBuffer: 1 << 22 })
+    const r = JSON.parse(stdout) as { version: string; jobs: Record<string, number[]> }
+    return { available: true, version: r.version, jobs: Object.fromEntries(Object.entries(r.jobs).map(([k, v]) => [k, stats(v)])) }
+  } catch (e) {
+    const msg = (e as { stderr?: string }).stderr ?? (e as Error).message
+    return {
+      available: false,
+      note: /No module named 'torch'/.test(msg) ? "torch is not importable from /usr/bin/python3 (apt-get install python3-torch)" : `PyTorch baseline failed: ${msg.split('\n').filter(Boolean).pop()}`,
+      jobs: {},
+    }
+  }
+}
+
+/** A benchmark job on one backend: `setup` builds inputs, the returned function runs one iteration. */
+interface Job {
+  readonly name: string
+  /** Bytes the job must move at least (for the floor), if memory-bound. */
+  readonly bytes?: number
+  /** Key of the matching PyTorch timing. */
+  readonly torch?: string | undefined
+  readonly skip?: (backend: string) => string | undefined
+  readonly setup: (ops: Ops<Leaf>) => { run: () => Promise<void>; dispose: () => void }
+}
+
+/** Ends a timed run: on webgpu, a one-element readback makes the GPU work part of the time. */
+const settle = async (ops: Ops<Leaf>, t: Leaf): Promise<void> => {
+  const one = ops.slice(t, t.shape.map(() => 0), t.shape.map(() => 1))
+  await ops.read(one)
+  ops.dispose(one)
+}
+
+const treeOf = (ops: Ops<Leaf>, shapes: number[][], seed: number): Record<string, Leaf> =>
+  Object.fromEntries(shapes.map((s, i) => [`p${i}`, ops.tensor(fill(s.reduce((a, b) => a * b, 1), seed + i), s)]))
+
+const teacherJob = (name: string, shapes: number[][], withStats: boolean, fused: boolean): Job => ({
+  name,
+  bytes: 12 * count(shapes),
+  torch: withStats ? undefined : shapes.length > 100 ? 'ema_resnet50' : 'ema_resnet18',
+  setup: (ops) => {
+    const bnStats = withStats
+      ? Object.fromEntries(
+          shapes
+            .map((s, i) => [s, i] as const)
+            .filter(([s]) => s.length === 1 && s[0]! <= 2048)
+            .map(([s, i]) => [`bn${i}`, { mean: ops.tensor(fill(s[0]!, i), s), variance: ops.tensor(fill(s[0]!, i + 7).map(Math.abs), s), count: ops.scalar(3, 'int32') }]),
+        )
+      : {}
+    const student = { params: treeOf(ops, shapes, 0), stats: bnStats }
+    const t = {
+      params: treeOf(ops, shapes, 1000),
+      stats: Object.fromEntries(Object.entries(bnStats).map(([k, v]) => [k, { mean: ops.clone(v.mean), variance: ops.clone(v.variance), count: ops.clone(v.count) }])),
+    }
+    const update = teacherUpdate(ops, { decay: 0.999, policy: withStats ? emanPolicy : weightsOnly })
+    return {
+      run: async () => {
+        useFusedKernels(fused)
+        const [, next] = update(student)(t)
+        useFusedKernels(true)
+        await settle(ops, next.params.p0!)
+        disposeTree(ops, next)
+      },
+      dispose: () => disposeTree(ops, [student, t]),
+    }
+  },
+})
+
+const activation = (ops: Ops<Leaf>, shape: number[]) => ops.tensor(fill(shape.reduce((a, b) => a * b, 1), 5), shape)
+
+const JOBS: readonly Job[] = [
+  teacherJob('EMA update, ResNet-18 (11.7 M params, 62 tensors), fused', resnet18Shapes(), false, true),
+  teacherJob('EMA update, ResNet-18, composed ops', resnet18Shapes(), false, false),
+  teacherJob('EMAN teacher update, ResNet-18 incl. BN stats', resnet18Shapes(), true, true),
+  teacherJob('EMA update, ResNet-50 (25.6 M params)', resnet50Shapes(), false, true),
+  {
+    name: 'BN train forward [64,32,32,64]',
+    torch: 'bn_forward',
+    setup: (ops) => {
+      const bn = unsafeBatchNorm(ops)
+      const s = bn.init(64)
+      const x = activation(ops, [64, 32, 32, 64])
+      return {
+        run: async () => {
+          const [y, next] = bn.apply(x, 'train')(s)
+          await settle(ops, y)
+          disposeTree(ops, [y, next])
+        },
+        dispose: () => disposeTree(ops, [s, x]),
+      }
+    },
+  },
+  {
+    name: 'GroupNorm forward [64,32,32,64], 8 groups',
+    setup: (ops) => {
+      const gn = unsafeGroupNorm(ops, { groups: 8 })
+      const s = gn.init(64)
+      const x = activation(ops, [64, 32, 32, 64])
+      return {
+        run: async () => {
+          const [y, next] = gn.apply(x, 'train')(s)
+          await settle(ops, y)
+          disposeTree(ops, [y, next])
+        },
+        dispose: () => disposeTree(ops, [s, x]),
+      }
+    },
+  },
+  {
+    name: 'Momentum BN, two views [2×32,32,32,64]',
+    setup: (ops) => {
+      const mbn = unsafeMomentumBatchNorm(ops, { totalSteps: 100 })
+      const s = mbn.init(64)
+      const x = activation(ops, [64, 32, 32, 64])
+      return {
+        run: async () => {
+          const [y, next] = mbn.apply(x, 'train', { step: 10, views: 2 })(s)
+          await settle(ops, y)
+          disposeTree(ops, [y, next])
+        },
+        dispose: () => disposeTree(ops, [s, x]),
+      }
+    },
+  },
+  {
+    name: 'WeightAlign over ResNet-18 convs',
+    torch: 'weightalign_resnet18',
+    bytes: 8 * count(resnet18Shapes().filter((s) => s.length === 4)),
+    setup: (ops) => {
+      const wa = unsafeWeightAlign(ops, { layout: 'OIHW' })
+      const convs = resnet18Shapes()
+        .filter((s) => s.length === 4)
+        .map((s, i) => ({ weight: ops.tensor(fill(s.reduce((a, b) => a * b, 1), i), s), gamma: ops.ones([s[0]!]) }))
+      return {
+        run: async () => {
+          const outs = convs.map((p) => wa.transform(p))
+          await settle(ops, outs[outs.length - 1]!)
+          outs.forEach((o) => ops.dispose(o))
+        },
+        dispose: () => disposeTree(ops, convs),
+      }
+    },
+  },
+  {
+    name: 'small CNN train step, batch 64 (conv32-BN-conv64-BN-pool-dense, 28×28)',
+    torch: 'cnn_step',
+    skip: (b) => (b === 'cpu' ? 'cpu backend: several seconds per step (tfjs-cpu conv), measured once in the pipelines issue' : undefined),
+    setup: (ops) => {
+      registerGradients()
+      const model = convNet({ inputShape: [28, 28, 1], widths: [32, 64], norm: 'batchNorm', weightNorm: 'none', classes: 10 })
+      const opt = sgd({ lr: 0.01, momentum: 0.9 })
+      let state = model.init(0)
+      let optState = opt.init(state.params)
+      const x = tf.tensor4d(fill(64 * 28 * 28, 3), [64, 28, 28, 1])
+      const y = tf.tensor1d(Array.from({ length: 64 }, (_, i) => i % 10), 'int32')
+      return {
+        run: async () => {
+          const out = tf.tidy(() => {
+            const g = valueAndGrads(state.params, (p) => {
+              const o = model.forward(p, state.stats, x, 'train', { heads: ['classifier'] })
+              return { loss: crossEntropy(o.logits!, y), stats: o.stats }
+            })
+            const [params, os] = opt.update(g.grads, state.params, optState, 0)
+            return { params, os, stats: g.stats, loss: g.loss } as unknown as tf.TensorContainer
+          }) as unknown as { params: typeof state.params; os: typeof optState; stats: typeof state.stats; loss: tf.Scalar }
+          await out.loss.data()
+          disposeAll([state, optState, out.loss])
+          state = { params: out.params, stats: out.stats }
+          optState = out.os
+        },
+        dispose: () => disposeAll([state, optState, x, y]),
+      }
+    },
+  },
+]
+
+/**
+ * Runs every job on every available backend (or `only`), plus the baselines, and reports.
+ * `onProgress` receives a line per finished measurement.
+ */
+export const runBench = async (options: { backends?: readonly string[]; onProgress?: (line: string) => void } = {}): Promise<BenchReport> => {
+  const t0 = Date.now()
+  const say = options.onProgress ?? (() => undefined)
+  const bw = await bandwidth()
+  say(`bandwidth: copy ${bw.copyGBs.toFixed(1)} GB/s, triad ${bw.triadGBs.toFixed(1)} GB/s`)
+  const js = await jsLoopEma()
+  say(`plain typed-array EMA loop, ResNet-18: ${js.median.toFixed(1)} ms`)
+  const torch = await torchTimings()
+  say(torch.available ? `PyTorch ${torch.version} (1 thread): ${Object.keys(torch.jobs).join(', ')}` : `PyTorch: skipped (${torch.note})`)
+  const rows: BenchRow[] = []
+  const chosen: BackendDescriptor[] = []
+  for (const b of backends) {
+    if (b.name === 'reference') continue
+    if (options.backends !== undefined && !options.backends.includes(b.name)) continue
+    const a = await b.probe()
+    if (!a.available) {
+      rows.push({ job: '(all)', backend: b.name, note: `unavailable: ${a.reason}` })
+      continue
+    }
+    chosen.push(b)
+  }
+  for (const b of chosen) {
+    const { ops } = await unsafeUseBackend(b.name)
+    if (b.name === 'webgpu') tf.env().set('WEBGPU_CPU_FORWARD', false)
+    for (const job of JOBS) {
+      const skip = job.skip?.(b.name)
+      if (skip !== undefined) {
+        rows.push({ job: job.name, backend: b.name, note: `skipped: ${skip}` })
+        continue
+      }
+      const before = tf.memory().numTensors
+      const { run, dispose } = job.setup(ops)
+      let timing: Timing
+      try {
+        timing = await time(run, { warmup: 2, repeats: 7, budgetMs: 6000 })
+      } finally {
+        dispose()
+      }
+      const leaked = tf.memory().numTensors - before
+      const floor = job.bytes === undefined ? undefined : job.bytes / (bw.triadGBs * 1e6)
+      const tt = job.torch === undefined ? undefined : torch.jobs[job.torch]
+      rows.push({
+        job: job.name,
+        backend: b.name,
+        timing,
+        ...(tt === undefined ? {} : { torch: tt, vsTorch: timing.median / tt.median }),
+        ...(floor === undefined ? {} : { floor, vsFloor: timing.median / floor }),
+        ...(leaked !== 0 ? { note: `${leaked} tensors leaked` } : {}),
+      })
+      say(`${b.name.padEnd(7)} ${job.name}: ${timing.median.toFixed(1)} ms`)
+    }
+  }
+  const os = await import('node:os')
+  return {
+    machine: { cpus: os.cpus().length, node: process.version },
+    bandwidth: bw,
+    jsLoop: { emaResnet18: js },
+    torch: { available: torch.available, ...(torch.note === undefined ? {} : { note: torch.note }), ...(torch.version === undefined ? {} : { version: torch.version }) },
+    rows,
+    seconds: (Date.now() - t0) / 1000,
+  }
+}
+
+const ms = (t: Timing | undefined): string => (t === undefined ? '' : `${t.median.toFixed(1)} (${t.min.toFixed(1)}–${t.max.toFixed(1)})`)
+const ratio = (r: number | undefined): string => (r === undefined ? '' : `${r.toFixed(2)}×`)
+
+/** The report as a markdown table. */
+export const benchMarkdown = (r: BenchReport): string =>
+  [
+    `Machine: ${r.machine.cpus} CPUs, Node ${r.machine.node}. Bandwidth (JS): copy ${r.bandwidth.copyGBs.toFixed(1)} GB/s, triad ${r.bandwidth.triadGBs.toFixed(1)} GB/s.`,
+    `Plain typed-array EMA loop over ResNet-18 (in place): ${ms(r.jsLoop.emaResnet18)} ms. PyTorch: ${r.torch.available ? `${r.torch.version}, 1 thread` : `not measured (${r.torch.note})`}.`,
+    '',
+    '| job | backend | polyak ms, median (min–max) | PyTorch ms | × PyTorch | floor ms | × floor | note |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...r.rows.map((x) => `| ${x.job} | ${x.backend} | ${ms(x.timing)} | ${ms(x.torch)} | ${ratio(x.vsTorch)} | ${x.floor === undefined ? '' : x.floor.toFixed(1)} | ${ratio(x.vsFloor)} | ${x.note ?? ''} |`),
+    '',
+    `Total ${r.seconds.toFixed(0)} s.`,
+  ].join('\n')

@@ -1,0 +1,105 @@
+/**
+ * The PyTorch side of the benchmark: the same jobs in PyTorch on the CPU with one thread, run by
+ * Debian's `/usr/bin/python3` (where `apt-get install python3-torch` puts torch). Prints JSON
+ * `{version, jobs: {name: [ms, ...]}}`.
+ *
+ * @module bench/torch
+ */
+
+/** The Python program (kept as a string so the benchmark needs no file outside the package). */
+export const TORCH_SCRIPT = String.raw`
+import json, math, time
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+torch.set_num_threads(1)
+torch.manual_seed(0)
+
+def timeit(fn, warmup=2, repeats=7, budget=6.0):
+    for _ in range(warmup):
+        fn()
+    xs = []
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        s = time.perf_counter()
+        fn()
+        xs.append((time.perf_counter() - s) * 1000)
+        if time.perf_counter() - t0 > budget and len(xs) >= 3:
+            break
+    return xs
+
+def resnet18_shapes():
+    shapes = [(64, 3, 7, 7), (64,), (64,)]
+    def stage(cin, cout, down):
+        shapes.extend([(cout, cin, 3, 3), (cout,), (cout,), (cout, cout, 3, 3), (cout,), (cout,)])
+        if down:
+            shapes.extend([(cout, cin, 1, 1), (cout,), (cout,)])
+        shapes.extend([(cout, cout, 3, 3), (cout,), (cout,), (cout, cout, 3, 3), (cout,), (cout,)])
+    stage(64, 64, False); stage(64, 128, True); stage(128, 256, True); stage(256, 512, True)
+    shapes.extend([(1000, 512), (1000,)])
+    return shapes
+
+def resnet50_shapes():
+    shapes = [(64, 3, 7, 7), (64,), (64,)]
+    def block(cin, mid, cout, down):
+        shapes.extend([(mid, cin, 1, 1), (mid,), (mid,), (mid, mid, 3, 3), (mid,), (mid,), (cout, mid, 1, 1), (cout,), (cout,)])
+        if down:
+            shapes.extend([(cout, cin, 1, 1), (cout,), (cout,)])
+    def layer(cin, mid, cout, n):
+        block(cin, mid, cout, True)
+        for _ in range(1, n):
+            block(cout, mid, cout, False)
+    layer(64, 64, 256, 3); layer(256, 128, 512, 4); layer(512, 256, 1024, 6); layer(1024, 512, 2048, 3)
+    shapes.extend([(1000, 2048), (1000,)])
+    return shapes
+
+jobs = {}
+for name, shapes in (("ema_resnet18", resnet18_shapes()), ("ema_resnet50", resnet50_shapes())):
+    teacher = [torch.randn(s) for s in shapes]
+    student = [torch.randn(s) for s in shapes]
+    d = 0.999
+    def ema():
+        torch._foreach_mul_(teacher, d)
+        torch._foreach_add_(teacher, student, alpha=1 - d)
+    jobs[name] = timeit(ema)
+
+bn = nn.BatchNorm2d(64).train()
+x = torch.randn(64, 64, 32, 32)
+with torch.no_grad():
+    jobs["bn_forward"] = timeit(lambda: bn(x))
+
+convs = [torch.randn(s) for s in resnet18_shapes() if len(s) == 4]
+gammas = [torch.ones(w.shape[0]) for w in convs]
+def weightalign():
+    out = []
+    for w, g in zip(convs, gammas):
+        f = w.reshape(w.shape[0], -1)
+        n = f.shape[1]
+        var, mean = torch.var_mean(f, dim=1, unbiased=False, keepdim=True)
+        out.append(((f - mean) * (g.view(-1, 1) * math.sqrt(2.0) / torch.sqrt(n * (var + 1e-5)))).reshape_as(w))
+    return out
+with torch.no_grad():
+    jobs["weightalign_resnet18"] = timeit(weightalign)
+
+class CNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(1, 32, 3, padding=1, bias=False); self.b1 = nn.BatchNorm2d(32)
+        self.c2 = nn.Conv2d(32, 64, 3, padding=1, bias=False); self.b2 = nn.BatchNorm2d(64)
+        self.fc = nn.Linear(64, 10)
+    def forward(self, x):
+        x = F.avg_pool2d(F.relu(self.b1(self.c1(x))), 2)
+        x = F.avg_pool2d(F.relu(self.b2(self.c2(x))), 2)
+        return self.fc(x.mean(dim=(2, 3)))
+net = CNN()
+opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+xb = torch.randn(64, 1, 28, 28)
+yb = torch.arange(64) % 10
+def step():
+    opt.zero_grad()
+    F.cross_entropy(net(xb), yb).backward()
+    opt.step()
+jobs["cnn_step"] = timeit(step)
+
+print(json.dumps({"version": torch.__version__, "jobs": jobs}))
+`

@@ -1,0 +1,133 @@
+/**
+ * The fused `axpby` kernel, `out = α·x + β·y` in one pass, registered per tfjs backend under the
+ * kernel name `PolyakAxpby`; `tfOps.axpby` uses it when the active backend has it (same shapes,
+ * float32) and composes `mul, mul, add` otherwise. Every EMA, teacher update and running-statistic
+ * update in polyak goes through `axpby`.
+ *
+ * - **cpu**: a loop over the backend's typed arrays (the composed path takes tfjs-cpu's generic
+ *   broadcasting route for `tensor·scalar`, three passes and two temporaries).
+ * - **webgpu**: one WGSL program reading `x` and `y` once and writing `out` once (the composed path
+ *   runs three programs).
+ *
+ * The arithmetic is `fround(α)·x + fround(β)·y` in float32 weights, like the composed path's
+ * scalar tensors; the conformance suite and the EMA laws run on it.
+ *
+ * @module kernels/axpby
+ */
+import * as tf from '@tensorflow/tfjs-core'
+
+/** The kernel's name in the tfjs registry. */
+export const AXPBY = 'PolyakAxpby'
+
+interface AxpbyAttrs {
+  readonly alpha: number
+  readonly beta: number
+}
+
+interface CpuBackendLike {
+  data: { get: (id: unknown) => { values: Float32Array } }
+  makeTensorInfo: (shape: number[], dtype: 'float32', values: Float32Array) => tf.TensorInfo
+}
+
+const cpuKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, y } = inputs as { x: tf.TensorInfo; y: tf.TensorInfo }
+  const { alpha, beta } = attrs as unknown as AxpbyAttrs
+  const b = backend as unknown as CpuBackendLike
+  const xv = b.data.get(x.dataId).values
+  const yv = b.data.get(y.dataId).values
+  const a = Math.fround(alpha)
+  const c = Math.fround(beta)
+  const out = new Float32Array(xv.length)
+  for (let i = 0; i < out.length; i++) out[i] = a * xv[i]! + c * yv[i]!
+  return b.makeTensorInfo([...x.shape], 'float32', out)
+}
+
+interface WebGpuBackendLike {
+  runWebGPUProgram: (program: unknown, inputs: tf.TensorInfo[], dtype: 'float32', uniforms: Array<{ type: string; data: number[] }>) => tf.TensorInfo
+}
+
+/** A flat elementwise WGSL program for `α·x + β·y` (tfjs-backend-webgpu's program interface). */
+class AxpbyProgram {
+  readonly variableNames = ['X', 'Y']
+  readonly uniforms = 'alpha : f32, beta : f32,'
+  readonly size = true
+  readonly workgroupSize: [number, number, number] = [64, 1, 1]
+  readonly shaderKey = 'polyak_axpby'
+  readonly dispatchLayout: { x: number[] }
+  readonly dispatch: [number, number, number]
+  constructor(readonly outputShape: number[]) {
+    this.dispatchLayout = { x: outputShape.map((_, i) => i) }
+    const n = outputShape.reduce((p, d) => p * d, 1)
+    const groups = Math.ceil(n / this.workgroupSize[0])
+    // WebGPU caps a dispatch dimension at 65535 workgroups: spread large sizes over y
+    this.dispatch = groups > 65535 ? [65535, Math.ceil(groups / 65535), 1] : [groups, 1, 1]
+  }
+  getUserCode(): string {
+    return `
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          setOutputAtIndex(index, uniforms.alpha * getXByOutputIndex(index) + uniforms.beta * getYByOutputIndex(index));
+        }
+      }
+    `
+  }
+}
+
+const webgpuKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, y } = inputs as { x: tf.TensorInfo; y: tf.TensorInfo }
+  const { alpha, beta } = attrs as unknown as AxpbyAttrs
+  return (backend as unknown as WebGpuBackendLike).runWebGPUProgram(new AxpbyProgram([...x.shape]), [x, y], 'float32', [
+    { type: 'float32', data: [alpha] },
+    { type: 'float32', data: [beta] },
+  ])
+}
+
+const KERNELS: Record<string, tf.KernelFunc> = { cpu: cpuKernel, webgpu: webgpuKernel }
+
+/** Registers the fused kernel for `backendName` if polyak has one for it (idempotent); returns whether it is registered. */
+export const registerAxpby = (backendName: string): boolean => {
+  const kernel = KERNELS[backendName]
+  if (kernel === undefined) return false
+  if (tf.getKernel(AXPBY, backendName) === undefined) tf.registerKernel({ kernelName: AXPBY, backendName, kernelFunc: kernel })
+  if (tf.getGradient(AXPBY) === undefined) {
+    tf.registerGradient({
+      kernelName: AXPBY,
+      gradFunc: (dy, _saved, attrs) => {
+        const { alpha, beta } = attrs as unknown as AxpbyAttrs
+        return { x: () => tf.mul(dy as tf.Tensor, tf.scalar(alpha)), y: () => tf.mul(dy as tf.Tensor, tf.scalar(beta)) }
+      },
+    })
+  }
+  return true
+}
+
+let disabled = false
+
+/** Turns the fused path off (`false`) or back on, e.g. to benchmark or test the composed fallback. */
+export const useFusedKernels = (on: boolean): void => {
+  disabled = !on
+}
+
+const checked = new Set<string>()
+
+/** True when `axpby` of these operands can run as the fused kernel on the active backend. */
+export const canFuseAxpby = (x: tf.Tensor, y: tf.Tensor): boolean => {
+  const backend = tf.getBackend()
+  if (!checked.has(backend)) {
+    checked.add(backend)
+    registerAxpby(backend)
+  }
+  return fusable(x, y)
+}
+
+const fusable = (x: tf.Tensor, y: tf.Tensor): boolean =>
+  !disabled &&
+  x.dtype === 'float32' &&
+  y.dtype === 'float32' &&
+  x.shape.length === y.shape.length &&
+  x.shape.every((d, i) => d === y.shape[i]) &&
+  tf.getKernel(AXPBY, tf.getBackend()) !== undefined
+
+/** Runs the fused kernel. */
+export const fusedAxpby = (alpha: number, x: tf.Tensor, beta: number, y: tf.Tensor): tf.Tensor =>
+  tf.engine().runKernel(AXPBY, { x, y }, { alpha, beta }) as tf.Tensor

@@ -1,0 +1,41 @@
+/**
+ * The fused axpby kernel agrees with the composed fallback and the Float64 reference, on large
+ * tensors (where the fused path matters), and is differentiable.
+ */
+import * as tf from '@tensorflow/tfjs-core'
+import { expect } from 'vitest'
+import { referenceOps } from 'polyak'
+import { assertAllClose } from 'polyak/laws'
+import { AXPBY, useFusedKernels } from '../../src/kernels/axpby.js'
+import { registerGradients } from '../../src/nn/gradients.js'
+import { describeEachBackend, itOn } from '../support/backends.js'
+
+describeEachBackend(
+  'fused axpby',
+  (b) => {
+    const it = itOn(b)
+    it('matches the composed path and the reference on 300 001 elements', async (ops) => {
+      const n = 300_001
+      const xs = Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 10)
+      const ys = Float32Array.from({ length: n }, (_, i) => Math.cos(i * 0.7) * 3)
+      const x = ops.tensor(xs, [n])
+      const y = ops.tensor(ys, [n])
+      const fused = await ops.read(ops.axpby(0.999, x, 1 - 0.999, y))
+      useFusedKernels(false)
+      const composed = await ops.read(ops.axpby(0.999, x, 1 - 0.999, y))
+      useFusedKernels(true)
+      const want = referenceOps.readSync(referenceOps.axpby(0.999, referenceOps.tensor(xs, [n]), 1 - 0.999, referenceOps.tensor(ys, [n])))
+      assertAllClose(fused, want, { rtol: 4e-7, atol: 1e-6, label: 'fused vs reference' })
+      assertAllClose(composed, want, { rtol: 4e-7, atol: 1e-6, label: 'composed vs reference' })
+      expect(tf.getKernel(AXPBY, b.descriptor.name)).toBeDefined()
+    })
+
+    it('is differentiable: d(α·x + β·y)/dx = α, /dy = β', async (ops) => {
+      registerGradients()
+      const [gx, gy] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(ops.axpby(0.25, x as never, 0.75, y as never) as unknown as tf.Tensor) as tf.Scalar)([tf.ones([3]), tf.ones([3])])
+      expect(Array.from(await gx!.data())).toEqual([0.25, 0.25, 0.25])
+      expect(Array.from(await gy!.data())).toEqual([0.75, 0.75, 0.75])
+    })
+  },
+  ['cpu', 'webgpu'],
+)
