@@ -128,3 +128,35 @@ export const broadcastShapesArb: fc.Arbitrary<readonly [number[], number[]]> = s
       return swap ? ([other, full] as const) : ([full, other] as const)
     }),
 )
+
+/** `n` float32 values uniform-ish in `[min, max]` (fast-check's float distribution, edges included). */
+export const rangeDataArb = (min: number, max: number) => (n: number): fc.Arbitrary<number[]> =>
+  fc.array(valueArb(min, max), { minLength: n, maxLength: n })
+
+/** A host tensor of a random shape with values in `[min, max]`. */
+export const hostTensorArb = (
+  options: { minRank?: number; maxRank?: number; maxDim?: number; min?: number; max?: number } = {},
+): fc.Arbitrary<HostTensor> =>
+  shapeArb(options.minRank ?? 0, options.maxRank ?? 4, options.maxDim ?? 5).chain((shape) => tensorArb(shape, rangeDataArb(options.min ?? -1e3, options.max ?? 1e3)))
+
+/** Two host tensors of broadcast-compatible shapes (`broadcastShapesArb`) with values in `[min, max]`. */
+export const broadcastPairArb = (min = -1e3, max = 1e3): fc.Arbitrary<readonly [HostTensor, HostTensor]> =>
+  broadcastShapesArb.chain(([a, b]) => fc.tuple(tensorArb(a, rangeDataArb(min, max)), tensorArb(b, rangeDataArb(min, max))))
+
+/** A non-empty subset of the axes of a rank (or `undefined`: all axes), possibly with negative indices. */
+export const axesArb = (rank: number): fc.Arbitrary<number[] | undefined> =>
+  rank === 0
+    ? fc.constant(undefined)
+    : fc.option(
+        fc
+          .subarray(
+            Array.from({ length: rank }, (_, i) => i),
+            { minLength: 1 },
+          )
+          .chain((axes) =>
+            fc
+              .array(fc.boolean(), { minLength: axes.length, maxLength: axes.length })
+              .map((neg) => axes.map((a, i) => (neg[i] === true ? a - rank : a))),
+          ),
+        { nil: undefined },
+      )

@@ -38,30 +38,40 @@ const sameReadout = (a: Array<[string, number[], readonly number[], string]>, b:
 
 const inputArb = (subject: TransitionSubject, ops: Ops<Leaf>) => tensorArb(subject.make(ops).inputShape, spreadDataArb)
 
+/** Builds the subject, its initial state and the input tensor, runs `body`, and frees state and input afterwards. */
+const withSubject = async <R>(
+  subject: TransitionSubject,
+  ops: Ops<Leaf>,
+  x: HostTensor,
+  body: (m: ReturnType<TransitionSubject['make']>, s0: Slots<unknown, unknown>, xt: Leaf) => Promise<R>,
+): Promise<R> => {
+  const m = subject.make(ops)
+  const s0 = m.init()
+  const xt = ops.tensor(x.data, x.shape)
+  try {
+    return await body(m, s0, xt)
+  } finally {
+    disposeTree(ops, s0)
+    ops.dispose(xt)
+  }
+}
+
 /** Same input twice ⇒ bitwise the same outputs; the input state is unchanged (referential transparency). */
 export const transitionPurity: Law<TransitionSubject, HostTensor> = {
   name: 'transition.purity',
   statement: 'running a transition twice on the same state gives bitwise equal outputs, and the input state is left unchanged',
   arbitrary: (subject, { ops }) => inputArb(subject, ops),
-  predicate: (subject, { ops }) => async (x) => {
-    const m = subject.make(ops)
-    const s0 = m.init()
-    const xt = ops.tensor(x.data, x.shape)
-    try {
+  predicate: (subject, { ops }) => (x) =>
+    withSubject(subject, ops, x, async (m, s0, xt) => {
       const before = await readAll(ops, s0)
       const out1 = stepOf(m, xt)(s0)
       const out2 = stepOf(m, xt)(s0)
       const r1 = await readAll(ops, out1)
       const r2 = await readAll(ops, out2)
       const after = await readAll(ops, s0)
-      disposeTree(ops, out1)
-      disposeTree(ops, out2)
+      disposeTree(ops, [out1, out2])
       return sameReadout(r1, r2) && sameReadout(before, after)
-    } finally {
-      disposeTree(ops, s0)
-      ops.dispose(xt)
-    }
-  },
+    }),
 }
 
 /** Every state leaf keeps its path, shape and dtype. */
@@ -69,21 +79,14 @@ export const transitionShapes: Law<TransitionSubject, HostTensor> = {
   name: 'transition.shapes',
   statement: 'every leaf of the output state has the path, shape and dtype of the input leaf',
   arbitrary: (subject, { ops }) => inputArb(subject, ops),
-  predicate: (subject, { ops }) => async (x) => {
-    const m = subject.make(ops)
-    const s0 = m.init()
-    const xt = ops.tensor(x.data, x.shape)
-    try {
+  predicate: (subject, { ops }) => (x) =>
+    withSubject(subject, ops, x, async (m, s0, xt) => {
       const [report, s1] = stepOf(m, xt)(s0)
-      const a = tensorLeaves<Leaf>(s0).map(([p, t]) => `${p}:${t.shape.join('x')}:${t.dtype}`)
-      const b = tensorLeaves<Leaf>(s1).map(([p, t]) => `${p}:${t.shape.join('x')}:${t.dtype}`)
+      const describe = (s: unknown) => tensorLeaves<Leaf>(s).map(([p, t]) => `${p}:${t.shape.join('x')}:${t.dtype}`).join('|')
+      const same = describe(s0) === describe(s1)
       disposeTree(ops, [report, s1])
-      return a.join('|') === b.join('|')
-    } finally {
-      disposeTree(ops, s0)
-      ops.dispose(xt)
-    }
-  },
+      return same
+    }),
 }
 
 /**
@@ -95,14 +98,10 @@ export const transitionNoLeak: Law<TransitionSubject, HostTensor> = {
   name: 'transition.noLeak',
   statement: 'live tensors after a step = before + the output’s tensors; disposing the input never invalidates the output; disposing the output restores the count',
   arbitrary: (subject, { ops }) => inputArb(subject, ops),
-  predicate: (subject, { ops }) => async (x) => {
-    const m = subject.make(ops)
-    const xt = ops.tensor(x.data, x.shape)
-    const warm = m.init()
-    disposeTree(ops, stepOf(m, xt)(warm)) // backends may cache constants on first use
-    disposeTree(ops, warm)
-    const s0 = m.init()
-    try {
+  predicate: (subject, { ops }) => (x) =>
+    withSubject(subject, ops, x, async (m, warm, xt) => {
+      disposeTree(ops, stepOf(m, xt)(warm)) // backends may cache constants on first use
+      const s0 = m.init()
       const before = ops.liveTensors()
       const out = stepOf(m, xt)(s0)
       const outTensors = new Set(tensorLeaves<Leaf>(out).map(([, t]) => t)).size
@@ -114,11 +113,7 @@ export const transitionNoLeak: Law<TransitionSubject, HostTensor> = {
       disposeTree(ops, out)
       const restored = ops.liveTensors() === afterInputs - outTensors
       return grew === outTensors && readable && restored
-    } finally {
-      disposeTree(ops, s0)
-      ops.dispose(xt)
-    }
-  },
+    }),
 }
 
 /** The transition laws. */

@@ -16,14 +16,16 @@ import {
   axesArb,
   broadcastPairArb,
   hostTensorArb,
-  hostTensorOfShape,
+  rangeDataArb,
   shapeArb,
   sizeOf,
+  tensorArb,
   valueArb,
-} from '../support/arbitraries.js'
+} from 'polyak/laws'
 import { describeEachBackend, itOn } from '../support/backends.js'
 
 const U = 2 ** -24
+const ofShape = (shape: readonly number[], min = -1e3, max = 1e3) => tensorArb(shape, rangeDataArb(min, max))
 /** Values with -0 read as 0 (the sign of zero is not part of the contract). */
 const zeroSigned = (a: ArrayLike<number>): number[] => Array.from(a, (v) => (v === 0 ? 0 : v))
 const RUNS = Number(process.env.POLYAK_CONFORMANCE_RUNS ?? 50)
@@ -199,7 +201,7 @@ const cases: Array<Case<unknown>> = [
     input: shapeArb(0, 3, 4).chain((target) =>
       fc
         .tuple(fc.integer({ min: 0, max: target.length }), fc.array(fc.boolean(), { minLength: target.length, maxLength: target.length }))
-        .chain(([drop, ones]) => hostTensorOfShape(target.slice(drop).map((d, i) => (ones[i + drop] === true ? 1 : d))))
+        .chain(([drop, ones]) => ofShape(target.slice(drop).map((d, i) => (ones[i + drop] === true ? 1 : d))))
         .map((x) => [x, target] as const),
     ),
     run: (ops, make, [x, shape]) => [ops.broadcastTo(make(x), shape)],
@@ -211,7 +213,7 @@ const cases: Array<Case<unknown>> = [
       fc.integer({ min: 0, max: shape.length - 1 }).chain((axis) =>
         fc
           .array(
-            fc.integer({ min: 1, max: 3 }).chain((d) => hostTensorOfShape(shape.map((s, i) => (i === axis ? d : s)))),
+            fc.integer({ min: 1, max: 3 }).chain((d) => ofShape(shape.map((s, i) => (i === axis ? d : s)))),
             { minLength: 1, maxLength: 3 },
           )
           .map((xs) => [xs, axis] as const),
@@ -235,7 +237,7 @@ const cases: Array<Case<unknown>> = [
     input: fc
       .tuple(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 6 }), fc.boolean(), fc.boolean())
       .chain(([m, k, n, ta, tb]) =>
-        fc.tuple(hostTensorOfShape(ta ? [k, m] : [m, k], -10, 10), hostTensorOfShape(tb ? [n, k] : [k, n], -10, 10), fc.constant(ta), fc.constant(tb)),
+        fc.tuple(ofShape(ta ? [k, m] : [m, k], -10, 10), ofShape(tb ? [n, k] : [k, n], -10, 10), fc.constant(ta), fc.constant(tb)),
       ),
     run: (ops, make, [a, b, ta, tb]) => [ops.matMul(make(a), make(b), ta, tb)],
     bound: accumulate<readonly [HostTensor, HostTensor, boolean, boolean]>(([a, , ta]) => (ta ? a.shape[0]! : a.shape[1]!), ([a, b, ta, tb]) => [abs(a), abs(b), ta, tb]),
@@ -256,8 +258,8 @@ const cases: Array<Case<unknown>> = [
       .filter((r) => r.padding === 'same' || (r.k <= r.h && r.k <= r.w))
       .chain((r) =>
         fc.tuple(
-          hostTensorOfShape([r.n, r.h, r.w, r.c], -10, 10),
-          hostTensorOfShape([r.k, r.k, r.c, r.o], -10, 10),
+          ofShape([r.n, r.h, r.w, r.c], -10, 10),
+          ofShape([r.k, r.k, r.c, r.o], -10, 10),
           fc.constant(r.stride),
           fc.constant(r.padding),
         ),
