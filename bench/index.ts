@@ -230,11 +230,33 @@ const teacherJob = (name: string, shapes: number[][], withStats: boolean, fused:
   },
 })
 
+/** The EMA update with buffer donation, as a driver runs it: each run's teacher replaces (and donates) the last. */
+const donatedJob = (name: string, shapes: number[][]): Job => ({
+  name,
+  bytes: 12 * count(shapes),
+  torch: 'ema_resnet18',
+  setup: (ops) => {
+    const student = { params: treeOf(ops, shapes, 0), stats: {} }
+    let t: { params: Record<string, Leaf>; stats: Record<string, never> } = { params: treeOf(ops, shapes, 1000), stats: {} }
+    const update = teacherUpdate(ops, { decay: 0.999, policy: weightsOnly, donate: true })
+    return {
+      run: async () => {
+        const [, next] = update(student)(t)
+        disposeTree(ops, t)
+        t = next as typeof t
+        await settle(ops, t.params.p0!)
+      },
+      dispose: () => disposeTree(ops, [student, t]),
+    }
+  },
+})
+
 const activation = (ops: Ops<Leaf>, shape: number[]) => ops.tensor(fill(shape.reduce((a, b) => a * b, 1), 5), shape)
 
 const JOBS: readonly Job[] = [
-  teacherJob('EMA update, ResNet-18 (11.7 M params, 62 tensors), fused', resnet18Shapes(), false, true),
-  teacherJob('EMA update, ResNet-18, composed ops', resnet18Shapes(), false, false),
+  teacherJob('EMA update, ResNet-18 (11.7 M params, 62 tensors), axpby kernel where registered (cpu, webgpu)', resnet18Shapes(), false, true),
+  teacherJob('EMA update, ResNet-18, composed mul+mul+add (fused kernels off)', resnet18Shapes(), false, false),
+  donatedJob('EMA update, ResNet-18, donated teacher (in place where supported: cpu)', resnet18Shapes()),
   teacherJob('EMAN teacher update, ResNet-18 incl. BN stats', resnet18Shapes(), true, true),
   teacherJob('EMA update, ResNet-50 (25.6 M params)', resnet50Shapes(), false, true),
   {

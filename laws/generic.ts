@@ -184,3 +184,38 @@ export const backendConformance: Law<Ops<Leaf>, readonly [number, HostTensor[]]>
     }
   },
 }
+
+/**
+ * Buffer donation (`axpby(…, {donate})`): without donation the inputs are never touched; with it,
+ * the result equals the undonated result bitwise and the other operand is untouched, whether or
+ * not the interpreter reused `x`'s storage.
+ */
+export const axpbyDonation: Law<Ops<Leaf>, readonly [HostTensor, HostTensor, number]> = {
+  name: 'backend.axpbyDonation',
+  statement: 'axpby without donation leaves x and y untouched; with donation the result equals the undonated result bitwise and y is untouched',
+  arbitrary: () => shapeArb(1, 3, 6).chain((sh) => fc.tuple(tensorArb(sh, spreadDataArb), tensorArb(sh, spreadDataArb), fc.double({ min: 0.01, max: 0.99, noNaN: true }))),
+  predicate: (ops) => async ([x, y, d]) => {
+    const xt = ops.tensor(x.data, x.shape)
+    const yt = ops.tensor(y.data, y.shape)
+    const xd = ops.tensor(x.data, x.shape)
+    try {
+      const x0 = await ops.read(xt)
+      const y0 = await ops.read(yt)
+      const plain = ops.axpby(d, xt, 1 - d, yt)
+      const untouched = exactlyEqual(await ops.read(xt), x0) && exactlyEqual(await ops.read(yt), y0)
+      const donated = ops.axpby(d, xd, 1 - d, yt, { donate: true })
+      const want = await ops.read(plain)
+      const same = exactlyEqual(await ops.read(donated), want)
+      const yStill = exactlyEqual(await ops.read(yt), y0)
+      ops.dispose(xd) // the caller disposes the donated input; the result must survive it
+      const survives = exactlyEqual(await ops.read(donated), want)
+      ops.dispose(plain)
+      ops.dispose(donated)
+      return untouched && same && yStill && survives
+    } finally {
+      ops.dispose(xt)
+      ops.dispose(yt)
+      ops.dispose(xd)
+    }
+  },
+}

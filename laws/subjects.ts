@@ -15,7 +15,7 @@ import { unsafeGroupNorm, unsafeInstanceNorm, unsafeLayerNorm } from '../src/nor
 import { unsafeMomentumBatchNorm } from '../src/norm/momentumBatchNorm.js'
 import { unsafeWeightAlign } from '../src/norm/weightAlign.js'
 import { type EmaStep, type EmaTransformSubject, emaDebias, emaStepLaws } from './ema.js'
-import { type TransitionSubject, backendConformance, transitionLaws } from './generic.js'
+import { type TransitionSubject, axpbyDonation, backendConformance, transitionLaws } from './generic.js'
 import { type LawResult, type RunOptions, type SomeLaw, runLaws } from './law.js'
 import {
   type BatchForwardSubject,
@@ -149,7 +149,7 @@ export interface CatalogueResult extends LawResult {
 export const runCatalogue = async (ops: Ops<Leaf>, options: RunOptions = {}, onResult?: (r: CatalogueResult) => void): Promise<CatalogueResult[]> => {
   const out: CatalogueResult[] = []
   for (const e of catalogue) {
-    const results = e.suite === 'backend' ? await runLaws(`backend ${ops.name}`, ops, [backendConformance], ops, options) : await e.run(ops, options)
+    const results = e.suite === 'backend' ? await runLaws(`backend ${ops.name}`, ops, [backendConformance, axpbyDonation], ops, options) : await e.run(ops, options)
     for (const r of results) {
       const c = { ...r, suite: e.suite, expect: e.expect, ok: r.passed === (e.expect === 'pass') }
       out.push(c)

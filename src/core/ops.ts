@@ -34,6 +34,16 @@ export type Padding = 'valid' | 'same'
 /** The data of a tensor read back to JavaScript. */
 export type TensorData = Float32Array | Int32Array | Float64Array | Uint8Array
 
+/**
+ * Options of `axpby`. `donate: true` is buffer donation (JAX's `donate_argnums`): the caller
+ * promises `x` will not be read again (it is about to be disposed), so an interpreter that can may
+ * write the result into `x`'s storage. `x` must still be disposed by the caller; interpreters that
+ * cannot update in place ignore the flag. Without it, no primitive ever touches its inputs.
+ */
+export interface AxpbyOptions {
+  readonly donate?: boolean
+}
+
 /** Mean and variance of a reduction. */
 export interface Moments<T> {
   readonly mean: T
@@ -112,7 +122,7 @@ export interface Ops<T extends Leaf> {
    * `α·x + β·y` with numbers `α`, `β` (BLAS `axpby`). The one weighted-sum primitive behind every
    * EMA and blend: `ema(avg, x, d) = axpby(d, avg, 1 − d, x)` is exact at `d = 0` and `d = 1`.
    */
-  axpby(alpha: number, x: T, beta: number, y: T): T
+  axpby(alpha: number, x: T, beta: number, y: T, options?: AxpbyOptions): T
   /** Converts to another dtype (float → int32 truncates toward zero). */
   cast(x: T, dtype: DType): T
 

@@ -270,7 +270,7 @@ export const referenceOps: Ops<RefTensor> = {
     checkFinite('shift', 's', s)
     return unary('shift', x, (v) => v + s, 'float32')
   },
-  axpby(alpha, x, beta, y) {
+  axpby(alpha, x, beta, y, _options) {
     checkFinite('axpby', 'alpha', alpha)
     checkFinite('axpby', 'beta', beta)
     return binary('axpby', x, y, (u, v) => alpha * u + beta * v, 'float32')

@@ -134,13 +134,13 @@ export const tfOps: Ops<tf.Tensor> = {
     checkNumber('shift: s', s)
     return tf.tidy(() => tf.add(tf.cast(x, 'float32'), tf.scalar(s)))
   },
-  axpby(alpha, x, beta, y) {
+  axpby(alpha, x, beta, y, options = {}) {
     check(x, 'axpby: x')
     check(y, 'axpby: y')
     checkNumber('axpby: alpha', alpha)
     checkNumber('axpby: beta', beta)
     broadcastShapes('axpby', x.shape, y.shape)
-    if (canFuseAxpby(x, y)) return fusedAxpby(alpha, x, beta, y)
+    if (canFuseAxpby(x, y)) return fusedAxpby(alpha, x, beta, y, options.donate === true)
     return tf.tidy(() =>
       tf.add(tf.mul(tf.cast(x, 'float32'), tf.scalar(alpha)), tf.mul(tf.cast(y, 'float32'), tf.scalar(beta))),
     )

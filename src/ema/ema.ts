@@ -22,12 +22,13 @@ import { type DecaySpec, type Schedule, decayAt } from './schedules.js'
  * One EMA step on one tensor: `decay·avg + (1 − decay)·x`, exact at `decay ∈ {0, 1}`.
  *
  * At `decay = 1` the result is a copy of `avg` even when `x` holds NaN or ±Inf (the update is
- * skipped rather than computing `0·x`); at `decay = 0` it is a copy of `x`.
+ * skipped rather than computing `0·x`); at `decay = 0` it is a copy of `x`. With `donate`, `avg`'s
+ * storage may be reused for the result (see `AxpbyOptions`): pass it only when `avg` is dead.
  */
-export const emaLeaf = <T extends Leaf>(ops: Ops<T>, avg: T, x: T, decay: number): T => {
+export const emaLeaf = <T extends Leaf>(ops: Ops<T>, avg: T, x: T, decay: number, donate = false): T => {
   if (decay === 1) return ops.clone(avg)
   if (decay === 0) return ops.clone(x)
-  return ops.axpby(decay, avg, 1 - decay, x)
+  return ops.axpby(decay, avg, 1 - decay, x, { donate })
 }
 
 /** The largest value of the step counter; it saturates there instead of overflowing (optax `safe_increment`, int32). */

@@ -64,6 +64,12 @@ export interface TeacherUpdateConfig {
   readonly decay: DecaySpec
   /** Per-leaf policy, default `emanPolicy`. */
   readonly policy?: TeacherPolicy
+  /**
+   * Buffer donation: the caller promises the teacher state passed to the update is dead (it will
+   * be disposed right after, as the drivers and pipelines do), so `ema` leaves may be updated in
+   * the teacher's own storage where the backend can (cpu). Default `false`: inputs untouched.
+   */
+  readonly donate?: boolean
 }
 
 /** What a teacher update reports: the decay it used and how many leaves got each policy. */
@@ -111,7 +117,7 @@ export const teacherUpdate =
             counts[p] += 1
             if (p === 'keep') return tl
             if (p === 'copy') return ops.clone(sl)
-            return emaLeaf(ops, tl, sl, decay)
+            return emaLeaf(ops, tl, sl, decay, config.donate === true)
           },
           { root: name, names: ['teacher', 'student'] },
         )

@@ -22,11 +22,15 @@ export const AXPBY = 'PolyakAxpby'
 interface AxpbyAttrs {
   readonly alpha: number
   readonly beta: number
+  /** Write into `x`'s storage (buffer donation): only when the caller promises `x` is dead. */
+  readonly inPlace?: boolean
 }
 
 interface CpuBackendLike {
   data: { get: (id: unknown) => { values: Float32Array } }
   makeTensorInfo: (shape: number[], dtype: 'float32', values: Float32Array) => tf.TensorInfo
+  refCount: (id: unknown) => number
+  incRef: (id: unknown) => void
 }
 
 const cpuKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
@@ -37,6 +41,12 @@ const cpuKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const yv = b.data.get(y.dataId).values
   const a = Math.fround(alpha)
   const c = Math.fround(beta)
+  // Donated and not shared with any other tensor (a clone on cpu shares storage): update in place.
+  if ((attrs as unknown as AxpbyAttrs).inPlace === true && b.refCount(x.dataId) === 1 && x.dataId !== y.dataId) {
+    for (let i = 0; i < xv.length; i++) xv[i] = a * xv[i]! + c * yv[i]!
+    b.incRef(x.dataId)
+    return { dataId: x.dataId, shape: [...x.shape], dtype: 'float32' }
+  }
   const out = new Float32Array(xv.length)
   for (let i = 0; i < out.length; i++) out[i] = a * xv[i]! + c * yv[i]!
   return b.makeTensorInfo([...x.shape], 'float32', out)
@@ -128,6 +138,6 @@ const fusable = (x: tf.Tensor, y: tf.Tensor): boolean =>
   x.shape.every((d, i) => d === y.shape[i]) &&
   tf.getKernel(AXPBY, tf.getBackend()) !== undefined
 
-/** Runs the fused kernel. */
-export const fusedAxpby = (alpha: number, x: tf.Tensor, beta: number, y: tf.Tensor): tf.Tensor =>
-  tf.engine().runKernel(AXPBY, { x, y }, { alpha, beta }) as tf.Tensor
+/** Runs the fused kernel; with `donate`, a backend that can may reuse `x`'s storage for the result. */
+export const fusedAxpby = (alpha: number, x: tf.Tensor, beta: number, y: tf.Tensor, donate = false): tf.Tensor =>
+  tf.engine().runKernel(AXPBY, { x, y }, { alpha, beta, inPlace: donate }) as tf.Tensor

@@ -93,7 +93,8 @@ export const runSelfSupervised = async (
   const teacherNorm = config.method === 'byol-eman' ? 'eman' : config.method === 'byol-m2' ? 'momentumBatchNorm' : 'batchNorm'
   const teacherModel = convNet({ ...base, norm: teacherNorm, projector: { ...head, norm: teacherNorm }, totalSteps: config.steps })
   const policy = config.method === 'byol-eman' ? emanPolicy : config.method === 'simclr-projector' ? projectorOnly(underPrefix('projector')) : weightsOnly
-  const update = teacherUpdate(tfOps, { decay: cosineToOne(config.emaBase, config.steps), policy })
+  // the old teacher is disposed right after each update: donate it (in-place EMA where the backend can)
+  const update = teacherUpdate(tfOps, { decay: cosineToOne(config.emaBase, config.steps), policy, donate: true })
   const opt = lars({ lr: warmupCosine({ base: config.lr, warmupSteps: Math.floor(config.steps / 10), totalSteps: config.steps }), weightDecay: 1e-5 })
   const pool = Array.from({ length: train.n }, (_, i) => i)
   const next = batchStream(pool, config.batchSize, config.seed, 'ssl')

@@ -114,7 +114,8 @@ export const runSemiSupervised = async (
   const nextU = batchStream(split.unlabelled, config.batchUnlabelled, config.seed, 'unlabelled')
   const augR = derive(config.seed, 'augment')
   const opt = sgd({ lr: warmupCosine({ base: config.lr, warmupSteps: Math.floor(config.steps / 20), totalSteps: config.steps }), momentum: 0.9, weightDecay: config.weightDecay, nesterov: true })
-  const update = teacherUpdate(tfOps, { decay: config.emaDecay, policy: policyOf(config.teacher) })
+  // the old teacher is disposed right after each update: donate it (in-place EMA where the backend can)
+  const update = teacherUpdate(tfOps, { decay: config.emaDecay, policy: policyOf(config.teacher), donate: true })
 
   const init = model.init(config.seed)
   let state: TrainState = {

@@ -39,3 +39,28 @@ describeEachBackend(
   },
   ['cpu', 'webgpu'],
 )
+
+describeEachBackend(
+  'buffer donation (cpu)',
+  (b) => {
+    const it = itOn(b)
+    it('a donated, unshared x is updated in place; a shared one (a clone) is not', async (ops) => {
+      const x = ops.tensor([1, 2, 3], [3]) as tf.Tensor
+      const y = ops.tensor([3, 2, 1], [3]) as tf.Tensor
+      const out = ops.axpby(0.5, x as never, 0.5, y as never, { donate: true }) as unknown as tf.Tensor
+      expect(out.dataId).toBe(x.dataId)
+      ops.dispose(x as never)
+      expect(Array.from(await out.data())).toEqual([2, 2, 2])
+      const shared = ops.tensor([1, 2, 3], [3]) as tf.Tensor
+      const alias = ops.clone(shared as never) as unknown as tf.Tensor
+      const out2 = ops.axpby(0.5, shared as never, 0.5, y as never, { donate: true }) as unknown as tf.Tensor
+      expect(out2.dataId).not.toBe(shared.dataId)
+      expect(Array.from(await alias.data())).toEqual([1, 2, 3])
+    })
+    it('the donation law holds', async (ops) => {
+      const { assertLaws, axpbyDonation } = await import('polyak/laws')
+      await expect(assertLaws('cpu', ops, [axpbyDonation], ops, { numRuns: 50 })).resolves.toHaveLength(1)
+    })
+  },
+  ['cpu'],
+)

@@ -33,6 +33,7 @@ import {
   type WeightAlignSubject,
   LawError,
   assertLaws,
+  axpbyDonation,
   backendConformance,
   batchIndependence,
   bnAffineInvariance,
@@ -231,6 +232,18 @@ describe('transition laws reject impure, reshaping and leaking transitions', () 
   it('purity: a transition with hidden state', () => rejects(transitionPurity, impure, good))
   it('shapes: a transition that changes a leaf shape', () => rejects(transitionShapes, reshaping, good))
   it('noLeak: a transition that keeps an intermediate', () => rejects(transitionNoLeak, leaking, good))
+})
+
+describe('the donation law rejects a donated path that changes the result', () => {
+  it('a donated axpby that swaps its operands', async () => {
+    const broken: Ops<Leaf> = {
+      ...(tfOps as unknown as Ops<Leaf>),
+      name: 'broken',
+      axpby: (a, x, b, y, o) => (o?.donate === true ? tfOps.axpby(a, y as never, b, x as never) : tfOps.axpby(a, x as never, b, y as never)) as never,
+    }
+    await expect(assertLaws('cpu', ops, [axpbyDonation], ops, { numRuns: 50 })).resolves.toHaveLength(1)
+    await expect(assertLaws('broken', broken, [axpbyDonation], broken, { numRuns: 200 })).rejects.toThrow(/law backend\.axpbyDonation failed for broken/)
+  })
 })
 
 describe('backend conformance rejects a broken backend', () => {
