@@ -25,6 +25,7 @@ import { unsafeBatchNorm } from '../src/norm/batchNorm.js'
 import { unsafeGroupNorm } from '../src/norm/groupNorm.js'
 import { unsafeMomentumBatchNorm } from '../src/norm/momentumBatchNorm.js'
 import { unsafeWeightAlign } from '../src/norm/weightAlign.js'
+import type { ApplyContext, Normalizer } from '../src/norm/normalizer.js'
 import { sgd } from '../src/optim/optimizers.js'
 import { crossEntropy, disposeAll, valueAndGrads } from '../src/train/common.js'
 import { TORCH_SCRIPT } from './torch.js'
@@ -253,61 +254,34 @@ const donatedJob = (name: string, shapes: number[][]): Job => ({
 
 const activation = (ops: Ops<Leaf>, shape: number[]) => ops.tensor(fill(shape.reduce((a, b) => a * b, 1), 5), shape)
 
+/** A train-mode forward of an activation normalizer on a [64,32,32,64] batch. */
+const normalizerJob = <P, S>(name: string, make: (ops: Ops<Leaf>) => Normalizer<Leaf, P, S>, context: ApplyContext, torch?: string): Job => ({
+  name,
+  torch,
+  setup: (ops) => {
+    const norm = make(ops)
+    const s = norm.init(64)
+    const x = activation(ops, [64, 32, 32, 64])
+    return {
+      run: async () => {
+        const [y, next] = norm.apply(x, 'train', context)(s)
+        await settle(ops, y)
+        disposeTree(ops, [y, next])
+      },
+      dispose: () => disposeTree(ops, [s, x]),
+    }
+  },
+})
+
 const JOBS: readonly Job[] = [
   teacherJob('EMA update, ResNet-18 (11.7 M params, 62 tensors), axpby kernel where registered (cpu, webgpu)', resnet18Shapes(), false, true),
   teacherJob('EMA update, ResNet-18, composed mul+mul+add (fused kernels off)', resnet18Shapes(), false, false),
   donatedJob('EMA update, ResNet-18, donated teacher (in place where supported: cpu)', resnet18Shapes()),
   teacherJob('EMAN teacher update, ResNet-18 incl. BN stats', resnet18Shapes(), true, true),
   teacherJob('EMA update, ResNet-50 (25.6 M params)', resnet50Shapes(), false, true),
-  {
-    name: 'BN train forward [64,32,32,64]',
-    torch: 'bn_forward',
-    setup: (ops) => {
-      const bn = unsafeBatchNorm(ops)
-      const s = bn.init(64)
-      const x = activation(ops, [64, 32, 32, 64])
-      return {
-        run: async () => {
-          const [y, next] = bn.apply(x, 'train')(s)
-          await settle(ops, y)
-          disposeTree(ops, [y, next])
-        },
-        dispose: () => disposeTree(ops, [s, x]),
-      }
-    },
-  },
-  {
-    name: 'GroupNorm forward [64,32,32,64], 8 groups',
-    setup: (ops) => {
-      const gn = unsafeGroupNorm(ops, { groups: 8 })
-      const s = gn.init(64)
-      const x = activation(ops, [64, 32, 32, 64])
-      return {
-        run: async () => {
-          const [y, next] = gn.apply(x, 'train')(s)
-          await settle(ops, y)
-          disposeTree(ops, [y, next])
-        },
-        dispose: () => disposeTree(ops, [s, x]),
-      }
-    },
-  },
-  {
-    name: 'Momentum BN, two views [2×32,32,32,64]',
-    setup: (ops) => {
-      const mbn = unsafeMomentumBatchNorm(ops, { totalSteps: 100 })
-      const s = mbn.init(64)
-      const x = activation(ops, [64, 32, 32, 64])
-      return {
-        run: async () => {
-          const [y, next] = mbn.apply(x, 'train', { step: 10, views: 2 })(s)
-          await settle(ops, y)
-          disposeTree(ops, [y, next])
-        },
-        dispose: () => disposeTree(ops, [s, x]),
-      }
-    },
-  },
+  normalizerJob('BN train forward [64,32,32,64]', (ops) => unsafeBatchNorm(ops), {}, 'bn_forward'),
+  normalizerJob('GroupNorm forward [64,32,32,64], 8 groups', (ops) => unsafeGroupNorm(ops, { groups: 8 }), {}),
+  normalizerJob('Momentum BN, two views [2×32,32,32,64]', (ops) => unsafeMomentumBatchNorm(ops, { totalSteps: 100 }), { step: 10, views: 2 }),
   {
     name: 'WeightAlign over ResNet-18 convs',
     torch: 'weightalign_resnet18',
