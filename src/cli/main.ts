@@ -238,7 +238,7 @@ const trainCommand = async (argv: string[]): Promise<number> => {
   const { progressBar } = await import('./demo.js')
   let result: unknown
   if (f.kind === 'semiSupervised') {
-    if (values.resume && f.config.steps > 0) process.stderr.write(`resuming from ${values.checkpoint}\n`)
+    if (values.resume) process.stderr.write(`resuming from ${values.checkpoint}\n`)
     const { runSemiSupervised } = await import('../train/semiSupervised.js')
     const bar = progressBar(`semi ${f.config.teacher} teacher`, f.config.steps)
     const r = await runSemiSupervised(f.config, train, test, (s, m, p) => bar.update(s, `loss ${m.loss!.toFixed(3)}${p ? ` acc ${(100 * (p.teacher ?? p.student)).toFixed(1)}` : ''}`), {
