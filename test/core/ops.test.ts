@@ -3,7 +3,8 @@
  * Numerical agreement with the reference on random inputs is in conformance.test.ts.
  */
 import { expect } from 'vitest'
-import { DisposedTensorError, InvalidArgumentError, ShapeMismatchError } from 'polyak'
+import { DisposedTensorError, InvalidArgumentError, ShapeMismatchError, referenceOps } from 'polyak'
+import { assertAllClose } from 'polyak/laws'
 import { describeEachBackend, itOn } from '../support/backends.js'
 
 describeEachBackend('Ops contracts', (b) => {
@@ -25,6 +26,20 @@ describeEachBackend('Ops contracts', (b) => {
     expect(Array.from(await ops.read(unbiased.variance)).map((v) => +v.toFixed(5))).toEqual([1, 1])
     const kept = ops.moments(x, [0, 1], { keepDims: true })
     expect(kept.mean.shape).toEqual([1, 1])
+  })
+
+  it('moments over every axis but the last (the BN case; a matMul path on cpu) match the reference', async (ops) => {
+    const shape = [4, 3, 3, 5]
+    const data = Array.from({ length: 180 }, (_, i) => Math.sin(i * 0.37) * 3 + (i % 5))
+    for (const estimator of ['biased', 'unbiased'] as const) {
+      for (const keepDims of [false, true]) {
+        const m = ops.moments(ops.tensor(data, shape), [0, 1, 2], { estimator, keepDims })
+        const r = referenceOps.moments(referenceOps.tensor(data, shape), [0, 1, 2], { estimator, keepDims })
+        expect(m.mean.shape).toEqual(r.mean.shape)
+        assertAllClose(await ops.read(m.mean), referenceOps.readSync(r.mean), { rtol: 1e-5, atol: 1e-5 })
+        assertAllClose(await ops.read(m.variance), referenceOps.readSync(r.variance), { rtol: 1e-5, atol: 1e-5 })
+      }
+    }
   })
 
   it('moments: the unbiased estimator of one value is an error that says what to do', (ops) => {
