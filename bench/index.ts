@@ -13,7 +13,7 @@ import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { promisify } from 'node:util'
 import * as tf from '@tensorflow/tfjs-core'
-import { type BackendDescriptor, backends, unsafeUseBackend } from '../backends/index.js'
+import { type BackendDescriptor, backends, forceGpuKernels, unsafeUseBackend } from '../backends/index.js'
 import type { Ops } from '../src/core/ops.js'
 import type { Leaf } from '../src/core/tree.js'
 import { disposeTree } from '../src/core/memory.js'
@@ -361,7 +361,7 @@ export const runBench = async (options: { backends?: readonly string[]; onProgre
   }
   for (const b of chosen) {
     const { ops } = await unsafeUseBackend(b.name)
-    if (b.name === 'webgpu') tf.env().set('WEBGPU_CPU_FORWARD', false)
+    if (b.name === 'webgpu') await forceGpuKernels()
     for (const job of JOBS) {
       const skip = job.skip?.(b.name)
       if (skip !== undefined) {

@@ -11,7 +11,9 @@
  * @module laws/law
  */
 import fc from 'fast-check'
-import type { Leaf } from '../src/core/tree.js'
+import { type Leaf, mapAny } from '../src/core/tree.js'
+import { isTensorLike, tensorLeaves } from '../src/core/memory.js'
+import { allClose } from './eq.js'
 import type { Ops } from '../src/core/ops.js'
 
 /** Tolerance `|a − b| ≤ atol + rtol·|b|` of one float32 op; laws scale it by problem size where they say so. */
@@ -151,46 +153,20 @@ export type Host<R> = R extends Leaf ? number[] : R extends readonly unknown[] ?
  */
 export const evaluate = async <R>(ops: Ops<Leaf>, f: () => R): Promise<Host<R>> => {
   const r = ops.tidy(f)
-  const tensors: Leaf[] = []
-  const collect = (x: unknown): unknown => {
-    if (x !== null && typeof x === 'object' && Array.isArray((x as Leaf).shape) && typeof (x as Leaf).dtype === 'string') {
-      tensors.push(x as Leaf)
-      return x
-    }
-    if (Array.isArray(x)) return x.map(collect)
-    if (x !== null && typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, collect(v)]))
-    return x
-  }
-  collect(r)
+  const tensors = tensorLeaves<Leaf>(r).map(([, t]) => t)
   const data = new Map<Leaf, number[]>()
   try {
     for (const t of tensors) data.set(t, Array.from(await ops.read(t)))
   } finally {
     for (const t of tensors) ops.dispose(t)
   }
-  const replace = (x: unknown): unknown =>
-    data.has(x as Leaf)
-      ? data.get(x as Leaf)
-      : Array.isArray(x)
-        ? x.map(replace)
-        : x !== null && typeof x === 'object'
-          ? Object.fromEntries(Object.entries(x).map(([k, v]) => [k, replace(v)]))
-          : x
-  return replace(r) as Host<R>
+  if (isTensorLike(r)) return data.get(r) as Host<R>
+  return mapAny(r, (leaf) => (isTensorLike(leaf) ? data.get(leaf) : leaf)) as Host<R>
 }
 
-/** `true` when `|a_i − b_i| ≤ atol + rtol·scale_i` for all `i` (scale defaults to `|b_i|`); NaN equals NaN. */
-export const closeTo = (a: ArrayLike<number>, b: ArrayLike<number>, tol: LawTolerance, scale?: ArrayLike<number>): boolean => {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]!
-    const y = b[i]!
-    if (x === y || (Number.isNaN(x) && Number.isNaN(y))) continue
-    const s = scale === undefined ? Math.abs(y) : Math.abs(scale[i]!)
-    if (!(Math.abs(x - y) <= tol.atol + tol.rtol * s)) return false
-  }
-  return true
-}
+/** `true` when `|a_i − b_i| ≤ atol + rtol·scale_i` for all `i` (scale defaults to `|b_i|`); NaN equals NaN (`allClose`). */
+export const closeTo = (a: ArrayLike<number>, b: ArrayLike<number>, tol: LawTolerance, scale?: ArrayLike<number>): boolean =>
+  allClose(a, b, { rtol: tol.rtol, atol: tol.atol, ...(scale === undefined ? {} : { scale }) })
 
 /** `true` when two arrays are equal element by element (bitwise for floats, `0 === -0`). */
 export const exactlyEqual = (a: ArrayLike<number>, b: ArrayLike<number>): boolean =>

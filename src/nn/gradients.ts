@@ -13,6 +13,7 @@
  * @module nn/gradients
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { convOutput } from '../core/ops.js'
 
 type Saved = tf.Tensor[]
 type Attrs = Record<string, unknown>
@@ -44,18 +45,13 @@ const convFilterGrad = (x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: [number, n
   const [n, h, w] = x.shape as [number, number, number, number]
   const [, oh, ow] = dy.shape as [number, number, number, number]
   const [sh, sw] = strides
-  let padTop = 0
-  let padLeft = 0
-  let padBottom = 0
-  let padRight = 0
-  if (pad === 'same') {
-    const th = Math.max((oh - 1) * sh + kh - h, 0)
-    const tw = Math.max((ow - 1) * sw + kw - w, 0)
-    padTop = Math.floor(th / 2)
-    padLeft = Math.floor(tw / 2)
-    padBottom = th - padTop
-    padRight = tw - padLeft
-  }
+  // TensorFlow's padding rule (core/ops convOutput): the extra pixel of an odd total goes after
+  const rows = convOutput(h, kh, sh, pad)
+  const cols = convOutput(w, kw, sw, pad)
+  const padTop = rows.padBefore
+  const padLeft = cols.padBefore
+  const padBottom = pad === 'same' ? Math.max((oh - 1) * sh + kh - h, 0) - padTop : 0
+  const padRight = pad === 'same' ? Math.max((ow - 1) * sw + kw - w, 0) - padLeft : 0
   const xp = padTop + padBottom + padLeft + padRight > 0 ? tf.pad(x, [[0, 0], [padTop, padBottom], [padLeft, padRight], [0, 0]]) : x
   const dy2 = tf.reshape(dy, [n * oh * ow, co])
   const taps: tf.Tensor[] = []

@@ -13,7 +13,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { InvalidArgumentError } from '../core/errors.js'
+import { cloneTree } from '../core/memory.js'
 import { tfOps } from '../core/tfOps.js'
+import type { Tree } from '../core/tree.js'
 import { unsafeBatchNorm } from '../norm/batchNorm.js'
 import { unsafeEman } from '../norm/eman.js'
 import { unsafeGroupNorm, unsafeLayerNorm } from '../norm/groupNorm.js'
@@ -191,7 +193,6 @@ export const convNet = (config: ConvNetConfig): Model => {
   }
 
   const head = (
-    h: HeadConfig,
     norm: Normalizer<tf.Tensor, Layer, Layer> | undefined,
     p: ModelTree,
     s: ModelTree,
@@ -201,7 +202,6 @@ export const convNet = (config: ConvNetConfig): Model => {
   ): [tf.Tensor2D, ModelTree] => {
     const z = dense(x, p.fc1 as Layer)
     const [zn, ns] = applyNorm(norm, p.norm as ModelTree | undefined, s.norm as ModelTree | undefined, z, mode, context)
-    void h
     return [dense(tf.relu(zn), p.fc2 as Layer), ns === undefined ? {} : { norm: ns }]
   }
 
@@ -232,11 +232,11 @@ export const convNet = (config: ConvNetConfig): Model => {
     const out: { features: tf.Tensor2D; logits?: tf.Tensor2D; projection?: tf.Tensor2D; prediction?: tf.Tensor2D; stats: ModelTree } = { features: feats, stats: nextStats }
     if (params.classifier !== undefined && heads.includes('classifier')) out.logits = dense(feats, params.classifier as Layer)
     if (config.projector !== undefined && heads.includes('projector')) {
-      const [z, ps] = head(config.projector, projectorNorm, params.projector as ModelTree, (stats.projector ?? {}) as ModelTree, feats, mode, context)
+      const [z, ps] = head(projectorNorm, params.projector as ModelTree, (stats.projector ?? {}) as ModelTree, feats, mode, context)
       out.projection = z
       nextStats.projector = ps
       if (config.predictor !== undefined && heads.includes('predictor')) {
-        const [q, qs] = head(config.predictor, predictorNorm, params.predictor as ModelTree, (stats.predictor ?? {}) as ModelTree, z, mode, context)
+        const [q, qs] = head(predictorNorm, params.predictor as ModelTree, (stats.predictor ?? {}) as ModelTree, z, mode, context)
         out.prediction = q
         nextStats.predictor = qs
       }
@@ -249,6 +249,5 @@ export const convNet = (config: ConvNetConfig): Model => {
   return { config, init, forward }
 }
 
-/** A deep copy of a model tree (clones every tensor). */
-export const cloneModelTree = (t: ModelTree): ModelTree =>
-  Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v instanceof tf.Tensor ? tf.clone(v) : cloneModelTree(v)]))
+/** A deep copy of a model tree (clones every tensor): `cloneTree` on the tfjs interpreter. */
+export const cloneModelTree = (t: ModelTree): ModelTree => cloneTree(tfOps, t as Tree<tf.Tensor>) as ModelTree

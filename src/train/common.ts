@@ -5,6 +5,9 @@
  * @module train/common
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { disposeTree } from '../core/memory.js'
+import { tfOps } from '../core/tfOps.js'
+import { type Tree, leaves } from '../core/tree.js'
 import { registerGradients } from '../nn/gradients.js'
 import type { Model, ModelTree } from '../nn/model.js'
 import type { ImageSet } from '../data/mnist.js'
@@ -29,12 +32,8 @@ export const scoped = <R>(f: () => R): R => tf.tidy(f as unknown as () => tf.Ten
 export const stopGradient = <T extends tf.Tensor>(x: T): T =>
   tf.customGrad(((a: tf.Tensor) => ({ value: tf.clone(a), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as unknown as Parameters<typeof tf.customGrad>[0])(x) as T
 
-/** Every tensor of a model tree, with its path. */
-export const flatten = (t: ModelTree, path = ''): Array<[string, tf.Tensor]> =>
-  Object.entries(t).flatMap(([k, v]) => {
-    const p = path === '' ? k : `${path}/${k}`
-    return v instanceof tf.Tensor ? [[p, v] as [string, tf.Tensor]] : flatten(v, p)
-  })
+/** Every tensor of a model tree, with its path (`tree.leaves`). */
+export const flatten = (t: ModelTree): Array<[string, tf.Tensor]> => leaves(t as Tree<tf.Tensor>) as Array<[string, tf.Tensor]>
 
 /** Rebuilds a tree shaped like `like` from tensors in `flatten` order. */
 export const unflatten = (like: ModelTree, tensors: readonly tf.Tensor[]): ModelTree => {
@@ -43,12 +42,8 @@ export const unflatten = (like: ModelTree, tensors: readonly tf.Tensor[]): Model
   return go(like)
 }
 
-/** Disposes every tensor of a value (trees, arrays, states). */
-export const disposeAll = (x: unknown): void => {
-  if (x instanceof tf.Tensor) x.dispose()
-  else if (Array.isArray(x)) x.forEach(disposeAll)
-  else if (x !== null && typeof x === 'object') Object.values(x).forEach(disposeAll)
-}
+/** Disposes every tensor of a value (trees, arrays, states): `disposeTree` on the tfjs interpreter. */
+export const disposeAll = (x: unknown): void => disposeTree(tfOps, x)
 
 /** What a loss function returns: the scalar to differentiate, new statistics to keep, and metrics. */
 export interface LossOutput {

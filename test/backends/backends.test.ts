@@ -1,29 +1,14 @@
-import { execFile } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import * as E from 'fp-ts/lib/Either.js'
 import { describe, expect, it } from 'vitest'
 import { BackendUnavailableError, UnknownBackendError } from 'polyak'
 import { backendNames, getBackend, tensorflow, useBackend } from 'polyak/backends'
 import { requiredBackends } from '../support/backends.js'
-
-const run = promisify(execFile)
-const cli = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url))
+import { polyak } from '../support/cli.js'
 
 interface Row {
   name: string
   available: boolean
   reason?: string
-}
-
-const polyak = async (args: string[], env: NodeJS.ProcessEnv = process.env) => {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [cli, ...args], { env, timeout: 60_000 })
-    return { code: 0, stdout, stderr }
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string }
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr }
-  }
 }
 
 describe('backend registry', () => {
@@ -75,7 +60,7 @@ describe('polyak backends (command line)', () => {
 
   it('reports webgpu unavailable, with the Vulkan hint, when no Vulkan driver can be found', async () => {
     const env = { ...process.env, VK_ICD_FILENAMES: '/nonexistent/icd.json', VK_DRIVER_FILES: '/nonexistent/icd.json' }
-    const { code, stdout } = await polyak(['backends', '--json'], env)
+    const { code, stdout } = await polyak(['backends', '--json'], { env })
     expect(code).toBe(0)
     const webgpu = (JSON.parse(stdout) as Row[]).find((r) => r.name === 'webgpu')!
     expect(webgpu.available).toBe(false)

@@ -1,23 +1,11 @@
-import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { APPLY_OPS } from '../../src/cli/apply.js'
 import { assertAllClose } from 'polyak/laws'
+import { polyak } from '../support/cli.js'
 import { type FixtureTensor, loadFixture, toChannelsLast } from '../support/fixtures.js'
 
-const cli = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url))
-
 /** Runs `polyak apply` with the spec on stdin. */
-const apply = (spec: unknown, args: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> =>
-  new Promise((resolve) => {
-    const p = spawn(process.execPath, [cli, 'apply', ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }))
-    p.stdin.end(typeof spec === 'string' ? spec : JSON.stringify(spec))
-  })
+const apply = (spec: unknown, args: string[] = []) => polyak(['apply', ...args], { stdin: typeof spec === 'string' ? spec : JSON.stringify(spec) })
 
 interface Out {
   outputs: Record<string, { shape: number[]; data: number[] }>

@@ -1,22 +1,8 @@
-import { execFile } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
-
-const run = promisify(execFile)
-const cli = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url))
-const polyak = async (args: string[]) => {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [cli, ...args], { timeout: 300_000, maxBuffer: 1 << 24 })
-    return { code: 0, stdout, stderr }
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string }
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr }
-  }
-}
+import { polyak } from '../support/cli.js'
 
 describe('polyak demo (tiny budget)', () => {
   it('prints the results table and writes the report folder (JSON, CSV, HTML with SVG plots)', async () => {

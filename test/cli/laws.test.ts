@@ -1,12 +1,7 @@
-import { execFile } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { webgpu } from 'polyak/backends'
 import { requiredBackends } from '../support/backends.js'
-
-const run = promisify(execFile)
-const cli = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url))
+import { polyak } from '../support/cli.js'
 
 interface LawsJson {
   backend: string
@@ -14,15 +9,7 @@ interface LawsJson {
   results: Array<{ law: string; subject: string; expect: 'pass' | 'fail'; outcome: 'pass' | 'fail'; ok: boolean; seed: number }>
 }
 
-const laws = async (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [cli, 'laws', ...args], { timeout: 300_000, maxBuffer: 1 << 24 })
-    return { code: 0, stdout, stderr }
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string }
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr }
-  }
-}
+const laws = (args: string[]) => polyak(['laws', ...args])
 
 describe('polyak laws (command line)', () => {
   it('--backend webgpu --json passes the whole catalogue (train-mode BN failing independence, as it must)', async () => {
