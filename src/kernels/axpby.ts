@@ -8,6 +8,8 @@
  *   broadcasting route for `tensor·scalar`, three passes and two temporaries).
  * - **webgpu**: one WGSL program reading `x` and `y` once and writing `out` once (the composed path
  *   runs three programs).
+ * - **wasm**: a WebAssembly SIMD loop (`assembly/kernels.ts`) on the backend's memory, in place when
+ *   donated and unshared.
  *
  * The arithmetic is `fround(α)·x + fround(β)·y` in float32 weights, like the composed path's
  * scalar tensors; the conformance suite and the EMA laws run on it.
@@ -15,6 +17,8 @@
  * @module kernels/axpby
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { defineKernel } from './registry.js'
+import { type WasmBackendLike, offsetOf, wasmKernels } from './wasm/module.js'
 
 /** The kernel's name in the tfjs registry. */
 export const AXPBY = 'PolyakAxpby'
@@ -92,51 +96,41 @@ const webgpuKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   ])
 }
 
-const KERNELS: Record<string, tf.KernelFunc> = { cpu: cpuKernel, webgpu: webgpuKernel }
-
-/** Registers the fused kernel for `backendName` if polyak has one for it (idempotent); returns whether it is registered. */
-export const registerAxpby = (backendName: string): boolean => {
-  const kernel = KERNELS[backendName]
-  if (kernel === undefined) return false
-  if (tf.getKernel(AXPBY, backendName) === undefined) tf.registerKernel({ kernelName: AXPBY, backendName, kernelFunc: kernel })
-  if (tf.getGradient(AXPBY) === undefined) {
-    tf.registerGradient({
-      kernelName: AXPBY,
-      gradFunc: (dy, _saved, attrs) => {
-        const { alpha, beta } = attrs as unknown as AxpbyAttrs
-        return { x: () => tf.mul(dy as tf.Tensor, tf.scalar(alpha)), y: () => tf.mul(dy as tf.Tensor, tf.scalar(beta)) }
-      },
-    })
+const wasmKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, y } = inputs as { x: tf.TensorInfo; y: tf.TensorInfo }
+  const { alpha, beta, inPlace } = attrs as unknown as AxpbyAttrs
+  const b = backend as unknown as WasmBackendLike
+  const k = wasmKernels(b)!
+  const n = x.shape.reduce((p, d) => p * d, 1)
+  // Donated and unshared: write into x's storage (each element is read before it is written)
+  if (inPlace === true && b.refCount(x.dataId) === 1 && x.dataId !== y.dataId) {
+    k.axpby(offsetOf(b, x), offsetOf(b, x), offsetOf(b, y), n, alpha, beta)
+    b.incRef(x.dataId)
+    return { dataId: x.dataId, shape: [...x.shape], dtype: 'float32' }
   }
-  return true
+  const out = b.makeOutput([...x.shape], 'float32')
+  k.axpby(offsetOf(b, out), offsetOf(b, x), offsetOf(b, y), n, alpha, beta)
+  return out
 }
 
-let disabled = false
-
-/** Turns the fused path off (`false`) or back on, e.g. to benchmark or test the composed fallback. */
-export const useFusedKernels = (on: boolean): void => {
-  disabled = !on
-}
-
-const checked = new Set<string>()
+const axpbyKernel = defineKernel({
+  name: AXPBY,
+  backends: {
+    cpu: () => cpuKernel,
+    webgpu: () => webgpuKernel,
+    wasm: () => (wasmKernels(tf.backend() as unknown as WasmBackendLike) === null ? undefined : wasmKernel),
+  },
+  gradient: {
+    gradFunc: (dy, _saved, attrs) => {
+      const { alpha, beta } = attrs as unknown as AxpbyAttrs
+      return { x: () => tf.mul(dy as tf.Tensor, tf.scalar(alpha)), y: () => tf.mul(dy as tf.Tensor, tf.scalar(beta)) }
+    },
+  },
+})
 
 /** True when `axpby` of these operands can run as the fused kernel on the active backend. */
-export const canFuseAxpby = (x: tf.Tensor, y: tf.Tensor): boolean => {
-  const backend = tf.getBackend()
-  if (!checked.has(backend)) {
-    checked.add(backend)
-    registerAxpby(backend)
-  }
-  return fusable(x, y)
-}
-
-const fusable = (x: tf.Tensor, y: tf.Tensor): boolean =>
-  !disabled &&
-  x.dtype === 'float32' &&
-  y.dtype === 'float32' &&
-  x.shape.length === y.shape.length &&
-  x.shape.every((d, i) => d === y.shape[i]) &&
-  tf.getKernel(AXPBY, tf.getBackend()) !== undefined
+export const canFuseAxpby = (x: tf.Tensor, y: tf.Tensor): boolean =>
+  x.dtype === 'float32' && y.dtype === 'float32' && x.shape.length === y.shape.length && x.shape.every((d, i) => d === y.shape[i]) && axpbyKernel.available()
 
 /** Runs the fused kernel; with `donate`, a backend that can may reuse `x`'s storage for the result. */
 export const fusedAxpby = (alpha: number, x: tf.Tensor, beta: number, y: tf.Tensor, donate = false): tf.Tensor =>

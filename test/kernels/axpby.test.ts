@@ -6,7 +6,8 @@ import * as tf from '@tensorflow/tfjs-core'
 import { expect } from 'vitest'
 import { referenceOps } from 'polyak'
 import { assertAllClose } from 'polyak/laws'
-import { AXPBY, useFusedKernels } from '../../src/kernels/axpby.js'
+import { AXPBY } from '../../src/kernels/axpby.js'
+import { useFusedKernels } from '../../src/kernels/registry.js'
 import { registerGradients } from '../../src/nn/gradients.js'
 import { describeEachBackend, itOn } from '../support/backends.js'
 
@@ -37,7 +38,7 @@ describeEachBackend(
       expect(Array.from(await gy!.data())).toEqual([0.75, 0.75, 0.75])
     })
   },
-  ['cpu', 'webgpu'],
+  ['cpu', 'wasm', 'webgpu'],
 )
 
 describeEachBackend(
