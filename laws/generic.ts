@@ -128,6 +128,8 @@ interface Primitive {
   readonly run: <T extends Leaf>(ops: Ops<T>, xs: T[]) => T
   /** Terms accumulated per output (for the forward error bound). */
   readonly terms: (xs: HostTensor[]) => number
+  /** Inputs whose result bounds the magnitude of every term (default: the absolute values). */
+  readonly magnitudes?: (xs: HostTensor[]) => HostTensor[]
 }
 
 const PRIMITIVES: readonly Primitive[] = [
@@ -140,6 +142,34 @@ const PRIMITIVES: readonly Primitive[] = [
     inputs: shapeArb(2, 3, 5).chain((s) => fc.tuple(tensorArb([s[0]! + 1, ...s.slice(1)], spreadDataArb))),
     run: (ops, [x]) => ops.moments(x!, [0], { estimator: 'unbiased' }).variance,
     terms: ([x]) => 2 * x!.shape[0]!,
+  },
+  ...([-1, 0] as const).map(
+    (which): Primitive => ({
+      // every axis but one reduced, the BatchNorm (channels last) and OIHW filter (first) cases: the fused per-channel kernel where a backend has one
+      name: `moments per channel (${which === 0 ? 'first' : 'last'} axis)`,
+      // one reduced axis grows by one, so every channel has at least two values
+      inputs: shapeArb(2, 4, 5).chain((s) => fc.tuple(tensorArb(s.map((d, i) => (i === (which === 0 ? s.length - 1 : 0) ? d + 1 : d)), spreadDataArb))),
+      run: (ops, [x]) => {
+        const axis = which === 0 ? 0 : x!.shape.length - 1
+        const m = ops.moments(x!, x!.shape.map((_, i) => i).filter((i) => i !== axis), { estimator: 'unbiased' })
+        return ops.concat([m.mean, m.variance], 0)
+      },
+      terms: ([x]) => 2 * (x!.data.length / x!.shape[which === 0 ? 0 : x!.shape.length - 1]!),
+    }),
+  ),
+  {
+    name: 'normalize',
+    inputs: fc
+      .tuple(shapeArb(1, 4, 5), fc.nat())
+      .chain(([s, k]) => {
+        const axis = k % s.length
+        const coef = s.map((d, i) => (i === axis ? d : 1))
+        return fc.tuple(tensorArb(s, spreadDataArb), tensorArb(coef, spreadDataArb), tensorArb(coef, spreadDataArb), tensorArb(coef, spreadDataArb))
+      }),
+    run: (ops, [x, c, s, o]) => ops.normalize(x!, c!, s!, o!),
+    terms: () => 3,
+    // (|x| + |c|)·|s| + |o|: the subtraction's terms, not their difference
+    magnitudes: (xs) => xs.map((h, i) => ({ ...h, data: h.data.map((v) => (i === 1 ? -Math.abs(v) : Math.abs(v))) })),
   },
   {
     name: 'matMul',
@@ -159,7 +189,7 @@ const U = 2 ** -24
 
 /**
  * Backend conformance: representative primitives (elementwise with broadcasting, `axpby`, `rsqrt`,
- * unbiased `moments`, `matMul`, `conv2d`) agree with the Float64 reference within the backend's
+ * unbiased `moments` (over a leading axis, and per channel, first and last), `normalize`, `matMul`, `conv2d`) agree with the Float64 reference within the backend's
  * tolerance plus the forward error bound `n·u·Σ|terms|`.
  */
 export const backendConformance: Law<Ops<Leaf>, readonly [number, HostTensor[]]> = {
@@ -174,9 +204,11 @@ export const backendConformance: Law<Ops<Leaf>, readonly [number, HostTensor[]]>
       const got = Array.from(await ops.read(y))
       const want = referenceOps.tidy(() => Array.from(referenceOps.readSync(p.run(referenceOps, xs.map((h) => referenceOps.tensor(h.data, h.shape))))))
       const scale = referenceOps.tidy(() =>
-        Array.from(referenceOps.readSync(p.run(referenceOps, xs.map((h) => referenceOps.tensor(h.data.map(Math.abs), h.shape))))).map((v) => Math.max(Math.abs(v), 1e-30)),
+        Array.from(
+          referenceOps.readSync(p.run(referenceOps, (p.magnitudes?.(xs) ?? xs.map((h) => ({ ...h, data: h.data.map(Math.abs) }))).map((h) => referenceOps.tensor(h.data, h.shape)))),
+        ).map((v) => Math.max(Math.abs(v), 1e-30)),
       )
-      const scaleFor = p.name === 'moments' ? scale.map(() => Math.max(...xs[0]!.data.map((v) => 4 * v * v))) : p.name === 'rsqrt' ? want.map(Math.abs) : scale
+      const scaleFor = p.name.startsWith('moments') ? scale.map(() => Math.max(...xs[0]!.data.map((v) => Math.max(4 * v * v, Math.abs(v))))) : p.name === 'rsqrt' ? want.map(Math.abs) : scale
       return closeTo(got, want, { rtol: tolerance.rtol + p.terms(xs) * U, atol: tolerance.atol }, scaleFor)
     } finally {
       made.forEach((t) => ops.dispose(t))

@@ -123,6 +123,13 @@ export interface Ops<T extends Leaf> {
    * EMA and blend: `ema(avg, x, d) = axpby(d, avg, 1 − d, x)` is exact at `d = 0` and `d = 1`.
    */
   axpby(alpha: number, x: T, beta: number, y: T, options?: AxpbyOptions): T
+  /**
+   * `(x − center)·scale + offset`, the three coefficients broadcasting against `x`: the elementwise
+   * half of every normaliser (BatchNorm: `center = μ`, `scale = γ/√(σ² + ε)`, `offset = β`;
+   * WeightAlign: `center = μ_o`, `scale = G·γ_o/√(N·(σ²_o + ε))`, `offset = 0`). One pass where the
+   * backend has the fused kernel and the coefficients vary along one axis only.
+   */
+  normalize(x: T, center: T, scale: T, offset: T): T
   /** Converts to another dtype (float → int32 truncates toward zero). */
   cast(x: T, dtype: DType): T
 

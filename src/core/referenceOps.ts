@@ -275,6 +275,17 @@ export const referenceOps: Ops<RefTensor> = {
     checkFinite('axpby', 'beta', beta)
     return binary('axpby', x, y, (u, v) => alpha * u + beta * v, 'float32')
   },
+  normalize(x, center, scale, offset) {
+    const args = [x, center, scale, offset] as const
+    const names = ['x', 'center', 'scale', 'offset'] as const
+    const vs = args.map((t, i) => vals(t, `normalize: ${names[i]}`))
+    const shape = args.slice(1).reduce<readonly number[]>((sh, t) => broadcastShapes('normalize', sh, t.shape), x.shape)
+    const [ox, oc, os, oo] = args.map((t) => broadcastOffsets(t.shape, shape)) as [Int32Array, Int32Array, Int32Array, Int32Array]
+    const [vx, vc, vsc, vo] = vs as [Float64Array, Float64Array, Float64Array, Float64Array]
+    const out = new Float64Array(ox.length)
+    for (let i = 0; i < out.length; i++) out[i] = (vx[ox[i]!]! - vc[oc[i]!]!) * vsc[os[i]!]! + vo[oo[i]!]!
+    return make(out, shape, 'float32')
+  },
   cast: (x, dtype) => unary('cast', x, (v) => castValue(v, dtype), dtype),
 
   sum(x, axes, keepDims = false) {

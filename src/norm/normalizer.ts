@@ -60,13 +60,12 @@ export const channelAxes = (op: string, x: Leaf, channels: number): number[] => 
 
 /**
  * Per-channel affine normalisation `y = γ·(x − μ)/√(σ² + ε) + β`, computed as
- * `y = x·s + (β − μ·s)` with `s = γ·rsqrt(σ² + ε)` (two broadcasts over `x` instead of four).
+ * `y = (x − μ)·s + β` with `s = γ·rsqrt(σ² + ε)` on the small coefficient tensors, then one
+ * `ops.normalize` pass over `x` (fused where the backend has the kernel).
  * `mean`, `variance`, `gamma`, `beta` broadcast against `x` (shape `[C]` or with leading 1s).
  */
-export const affineNormalize = <T extends Leaf>(ops: Ops<T>, x: T, mean: T, variance: T, gamma: T, beta: T, epsilon: number): T => {
-  const s = ops.mul(gamma, ops.rsqrt(ops.shift(variance, epsilon)))
-  return ops.add(ops.mul(x, s), ops.sub(beta, ops.mul(mean, s)))
-}
+export const affineNormalize = <T extends Leaf>(ops: Ops<T>, x: T, mean: T, variance: T, gamma: T, beta: T, epsilon: number): T =>
+  ops.normalize(x, mean, ops.mul(gamma, ops.rsqrt(ops.shift(variance, epsilon))), beta)
 
 /** Validates a channel count given to `init`. */
 export const checkChannels = (op: string, channels: number): void => {

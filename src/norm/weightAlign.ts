@@ -85,7 +85,7 @@ const makeWa = <T extends Leaf>(
       // G·γ_o / √(N·(σ²_o + ε)) = (G/√N)·γ_o·rsqrt(σ²_o + ε)
       const gamma = ops.reshape(params.gamma, perFilterShape(w.shape.length, outAxis, filters))
       const factor = ops.mul(ops.scale(gamma, c.gain / Math.sqrt(fanIn)), ops.rsqrt(ops.shift(m.variance, c.epsilon)))
-      return ops.mul(ops.sub(w, m.mean), factor)
+      return ops.normalize(w, m.mean, factor, ops.zeros(factor.shape))
     })
   return {
     name: 'weightAlign',

@@ -103,7 +103,7 @@ const makeWs = <T extends Leaf>(
         c.epsilonPlacement === 'variance'
           ? ops.rsqrt(ops.shift(m.variance, c.epsilon))
           : ops.div(ops.ones([]), ops.shift(ops.sqrt(m.variance), c.epsilon))
-      return ops.mul(ops.sub(w, m.mean), inv)
+      return ops.normalize(w, m.mean, inv, ops.zeros(inv.shape))
     })
   return {
     name: 'weightStandardization',

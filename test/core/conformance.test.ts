@@ -122,6 +122,22 @@ const cases: Array<Case<unknown>> = [
       ([[x, y], a, b]) => [[abs(x), abs(y)], Math.abs(a), Math.abs(b)],
     ),
   }),
+  defineCase<readonly [HostTensor, HostTensor, HostTensor, HostTensor]>({
+    // coefficients along one axis (the fused per-channel kernel where a backend has one), or broadcast freely
+    name: 'normalize',
+    input: hostTensorArb({ minRank: 1, maxRank: 4, maxDim: 6, min: -100, max: 100 }).chain((x) =>
+      fc.tuple(fc.nat({ max: x.shape.length }), fc.boolean()).chain(([axis, flat]) => {
+        const coef = axis === x.shape.length ? x.shape.map(() => 1) : flat && axis === x.shape.length - 1 ? [x.shape[axis]!] : x.shape.map((d, i) => (i === axis ? d : 1))
+        return fc.tuple(fc.constant(x), ofShape(coef, -100, 100), ofShape(coef, -10, 10), ofShape(coef, -100, 100))
+      }),
+    ),
+    run: (ops, make, [x, c, s, o]) => [ops.normalize(make(x), make(c), make(s), make(o))],
+    // (|x| + |c|)·|s| + |o| bounds every term
+    bound: accumulate<readonly [HostTensor, HostTensor, HostTensor, HostTensor]>(
+      () => 3,
+      ([x, c, s, o]) => [abs(x), { shape: c.shape, data: c.data.map((v) => -Math.abs(v)) }, abs(s), abs(o)],
+    ),
+  }),
   unaryCase('cast int32', (ops, x) => ops.cast(x, 'int32'), -1e3, 1e3, exact),
   defineCase<readonly [HostTensor, number[] | undefined, boolean]>({
     name: 'sum',
