@@ -225,7 +225,8 @@ export const convNet = (config: ConvNetConfig): Model => {
       // 2×2 average pooling as reshape + mean (floor on odd sizes), differentiable with polyak's gradients
       const ph = Math.floor(hh / 2)
       const pw = Math.floor(ww / 2)
-      h = ph >= 1 && pw >= 1 ? tf.mean(tf.reshape(tf.slice(a, [0, 0, 0, 0], [n, ph * 2, pw * 2, c]), [n, ph, 2, pw, 2, c]), [2, 4]) : a
+      const even = ph * 2 === hh && pw * 2 === ww ? a : tf.slice(a, [0, 0, 0, 0], [n, ph * 2, pw * 2, c])
+      h = ph >= 1 && pw >= 1 ? tf.mean(tf.reshape(even, [n, ph, 2, pw, 2, c]), [2, 4]) : a
     })
     const feats = context.features ?? (tf.mean(h, [1, 2]) as tf.Tensor2D)
     const heads = context.heads ?? ['classifier', 'projector', 'predictor']

@@ -1,7 +1,7 @@
 /**
  * polyak's gradient functions against central finite differences (float32 forward, so the check is
- * loose but catches wrong formulas), and the Conv2D filter-gradient fallback against the backend's
- * own Conv2DBackpropFilter kernel.
+ * loose but catches wrong formulas), and the wasm Conv2D gradients (polyak's flipped convolution and
+ * im2col kernel) against the cpu backend's own Conv2DBackpropInput/Filter kernels.
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -47,17 +47,29 @@ describe('gradients (cpu)', () => {
   check('Conv2D input (same padding, stride 2)', (x) => tf.sum(tf.square(tf.conv2d(x as tf.Tensor4D, tf.tensor4d(Array.from({ length: 18 }, (_, i) => Math.cos(i)), [3, 3, 1, 2]), 2, 'same'))) as tf.Scalar, [1, 5, 5, 1])
   check('Conv2D filter (valid padding)', (f) => tf.sum(tf.square(tf.conv2d(tf.tensor4d(Array.from({ length: 32 }, (_, i) => Math.sin(i)), [1, 4, 4, 2]), f as tf.Tensor4D, 1, 'valid'))) as tf.Scalar, [2, 2, 2, 1])
 
-  it('the Conv2D filter gradient fallback (shifted matMuls) equals the backend kernel', async () => {
-    const x = tf.tensor4d(Array.from({ length: 2 * 7 * 6 * 3 }, (_, i) => Math.sin(i * 0.37)), [2, 7, 6, 3])
-    const f = tf.tensor4d(Array.from({ length: 3 * 3 * 3 * 4 }, (_, i) => Math.cos(i * 0.21)), [3, 3, 3, 4])
-    for (const [stride, pad] of [[1, 'same'], [2, 'same'], [1, 'valid'], [2, 'valid']] as const) {
-      const loss = (ff: tf.Tensor) => tf.sum(tf.square(tf.conv2d(x, ff as tf.Tensor4D, stride, pad))) as tf.Scalar
-      const native = Array.from(tf.grad(loss)(f).dataSync())
-      // the same gradient on wasm, which has no Conv2DBackpropFilter kernel
+  it('the wasm Conv2D gradients (flipped convolution for x, im2col for the filter) equal the cpu kernels', async () => {
+    const configs = [
+      { x: [2, 7, 6, 3], f: [3, 3, 3, 4], stride: 1, pad: 'same' },
+      { x: [2, 7, 6, 3], f: [3, 3, 3, 4], stride: 2, pad: 'same' },
+      { x: [2, 7, 6, 3], f: [3, 3, 3, 4], stride: 1, pad: 'valid' },
+      { x: [2, 7, 6, 3], f: [3, 3, 3, 4], stride: 2, pad: 'valid' },
+      { x: [1, 6, 5, 2], f: [2, 2, 2, 3], stride: 1, pad: 'same' }, // even kernel: the extra padding goes after
+      { x: [1, 6, 5, 2], f: [2, 3, 2, 3], stride: 1, pad: 'valid' },
+      { x: [3, 4, 4, 5], f: [1, 1, 5, 2], stride: 1, pad: 'same' },
+      { x: [1, 9, 9, 1], f: [5, 5, 1, 2], stride: 1, pad: 'same' },
+    ] as const
+    for (const c of configs) {
+      const xs = Array.from({ length: c.x.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i * 0.37))
+      const fs = Array.from({ length: c.f.reduce((a, b) => a * b, 1) }, (_, i) => Math.cos(i * 0.21))
+      const loss = (x: tf.Tensor, f: tf.Tensor) => tf.sum(tf.square(tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, c.stride, c.pad))) as tf.Scalar
+      const grads = () => tf.grads(loss)([tf.tensor4d(xs, [...c.x]), tf.tensor4d(fs, [...c.f])]).map((t) => Array.from(t.dataSync()))
+      const native = grads()
       await unsafeUseBackend('wasm')
-      const fallback = Array.from(tf.grad(loss)(tf.tensor4d(f.dataSync(), f.shape)).dataSync())
+      const viaWasm = grads()
       await unsafeUseBackend('cpu')
-      native.forEach((v, i) => expect(Math.abs(v - fallback[i]!)).toBeLessThan(1e-3 * Math.max(1, Math.abs(v))))
+      ;['x', 'filter'].forEach((name, k) =>
+        native[k]!.forEach((v, i) => expect(Math.abs(v - viaWasm[k]![i]!), `${JSON.stringify(c)} d${name}[${i}]`).toBeLessThan(1e-3 * Math.max(1, Math.abs(v)))),
+      )
     }
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeUndefined()
   })
