@@ -1,9 +1,12 @@
 /**
  * Fused per-channel kernels: the statistics and the elementwise half of every normaliser.
  *
- * A tensor is viewed as `[A, C, B]` around its channel axis `k` (`A = ∏ shape[<k]`, `C = shape[k]`,
- * `B = ∏ shape[>k]`): BatchNorm's NHWC activations have `k` last (`B = 1`), OIHW filters have
- * `k = 0` (`A = 1`), HWIO filters `k` last.
+ * A tensor is viewed as `[G, A, C, B]` by a layout `{lead, axis}`: the `lead` leading axes are
+ * groups (`G = ∏ shape[<lead]`, statistics per group and channel), `C = shape[axis]` the channels,
+ * `A = ∏ shape[lead..axis)`, `B = ∏ shape[>axis]`. BatchNorm's NHWC activations: `lead = 0`, `axis`
+ * last (`B = 1`); OIHW filters: `axis = 0`; Momentum BN's `[views, rows, C]`: `lead = 1`;
+ * GroupNorm's `[N, HW, groups, C/G]`: `lead = 1`, `axis = 2`. Statistics and coefficients are
+ * `[G·C]`, group-major.
  *
  * - `PolyakMoments`: `mean[c] = Σ x / n`, `variance[c] = Σ (x − mean[c])² / n` over `n = A·B`
  *   values per channel, two passes, float32 blocks of 64 summed in float64.
@@ -19,54 +22,91 @@ import * as tf from '@tensorflow/tfjs-core'
 import { defineKernel } from './registry.js'
 import { type WasmBackendLike, offsetOf, wasmKernels, withScratch } from './wasm/module.js'
 
-interface AxisAttrs {
+/** Which axes of a tensor index the statistics: the first `lead` axes (groups) and `axis` (channels), `axis ≥ lead`. */
+export interface ChannelLayout {
+  readonly lead: number
   readonly axis: number
 }
 
-/** `[A, C, B]` of `shape` around `axis`. */
-export const channelView = (shape: readonly number[], axis: number): [number, number, number] => [
-  shape.slice(0, axis).reduce((p, d) => p * d, 1),
+const product = (xs: readonly number[]): number => xs.reduce((p, d) => p * d, 1)
+
+/** `[G, A, C, B]` of `shape` under `layout`. */
+export const channelView = (shape: readonly number[], { lead, axis }: ChannelLayout): [number, number, number, number] => [
+  product(shape.slice(0, lead)),
+  product(shape.slice(lead, axis)),
   shape[axis]!,
-  shape.slice(axis + 1).reduce((p, d) => p * d, 1),
+  product(shape.slice(axis + 1)),
 ]
+
+/** The layout whose statistics axes are exactly `kept` (sorted), or `undefined` when they are not a prefix plus one axis. */
+export const layoutOf = (kept: readonly number[]): ChannelLayout | undefined => {
+  if (kept.length === 0) return undefined
+  const lead = kept.length - 1
+  return kept.slice(0, lead).every((k, i) => k === i) ? { lead, axis: kept[lead]! } : undefined
+}
+
+/** Runs a kernel once per group: `f(g, A, C, B)`. */
+const perGroup = (shape: readonly number[], layout: ChannelLayout, f: (g: number, a: number, c: number, b: number) => void): void => {
+  const [groups, a, c, b] = channelView(shape, layout)
+  for (let g = 0; g < groups; g++) f(g, a, c, b)
+}
 
 const onWasm = <K>(make: K) => () => (wasmKernels(tf.backend() as unknown as WasmBackendLike) === null ? undefined : make)
 
+const statsShape = (shape: readonly number[], layout: ChannelLayout): number[] => {
+  const [groups, , c] = channelView(shape, layout)
+  return [groups * c]
+}
+
 const momentsWasm: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { x } = inputs as { x: tf.TensorInfo }
-  const [a, c, b] = channelView(x.shape, (attrs as unknown as AxisAttrs).axis)
+  const layout = attrs as unknown as ChannelLayout
   const be = backend as unknown as WasmBackendLike
-  const mean = be.makeOutput([c], 'float32')
-  const variance = be.makeOutput([c], 'float32')
-  withScratch(be, 12 * c, (scratch) => wasmKernels(be)!.moments(offsetOf(be, x), a, c, b, offsetOf(be, mean), offsetOf(be, variance), scratch))
+  const mean = be.makeOutput(statsShape(x.shape, layout), 'float32')
+  const variance = be.makeOutput(statsShape(x.shape, layout), 'float32')
+  const k = wasmKernels(be)!
+  const [px, pm, pv] = [offsetOf(be, x), offsetOf(be, mean), offsetOf(be, variance)]
+  withScratch(be, 12 * x.shape[layout.axis]!, (scratch) =>
+    perGroup(x.shape, layout, (g, a, c, b) => k.moments(px + 4 * g * a * c * b, a, c, b, pm + 4 * g * c, pv + 4 * g * c, scratch)),
+  )
   return [mean, variance]
 }
 
 const normalizeWasm: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, center, scale, offset } = inputs as Record<'x' | 'center' | 'scale' | 'offset', tf.TensorInfo>
-  const [a, c, b] = channelView(x.shape, (attrs as unknown as AxisAttrs).axis)
   const be = backend as unknown as WasmBackendLike
   const out = be.makeOutput([...x.shape], 'float32')
-  wasmKernels(be)!.normalize(offsetOf(be, x), a, c, b, offsetOf(be, center), offsetOf(be, scale), offsetOf(be, offset), offsetOf(be, out))
+  const k = wasmKernels(be)!
+  const [px, pc, ps, po, pout] = [x, center, scale, offset, out].map((t) => offsetOf(be, t)) as [number, number, number, number, number]
+  perGroup(x.shape, attrs as unknown as ChannelLayout, (g, a, c, b) => {
+    const [at, co] = [4 * g * a * c * b, 4 * g * c]
+    k.normalize(px + at, a, c, b, pc + co, ps + co, po + co, pout + at)
+  })
   return out
 }
 
 const gradSumsWasm: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { dy, x, center } = inputs as Record<'dy' | 'x' | 'center', tf.TensorInfo>
-  const [a, c, b] = channelView(x.shape, (attrs as unknown as AxisAttrs).axis)
+  const layout = attrs as unknown as ChannelLayout
   const be = backend as unknown as WasmBackendLike
-  const sumDy = be.makeOutput([c], 'float32')
-  const sumDyCentered = be.makeOutput([c], 'float32')
-  withScratch(be, 24 * c, (scratch) =>
-    wasmKernels(be)!.normalizeGradSums(offsetOf(be, dy), offsetOf(be, x), a, c, b, offsetOf(be, center), offsetOf(be, sumDy), offsetOf(be, sumDyCentered), scratch),
+  const sumDy = be.makeOutput(statsShape(x.shape, layout), 'float32')
+  const sumDyCentered = be.makeOutput(statsShape(x.shape, layout), 'float32')
+  const k = wasmKernels(be)!
+  const [pdy, px, pc, ps, pp] = [dy, x, center, sumDy, sumDyCentered].map((t) => offsetOf(be, t)) as [number, number, number, number, number]
+  withScratch(be, 24 * x.shape[layout.axis]!, (scratch) =>
+    perGroup(x.shape, layout, (g, a, c, b) => {
+      const [at, co] = [4 * g * a * c * b, 4 * g * c]
+      k.normalizeGradSums(pdy + at, px + at, a, c, b, pc + co, ps + co, pp + co, scratch)
+    }),
   )
   return [sumDy, sumDyCentered]
 }
 
 const gradSumsKernel = defineKernel({ name: 'PolyakNormalizeGradSums', backends: { wasm: onWasm(gradSumsWasm) } })
 
-/** Shape of a `[C]` vector broadcast along `axis` of a rank-`rank` tensor. */
-const along = (rank: number, axis: number, c: number): number[] => Array.from({ length: rank }, (_, i) => (i === axis ? c : 1))
+/** The shape, of `x`'s rank, that `[G·C]` statistics broadcast from: 1 on the reduced axes. */
+export const statsBroadcastShape = (shape: readonly number[], { lead, axis }: ChannelLayout): number[] =>
+  shape.map((d, i) => (i < lead || i === axis ? d : 1))
 
 const normalizeKernel = defineKernel({
   name: 'PolyakNormalize',
@@ -75,16 +115,16 @@ const normalizeKernel = defineKernel({
     inputsToSave: ['x', 'center', 'scale'],
     gradFunc: (dy, saved, attrs) => {
       const [x, center, scale] = saved as [tf.Tensor, tf.Tensor, tf.Tensor]
-      const { axis } = attrs as unknown as AxisAttrs
+      const layout = attrs as unknown as ChannelLayout
       const g = dy as tf.Tensor
       // computed here, not inside the closures: tfjs runs each closure in its own tidy
-      const axes = x.shape.map((_, i) => i).filter((i) => i !== axis)
+      const axes = x.shape.map((_, i) => i).filter((i) => i >= layout.lead && i !== layout.axis)
       const [sumDy, sumDyCentered] = gradSumsKernel.available()
-        ? (tf.engine().runKernel('PolyakNormalizeGradSums', { dy: g, x, center }, { axis }) as tf.Tensor[])
-        : [tf.sum(g, axes), tf.sum(tf.mul(g, tf.sub(x, tf.reshape(center, along(x.rank, axis, center.size)))), axes)]
+        ? (tf.engine().runKernel('PolyakNormalizeGradSums', { dy: g, x, center }, { ...layout }) as tf.Tensor[])
+        : [g, tf.mul(g, tf.sub(x, tf.reshape(center, statsBroadcastShape(x.shape, layout))))].map((t) => tf.reshape(tf.sum(t, axes), [-1]))
       return {
         // ∂/∂x = dy·scale[c]; ∂/∂center = −scale·Σ dy; ∂/∂scale = Σ dy·(x − center); ∂/∂offset = Σ dy
-        x: () => fusedNormalize(g, tf.zerosLike(center), scale, tf.zerosLike(center), axis),
+        x: () => fusedNormalize(g, tf.zerosLike(center), scale, tf.zerosLike(center), layout),
         center: () => tf.neg(tf.mul(scale, sumDy!)),
         scale: () => tf.clone(sumDyCentered!),
         offset: () => tf.clone(sumDy!),
@@ -102,25 +142,25 @@ const momentsKernel = defineKernel({
     gradFunc: (dys, saved, attrs) => {
       const [dMean, dVariance] = dys as tf.Tensor[]
       const [x, mean] = saved as [tf.Tensor, tf.Tensor]
-      const { axis } = attrs as unknown as AxisAttrs
-      const n = x.size / x.shape[axis]!
+      const layout = attrs as unknown as ChannelLayout
+      const n = x.size / mean.size
       // ∂/∂x = dMean/n + dVariance·2(x − mean)/n, one fused pass
-      return { x: () => fusedNormalize(x, mean, tf.mul(dVariance!, tf.scalar(2 / n)), tf.div(dMean!, tf.scalar(n)), axis) }
+      return { x: () => fusedNormalize(x, mean, tf.mul(dVariance!, tf.scalar(2 / n)), tf.div(dMean!, tf.scalar(n)), layout) }
     },
   },
 })
 
-/** True when `moments` over every axis but `axis` can run fused on the active backend. */
+/** True when `moments` can run fused on the active backend (the layout is checked by the caller). */
 export const canFuseMoments = (x: tf.Tensor): boolean => x.dtype === 'float32' && x.size > 0 && momentsKernel.available()
 
-/** `[mean, biased variance]` per index of `axis`, each `[shape[axis]]`, reduced over all other axes. */
-export const fusedMoments = (x: tf.Tensor, axis: number): [tf.Tensor1D, tf.Tensor1D] =>
-  tf.engine().runKernel('PolyakMoments', { x }, { axis }) as unknown as [tf.Tensor1D, tf.Tensor1D]
+/** `[mean, biased variance]`, each `[G·C]`, over the axes outside `layout`. */
+export const fusedMoments = (x: tf.Tensor, layout: ChannelLayout): [tf.Tensor1D, tf.Tensor1D] =>
+  tf.engine().runKernel('PolyakMoments', { x }, { ...layout }) as unknown as [tf.Tensor1D, tf.Tensor1D]
 
-/** True when `normalize` with `[C]` coefficients along `axis` can run fused on the active backend. */
+/** True when `normalize` can run fused on the active backend (the layout is checked by the caller). */
 export const canFuseNormalize = (x: tf.Tensor, coefficients: readonly tf.Tensor[]): boolean =>
   x.dtype === 'float32' && coefficients.every((t) => t.dtype === 'float32') && normalizeKernel.available()
 
-/** `(x − center[c])·scale[c] + offset[c]` along `axis`, the coefficients `[shape[axis]]`. */
-export const fusedNormalize = (x: tf.Tensor, center: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, axis: number): tf.Tensor =>
-  tf.engine().runKernel('PolyakNormalize', { x, center, scale, offset }, { axis }) as tf.Tensor
+/** `(x − center)·scale + offset` with `[G·C]` coefficients laid out by `layout`. */
+export const fusedNormalize = (x: tf.Tensor, center: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, layout: ChannelLayout): tf.Tensor =>
+  tf.engine().runKernel('PolyakNormalize', { x, center, scale, offset }, { ...layout }) as tf.Tensor

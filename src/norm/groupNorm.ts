@@ -10,7 +10,7 @@ import { InvalidArgumentError } from '../core/errors.js'
 import type { Ops } from '../core/ops.js'
 import type { Leaf } from '../core/tree.js'
 import { transition } from '../core/transition.js'
-import { type AffineParams, type Normalizer, affineNormalize, channelAxes, checkChannels } from './normalizer.js'
+import { type AffineParams, type Normalizer, channelAxes, checkChannels } from './normalizer.js'
 
 /** GroupNorm has no statistics. */
 export type NoStats = Record<string, never>
@@ -116,12 +116,13 @@ const makeGroupNorm = <T extends Leaf>(
         channelAxes(name, x, channels)
         const g = groupsFor(channels)
         const n = x.shape[0]!
+        const k = channels / g
         // [N, ...spatial, C] -> [N, S, G, C/G]; moments over S and C/G for each (n, g)
-        const xg = ops.reshape(x, [n, -1, g, channels / g])
-        const m = ops.moments(xg, [1, 3], { keepDims: true })
-        const gamma = ops.reshape(params.gamma, [g, channels / g])
-        const beta = ops.reshape(params.beta, [g, channels / g])
-        const y = affineNormalize(ops, xg, m.mean, m.variance, gamma, beta, epsilon)
+        const m = ops.moments(ops.reshape(x, [n, -1, g, k]), [1, 3], { keepDims: true })
+        // y = (x − μ_ng)·γ_c/√(σ²_ng + ε) + β_c as one pass over x viewed [N, S, C], coefficients [N, 1, C]
+        const scale = ops.mul(ops.reshape(params.gamma, [g, k]), ops.rsqrt(ops.shift(m.variance, epsilon)))
+        const center = ops.reshape(ops.broadcastTo(m.mean, [n, 1, g, k]), [n, 1, channels])
+        const y = ops.normalize(ops.reshape(x, [n, -1, channels]), center, ops.reshape(scale, [n, 1, channels]), ops.reshape(params.beta, [1, 1, channels]))
         return [ops.reshape(y, x.shape), { params, stats }]
       }),
   }

@@ -14,24 +14,27 @@ import { describeEachBackend, itOn } from '../support/backends.js'
 
 const values = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.731 + seed) * 3 + Math.cos(i * 0.017) + 2)
 
+// `kept`: the axes the statistics are per (a prefix of groups plus one channel axis)
 const CASES = [
-  { shape: [70, 5, 3, 7], axis: 3 }, // channels last, 1 050 rows, C = 7
-  { shape: [3, 5, 4, 33], axis: 3 }, // C = 33: SIMD body and scalar tail
-  { shape: [6, 4, 17, 19], axis: 0 }, // channels first (OIHW), runs of 1 292
-  { shape: [2, 9, 300], axis: 1 }, // [A, C, B] with A > 1
+  { shape: [70, 5, 3, 7], kept: [3] }, // channels last, 1 050 rows, C = 7
+  { shape: [3, 5, 4, 33], kept: [3] }, // C = 33: SIMD body and scalar tail
+  { shape: [6, 4, 17, 19], kept: [0] }, // channels first (OIHW), runs of 1 292
+  { shape: [2, 9, 300], kept: [1] }, // [A, C, B] with A > 1
+  { shape: [2, 300, 9], kept: [0, 2] }, // per view and channel (Momentum BN)
+  { shape: [3, 40, 4, 5], kept: [0, 2] }, // per sample and group (GroupNorm), runs of 5
 ] as const
 
 describeEachBackend(
   'fused per-channel kernels',
   (b) => {
     const it = itOn(b)
-    for (const { shape, axis } of CASES) {
+    for (const { shape, kept } of CASES) {
       const n = shape.reduce((p: number, d) => p * d, 1)
-      const c = shape[axis]!
-      const axes = shape.map((_, i) => i).filter((i) => i !== axis)
-      const coef = shape.map((d, i) => (i === axis ? d : 1))
+      const axes = shape.map((_, i) => i).filter((i) => !(kept as readonly number[]).includes(i))
+      const coef: number[] = shape.map((d, i) => ((kept as readonly number[]).includes(i) ? d : 1))
+      const c = coef.reduce((p: number, d) => p * d, 1)
 
-      it(`moments and normalize of [${shape}] along axis ${axis} match the reference`, async (ops) => {
+      it(`moments and normalize of [${shape}] per axes [${kept}] match the reference`, async (ops) => {
         const xs = values(n, 1)
         const x = ops.tensor(xs, shape)
         const m = ops.moments(x, axes, { keepDims: true, estimator: 'unbiased' })
@@ -45,7 +48,7 @@ describeEachBackend(
         assertAllClose(await ops.read(y), referenceOps.readSync(yr), { rtol: 1e-6, atol: 1e-5, label: 'normalize' })
       })
 
-      it(`gradients through moments and normalize of [${shape}] equal the composed path's`, async () => {
+      it(`gradients through moments and normalize of [${shape}] per axes [${kept}] equal the composed path's`, async () => {
         registerGradients()
         const x = tf.tensor(values(n, 5), [...shape])
         const gamma = tf.tensor(values(c, 6), coef)

@@ -59,8 +59,8 @@ describe('gradients (cpu)', () => {
       { x: [1, 9, 9, 1], f: [5, 5, 1, 2], stride: 1, pad: 'same' },
     ] as const
     for (const c of configs) {
-      const xs = Array.from({ length: c.x.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i * 0.37))
-      const fs = Array.from({ length: c.f.reduce((a, b) => a * b, 1) }, (_, i) => Math.cos(i * 0.21))
+      const xs = Array.from({ length: c.x.reduce((a: number, b) => a * b, 1) }, (_, i) => Math.sin(i * 0.37))
+      const fs = Array.from({ length: c.f.reduce((a: number, b) => a * b, 1) }, (_, i) => Math.cos(i * 0.21))
       const loss = (x: tf.Tensor, f: tf.Tensor) => tf.sum(tf.square(tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, c.stride, c.pad))) as tf.Scalar
       const grads = () => tf.grads(loss)([tf.tensor4d(xs, [...c.x]), tf.tensor4d(fs, [...c.f])]).map((t) => Array.from(t.dataSync()))
       const native = grads()
