@@ -288,27 +288,223 @@ export function normalizeGradSums(dy: usize, x: usize, a: i32, c: i32, b: i32, c
  */
 export function im2colT(x: usize, n: i32, h: i32, w: i32, ci: i32, kh: i32, kw: i32, sh: i32, sw: i32, top: i32, left: i32, oh: i32, ow: i32, out: usize): void {
   const positions = <usize>n * <usize>oh * <usize>ow
+  const rowStride = positions << 2 // bytes between consecutive rows of `out`
+  const ci4 = ci & ~3
   for (let i = 0; i < kh; i++) {
     for (let j = 0; j < kw; j++) {
-      for (let ch = 0; ch < ci; ch++) {
-        let dst = out + ((<usize>((i * kw + j) * ci + ch) * positions) << 2)
-        for (let b = 0; b < n; b++) {
-          for (let y = 0; y < oh; y++) {
-            const iy = y * sh + i - top
-            if (iy < 0 || iy >= h) {
-              memory.fill(dst, 0, <usize>ow << 2)
-              dst += <usize>ow << 2
-              continue
+      const tap = out + ((<usize>((i * kw + j) * ci) * positions) << 2)
+      // output columns whose input column is inside the image: xo ∈ [x0, x1)
+      let x0 = 0
+      while (x0 < ow && x0 * sw + j - left < 0) x0++
+      let x1 = ow
+      while (x1 > x0 && (x1 - 1) * sw + j - left >= w) x1--
+      for (let b = 0; b < n; b++) {
+        for (let y = 0; y < oh; y++) {
+          const p0 = <usize>((b * oh + y) * ow) << 2 // byte offset of this output row within each row of `out`
+          const iy = y * sh + i - top
+          if (iy < 0 || iy >= h) {
+            for (let ch = 0; ch < ci; ch++) memory.fill(tap + <usize>ch * rowStride + p0, 0, <usize>ow << 2)
+            continue
+          }
+          const src = x + ((<usize>((b * h + iy) * w) * <usize>ci) << 2)
+          for (let ch = 0; ch < ci; ch++) {
+            const dst = tap + <usize>ch * rowStride + p0
+            if (x0 > 0) memory.fill(dst, 0, <usize>x0 << 2)
+            if (x1 < ow) memory.fill(dst + (<usize>x1 << 2), 0, <usize>(ow - x1) << 2)
+          }
+          // 4 channels × 4 columns at a time: load four pixels' channel quads, transpose, store four row quads
+          let xo = x0
+          if (ci4 > 0) {
+            for (; xo + 4 <= x1; xo += 4) {
+              const at = src + ((<usize>(xo * sw + j - left) * <usize>ci) << 2)
+              const step = (<usize>(sw * ci)) << 2
+              for (let ch = 0; ch < ci4; ch += 4) {
+                const c = <usize>ch << 2
+                const v0 = v128.load(at + c)
+                const v1 = v128.load(at + step + c)
+                const v2 = v128.load(at + 2 * step + c)
+                const v3 = v128.load(at + 3 * step + c)
+                const t0 = v128.shuffle<f32>(v0, v1, 0, 4, 1, 5)
+                const t1 = v128.shuffle<f32>(v0, v1, 2, 6, 3, 7)
+                const t2 = v128.shuffle<f32>(v2, v3, 0, 4, 1, 5)
+                const t3 = v128.shuffle<f32>(v2, v3, 2, 6, 3, 7)
+                const dst = tap + <usize>ch * rowStride + p0 + (<usize>xo << 2)
+                v128.store(dst, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5))
+                v128.store(dst + rowStride, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7))
+                v128.store(dst + 2 * rowStride, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5))
+                v128.store(dst + 3 * rowStride, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7))
+              }
+              for (let ch = ci4; ch < ci; ch++) {
+                const dst = tap + <usize>ch * rowStride + p0 + (<usize>xo << 2)
+                for (let k = 0; k < 4; k++) store<f32>(dst + (<usize>k << 2), load<f32>(at + <usize>k * step + (<usize>ch << 2)))
+              }
             }
-            const rowBase = x + ((<usize>((b * h + iy) * w) * <usize>ci + <usize>ch) << 2)
-            for (let xo = 0; xo < ow; xo++) {
-              const ix = xo * sw + j - left
-              store<f32>(dst, ix >= 0 && ix < w ? load<f32>(rowBase + ((<usize>ix * <usize>ci) << 2)) : 0)
-              dst += 4
-            }
+          }
+          for (; xo < x1; xo++) {
+            const at = src + ((<usize>(xo * sw + j - left) * <usize>ci) << 2)
+            for (let ch = 0; ch < ci; ch++) store<f32>(tap + <usize>ch * rowStride + p0 + (<usize>xo << 2), load<f32>(at + (<usize>ch << 2)))
           }
         }
       }
+    }
+  }
+}
+
+// -------------------------------------------------------------------------------------------------
+// activation and pooling gradients
+
+/** `out[i] = x[i] > 0 ? dy[i] : 0`: the ReLU gradient in one pass. */
+export function reluGrad(out: usize, dy: usize, x: usize, n: i32): void {
+  const zero = f32x4.splat(0)
+  const n4 = n & ~3
+  let i = 0
+  for (; i < n4; i += 4) {
+    const o = <usize>i << 2
+    v128.store(out + o, v128.and(v128.load(dy + o), f32x4.gt(v128.load(x + o), zero)))
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2
+    store<f32>(out + o, load<f32>(x + o) > 0 ? load<f32>(dy + o) : 0)
+  }
+}
+
+/**
+ * 2×2 average pooling, stride 2, of an NHWC `x` (`[n, h, w, c]`; odd trailing rows and columns are
+ * dropped): `out[b, y, x, ch] = ¼·Σ x[b, 2y + i, 2x + j, ch]`, summed as `(x00 + x01) + (x10 + x11)`.
+ */
+export function avgPool2(x: usize, n: i32, h: i32, w: i32, c: i32, out: usize): void {
+  const oh = h >> 1
+  const ow = w >> 1
+  const quarter = f32x4.splat(0.25)
+  const c4 = c & ~3
+  const rowBytes = <usize>w * <usize>c << 2
+  let dst = out
+  for (let b = 0; b < n; b++) {
+    for (let y = 0; y < oh; y++) {
+      const top = x + ((<usize>(b * h + 2 * y) * <usize>w * <usize>c) << 2)
+      for (let xo = 0; xo < ow; xo++) {
+        const p = top + ((<usize>(2 * xo) * <usize>c) << 2)
+        const q = p + (<usize>c << 2)
+        let j = 0
+        for (; j < c4; j += 4) {
+          const k = <usize>j << 2
+          const s = f32x4.add(f32x4.add(v128.load(p + k), v128.load(q + k)), f32x4.add(v128.load(p + rowBytes + k), v128.load(q + rowBytes + k)))
+          v128.store(dst + k, f32x4.mul(s, quarter))
+        }
+        for (; j < c; j++) {
+          const k = <usize>j << 2
+          store<f32>(dst + k, (load<f32>(p + k) + load<f32>(q + k) + (load<f32>(p + rowBytes + k) + load<f32>(q + rowBytes + k))) * 0.25)
+        }
+        dst += <usize>c << 2
+      }
+    }
+  }
+}
+
+/** The gradient of `avgPool2`: `dx[b, 2y + i, 2x + j, ch] = ¼·dy[b, y, x, ch]`, 0 in dropped rows and columns. */
+export function avgPool2Grad(dy: usize, n: i32, h: i32, w: i32, c: i32, out: usize): void {
+  const oh = h >> 1
+  const ow = w >> 1
+  memory.fill(out, 0, (<usize>n * <usize>h * <usize>w * <usize>c) << 2)
+  const quarter = f32x4.splat(0.25)
+  const c4 = c & ~3
+  const rowBytes = <usize>w * <usize>c << 2
+  let src = dy
+  for (let b = 0; b < n; b++) {
+    for (let y = 0; y < oh; y++) {
+      const top = out + ((<usize>(b * h + 2 * y) * <usize>w * <usize>c) << 2)
+      for (let xo = 0; xo < ow; xo++) {
+        const p = top + ((<usize>(2 * xo) * <usize>c) << 2)
+        const q = p + (<usize>c << 2)
+        let j = 0
+        for (; j < c4; j += 4) {
+          const k = <usize>j << 2
+          const g = f32x4.mul(v128.load(src + k), quarter)
+          v128.store(p + k, g)
+          v128.store(q + k, g)
+          v128.store(p + rowBytes + k, g)
+          v128.store(q + rowBytes + k, g)
+        }
+        for (; j < c; j++) {
+          const k = <usize>j << 2
+          const g = load<f32>(src + k) * 0.25
+          store<f32>(p + k, g)
+          store<f32>(q + k, g)
+          store<f32>(p + rowBytes + k, g)
+          store<f32>(q + rowBytes + k, g)
+        }
+        src += <usize>c << 2
+      }
+    }
+  }
+}
+
+// -------------------------------------------------------------------------------------------------
+// matrix product with few rows
+
+/**
+ * `out[m×n] = a[m×k]·b[k×n]` for a small `m` (the filter gradient of a first conv layer is 9×50 176
+ * times 50 176×32, a shape general GEMM kernels handle poorly): `b` is streamed once per block of
+ * 16 columns and 3 rows of `a`, with the 12 column accumulators in registers; float32 sums over `k`
+ * in `k` order.
+ */
+export function matMulFewRows(a: usize, b: usize, m: i32, k: i32, n: i32, out: usize): void {
+  const n16 = n & ~15
+  const rowB = <usize>n << 2
+  const rowA = <usize>k << 2
+  for (let c0 = 0; c0 < n16; c0 += 16) {
+    const bc = b + (<usize>c0 << 2)
+    let r = 0
+    for (; r + 3 <= m; r += 3) {
+      const a0 = a + <usize>r * rowA
+      const a1 = a0 + rowA
+      const a2 = a1 + rowA
+      let s00 = f32x4.splat(0), s01 = f32x4.splat(0), s02 = f32x4.splat(0), s03 = f32x4.splat(0)
+      let s10 = f32x4.splat(0), s11 = f32x4.splat(0), s12 = f32x4.splat(0), s13 = f32x4.splat(0)
+      let s20 = f32x4.splat(0), s21 = f32x4.splat(0), s22 = f32x4.splat(0), s23 = f32x4.splat(0)
+      let p = bc
+      for (let q = 0; q < k; q++) {
+        const o = <usize>q << 2
+        const b0 = v128.load(p, 0)
+        const b1 = v128.load(p, 16)
+        const b2 = v128.load(p, 32)
+        const b3 = v128.load(p, 48)
+        const x0 = f32x4.splat(load<f32>(a0 + o))
+        const x1 = f32x4.splat(load<f32>(a1 + o))
+        const x2 = f32x4.splat(load<f32>(a2 + o))
+        s00 = f32x4.add(s00, f32x4.mul(x0, b0)); s01 = f32x4.add(s01, f32x4.mul(x0, b1)); s02 = f32x4.add(s02, f32x4.mul(x0, b2)); s03 = f32x4.add(s03, f32x4.mul(x0, b3))
+        s10 = f32x4.add(s10, f32x4.mul(x1, b0)); s11 = f32x4.add(s11, f32x4.mul(x1, b1)); s12 = f32x4.add(s12, f32x4.mul(x1, b2)); s13 = f32x4.add(s13, f32x4.mul(x1, b3))
+        s20 = f32x4.add(s20, f32x4.mul(x2, b0)); s21 = f32x4.add(s21, f32x4.mul(x2, b1)); s22 = f32x4.add(s22, f32x4.mul(x2, b2)); s23 = f32x4.add(s23, f32x4.mul(x2, b3))
+        p += rowB
+      }
+      const o0 = out + ((<usize>r * <usize>n + <usize>c0) << 2)
+      const o1 = o0 + rowB
+      const o2 = o1 + rowB
+      v128.store(o0, s00, 0); v128.store(o0, s01, 16); v128.store(o0, s02, 32); v128.store(o0, s03, 48)
+      v128.store(o1, s10, 0); v128.store(o1, s11, 16); v128.store(o1, s12, 32); v128.store(o1, s13, 48)
+      v128.store(o2, s20, 0); v128.store(o2, s21, 16); v128.store(o2, s22, 32); v128.store(o2, s23, 48)
+    }
+    for (; r < m; r++) {
+      const a0 = a + <usize>r * rowA
+      let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0)
+      let p = bc
+      for (let q = 0; q < k; q++) {
+        const x0 = f32x4.splat(load<f32>(a0 + (<usize>q << 2)))
+        s0 = f32x4.add(s0, f32x4.mul(x0, v128.load(p, 0)))
+        s1 = f32x4.add(s1, f32x4.mul(x0, v128.load(p, 16)))
+        s2 = f32x4.add(s2, f32x4.mul(x0, v128.load(p, 32)))
+        s3 = f32x4.add(s3, f32x4.mul(x0, v128.load(p, 48)))
+        p += rowB
+      }
+      const o0 = out + ((<usize>r * <usize>n + <usize>c0) << 2)
+      v128.store(o0, s0, 0); v128.store(o0, s1, 16); v128.store(o0, s2, 32); v128.store(o0, s3, 48)
+    }
+  }
+  for (let c = n16; c < n; c++) {
+    for (let r = 0; r < m; r++) {
+      let s: f32 = 0
+      for (let q = 0; q < k; q++) s += load<f32>(a + <usize>r * rowA + (<usize>q << 2)) * load<f32>(b + <usize>q * rowB + (<usize>c << 2))
+      store<f32>(out + ((<usize>r * <usize>n + <usize>c) << 2), s)
     }
   }
 }

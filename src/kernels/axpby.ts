@@ -18,7 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { defineKernel } from './registry.js'
-import { type WasmBackendLike, offsetOf, wasmKernels } from './wasm/module.js'
+import { type WasmBackendLike, offsetOf, onWasm, wasmKernels } from './wasm/module.js'
 
 /** The kernel's name in the tfjs registry. */
 export const AXPBY = 'PolyakAxpby'
@@ -118,7 +118,7 @@ const axpbyKernel = defineKernel({
   backends: {
     cpu: () => cpuKernel,
     webgpu: () => webgpuKernel,
-    wasm: () => (wasmKernels(tf.backend() as unknown as WasmBackendLike) === null ? undefined : wasmKernel),
+    wasm: onWasm(wasmKernel),
   },
   gradient: {
     gradFunc: (dy, _saved, attrs) => {

@@ -20,7 +20,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { defineKernel } from './registry.js'
-import { type WasmBackendLike, offsetOf, wasmKernels, withScratch } from './wasm/module.js'
+import { type WasmBackendLike, offsetOf, onWasm, wasmKernels, withScratch } from './wasm/module.js'
 
 /** Which axes of a tensor index the statistics: the first `lead` axes (groups) and `axis` (channels), `axis ≥ lead`. */
 export interface ChannelLayout {
@@ -50,8 +50,6 @@ const perGroup = (shape: readonly number[], layout: ChannelLayout, f: (g: number
   const [groups, a, c, b] = channelView(shape, layout)
   for (let g = 0; g < groups; g++) f(g, a, c, b)
 }
-
-const onWasm = <K>(make: K) => () => (wasmKernels(tf.backend() as unknown as WasmBackendLike) === null ? undefined : make)
 
 const statsShape = (shape: readonly number[], layout: ChannelLayout): number[] => {
   const [groups, , c] = channelView(shape, layout)

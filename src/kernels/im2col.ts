@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { defineKernel } from './registry.js'
-import { type WasmBackendLike, offsetOf, wasmKernels } from './wasm/module.js'
+import { type WasmBackendLike, offsetOf, onWasm, wasmKernels } from './wasm/module.js'
 
 /** The window geometry of `im2colT`. */
 export interface Im2ColGeometry {
@@ -36,7 +36,7 @@ const im2colWasm: tf.KernelFunc = ({ inputs, backend, attrs }) => {
 
 const im2colKernel = defineKernel({
   name: 'PolyakIm2ColT',
-  backends: { wasm: () => (wasmKernels(tf.backend() as unknown as WasmBackendLike) === null ? undefined : im2colWasm) },
+  backends: { wasm: onWasm(im2colWasm) },
 })
 
 /** True when the active backend runs `im2colT` for this input. */

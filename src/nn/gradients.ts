@@ -14,6 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { convOutput } from '../core/ops.js'
+import { reluGrad } from '../kernels/activations.js'
 import { canIm2ColT, im2colT } from '../kernels/im2col.js'
 import { matMulT } from '../kernels/matMul.js'
 
@@ -92,7 +93,7 @@ const convFilterGrad = (x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: [number, n
   const [sh, sw] = strides
   if (canIm2ColT(x)) {
     const cols = im2colT(x, { kh, kw, sh, sw, top, left, oh, ow })
-    return tf.reshape(tf.matMul(cols, tf.reshape(dy, [n * oh * ow, co]) as tf.Tensor2D), filterShape)
+    return tf.reshape(matMulT(cols, tf.reshape(dy, [n * oh * ow, co]), false, false), filterShape)
   }
   const xp = top + bottom + left + right > 0 ? tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]]) : x
   const windows: tf.Tensor[] = []
@@ -127,7 +128,7 @@ const GRADIENTS: Record<string, { inputsToSave?: string[]; outputsToSave?: boole
     inputsToSave: ['x'],
     gradFunc: (dy, [x]) => ({ x: () => tf.div(dy, tf.mul(tf.pow(x!, tf.scalar(1.5)), tf.scalar(-2))) }),
   },
-  Relu: { inputsToSave: ['x'], gradFunc: (dy, [x]) => ({ x: () => tf.mul(dy, tf.cast(tf.greater(x!, 0), 'float32')) }) },
+  Relu: { inputsToSave: ['x'], gradFunc: (dy, [x]) => ({ x: () => reluGrad(dy, x!) }) },
   Exp: { outputsToSave: [true], gradFunc: (dy, [y]) => ({ x: () => tf.mul(dy, y!) }) },
   Log: { inputsToSave: ['x'], gradFunc: (dy, [x]) => ({ x: () => tf.div(dy, tf.cast(x!, 'float32')) }) },
   Cast: { gradFunc: (dy) => ({ x: () => tf.clone(dy) }) },

@@ -15,6 +15,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import { InvalidArgumentError } from '../core/errors.js'
 import { cloneTree } from '../core/memory.js'
 import { tfOps } from '../core/tfOps.js'
+import { avgPool2x2 } from '../kernels/activations.js'
 import type { Tree } from '../core/tree.js'
 import { unsafeBatchNorm } from '../norm/batchNorm.js'
 import { unsafeEman } from '../norm/eman.js'
@@ -221,12 +222,8 @@ export const convNet = (config: ConvNetConfig): Model => {
       const [yn, ns] = applyNorm(stageNorms[i], p.norm as ModelTree | undefined, (stats[`stage${i}`] as ModelTree | undefined)?.norm as ModelTree | undefined, y, mode, context)
       nextStats[`stage${i}`] = ns === undefined ? {} : { norm: ns }
       const a = tf.relu(yn)
-      const [n, hh, ww, c] = a.shape as [number, number, number, number]
-      // 2×2 average pooling as reshape + mean (floor on odd sizes), differentiable with polyak's gradients
-      const ph = Math.floor(hh / 2)
-      const pw = Math.floor(ww / 2)
-      const even = ph * 2 === hh && pw * 2 === ww ? a : tf.slice(a, [0, 0, 0, 0], [n, ph * 2, pw * 2, c])
-      h = ph >= 1 && pw >= 1 ? tf.mean(tf.reshape(even, [n, ph, 2, pw, 2, c]), [2, 4]) : a
+      // 2×2 average pooling (floor on odd sizes); skipped once the maps are 1 pixel high or wide
+      h = a.shape[1]! >= 2 && a.shape[2]! >= 2 ? avgPool2x2(a as tf.Tensor4D) : a
     })
     const feats = context.features ?? (tf.mean(h, [1, 2]) as tf.Tensor2D)
     const heads = context.heads ?? ['classifier', 'projector', 'predictor']

@@ -57,6 +57,9 @@ describe('gradients (cpu)', () => {
       { x: [1, 6, 5, 2], f: [2, 3, 2, 3], stride: 1, pad: 'valid' },
       { x: [3, 4, 4, 5], f: [1, 1, 5, 2], stride: 1, pad: 'same' },
       { x: [1, 9, 9, 1], f: [5, 5, 1, 2], stride: 1, pad: 'same' },
+      { x: [2, 9, 11, 8], f: [3, 3, 8, 3], stride: 1, pad: 'same' }, // 4×4 SIMD transposes in im2col, edge columns
+      { x: [2, 9, 11, 6], f: [3, 3, 6, 20], stride: 2, pad: 'same' },
+      { x: [4, 12, 12, 1], f: [3, 3, 1, 17], stride: 1, pad: 'same' }, // 9 × 576 · 576 × 17: the few-rows product
     ] as const
     for (const c of configs) {
       const xs = Array.from({ length: c.x.reduce((a: number, b) => a * b, 1) }, (_, i) => Math.sin(i * 0.37))

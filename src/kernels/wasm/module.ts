@@ -8,7 +8,7 @@
  *
  * @module kernels/wasm/module
  */
-import type * as tf from '@tensorflow/tfjs-core'
+import * as tf from '@tensorflow/tfjs-core'
 import { KERNELS_WASM_BASE64 } from './binary.generated.js'
 
 /** The exports of `assembly/kernels.ts` (pointers are byte offsets into the backend's memory). */
@@ -18,7 +18,17 @@ export interface WasmKernelExports {
   normalize(x: number, a: number, c: number, b: number, center: number, scale: number, offset: number, out: number): void
   normalizeGradSums(dy: number, x: number, a: number, c: number, b: number, center: number, sumDy: number, sumDyCentered: number, scratch: number): void
   im2colT(x: number, n: number, h: number, w: number, ci: number, kh: number, kw: number, sh: number, sw: number, top: number, left: number, oh: number, ow: number, out: number): void
+  reluGrad(out: number, dy: number, x: number, n: number): void
+  avgPool2(x: number, n: number, h: number, w: number, c: number, out: number): void
+  avgPool2Grad(dy: number, n: number, h: number, w: number, c: number, out: number): void
+  matMulFewRows(a: number, b: number, m: number, k: number, n: number, out: number): void
 }
+
+/** `() => kernel` where this process can instantiate the module on the active wasm backend, else `() => undefined` (for `defineKernel`). */
+export const onWasm =
+  (kernel: tf.KernelFunc) =>
+  (): tf.KernelFunc | undefined =>
+    wasmKernels(tf.backend() as unknown as WasmBackendLike) === null ? undefined : kernel
 
 /** The parts of tfjs-backend-wasm's `BackendWasm` the kernels use. */
 export interface WasmBackendLike {

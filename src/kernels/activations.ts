@@ -1,0 +1,79 @@
+/**
+ * Fused kernels for the building blocks of polyak's conv nets:
+ *
+ * - `PolyakReluGrad`: `dx = dy·[x > 0]` in one pass (the composed gradient is `greater`, `cast`,
+ *   `mul`: three passes and two temporaries).
+ * - `PolyakAvgPool2` / `PolyakAvgPool2Grad`: 2×2 average pooling with stride 2 of an NHWC tensor,
+ *   odd trailing rows and columns dropped, `y = ¼·((x00 + x01) + (x10 + x11))`, and its gradient
+ *   `dx = ¼·dy` on each window (0 on dropped pixels). Elsewhere the pooling is composed as
+ *   `mean(reshape(x, [n, h/2, 2, w/2, 2, c]), [2, 4])`.
+ *
+ * Registered for wasm (WebAssembly SIMD, `assembly/kernels.ts`).
+ *
+ * @module kernels/activations
+ */
+import * as tf from '@tensorflow/tfjs-core'
+import { defineKernel } from './registry.js'
+import { type WasmBackendLike, offsetOf, onWasm, wasmKernels } from './wasm/module.js'
+
+const reluGradWasm: tf.KernelFunc = ({ inputs, backend }) => {
+  const { dy, x } = inputs as { dy: tf.TensorInfo; x: tf.TensorInfo }
+  const be = backend as unknown as WasmBackendLike
+  const out = be.makeOutput([...x.shape], 'float32')
+  wasmKernels(be)!.reluGrad(offsetOf(be, out), offsetOf(be, dy), offsetOf(be, x), x.shape.reduce((p, d) => p * d, 1))
+  return out
+}
+
+const reluGradKernel = defineKernel({ name: 'PolyakReluGrad', backends: { wasm: onWasm(reluGradWasm) } })
+
+/** `dy·[x > 0]`, fused where the backend has the kernel. */
+export const reluGrad = (dy: tf.Tensor, x: tf.Tensor): tf.Tensor =>
+  dy.dtype === 'float32' && x.dtype === 'float32' && reluGradKernel.available()
+    ? (tf.engine().runKernel('PolyakReluGrad', { dy, x }, {}) as tf.Tensor)
+    : tf.mul(dy, tf.cast(tf.greater(x, 0), 'float32'))
+
+const poolWasm: tf.KernelFunc = ({ inputs, backend }) => {
+  const { x } = inputs as { x: tf.TensorInfo }
+  const [n, h, w, c] = x.shape as [number, number, number, number]
+  const be = backend as unknown as WasmBackendLike
+  const out = be.makeOutput([n, h >> 1, w >> 1, c], 'float32')
+  wasmKernels(be)!.avgPool2(offsetOf(be, x), n, h, w, c, offsetOf(be, out))
+  return out
+}
+
+const poolGradWasm: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const { dy } = inputs as { dy: tf.TensorInfo }
+  const [n, h, w, c] = (attrs as unknown as { inputShape: [number, number, number, number] }).inputShape
+  const be = backend as unknown as WasmBackendLike
+  const out = be.makeOutput([n, h, w, c], 'float32')
+  wasmKernels(be)!.avgPool2Grad(offsetOf(be, dy), n, h, w, c, offsetOf(be, out))
+  return out
+}
+
+const poolGradKernel = defineKernel({ name: 'PolyakAvgPool2Grad', backends: { wasm: onWasm(poolGradWasm) } })
+
+const poolKernel = defineKernel({
+  name: 'PolyakAvgPool2',
+  backends: { wasm: onWasm(poolWasm) },
+  gradient: {
+    inputsToSave: ['x'],
+    gradFunc: (dy, [x]) => ({
+      x: () => {
+        poolGradKernel.available()
+        return tf.engine().runKernel('PolyakAvgPool2Grad', { dy: dy as tf.Tensor }, { inputShape: [...x!.shape] }) as tf.Tensor
+      },
+    }),
+  },
+})
+
+/**
+ * 2×2 average pooling with stride 2 of an NHWC `x` (`[n, h, w, c]`, `h, w ≥ 2`; an odd last row or
+ * column is dropped): `y[b, i, j, ch] = ¼·Σ_{u,v ∈ {0,1}} x[b, 2i + u, 2j + v, ch]`. Differentiable.
+ */
+export const avgPool2x2 = (x: tf.Tensor4D): tf.Tensor4D => {
+  const [n, h, w, c] = x.shape
+  if (x.dtype === 'float32' && poolKernel.available()) return tf.engine().runKernel('PolyakAvgPool2', { x }, {}) as tf.Tensor4D
+  const [ph, pw] = [Math.floor(h / 2), Math.floor(w / 2)]
+  const even = ph * 2 === h && pw * 2 === w ? x : tf.slice(x, [0, 0, 0, 0], [n, ph * 2, pw * 2, c])
+  return tf.mean(tf.reshape(even, [n, ph, 2, pw, 2, c]), [2, 4]) as tf.Tensor4D
+}
