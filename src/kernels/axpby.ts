@@ -17,7 +17,7 @@
  * @module kernels/axpby
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { defineKernel } from './registry.js'
+import { type CpuBackendLike, defineKernel } from './registry.js'
 import { type WasmBackendLike, offsetOf, onWasm, wasmKernels } from './wasm/module.js'
 
 /** The kernel's name in the tfjs registry. */
@@ -30,12 +30,6 @@ interface AxpbyAttrs {
   readonly inPlace?: boolean
 }
 
-interface CpuBackendLike {
-  data: { get: (id: unknown) => { values: Float32Array } }
-  makeTensorInfo: (shape: number[], dtype: 'float32', values: Float32Array) => tf.TensorInfo
-  refCount: (id: unknown) => number
-  incRef: (id: unknown) => void
-}
 
 const cpuKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, y } = inputs as { x: tf.TensorInfo; y: tf.TensorInfo }

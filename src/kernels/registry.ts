@@ -8,6 +8,14 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 
+/** The parts of tfjs-backend-cpu's `MathBackendCPU` the cpu kernels use (storage is a typed array per tensor). */
+export interface CpuBackendLike {
+  data: { get: (id: unknown) => { values: Float32Array } }
+  makeTensorInfo: (shape: number[], dtype: 'float32', values: Float32Array) => tf.TensorInfo
+  refCount: (id: unknown) => number
+  incRef: (id: unknown) => void
+}
+
 /** A fused kernel: its tfjs name, its implementations per backend name, its gradient. */
 export interface KernelSpec {
   readonly name: string
