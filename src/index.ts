@@ -22,6 +22,10 @@ export * from './core/memory.js'
 export * from './core/transition.js'
 export * from './core/driver.js'
 
+// fused kernels (the composed tfjs path is the fallback)
+export { useFusedKernels } from './kernels/registry.js'
+export { avgPool2x2 } from './kernels/activations.js'
+
 // configs
 export * from './codecs/config.js'
 

@@ -54,27 +54,36 @@ interface WebGpuBackendLike {
   runWebGPUProgram: (program: unknown, inputs: tf.TensorInfo[], dtype: 'float32', uniforms: Array<{ type: string; data: number[] }>) => tf.TensorInfo
 }
 
-/** A flat elementwise WGSL program for `α·x + β·y` (tfjs-backend-webgpu's program interface). */
+/**
+ * A flat elementwise WGSL program for `α·x + β·y` (tfjs-backend-webgpu's program interface), reading
+ * and writing `vec4<f32>` when the size is a multiple of 4 (as tfjs's own binary ops do).
+ */
 class AxpbyProgram {
   readonly variableNames = ['X', 'Y']
   readonly uniforms = 'alpha : f32, beta : f32,'
   readonly size = true
   readonly workgroupSize: [number, number, number] = [64, 1, 1]
-  readonly shaderKey = 'polyak_axpby'
+  readonly shaderKey: string
   readonly dispatchLayout: { x: number[] }
   readonly dispatch: [number, number, number]
+  readonly outputComponent: number
+  readonly variableComponents: [number, number]
   constructor(readonly outputShape: number[]) {
     this.dispatchLayout = { x: outputShape.map((_, i) => i) }
     const n = outputShape.reduce((p, d) => p * d, 1)
-    const groups = Math.ceil(n / this.workgroupSize[0])
+    this.outputComponent = n % 4 === 0 ? 4 : 1
+    this.variableComponents = [this.outputComponent, this.outputComponent]
+    this.shaderKey = `polyak_axpby_${this.outputComponent}`
+    const groups = Math.ceil(n / this.outputComponent / this.workgroupSize[0])
     // WebGPU caps a dispatch dimension at 65535 workgroups: spread large sizes over y
     this.dispatch = groups > 65535 ? [65535, Math.ceil(groups / 65535), 1] : [groups, 1, 1]
   }
   getUserCode(): string {
+    // uniforms.size counts vec4s when outputComponent is 4
     return `
       fn main(index : i32) {
         if (index < uniforms.size) {
-          setOutputAtIndex(index, uniforms.alpha * getXByOutputIndex(index) + uniforms.beta * getYByOutputIndex(index));
+          result[index] = uniforms.alpha * X[index] + uniforms.beta * Y[index];
         }
       }
     `
