@@ -224,7 +224,8 @@ export const backendConformance: Law<Ops<Leaf>, readonly [number, HostTensor[]]>
  */
 export const axpbyDonation: Law<Ops<Leaf>, readonly [HostTensor, HostTensor, number]> = {
   name: 'backend.axpbyDonation',
-  statement: 'axpby without donation leaves x and y untouched; with donation the result equals the undonated result bitwise and y is untouched',
+  statement:
+    'axpby without donation leaves x and y untouched; with donation the result equals the undonated result bitwise, y is untouched, and ops that saw x before (a matMul with it as weights) compute with the new values',
   arbitrary: () => shapeArb(1, 3, 6).chain((sh) => fc.tuple(tensorArb(sh, spreadDataArb), tensorArb(sh, spreadDataArb), fc.double({ min: 0.01, max: 0.99, noNaN: true }))),
   predicate: (ops) => async ([x, y, d]) => {
     const xt = ops.tensor(x.data, x.shape)
@@ -235,15 +236,24 @@ export const axpbyDonation: Law<Ops<Leaf>, readonly [HostTensor, HostTensor, num
       const y0 = await ops.read(yt)
       const plain = ops.axpby(d, xt, 1 - d, yt)
       const untouched = exactlyEqual(await ops.read(xt), x0) && exactlyEqual(await ops.read(yt), y0)
+      // a product with x as its weights first: backends may cache work per tensor (tfjs-wasm's
+      // XNNPACK packs matMul and conv weights once per tensor id)
+      const n = x.data.length
+      const ones = ops.ones([2, n])
+      const product = (w: Leaf) => ops.tidy(() => ops.matMul(ones, ops.reshape(w, [n, 1])))
+      const warm = product(xd)
+      await ops.read(warm)
+      ops.dispose(warm)
       const donated = ops.axpby(d, xd, 1 - d, yt, { donate: true })
       const want = await ops.read(plain)
       const same = exactlyEqual(await ops.read(donated), want)
       const yStill = exactlyEqual(await ops.read(yt), y0)
       ops.dispose(xd) // the caller disposes the donated input; the result must survive it
       const survives = exactlyEqual(await ops.read(donated), want)
-      ops.dispose(plain)
-      ops.dispose(donated)
-      return untouched && same && yStill && survives
+      const [pd, pp] = [product(donated), product(plain)]
+      const fresh = exactlyEqual(await ops.read(pd), await ops.read(pp))
+      ;[pd, pp, ones, plain, donated].forEach((t) => ops.dispose(t))
+      return untouched && same && yStill && survives && fresh
     } finally {
       ops.dispose(xt)
       ops.dispose(yt)

@@ -18,7 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { type CpuBackendLike, defineKernel } from './registry.js'
-import { type WasmBackendLike, offsetOf, onWasm, wasmKernels } from './wasm/module.js'
+import { type WasmBackendLike, offsetOf, onWasm, renewIdentity, wasmKernels } from './wasm/module.js'
 
 /** The kernel's name in the tfjs registry. */
 export const AXPBY = 'PolyakAxpby'
@@ -105,9 +105,11 @@ const wasmKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const b = backend as unknown as WasmBackendLike
   const k = wasmKernels(b)!
   const n = x.shape.reduce((p, d) => p * d, 1)
-  // Donated and unshared: write into x's storage (each element is read before it is written)
+  // Donated and unshared: write into x's storage (each element is read before it is written), then
+  // give the storage a new identity, since XNNPACK caches packed conv/matMul weights by tensor id
   if (inPlace === true && b.refCount(x.dataId) === 1 && x.dataId !== y.dataId) {
     k.axpby(offsetOf(b, x), offsetOf(b, x), offsetOf(b, y), n, alpha, beta)
+    renewIdentity(b, x)
     b.incRef(x.dataId)
     return { dataId: x.dataId, shape: [...x.shape], dtype: 'float32' }
   }

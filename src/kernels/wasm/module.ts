@@ -32,8 +32,14 @@ export const onWasm =
 
 /** The parts of tfjs-backend-wasm's `BackendWasm` the kernels use. */
 export interface WasmBackendLike {
-  readonly wasm: { readonly asm?: { readonly memory?: WebAssembly.Memory }; _malloc(bytes: number): number; _free(ptr: number): void }
-  readonly dataIdMap: { get(dataId: unknown): { memoryOffset: number } | undefined }
+  readonly wasm: {
+    readonly asm?: { readonly memory?: WebAssembly.Memory }
+    _malloc(bytes: number): number
+    _free(ptr: number): void
+    readonly tfjs: { registerTensor(id: number, size: number, memoryOffset: number): void; disposeData(id: number): void }
+  }
+  readonly dataIdMap: { get(dataId: unknown): { id: number; memoryOffset: number } | undefined }
+  dataIdNextNumber: number
   makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo
   refCount(dataId: unknown): number
   incRef(dataId: unknown): void
@@ -79,6 +85,21 @@ export const offsetOf = (backend: WasmBackendLike, t: tf.TensorInfo): number => 
   const entry = backend.dataIdMap.get(t.dataId)
   if (entry === undefined) throw new Error(`polyak wasm kernel: tensor data ${String((t.dataId as { id?: number }).id)} is not on the wasm backend`)
   return entry.memoryOffset
+}
+
+/**
+ * After a kernel wrote into an existing tensor's storage (buffer donation), re-registers that storage
+ * under a new backend tensor id. tfjs-wasm's C++ side caches work per tensor id (XNNPACK operators
+ * with packed convolution and matMul weights) on the assumption that a tensor never changes; without
+ * this, a donated teacher keeps being evaluated with its first weights.
+ */
+export const renewIdentity = (backend: WasmBackendLike, t: tf.TensorInfo): void => {
+  const entry = backend.dataIdMap.get(t.dataId)
+  if (entry === undefined) throw new Error('polyak wasm kernel: renewIdentity of a tensor that is not on the wasm backend')
+  backend.wasm.tfjs.disposeData(entry.id) // drops the caches keyed by the old id; the memory stays (JS frees it)
+  const id = backend.dataIdNextNumber++
+  backend.wasm.tfjs.registerTensor(id, t.shape.reduce((p, d) => p * d, 1), entry.memoryOffset)
+  entry.id = id
 }
 
 /** Runs `f` with `bytes` of scratch space from the backend's allocator, freed afterwards. */
