@@ -1,5 +1,5 @@
 /**
- * End to end: a tiny version of every pipeline (few steps, a small subset of MNIST) on cpu and
+ * End to end: a tiny version of every pipeline (few steps, a small subset of MNIST) on cpu, wasm (the demo's backend) and
  * webgpu; memory returns to where it was after each run.
  */
 import * as tf from '@tensorflow/tfjs-core'
@@ -55,5 +55,5 @@ describeEachBackend(
         }))
     }
   },
-  ['cpu', 'webgpu'],
+  ['cpu', 'wasm', 'webgpu'],
 )
