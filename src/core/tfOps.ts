@@ -203,7 +203,7 @@ export const tfOps: Ops<tf.Tensor> = {
     // are ~3.5× faster there ([64,32,32,64]: 1125 → 317 ms, polyak bench's probe)
     const kept = x.shape.map((_, i) => i).filter((i) => !ax.includes(i))
     const layout = layoutOf(kept)
-    if (layout !== undefined && canFuseMoments(x)) {
+    if (layout !== undefined && canFuseMoments(x, layout)) {
       return tf.tidy(() => {
         const [mean, variance] = fusedMoments(x, layout)
         const out = keepDims ? statsBroadcastShape(x.shape, layout) : kept.map((k) => x.shape[k]!)

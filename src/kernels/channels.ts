@@ -15,7 +15,9 @@
  *   `PolyakNormalize`'s gradient.
  *
  * Registered for wasm (WebAssembly SIMD, `assembly/kernels.ts`) and cpu (loops over the backend's
- * typed arrays, sums in float64); elsewhere `tfOps` composes tfjs ops.
+ * typed arrays, sums in float64); `PolyakMoments` and `PolyakNormalize` also for webgpu (WGSL: one
+ * workgroup per statistic with a shared-memory tree sum, two passes; normalize in one pass, `vec4`
+ * when the channels are last and a multiple of 4). Elsewhere `tfOps` composes tfjs ops.
  *
  * @module kernels/channels
  */
@@ -212,6 +214,125 @@ const gradSumsCpu: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   return [be.makeTensorInfo([size], 'float32', sumDy), be.makeTensorInfo([size], 'float32', sumDyCentered)]
 }
 
+interface WebGpuBackendLike {
+  runWebGPUProgram: (program: unknown, inputs: tf.TensorInfo[], dtype: 'float32', uniforms: Array<{ type: string; data: number[] }>) => tf.TensorInfo
+}
+
+/** `(x − center[k])·scale[k] + offset[k]`, `k = g·C + c`, over a flat `[G, A, C, B]` view (tfjs-backend-webgpu's program interface). */
+class NormalizeProgram {
+  readonly variableNames = ['X', 'Center', 'Scale', 'Shift']
+  readonly uniforms = 'groupSize : i32, inner : i32, channels : i32,'
+  readonly size = true
+  readonly workgroupSize: [number, number, number] = [64, 1, 1]
+  readonly shaderKey: string
+  readonly dispatchLayout: { x: number[] }
+  readonly dispatch: [number, number, number]
+  readonly outputComponent: number
+  readonly variableComponents: number[]
+  constructor(
+    readonly outputShape: number[],
+    vec4: boolean,
+  ) {
+    this.dispatchLayout = { x: outputShape.map((_, i) => i) }
+    this.outputComponent = vec4 ? 4 : 1
+    this.variableComponents = [1, 1, 1, 1].map(() => this.outputComponent)
+    this.shaderKey = `polyak_normalize_${this.outputComponent}`
+    const groups = Math.ceil(product(outputShape) / this.outputComponent / this.workgroupSize[0])
+    this.dispatch = groups > 65535 ? [65535, Math.ceil(groups / 65535), 1] : [groups, 1, 1]
+  }
+  getUserCode(): string {
+    // vec4: four consecutive channels of one row (B = 1), so one coefficient vec4 serves them
+    const k =
+      this.outputComponent === 4
+        ? 'let e = index * 4; let k = ((e / uniforms.groupSize) * uniforms.channels + e % uniforms.channels) / 4;'
+        : 'let k = (index / uniforms.groupSize) * uniforms.channels + (index / uniforms.inner) % uniforms.channels;'
+    return `
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          ${k}
+          result[index] = (X[index] - Center[k]) * Scale[k] + Shift[k];
+        }
+      }
+    `
+  }
+}
+
+/**
+ * One statistic per workgroup: `Σ x / n` (`centered` false) or `Σ (x − mean[k])² / n` over the
+ * `n = A·B` values of statistic `k = g·C + c`; each invocation sums a strided share in float32,
+ * then the workgroup adds the shares pairwise in shared memory.
+ */
+class ChannelStatsProgram {
+  readonly variableNames: string[]
+  readonly uniforms = 'groupSize : i32, inner : i32, channels : i32, count : i32,'
+  readonly size = true
+  readonly workgroupSize: [number, number, number] = [256, 1, 1]
+  readonly shaderKey: string
+  readonly dispatchLayout = { x: [0] }
+  readonly dispatch: [number, number, number]
+  constructor(
+    readonly outputShape: [number],
+    private readonly centered: boolean,
+  ) {
+    this.variableNames = centered ? ['X', 'Mean'] : ['X']
+    this.shaderKey = `polyak_channel_stats_${centered}`
+    this.dispatch = [outputShape[0], 1, 1]
+  }
+  getUserCode(): string {
+    const w = this.workgroupSize[0]
+    return `
+      var<workgroup> partial : array<f32, ${w}>;
+      fn main(index : i32) {
+        let stat = i32(workgroupId.x);
+        let base = (stat / uniforms.channels) * uniforms.groupSize + (stat % uniforms.channels) * uniforms.inner;
+        let rowStride = uniforms.channels * uniforms.inner;
+        ${this.centered ? 'let m = Mean[stat];' : ''}
+        var s = 0.0;
+        for (var j = i32(localId.x); j < uniforms.count; j = j + ${w}) {
+          let a = j / uniforms.inner;
+          let v = X[base + a * rowStride + (j - a * uniforms.inner)];
+          ${this.centered ? 's = s + (v - m) * (v - m);' : 's = s + v;'}
+        }
+        partial[localId.x] = s;
+        workgroupBarrier();
+        for (var half = ${w / 2}u; half > 0u; half = half / 2u) {
+          if (localId.x < half) {
+            partial[localId.x] = partial[localId.x] + partial[localId.x + half];
+          }
+          workgroupBarrier();
+        }
+        if (localId.x == 0u) {
+          result[stat] = partial[0] / f32(uniforms.count);
+        }
+      }
+    `
+  }
+}
+
+/** WebGPU caps a dispatch dimension at 65 535 workgroups; more statistics than that stay composed. */
+const MAX_WEBGPU_STATS = 65535
+
+const momentsWebgpu: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x } = inputs as { x: tf.TensorInfo }
+  const [groups, a, c, b] = channelView(x.shape, attrs as unknown as ChannelLayout)
+  const be = backend as unknown as WebGpuBackendLike
+  const uniforms = [a * c * b, b, c, a * b].map((v) => ({ type: 'int32', data: [v] }))
+  const mean = be.runWebGPUProgram(new ChannelStatsProgram([groups * c], false), [x], 'float32', uniforms)
+  const variance = be.runWebGPUProgram(new ChannelStatsProgram([groups * c], true), [x, mean], 'float32', uniforms)
+  return [mean, variance]
+}
+
+const normalizeWebgpu: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, center, scale, offset } = inputs as Record<'x' | 'center' | 'scale' | 'offset', tf.TensorInfo>
+  const [, a, c, b] = channelView(x.shape, attrs as unknown as ChannelLayout)
+  const program = new NormalizeProgram([...x.shape], b === 1 && c % 4 === 0)
+  return (backend as unknown as WebGpuBackendLike).runWebGPUProgram(program, [x, center, scale, offset], 'float32', [
+    { type: 'int32', data: [a * c * b] },
+    { type: 'int32', data: [b] },
+    { type: 'int32', data: [c] },
+  ])
+}
+
 const gradSumsKernel = defineKernel({ name: 'PolyakNormalizeGradSums', backends: { wasm: onWasm(gradSumsWasm), cpu: () => gradSumsCpu } })
 
 /** The shape, of `x`'s rank, that `[G·C]` statistics broadcast from: 1 on the reduced axes. */
@@ -220,7 +341,7 @@ export const statsBroadcastShape = (shape: readonly number[], { lead, axis }: Ch
 
 const normalizeKernel = defineKernel({
   name: 'PolyakNormalize',
-  backends: { wasm: onWasm(normalizeWasm), cpu: () => normalizeCpu },
+  backends: { wasm: onWasm(normalizeWasm), cpu: () => normalizeCpu, webgpu: () => normalizeWebgpu },
   gradient: {
     inputsToSave: ['x', 'center', 'scale'],
     gradFunc: (dy, saved, attrs) => {
@@ -245,7 +366,7 @@ const normalizeKernel = defineKernel({
 
 const momentsKernel = defineKernel({
   name: 'PolyakMoments',
-  backends: { wasm: onWasm(momentsWasm), cpu: () => momentsCpu },
+  backends: { wasm: onWasm(momentsWasm), cpu: () => momentsCpu, webgpu: () => momentsWebgpu },
   gradient: {
     inputsToSave: ['x'],
     outputsToSave: [true, false],
@@ -261,7 +382,8 @@ const momentsKernel = defineKernel({
 })
 
 /** True when `moments` can run fused on the active backend (the layout is checked by the caller). */
-export const canFuseMoments = (x: tf.Tensor): boolean => x.dtype === 'float32' && x.size > 0 && momentsKernel.available()
+export const canFuseMoments = (x: tf.Tensor, layout: ChannelLayout): boolean =>
+  x.dtype === 'float32' && x.size > 0 && (tf.getBackend() !== 'webgpu' || statsShape(x.shape, layout)[0]! <= MAX_WEBGPU_STATS) && momentsKernel.available()
 
 /** `[mean, biased variance]`, each `[G·C]`, over the axes outside `layout`. */
 export const fusedMoments = (x: tf.Tensor, layout: ChannelLayout): [tf.Tensor1D, tf.Tensor1D] =>
