@@ -257,8 +257,8 @@ const donatedJob = (name: string, shapes: number[][]): Job => ({
 
 const activation = (ops: Ops<Leaf>, shape: number[]) => ops.tensor(fill(shape.reduce((a, b) => a * b, 1), 5), shape)
 
-/** A train-mode forward of an activation normalizer on a [64,32,32,64] batch. */
-const normalizerJob = <P, S>(name: string, make: (ops: Ops<Leaf>) => Normalizer<Leaf, P, S>, context: ApplyContext, torch?: string): Job => ({
+/** A train-mode forward of an activation normalizer on a [64,32,32,64] batch, with polyak's fused kernels or the stock tfjs ops. */
+const normalizerJob = <P, S>(name: string, make: (ops: Ops<Leaf>) => Normalizer<Leaf, P, S>, context: ApplyContext, torch?: string, fused = true): Job => ({
   name,
   torch,
   setup: (ops) => {
@@ -267,7 +267,9 @@ const normalizerJob = <P, S>(name: string, make: (ops: Ops<Leaf>) => Normalizer<
     const x = activation(ops, [64, 32, 32, 64])
     return {
       run: async () => {
+        useFusedKernels(fused)
         const [y, next] = norm.apply(x, 'train', context)(s)
+        useFusedKernels(true)
         await settle(ops, y)
         disposeTree(ops, [y, next])
       },
@@ -283,6 +285,7 @@ const JOBS: readonly Job[] = [
   teacherJob('EMAN teacher update, ResNet-18 incl. BN stats', resnet18Shapes(), true, true),
   teacherJob('EMA update, ResNet-50 (25.6 M params)', resnet50Shapes(), false, true),
   normalizerJob('BN train forward [64,32,32,64]', (ops) => unsafeBatchNorm(ops), {}, 'bn_forward'),
+  normalizerJob('BN train forward, composed tfjs ops (fused kernels off)', (ops) => unsafeBatchNorm(ops), {}, 'bn_forward', false),
   normalizerJob('GroupNorm forward [64,32,32,64], 8 groups', (ops) => unsafeGroupNorm(ops, { groups: 8 }), {}),
   normalizerJob('Momentum BN, two views [2×32,32,32,64]', (ops) => unsafeMomentumBatchNorm(ops, { totalSteps: 100 }), { step: 10, views: 2 }),
   {
