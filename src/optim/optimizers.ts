@@ -7,6 +7,7 @@
  * @module optim/optimizers
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { tfOps } from '../core/tfOps.js'
 import { InvalidArgumentError } from '../core/errors.js'
 import type { PathPredicate } from '../core/tree.js'
 import type { ModelTree } from '../nn/model.js'
@@ -74,10 +75,11 @@ export const sgd = (config: { lr: LearningRate; momentum?: number; weightDecay?:
       tf.tidy(() => {
         const lr = lrAt(config.lr, step)
         const [p, v] = zip3(params, grads, [state.velocity!], (theta, g, [vel], path) => {
-          const gd = wd > 0 && !exclude(path) ? tf.add(g, tf.mul(theta, wd)) : g
-          const v1 = tf.add(tf.mul(vel!, mu), gd)
-          const stepDir = config.nesterov === true ? tf.add(gd, tf.mul(v1, mu)) : v1
-          return [tf.sub(theta, tf.mul(stepDir, lr)), v1]
+          // every line is one axpby: a single fused pass where the backend has the kernel
+          const gd = wd > 0 && !exclude(path) ? tfOps.axpby(1, g, wd, theta) : g
+          const v1 = tfOps.axpby(mu, vel!, 1, gd)
+          const stepDir = config.nesterov === true ? tfOps.axpby(1, gd, mu, v1) : v1
+          return [tfOps.axpby(1, theta, -lr, stepDir), v1]
         })
         return [p!, { velocity: v! }]
       }),
