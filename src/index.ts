@@ -6,6 +6,7 @@
  * - `core/ops`: the DSL vocabulary `Ops<T>`; interpreters `tfOps` (tfjs) and `referenceOps` (Float64)
  * - `core/transition`: `Transition<P, S, A>` (fp-ts `State`), `transition`, `sequence`, `named`, `masked`
  * - `core/memory`, `core/driver`: ownership helpers and the `run` / `scan` drivers
+ * - `kernels/*`: polyak's fused tfjs kernels (wasm SIMD, cpu loops, WGSL) behind `tfOps`; `useFusedKernels`
  *
  * Backends live in `polyak/backends`, laws in `polyak/laws`.
  *
