@@ -4,6 +4,7 @@
  *
  * @module backends/wasm
  */
+import { prepareWasmKernels } from '../src/kernels/wasm/module.js'
 import { tfjsBackend } from './tfjs.js'
 
 /** Descriptor of the tfjs `wasm` backend. */
@@ -16,6 +17,7 @@ export const wasm = tfjsBackend({
   load: async () => {
     if (typeof WebAssembly === 'undefined') return 'this JavaScript engine has no WebAssembly'
     await import('@tensorflow/tfjs-backend-wasm')
+    await prepareWasmKernels() // polyak's SIMD kernels, compiled ahead of first use
     return undefined
   },
 })

@@ -48,15 +48,31 @@ export interface WasmBackendLike {
 let compiled: WebAssembly.Module | null | undefined
 const instances = new WeakMap<object, WasmKernelExports | null>()
 
+const binary = (): Uint8Array<ArrayBuffer> => Uint8Array.from(atob(KERNELS_WASM_BASE64), (ch) => ch.charCodeAt(0))
+
 const compile = (): WebAssembly.Module | null => {
   if (compiled === undefined) {
     try {
-      compiled = new WebAssembly.Module(Uint8Array.from(atob(KERNELS_WASM_BASE64), (ch) => ch.charCodeAt(0)))
+      compiled = new WebAssembly.Module(binary())
     } catch {
-      compiled = null // no WebAssembly SIMD: the composed ops stay in use
+      compiled = null // no WebAssembly SIMD (or a browser's main thread refusing a synchronous compile): the composed ops stay in use
     }
   }
   return compiled
+}
+
+/**
+ * Compiles the kernels asynchronously, ahead of their first use: browsers refuse synchronous
+ * compiles of modules over 4 KB on the main thread. `useBackend('wasm')` calls it; where compiling
+ * fails, the composed tfjs ops stay in use.
+ */
+export const prepareWasmKernels = async (): Promise<void> => {
+  if (compiled !== undefined) return
+  try {
+    compiled = await WebAssembly.compile(binary())
+  } catch {
+    compiled = null
+  }
 }
 
 /**
