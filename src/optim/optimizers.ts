@@ -111,8 +111,8 @@ export const lars = (config: { lr: LearningRate; momentum?: number; weightDecay?
             const ratio = tf.where(tf.logicalAnd(tf.greater(pn, 0), tf.greater(gn, 0)), tf.div(tf.mul(pn, eta), tf.add(gn, tf.mul(pn, wd))), tf.scalar(1))
             d = tf.mul(d, ratio)
           }
-          const v1 = tf.add(tf.mul(vel!, mu), d)
-          return [tf.sub(theta, tf.mul(v1, lr)), v1]
+          const v1 = tfOps.axpby(mu, vel!, 1, d)
+          return [tfOps.axpby(1, theta, -lr, v1), v1]
         })
         return [p!, { velocity: v! }]
       }),
@@ -136,11 +136,11 @@ export const adam = (config: { lr: LearningRate; beta1?: number; beta2?: number;
         const c1 = 1 - b1 ** t
         const c2 = 1 - b2 ** t
         const [p, m, v] = zip3(params, grads, [state.m!, state.v!], (theta, g, [m0, v0], path) => {
-          const m1 = tf.add(tf.mul(m0!, b1), tf.mul(g, 1 - b1))
-          const v1 = tf.add(tf.mul(v0!, b2), tf.mul(tf.square(g), 1 - b2))
+          const m1 = tfOps.axpby(b1, m0!, 1 - b1, g)
+          const v1 = tfOps.axpby(b2, v0!, 1 - b2, tf.square(g))
           let upd = tf.div(tf.div(m1, c1), tf.add(tf.sqrt(tf.div(v1, c2)), eps))
-          if (wd > 0 && !exclude(path)) upd = tf.add(upd, tf.mul(theta, wd))
-          return [tf.sub(theta, tf.mul(upd, lr)), m1, v1]
+          if (wd > 0 && !exclude(path)) upd = tfOps.axpby(1, upd, wd, theta)
+          return [tfOps.axpby(1, theta, -lr, upd), m1, v1]
         })
         return [p!, { m: m!, v: v! }]
       }),
