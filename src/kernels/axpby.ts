@@ -17,8 +17,9 @@
  * @module kernels/axpby
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { type CpuBackendLike, defineKernel } from './registry.js'
+import { type CpuBackendLike, type WebGpuBackendLike, defineKernel } from './registry.js'
 import { type WasmBackendLike, offsetOf, onWasm, renewIdentity, wasmKernels } from './wasm/module.js'
+import { ElementwiseProgram } from './webgpuProgram.js'
 
 /** The kernel's name in the tfjs registry. */
 export const AXPBY = 'PolyakAxpby'
@@ -50,33 +51,15 @@ const cpuKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   return b.makeTensorInfo([...x.shape], 'float32', out)
 }
 
-interface WebGpuBackendLike {
-  runWebGPUProgram: (program: unknown, inputs: tf.TensorInfo[], dtype: 'float32', uniforms: Array<{ type: string; data: number[] }>) => tf.TensorInfo
-}
-
 /**
  * A flat elementwise WGSL program for `α·x + β·y` (tfjs-backend-webgpu's program interface), reading
  * and writing `vec4<f32>` when the size is a multiple of 4 (as tfjs's own binary ops do).
  */
-class AxpbyProgram {
+class AxpbyProgram extends ElementwiseProgram {
   readonly variableNames = ['X', 'Y']
   readonly uniforms = 'alpha : f32, beta : f32,'
-  readonly size = true
-  readonly workgroupSize: [number, number, number] = [64, 1, 1]
-  readonly shaderKey: string
-  readonly dispatchLayout: { x: number[] }
-  readonly dispatch: [number, number, number]
-  readonly outputComponent: number
-  readonly variableComponents: [number, number]
-  constructor(readonly outputShape: number[]) {
-    this.dispatchLayout = { x: outputShape.map((_, i) => i) }
-    const n = outputShape.reduce((p, d) => p * d, 1)
-    this.outputComponent = n % 4 === 0 ? 4 : 1
-    this.variableComponents = [this.outputComponent, this.outputComponent]
-    this.shaderKey = `polyak_axpby_${this.outputComponent}`
-    const groups = Math.ceil(n / this.outputComponent / this.workgroupSize[0])
-    // WebGPU caps a dispatch dimension at 65535 workgroups: spread large sizes over y
-    this.dispatch = groups > 65535 ? [65535, Math.ceil(groups / 65535), 1] : [groups, 1, 1]
+  constructor(outputShape: number[]) {
+    super(outputShape, 'axpby', 2, outputShape.reduce((p, d) => p * d, 1) % 4 === 0)
   }
   getUserCode(): string {
     // uniforms.size counts vec4s when outputComponent is 4

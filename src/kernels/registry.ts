@@ -16,6 +16,11 @@ export interface CpuBackendLike {
   incRef: (id: unknown) => void
 }
 
+/** The part of tfjs-backend-webgpu's `WebGPUBackend` the WGSL kernels use: its program runner. */
+export interface WebGpuBackendLike {
+  runWebGPUProgram: (program: unknown, inputs: tf.TensorInfo[], dtype: 'float32', uniforms: Array<{ type: string; data: number[] }>) => tf.TensorInfo
+}
+
 /** A fused kernel: its tfjs name, its implementations per backend name, its gradient. */
 export interface KernelSpec {
   readonly name: string
