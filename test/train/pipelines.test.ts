@@ -57,3 +57,20 @@ describeEachBackend(
   },
   ['cpu', 'wasm', 'webgpu'],
 )
+
+describeEachBackend(
+  'a teacher learns (wasm: the demo backend, with donated in-place teacher updates)',
+  (b) => {
+    const it = itOn(b)
+    // Values of a donated teacher can be right while a backend still computes with stale weights
+    // (tfjs-wasm caches packed conv/matMul weights per tensor id): only a teacher's accuracy shows it.
+    it('an EMAN teacher after 200 FixMatch steps classifies far above chance', async () => {
+      const trainSet = loadMnist('train', { limit: 3000, factor: 2 })
+      const testSet = loadMnist('test', { limit: 300, factor: 2 })
+      const r = await runSemiSupervised({ ...SEMI_DEFAULTS, teacher: 'eman', steps: 200, evalEvery: 0, evalLimit: 300 }, trainSet, testSet)
+      expect(r.final.student).toBeGreaterThan(0.3)
+      expect(r.final.teacher!).toBeGreaterThan(0.3)
+    }, 60_000)
+  },
+  ['wasm'],
+)
