@@ -369,74 +369,68 @@ export function reluGrad(out: usize, dy: usize, x: usize, n: i32): void {
 }
 
 /**
- * 2×2 average pooling, stride 2, of an NHWC `x` (`[n, h, w, c]`; odd trailing rows and columns are
- * dropped): `out[b, y, x, ch] = ¼·Σ x[b, 2y + i, 2x + j, ch]`, summed as `(x00 + x01) + (x10 + x11)`.
+ * Walks the 2×2 windows of an NHWC `big` (`[n, h, w, c]`, odd trailing rows and columns left out)
+ * against the matching pixels of `small` (`[n, h/2, w/2, c]`): forward,
+ * `small = ¼·((x00 + x01) + (x10 + x11))`; backward, each window's four pixels = `¼·small`.
+ * Inlined into both kernels, so each gets the branch it takes folded away.
  */
-export function avgPool2(x: usize, n: i32, h: i32, w: i32, c: i32, out: usize): void {
+@inline function pool2Windows(big: usize, small: usize, n: i32, h: i32, w: i32, c: i32, backward: bool): void {
   const oh = h >> 1
   const ow = w >> 1
   const quarter = f32x4.splat(0.25)
   const c4 = c & ~3
   const rowBytes = <usize>w * <usize>c << 2
-  let dst = out
+  let at = small
   for (let b = 0; b < n; b++) {
     for (let y = 0; y < oh; y++) {
-      const top = x + ((<usize>(b * h + 2 * y) * <usize>w * <usize>c) << 2)
+      const top = big + ((<usize>(b * h + 2 * y) * <usize>w * <usize>c) << 2)
       for (let xo = 0; xo < ow; xo++) {
         const p = top + ((<usize>(2 * xo) * <usize>c) << 2)
         const q = p + (<usize>c << 2)
         let j = 0
         for (; j < c4; j += 4) {
           const k = <usize>j << 2
-          const s = f32x4.add(f32x4.add(v128.load(p + k), v128.load(q + k)), f32x4.add(v128.load(p + rowBytes + k), v128.load(q + rowBytes + k)))
-          v128.store(dst + k, f32x4.mul(s, quarter))
+          if (backward) {
+            const g = f32x4.mul(v128.load(at + k), quarter)
+            v128.store(p + k, g)
+            v128.store(q + k, g)
+            v128.store(p + rowBytes + k, g)
+            v128.store(q + rowBytes + k, g)
+          } else {
+            const s = f32x4.add(f32x4.add(v128.load(p + k), v128.load(q + k)), f32x4.add(v128.load(p + rowBytes + k), v128.load(q + rowBytes + k)))
+            v128.store(at + k, f32x4.mul(s, quarter))
+          }
         }
         for (; j < c; j++) {
           const k = <usize>j << 2
-          store<f32>(dst + k, (load<f32>(p + k) + load<f32>(q + k) + (load<f32>(p + rowBytes + k) + load<f32>(q + rowBytes + k))) * 0.25)
+          if (backward) {
+            const g = load<f32>(at + k) * 0.25
+            store<f32>(p + k, g)
+            store<f32>(q + k, g)
+            store<f32>(p + rowBytes + k, g)
+            store<f32>(q + rowBytes + k, g)
+          } else {
+            store<f32>(at + k, (load<f32>(p + k) + load<f32>(q + k) + (load<f32>(p + rowBytes + k) + load<f32>(q + rowBytes + k))) * 0.25)
+          }
         }
-        dst += <usize>c << 2
+        at += <usize>c << 2
       }
     }
   }
 }
 
+/**
+ * 2×2 average pooling, stride 2, of an NHWC `x` (`[n, h, w, c]`; odd trailing rows and columns are
+ * dropped): `out[b, y, x, ch] = ¼·Σ x[b, 2y + i, 2x + j, ch]`, summed as `(x00 + x01) + (x10 + x11)`.
+ */
+export function avgPool2(x: usize, n: i32, h: i32, w: i32, c: i32, out: usize): void {
+  pool2Windows(x, out, n, h, w, c, false)
+}
+
 /** The gradient of `avgPool2`: `dx[b, 2y + i, 2x + j, ch] = ¼·dy[b, y, x, ch]`, 0 in dropped rows and columns. */
 export function avgPool2Grad(dy: usize, n: i32, h: i32, w: i32, c: i32, out: usize): void {
-  const oh = h >> 1
-  const ow = w >> 1
   memory.fill(out, 0, (<usize>n * <usize>h * <usize>w * <usize>c) << 2)
-  const quarter = f32x4.splat(0.25)
-  const c4 = c & ~3
-  const rowBytes = <usize>w * <usize>c << 2
-  let src = dy
-  for (let b = 0; b < n; b++) {
-    for (let y = 0; y < oh; y++) {
-      const top = out + ((<usize>(b * h + 2 * y) * <usize>w * <usize>c) << 2)
-      for (let xo = 0; xo < ow; xo++) {
-        const p = top + ((<usize>(2 * xo) * <usize>c) << 2)
-        const q = p + (<usize>c << 2)
-        let j = 0
-        for (; j < c4; j += 4) {
-          const k = <usize>j << 2
-          const g = f32x4.mul(v128.load(src + k), quarter)
-          v128.store(p + k, g)
-          v128.store(q + k, g)
-          v128.store(p + rowBytes + k, g)
-          v128.store(q + rowBytes + k, g)
-        }
-        for (; j < c; j++) {
-          const k = <usize>j << 2
-          const g = load<f32>(src + k) * 0.25
-          store<f32>(p + k, g)
-          store<f32>(q + k, g)
-          store<f32>(p + rowBytes + k, g)
-          store<f32>(q + rowBytes + k, g)
-        }
-        src += <usize>c << 2
-      }
-    }
-  }
+  pool2Windows(out, dy, n, h, w, c, true)
 }
 
 // -------------------------------------------------------------------------------------------------
