@@ -58,10 +58,7 @@ const poolKernel = defineKernel({
   gradient: {
     inputsToSave: ['x'],
     gradFunc: (dy, [x]) => ({
-      x: () => {
-        poolGradKernel.available()
-        return tf.engine().runKernel('PolyakAvgPool2Grad', { dy: dy as tf.Tensor }, { inputShape: [...x!.shape] }) as tf.Tensor
-      },
+      x: () => tf.engine().runKernel('PolyakAvgPool2Grad', { dy: dy as tf.Tensor }, { inputShape: [...x!.shape] }) as tf.Tensor,
     }),
   },
 })
@@ -72,7 +69,8 @@ const poolKernel = defineKernel({
  */
 export const avgPool2x2 = (x: tf.Tensor4D): tf.Tensor4D => {
   const [n, h, w, c] = x.shape
-  if (x.dtype === 'float32' && poolKernel.available()) return tf.engine().runKernel('PolyakAvgPool2', { x }, {}) as tf.Tensor4D
+  // the fused forward only where its gradient kernel runs too
+  if (x.dtype === 'float32' && poolKernel.available() && poolGradKernel.available()) return tf.engine().runKernel('PolyakAvgPool2', { x }, {}) as tf.Tensor4D
   const [ph, pw] = [Math.floor(h / 2), Math.floor(w / 2)]
   const even = ph * 2 === h && pw * 2 === w ? x : tf.slice(x, [0, 0, 0, 0], [n, ph * 2, pw * 2, c])
   return tf.mean(tf.reshape(even, [n, ph, 2, pw, 2, c]), [2, 4]) as tf.Tensor4D

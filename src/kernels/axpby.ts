@@ -32,6 +32,13 @@ interface AxpbyAttrs {
 }
 
 
+/**
+ * Buffer donation's contract, one place for every backend: `x`'s storage may take the result only
+ * when the caller donated `x`, no other tensor shares that storage, and it is not `y`'s.
+ */
+const mayWriteInPlace = (backend: { refCount: (id: unknown) => number }, attrs: AxpbyAttrs, x: tf.TensorInfo, y: tf.TensorInfo): boolean =>
+  attrs.inPlace === true && backend.refCount(x.dataId) === 1 && x.dataId !== y.dataId
+
 const cpuKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, y } = inputs as { x: tf.TensorInfo; y: tf.TensorInfo }
   const { alpha, beta } = attrs as unknown as AxpbyAttrs
@@ -41,7 +48,7 @@ const cpuKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const a = Math.fround(alpha)
   const c = Math.fround(beta)
   // Donated and not shared with any other tensor (a clone on cpu shares storage): update in place.
-  if ((attrs as unknown as AxpbyAttrs).inPlace === true && b.refCount(x.dataId) === 1 && x.dataId !== y.dataId) {
+  if (mayWriteInPlace(b, attrs as unknown as AxpbyAttrs, x, y)) {
     for (let i = 0; i < xv.length; i++) xv[i] = a * xv[i]! + c * yv[i]!
     b.incRef(x.dataId)
     return { dataId: x.dataId, shape: [...x.shape], dtype: 'float32' }
@@ -84,13 +91,13 @@ const webgpuKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
 
 const wasmKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, y } = inputs as { x: tf.TensorInfo; y: tf.TensorInfo }
-  const { alpha, beta, inPlace } = attrs as unknown as AxpbyAttrs
+  const { alpha, beta } = attrs as unknown as AxpbyAttrs
   const b = backend as unknown as WasmBackendLike
   const k = wasmKernels(b)!
   const n = x.shape.reduce((p, d) => p * d, 1)
   // Donated and unshared: write into x's storage (each element is read before it is written), then
   // give the storage a new identity, since XNNPACK caches packed conv/matMul weights by tensor id
-  if (inPlace === true && b.refCount(x.dataId) === 1 && x.dataId !== y.dataId) {
+  if (mayWriteInPlace(b, attrs as unknown as AxpbyAttrs, x, y)) {
     k.axpby(offsetOf(b, x), offsetOf(b, x), offsetOf(b, y), n, alpha, beta)
     renewIdentity(b, x)
     b.incRef(x.dataId)
