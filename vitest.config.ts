@@ -11,6 +11,7 @@ export default defineConfig({
       { find: /^polyak\/laws$/, replacement: here('./laws/index.ts') },
       { find: /^polyak\/backends$/, replacement: here('./backends/index.ts') },
       { find: /^polyak\/backends\/(.*)$/, replacement: here('./backends/$1.ts') },
+      { find: /^polyak\/node$/, replacement: here('./src/node/index.ts') },
       { find: /^polyak$/, replacement: here('./src/index.ts') },
     ],
   },

@@ -1,9 +1,12 @@
 /**
- * The `cpu` backend: `@tensorflow/tfjs-backend-cpu`, plain JavaScript kernels. Always available;
- * the slowest of the tfjs backends here, but with synchronous readback and O(1) `clone`.
+ * The `cpu` backend: `@tensorflow/tfjs-backend-cpu`, plain JavaScript kernels. Available wherever
+ * its package is installed; the slowest of the tfjs backends here, but with synchronous readback
+ * and O(1) `clone`.
  *
  * @module backends/cpu
  */
+import * as tf from '@tensorflow/tfjs-core'
+import { missingPackage } from './host.js'
 import { tfjsBackend } from './tfjs.js'
 
 /** Descriptor of the tfjs `cpu` backend. */
@@ -14,7 +17,12 @@ export const cpu = tfjsBackend({
   syncReadback: true,
   cloneIsCopy: false,
   load: async () => {
-    await import('@tensorflow/tfjs-backend-cpu')
+    if (tf.findBackendFactory('cpu') != null) return undefined // the app registered it already
+    try {
+      await import('@tensorflow/tfjs-backend-cpu')
+    } catch (e) {
+      return missingPackage('@tensorflow/tfjs-backend-cpu', e)
+    }
     return undefined
   },
 })

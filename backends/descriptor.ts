@@ -23,6 +23,9 @@ export interface Tolerance {
 /** Whether a backend can run here, and if not, why and how to get it. */
 export type Availability = { readonly available: true } | { readonly available: false; readonly reason: string }
 
+/** Facts about a backend as it runs here, for people: e.g. the WebGPU adapter, the tfjs-wasm build and whether polyak's kernels are on. */
+export type BackendDetails = Readonly<Record<string, string>>
+
 /** A backend made active: its descriptor and the interpreter to write math against. */
 export interface ActiveBackend<T extends Leaf = Leaf> {
   readonly descriptor: BackendDescriptor<T>
@@ -48,6 +51,8 @@ export interface BackendDescriptor<T extends Leaf = Leaf> {
   readonly probe: () => Promise<Availability>
   /** Makes the backend active and returns its interpreter. Rejects with the reason when unavailable. */
   readonly activate: () => Promise<Ops<T>>
+  /** Facts about the backend here (empty when unavailable); after `activate` for the facts that need it. */
+  readonly details: () => Promise<BackendDetails>
 }
 
 /** Descriptor of a TensorFlow.js backend. */

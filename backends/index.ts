@@ -15,11 +15,13 @@ import { cpu } from './cpu.js'
 import type { ActiveBackend, Availability, BackendDescriptor, BackendName } from './descriptor.js'
 import { reference } from './reference.js'
 import { tensorflow } from './tensorflow.js'
-import { wasm } from './wasm.js'
+import { wasm, wasmPaths, wasmThreads } from './wasm.js'
 import { forceGpuKernels, webgpu } from './webgpu.js'
 
-export type * from './descriptor.js'
-export { cpu, forceGpuKernels, reference, tensorflow, wasm, webgpu }
+export type { Availability, ActiveBackend, BackendDescriptor, BackendDetails, BackendName, ReferenceBackendDescriptor, TfjsBackendDescriptor, Tolerance } from './descriptor.js'
+export { cpu, forceGpuKernels, reference, tensorflow, wasm, wasmPaths, wasmThreads, webgpu }
+export type { WasmBinaryName } from './wasm.js'
+export { type Host, host } from './host.js'
 
 /** Every backend polyak ships a descriptor for, fastest-first among those usually available. */
 export const backends: readonly BackendDescriptor[] = [wasm, webgpu, cpu, tensorflow, reference] as const

@@ -10,10 +10,11 @@ import type { ReferenceBackendDescriptor } from './descriptor.js'
 /** Descriptor of the Float64 reference interpreter. */
 export const reference: ReferenceBackendDescriptor = {
   name: 'reference',
-  description: 'polyak Float64 reference interpreter (pure JavaScript; the oracle of the laws)',
+  description: 'polyak Float64 reference interpreter (the oracle of the laws)',
   tolerance: { rtol: 1e-12, atol: 1e-14 },
   syncReadback: true,
   cloneIsCopy: true,
   probe: () => Promise.resolve({ available: true }),
   activate: () => Promise.resolve(referenceOps),
+  details: () => Promise.resolve({ precision: 'float64, pure JavaScript' }),
 }

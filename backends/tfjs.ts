@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import { BackendUnavailableError } from '../src/core/errors.js'
 import { tfOps } from '../src/core/tfOps.js'
-import type { Availability, BackendName, TfjsBackendDescriptor, Tolerance } from './descriptor.js'
+import type { Availability, BackendDetails, BackendName, TfjsBackendDescriptor, Tolerance } from './descriptor.js'
 
 /** What a tfjs backend descriptor needs to know. */
 export interface TfjsBackendSpec {
@@ -21,6 +21,10 @@ export interface TfjsBackendSpec {
    * cannot run here (checked before tfjs tries, so the reason is precise), or `undefined`.
    */
   readonly load: () => Promise<string | undefined>
+  /** Runs each time the backend is made active (after `tf.setBackend`). */
+  readonly activated?: () => void
+  /** Facts about the backend as it runs here (see `BackendDescriptor.details`). */
+  readonly details?: () => Promise<BackendDetails>
 }
 
 const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0] ?? ''
@@ -45,7 +49,7 @@ export const tfjsBackend = (spec: TfjsBackendSpec): TfjsBackendDescriptor => {
       } catch (e) {
         return { available: false, reason: messageOf(e) }
       }
-      if (tf.findBackendFactory(spec.name) === undefined && tf.findBackend(spec.name) === undefined) {
+      if (tf.findBackendFactory(spec.name) == null && tf.findBackend(spec.name) == null) {
         return { available: false, reason: `the package loaded but registered no '${spec.name}' backend with tfjs` }
       }
       const previous = tf.getBackend() as string | undefined
@@ -79,7 +83,13 @@ export const tfjsBackend = (spec: TfjsBackendSpec): TfjsBackendDescriptor => {
         if (!ok) throw new BackendUnavailableError(spec.name, `tfjs could not initialise the '${spec.name}' backend`)
       }
       await tf.ready()
+      spec.activated?.()
       return tfOps
+    },
+    details: async () => {
+      const a = await ensure()
+      if (!a.available) return {}
+      return (await spec.details?.()) ?? {}
     },
   }
 }

@@ -1,11 +1,52 @@
 /**
- * The `wasm` backend: `@tensorflow/tfjs-backend-wasm` (XNNPACK, SIMD; tfjs disables its threads in
- * Node, so it runs on one core). The fastest CPU backend here for most ops. `clone` copies.
+ * The `wasm` backend: `@tensorflow/tfjs-backend-wasm` (XNNPACK, SIMD). The fastest CPU backend
+ * here for most ops. `clone` copies.
+ *
+ * Where its `.wasm` files come from: in Node, from the installed package; in a browser, tfjs fetches
+ * them relative to the page unless told otherwise, so an app serves them (they ship in the
+ * package's `dist/`) and names the place with `wasmPaths('/assets/tfjs-wasm/')` (or a map per file)
+ * before `useBackend('wasm')`.
+ *
+ * Threads: tfjs picks its threaded build on a cross-origin-isolated page (COOP/COEP headers) and
+ * the single-threaded SIMD build elsewhere; in Node it never uses threads. polyak's own SIMD
+ * kernels run on both builds; `wasmThreads(false)` forces the single-threaded one.
+ * `wasm.details()` reports the build and whether polyak's kernels are on, and why not.
  *
  * @module backends/wasm
  */
-import { prepareWasmKernels } from '../src/kernels/wasm/module.js'
+import * as tf from '@tensorflow/tfjs-core'
+import { type WasmBackendLike, prepareWasmKernels, wasmKernelStatus, wasmKernels } from '../src/kernels/wasm/module.js'
+import { missingPackage } from './host.js'
 import { tfjsBackend } from './tfjs.js'
+
+/** The `.wasm` files of tfjs-backend-wasm, as `setWasmPaths` names them. */
+export type WasmBinaryName = 'tfjs-backend-wasm.wasm' | 'tfjs-backend-wasm-simd.wasm' | 'tfjs-backend-wasm-threaded-simd.wasm'
+
+let paths: string | Partial<Record<WasmBinaryName, string>> | undefined
+let threads: boolean | undefined
+
+/**
+ * Where the browser should fetch tfjs-wasm's `.wasm` files from: a folder prefix ending in `/`
+ * (e.g. `'/assets/tfjs-wasm/'`) or a URL per file. Call before `useBackend('wasm')`; in Node the
+ * installed package's files are used and this is not needed.
+ *
+ * @example
+ * wasmPaths('/tfjs-wasm/')           // serve node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm there
+ * await unsafeUseBackend('wasm')
+ */
+export const wasmPaths = (prefixOrFiles: string | Partial<Record<WasmBinaryName, string>>): void => {
+  paths = prefixOrFiles
+}
+
+/**
+ * `false` makes tfjs use its single-threaded SIMD build even on a cross-origin-isolated page; `true`
+ * (or never calling this) leaves the choice to tfjs. Call before `useBackend('wasm')`.
+ */
+export const wasmThreads = (on: boolean): void => {
+  threads = on
+}
+
+const PACKAGE = '@tensorflow/tfjs-backend-wasm'
 
 /** Descriptor of the tfjs `wasm` backend. */
 export const wasm = tfjsBackend({
@@ -16,8 +57,27 @@ export const wasm = tfjsBackend({
   cloneIsCopy: true,
   load: async () => {
     if (typeof WebAssembly === 'undefined') return 'this JavaScript engine has no WebAssembly'
-    await import('@tensorflow/tfjs-backend-wasm')
+    let module: { setWasmPaths?: (p: string | Partial<Record<WasmBinaryName, string>>) => void } | undefined
+    try {
+      module = (await import('@tensorflow/tfjs-backend-wasm')) as typeof module
+    } catch (e) {
+      if (tf.findBackendFactory('wasm') == null) return missingPackage(PACKAGE, e)
+    }
+    if (paths !== undefined) module?.setWasmPaths?.(paths)
+    if (threads === false) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false)
     await prepareWasmKernels() // polyak's SIMD kernels, compiled ahead of first use
     return undefined
+  },
+  activated: () => {
+    // instantiate polyak's kernels now, so that their state is known (and reported) before first use
+    wasmKernels(tf.backend() as unknown as WasmBackendLike)
+  },
+  details: async () => {
+    const threaded = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')
+    const k = wasmKernelStatus()
+    return {
+      build: threaded === true ? 'threaded SIMD (cross-origin isolated)' : 'single-threaded SIMD',
+      'polyak kernels': k.on ? `on (${k.memory} memory)` : `off: ${k.reason ?? 'unknown'}`,
+    }
   },
 })

@@ -1,42 +1,63 @@
 /**
  * The `webgpu` backend: `@tensorflow/tfjs-backend-webgpu`. In a browser it uses the browser's
  * `navigator.gpu`. In Node it first installs `navigator.gpu` from the `webgpu` package (Dawn, the
- * WebGPU implementation of Chromium), which drives the machine's Vulkan driver: the vendor's on a
- * GPU machine, or Mesa's lavapipe (software Vulkan on the CPU) on a machine without one.
+ * WebGPU implementation of Chromium; an optional peer dependency), which drives the machine's
+ * Vulkan driver: the vendor's on a GPU machine, or Mesa's lavapipe (software Vulkan on the CPU) on
+ * a machine without one.
  *
  * tfjs-backend-webgpu registers itself only if `navigator.gpu` exists when it is imported, so the
- * order here matters: Dawn first, then the tfjs package.
+ * order here matters: `navigator.gpu` first, then the tfjs package.
  *
  * @module backends/webgpu
  */
+import * as tf from '@tensorflow/tfjs-core'
+import { host, missingPackage } from './host.js'
 import { importOptional, tfjsBackend } from './tfjs.js'
 
-const LAVAPIPE_HINT =
+const NODE_DRIVER_HINT =
   'install a Vulkan driver: on Debian 12 without a GPU, Mesa lavapipe from bookworm-backports ' +
   '(apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1; see README, "WebGPU without a GPU")'
+const BROWSER_NO_GPU_HINT =
+  'this browser has no WebGPU (navigator.gpu is missing): use a browser with WebGPU (Chrome or Edge 113+, ' +
+  'Safari 26+, Firefox 141+ on Windows), served over https or from localhost; in Chromium on Linux start it ' +
+  'with --enable-unsafe-webgpu --enable-features=Vulkan'
+const BROWSER_NO_ADAPTER_HINT =
+  'the browser exposes WebGPU but gave no adapter: the GPU or its driver may be blocklisted; check chrome://gpu, ' +
+  'or in Chromium try --enable-unsafe-webgpu --enable-features=Vulkan (--use-angle=swiftshader runs it on the CPU)'
 
+const noAdapterHint = (): string => (host() === 'node' ? NODE_DRIVER_HINT : BROWSER_NO_ADAPTER_HINT)
+
+interface GpuAdapterInfoLike {
+  readonly vendor?: string
+  readonly architecture?: string
+  readonly device?: string
+  readonly description?: string
+}
+interface GpuAdapterLike {
+  readonly info?: GpuAdapterInfoLike
+  readonly isFallbackAdapter?: boolean
+}
 interface GpuNavigator {
-  gpu?: { requestAdapter: (options?: unknown) => Promise<unknown> } | undefined
+  gpu?: { requestAdapter: (options?: unknown) => Promise<GpuAdapterLike | null> } | undefined
 }
 
 let installing: Promise<string | undefined> | undefined
+let adapterInfo: GpuAdapterInfoLike | undefined
 
 /**
  * Makes sure `globalThis.navigator.gpu` exists. In Node, creates it from the `webgpu` package.
- * Resolves to a reason when that is impossible.
+ * Resolves to a reason (with the fix for this host) when that is impossible.
  */
 const installNavigatorGpu = (): Promise<string | undefined> =>
   (installing ??= (async () => {
-    const g = globalThis as { navigator?: GpuNavigator; process?: { versions?: { node?: string } } }
+    const g = globalThis as { navigator?: GpuNavigator }
     if (g.navigator?.gpu !== undefined) return undefined
-    if (g.process?.versions?.node === undefined) {
-      return 'this browser has no WebGPU (navigator.gpu is missing); use a browser with WebGPU enabled'
-    }
+    if (host() === 'browser') return BROWSER_NO_GPU_HINT
     let dawn: { create: (flags: string[]) => unknown; globals: object }
     try {
       dawn = (await importOptional('webgpu')) as typeof dawn
     } catch (e) {
-      return `the 'webgpu' package (Dawn for Node) could not be loaded: ${(e as Error).message.split('\n')[0]}; ${LAVAPIPE_HINT}`
+      return `WebGPU in Node needs Dawn from the optional package 'webgpu' (npm install webgpu), which could not be loaded: ${(e as Error).message.split('\n')[0]}`
     }
     Object.assign(globalThis, dawn.globals)
     if (g.navigator === undefined) {
@@ -49,7 +70,7 @@ const installNavigatorGpu = (): Promise<string | undefined> =>
 /** Descriptor of the tfjs `webgpu` backend. */
 export const webgpu = tfjsBackend({
   name: 'webgpu',
-  description: 'TensorFlow.js WebGPU kernels (@tensorflow/tfjs-backend-webgpu; Dawn + Vulkan in Node)',
+  description: 'TensorFlow.js WebGPU kernels (@tensorflow/tfjs-backend-webgpu; the browser\'s WebGPU, or Dawn + Vulkan in Node)',
   // GPU transcendental functions (exp, log, inverseSqrt) are allowed a few ulp by the WGSL spec.
   tolerance: { rtol: 1e-4, atol: 1e-5 },
   syncReadback: false,
@@ -58,15 +79,27 @@ export const webgpu = tfjsBackend({
     const missing = await installNavigatorGpu()
     if (missing !== undefined) return missing
     const gpu = (globalThis as { navigator?: GpuNavigator }).navigator?.gpu
-    let adapter: unknown
+    let adapter: GpuAdapterLike | null | undefined
     try {
       adapter = await gpu?.requestAdapter()
     } catch (e) {
-      return `no WebGPU adapter (${(e as Error).message.split('\n')[0]}): ${LAVAPIPE_HINT}`
+      return `no WebGPU adapter (${(e as Error).message.split('\n')[0]}): ${noAdapterHint()}`
     }
-    if (adapter === null || adapter === undefined) return `no WebGPU adapter: ${LAVAPIPE_HINT}`
-    await import('@tensorflow/tfjs-backend-webgpu')
+    if (adapter === null || adapter === undefined) return `no WebGPU adapter: ${noAdapterHint()}`
+    adapterInfo = adapter.info
+    if (tf.findBackendFactory('webgpu') == null) {
+      try {
+        await import('@tensorflow/tfjs-backend-webgpu')
+      } catch (e) {
+        return missingPackage('@tensorflow/tfjs-backend-webgpu', e)
+      }
+    }
     return undefined
+  },
+  details: () => {
+    const i = adapterInfo
+    const adapter = [i?.vendor, i?.architecture, i?.device, i?.description].filter((s) => s !== undefined && s !== '').join(' / ')
+    return Promise.resolve({ adapter: adapter === '' ? 'unnamed adapter' : adapter })
   },
 })
 

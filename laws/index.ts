@@ -13,11 +13,114 @@
  *
  * @module laws
  */
-export * from './eq.js'
-export * from './law.js'
-export * from './arbitraries.js'
-export * from './ema.js'
-export * from './teacher.js'
-export * from './normalizers.js'
-export * from './generic.js'
-export * from './subjects.js'
+// Every name is listed on purpose: what is not exported is internal and may change.
+
+// equality with tolerances
+export { type CloseOptions, firstMismatch, allClose, assertAllClose } from './eq.js'
+
+// laws and runners
+export {
+  type LawTolerance,
+  type LawContext,
+  type Law,
+  type SomeLaw,
+  type RunOptions,
+  type LawResult,
+  type Host,
+  LawError,
+  defaultTolerance,
+  runLaws,
+  assertLaws,
+  evaluate,
+  closeTo,
+  exactlyEqual,
+} from './law.js'
+
+// arbitraries
+export {
+  type HostTensor,
+  shapeArb,
+  valueArb,
+  magnitudeArb,
+  dataArb,
+  spreadDataArb,
+  tensorArb,
+  batchShapeArb,
+  decayArb,
+  openDecayArb,
+  arbitraryOf,
+  configArb,
+  broadcastShapesArb,
+  rangeDataArb,
+  hostTensorArb,
+  broadcastPairArb,
+  axesArb,
+} from './arbitraries.js'
+
+// the suites
+export {
+  type EmaStep,
+  type EmaTransformSubject,
+  emaIdentity,
+  emaCopy,
+  emaFixedPoint,
+  emaClosedForm,
+  emaConvexity,
+  emaOrder,
+  emaStepLaws,
+  emaDebias,
+} from './ema.js'
+export {
+  type TeacherUpdateSubject,
+  teacherKeepAndEma,
+  teacherIntegersCopied,
+  teacherRejectsMismatch,
+  teacherEmanDoubleEma,
+  teacherLaws,
+} from './teacher.js'
+export {
+  type BatchNormSubject,
+  type BatchForwardSubject,
+  type MomentumBnSubject,
+  type WeightAlignSubject,
+  bnTrainMoments,
+  bnOneStepStats,
+  bnEvalKeepsStats,
+  bnPermutation,
+  bnAffineInvariance,
+  batchNormLaws,
+  batchIndependence,
+  mbnInitialStatsIrrelevant,
+  mbnAlphaEndpoints,
+  momentumBnLaws,
+  waZeroMeanFixedNorm,
+  waScaleInvariance,
+  waLayout,
+  waConstantFilter,
+  weightAlignLaws,
+} from './normalizers.js'
+export {
+  type TransitionSubject,
+  transitionPurity,
+  transitionShapes,
+  transitionNoLeak,
+  transitionLaws,
+  backendConformance,
+  axpbyDonation,
+} from './generic.js'
+
+// polyak's own subjects and the catalogue
+export {
+  type CatalogueEntry,
+  type CatalogueResult,
+  polyakEmaStep,
+  polyakDebiasedEma,
+  polyakTeacherUpdate,
+  polyakBatchNorm,
+  polyakMomentumBn,
+  polyakWeightAlign,
+  batchForwardSubjects,
+  transitionSubjects,
+  catalogue,
+  runCatalogue,
+} from './subjects.js'

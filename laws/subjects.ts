@@ -146,9 +146,17 @@ export interface CatalogueResult extends LawResult {
 }
 
 /** Runs the whole catalogue on `ops` (backend conformance included), reporting each law × subject. */
-export const runCatalogue = async (ops: Ops<Leaf>, options: RunOptions = {}, onResult?: (r: CatalogueResult) => void): Promise<CatalogueResult[]> => {
+export const runCatalogue = async (
+  ops: Ops<Leaf>,
+  options: RunOptions = {},
+  onResult?: (r: CatalogueResult) => void,
+  /** `signal` stops the run between suites (the results so far are returned); `yieldToHost` is awaited between suites so a page can repaint. */
+  control: { readonly signal?: AbortSignal; readonly yieldToHost?: () => Promise<void> } = {},
+): Promise<CatalogueResult[]> => {
   const out: CatalogueResult[] = []
   for (const e of catalogue) {
+    await control.yieldToHost?.()
+    if (control.signal?.aborted === true) break
     const results = e.suite === 'backend' ? await runLaws(`backend ${ops.name}`, ops, [backendConformance, axpbyDonation], ops, options) : await e.run(ops, options)
     for (const r of results) {
       const c = { ...r, suite: e.suite, expect: e.expect, ok: r.passed === (e.expect === 'pass') }

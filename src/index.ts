@@ -2,58 +2,203 @@
  * polyak: normalizers and moving-average teachers of self- and semi-supervised learning as pure
  * state transitions on TensorFlow.js.
  *
- * - `core/tree`: TensorTree paths, map, zipWith, mask, select
- * - `core/ops`: the DSL vocabulary `Ops<T>`; interpreters `tfOps` (tfjs) and `referenceOps` (Float64)
- * - `core/transition`: `Transition<P, S, A>` (fp-ts `State`), `transition`, `sequence`, `named`, `masked`
- * - `core/memory`, `core/driver`: ownership helpers and the `run` / `scan` drivers
- * - `kernels/*`: polyak's fused tfjs kernels (wasm SIMD, cpu loops, WGSL) behind `tfOps`; `useFusedKernels`
+ * This entry reaches no Node builtin: it runs in a browser as it does in Node. It holds the tensor
+ * DSL and its interpreters, transitions, the methods (EMA, teachers, normalizers), models,
+ * optimizers, in-memory data and the training pipelines. Backends live in `polyak/backends`, laws
+ * in `polyak/laws`, and what needs files or processes (MNIST from disk, checkpoint files, the
+ * report writer) in `polyak/node`.
  *
- * Backends live in `polyak/backends`, laws in `polyak/laws`.
+ * Every name is listed here on purpose: what is not exported is internal and may change.
  *
  * @packageDocumentation
  */
-export * from './core/errors.js'
+
+// errors
+export {
+  type PolyakErrorCode,
+  PolyakError,
+  TreeStructureError,
+  ShapeMismatchError,
+  DtypeMismatchError,
+  DisposedTensorError,
+  InvalidArgumentError,
+  UnknownBackendError,
+  BackendUnavailableError,
+  MissingPackageError,
+  showShape,
+  showPath,
+} from './core/errors.js'
+
+// trees
 export * as tree from './core/tree.js'
-export type { Leaf, Tree, MapLeaves, PathPredicate } from './core/tree.js'
+export type { Leaf, Tree, MapLeaves, PathPredicate, ZipOptions } from './core/tree.js'
 export { underPrefix } from './core/tree.js'
-export * from './core/ops.js'
+
+// the DSL and its interpreters
+export type { DType, VarianceEstimator, Padding, TensorData, AxpbyOptions, Moments, MomentsOptions, Ops, TensorOf } from './core/ops.js'
 export { tfOps, type Tensor } from './core/tfOps.js'
 export { referenceOps, RefTensor, referenceMemory } from './core/referenceOps.js'
-export * from './core/memory.js'
-export * from './core/transition.js'
-export * from './core/driver.js'
+export { cloneTree, disposeTree, type Owned } from './core/memory.js'
+
+// transitions and drivers
+export {
+  type Slots,
+  type Transition,
+  type ReportOf,
+  type AnyTransition,
+  type NamedSlots,
+  type NamedReports,
+  slots,
+  transition,
+  sequence,
+  named,
+  masked,
+} from './core/transition.js'
+export { type DriverOptions, type DriverResult, run, scan } from './core/driver.js'
 
 // fused kernels (the composed tfjs path is the fallback)
 export { useFusedKernels } from './kernels/registry.js'
 export { avgPool2x2 } from './kernels/activations.js'
 
 // configs
-export * from './codecs/config.js'
+export {
+  Decay,
+  Epsilon,
+  PositiveInt,
+  NonNegativeInt,
+  PositiveFinite,
+  type ConfigIssue,
+  ConfigError,
+  decodeConfig,
+  unsafe,
+} from './codecs/config.js'
 
 // moving averages
-export * from './ema/schedules.js'
-export * from './ema/ema.js'
-export * from './ema/teacher.js'
+export {
+  type Schedule,
+  type DecaySpec,
+  type WarmupOptions,
+  fromTorchMomentum,
+  toTorchMomentum,
+  constant,
+  cosineToOne,
+  momentumBnAlpha,
+  warmup,
+  decayAt,
+} from './ema/schedules.js'
+export { type EmaStats, type EmaConfig, type Ema, type NoParams, MAX_COUNT, emaLeaf, ema, unsafeEma } from './ema/ema.js'
+export {
+  type LeafPolicy,
+  type SlotName,
+  type TeacherPolicy,
+  type TeacherUpdateConfig,
+  type TeacherUpdateReport,
+  emanPolicy,
+  weightsOnly,
+  paramsEmaStatsCopy,
+  projectorOnly,
+  teacherUpdate,
+  initTeacher,
+} from './ema/teacher.js'
 
 // normalizers
-export * from './norm/normalizer.js'
-export * from './norm/batchNorm.js'
-export * from './norm/eman.js'
-export * from './norm/momentumBatchNorm.js'
-export * from './norm/groupNorm.js'
-export * from './norm/weightLayout.js'
-export * from './norm/weightStandardization.js'
-export * from './norm/weightAlign.js'
+export { type Mode, type ApplyContext, type Normalizer, type AffineParams, affineNormalize } from './norm/normalizer.js'
+export {
+  type BatchNormStats,
+  type BatchNormParams,
+  type BatchNormConfig,
+  type BatchNormSettings,
+  initBatchNormState,
+  batchNormEval,
+  batchNorm,
+  unsafeBatchNorm,
+} from './norm/batchNorm.js'
+export { eman, unsafeEman, emanUpdate } from './norm/eman.js'
+export { type MomentumBatchNormConfig, momentumBatchNorm, unsafeMomentumBatchNorm } from './norm/momentumBatchNorm.js'
+export {
+  type NoStats,
+  type GroupNormConfig,
+  groupNorm,
+  unsafeGroupNorm,
+  layerNorm,
+  unsafeLayerNorm,
+  instanceNorm,
+  unsafeInstanceNorm,
+} from './norm/groupNorm.js'
+export { type WeightLayout } from './norm/weightLayout.js'
+export {
+  type EpsilonPlacement,
+  type WeightStandardizationConfig,
+  type StandardizedWeightParams,
+  type WeightNormalizer,
+  WS_TIMM,
+  WS_REFERENCE_PYTORCH,
+  WS_REFERENCE_TF,
+  weightStandardization,
+  unsafeWeightStandardization,
+} from './norm/weightStandardization.js'
+export { type WeightAlignParams, type WeightAlignConfig, weightAlign, unsafeWeightAlign } from './norm/weightAlign.js'
 
-// models, optimizers, data, training
-export * from './nn/model.js'
+// models and optimizers
+export {
+  type NormKind,
+  type WeightNormKind,
+  type HeadConfig,
+  type ConvNetConfig,
+  type Layer,
+  type ModelTree,
+  type ForwardOutput,
+  type ForwardContext,
+  type Model,
+  convNet,
+  cloneModelTree,
+} from './nn/model.js'
 export { registerGradients } from './nn/gradients.js'
-export * from './nn/random.js'
-export * from './optim/optimizers.js'
-export * from './data/mnist.js'
-export * from './data/augment.js'
-export * from './train/common.js'
-export * from './train/semiSupervised.js'
-export * from './train/selfSupervised.js'
-export * from './train/supervised.js'
-export * from './train/checkpoint.js'
+export { type LearningRate, type OptState, type Optimizer, sgd, lars, adam, warmupCosine } from './optim/optimizers.js'
+
+// data in memory
+export { type ImageSet, type IdxOptions, DataFileError, parseIdxImages, parseIdxLabels, fromIdx } from './data/images.js'
+export { type Augmentation, WEAK, NONE, strong, makeBatch, batchStream, labelledSplit } from './data/augment.js'
+
+// training pipelines
+export {
+  type TrainState,
+  type Metrics,
+  type LossOutput,
+  valueAndGrads,
+  disposeAll,
+  crossEntropy,
+  maskedCrossEntropy,
+  l2Normalize,
+  byolLoss,
+  ntXent,
+  accuracy,
+  knnAccuracy,
+  linearProbe,
+} from './train/common.js'
+export {
+  type SemiTeacher,
+  type SemiSupervisedConfig,
+  type EvalPoint,
+  type SemiSupervisedResult,
+  type RunControl,
+  SEMI_DEFAULTS,
+  runSemiSupervised,
+} from './train/semiSupervised.js'
+export {
+  type SelfSupervisedMethod,
+  type SelfSupervisedConfig,
+  type SelfSupervisedResult,
+  SELF_DEFAULTS,
+  runSelfSupervised,
+} from './train/selfSupervised.js'
+export { type SupervisedConfig, type SupervisedControl, type SupervisedResult, runSupervised } from './train/supervised.js'
+export {
+  type CheckpointStore,
+  CheckpointError,
+  memoryStore,
+  encodeCheckpoint,
+  decodeCheckpoint,
+  saveCheckpoint,
+  loadCheckpoint,
+} from './train/checkpoint.js'

@@ -13,7 +13,7 @@
  *
  * @module cli/demo
  */
-import { loadMnist } from '../data/mnist.js'
+import { loadMnist } from '../node/mnist.js'
 import { type Rows, type ReportSection, lineChart, writeReport } from '../report/report.js'
 import { type SelfSupervisedMethod, SELF_DEFAULTS, runSelfSupervised } from '../train/selfSupervised.js'
 import { SEMI_DEFAULTS, type SemiTeacher, runSemiSupervised } from '../train/semiSupervised.js'

@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import * as E from 'fp-ts/lib/Either.js'
-import { probeBackends } from '../../backends/index.js'
+import { backends, probeBackends } from '../../backends/index.js'
 import { ConfigError } from '../codecs/config.js'
 import { decodeSpec, runSpec } from './apply.js'
 import { formatTable } from './table.js'
@@ -28,6 +28,9 @@ Usage:
   polyak laws [--backend B] [--runs N] [--seed S] [--json]
                                            run the law catalogue against polyak's own subjects on a
                                            backend; prints law x subject, pass/fail, seeds to replay
+  polyak playground [--port N] [--isolate] serve the playground page on 127.0.0.1 (default port 8080):
+                                           BN vs EMAN teacher, WeightAlign sweep and the laws, in the
+                                           browser on webgpu, wasm or cpu; --isolate adds COOP/COEP
   polyak help                              this text
 
 Options:
@@ -40,19 +43,31 @@ Options:
 const backendsCommand = async (argv: string[]): Promise<number> => {
   const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false } }, strict: true })
   const rows = await probeBackends()
+  // details (the WebGPU adapter, the tfjs-wasm build, whether polyak's kernels are on) need each backend active once
+  const details = new Map<string, Readonly<Record<string, string>>>()
+  for (const r of rows) {
+    if (!r.available) continue
+    const d = backends.find((b) => b.name === r.name)!
+    await d.activate()
+    details.set(r.name, await d.details())
+  }
   if (values.json) {
     process.stdout.write(
       JSON.stringify(
-        rows.map((r) => (r.available ? { name: r.name, available: true } : { name: r.name, available: false, reason: r.reason })),
+        rows.map((r) => (r.available ? { name: r.name, available: true, details: details.get(r.name) ?? {} } : { name: r.name, available: false, reason: r.reason })),
         null,
         2,
       ) + '\n',
     )
   } else {
+    const facts = (name: string): string =>
+      Object.entries(details.get(name) ?? {})
+        .map(([k, v]) => `${k}: ${v}`)
+        .join('; ')
     process.stdout.write(
       formatTable(
         ['backend', 'available', 'why not / what it is'],
-        rows.map((r) => [r.name, r.available ? 'yes' : 'no', r.available ? r.description : (r.reason ?? '')]),
+        rows.map((r) => [r.name, r.available ? 'yes' : 'no', r.available ? [r.description, facts(r.name)].filter((x) => x !== '').join('; ') : (r.reason ?? '')]),
       ) + '\n',
     )
   }
@@ -232,7 +247,7 @@ const trainCommand = async (argv: string[]): Promise<number> => {
   const { fastestAvailable, unsafeUseBackend } = await import('../../backends/index.js')
   const backend = values.backend ?? f.backend ?? (await fastestAvailable()).name
   await unsafeUseBackend(backend)
-  const { loadMnist } = await import('../data/mnist.js')
+  const { loadMnist } = await import('../node/mnist.js')
   const train = loadMnist('train', { limit: f.data.trainImages, factor: 2 })
   const test = loadMnist('test', { limit: f.data.testImages, factor: 2 })
   const { progressBar } = await import('./demo.js')
@@ -240,10 +255,11 @@ const trainCommand = async (argv: string[]): Promise<number> => {
   if (f.kind === 'semiSupervised') {
     if (values.resume) process.stderr.write(`resuming from ${values.checkpoint}\n`)
     const { runSemiSupervised } = await import('../train/semiSupervised.js')
+    const { checkpointFile } = await import('../node/checkpointFile.js')
     const bar = progressBar(`semi ${f.config.teacher} teacher`, f.config.steps)
     const r = await runSemiSupervised(f.config, train, test, (s, m, p) => bar.update(s, `loss ${m.loss!.toFixed(3)}${p ? ` acc ${(100 * (p.teacher ?? p.student)).toFixed(1)}` : ''}`), {
-      ...(values.checkpoint === undefined ? {} : { checkpoint: { file: values.checkpoint, every } }),
-      ...(values.resume ? { resumeFrom: values.checkpoint! } : {}),
+      ...(values.checkpoint === undefined ? {} : { checkpoint: { store: checkpointFile(values.checkpoint), every } }),
+      ...(values.resume ? { resumeFrom: checkpointFile(values.checkpoint!) } : {}),
     })
     bar.done(`student ${(100 * r.final.student).toFixed(1)}%${r.final.teacher === undefined ? '' : `, teacher ${(100 * r.final.teacher).toFixed(1)}%`}`)
     result = { kind: f.kind, backend, final: r.final, curve: r.curve, seconds: r.seconds }
@@ -274,7 +290,26 @@ const benchCommand = async (argv: string[]): Promise<number> => {
   return 0
 }
 
+const playgroundCommand = async (argv: string[]): Promise<number> => {
+  const { values } = parseArgs({ args: argv, options: { port: { type: 'string', default: '8080' }, isolate: { type: 'boolean', default: false } }, strict: true })
+  const port = Number(values.port)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw Object.assign(new TypeError(`--port must be an integer in [0, 65535], got ${values.port}`), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' })
+  const { servePlayground } = await import('./playground.js')
+  const { server, url } = await servePlayground({ port, isolate: values.isolate })
+  process.stdout.write(`polyak playground: ${url}${values.isolate ? ' (cross-origin isolated)' : ''}\nCtrl-C stops it.\n`)
+  await new Promise<void>((resolve) => {
+    const close = (): void => {
+      server.close()
+      resolve()
+    }
+    process.once('SIGINT', close)
+    process.once('SIGTERM', close)
+  })
+  return 0
+}
+
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
+  playground: playgroundCommand,
   demo: demoCommand,
   bench: benchCommand,
   train: trainCommand,

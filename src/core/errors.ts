@@ -16,6 +16,7 @@ export type PolyakErrorCode =
   | 'UNKNOWN_BACKEND'
   | 'BACKEND_UNAVAILABLE'
   | 'NON_FINITE'
+  | 'MISSING_PACKAGE'
 
 /**
  * Base class of every error polyak throws or returns in an `Either`.
@@ -101,5 +102,13 @@ export class BackendUnavailableError extends PolyakError {
     readonly reason: string,
   ) {
     super('BACKEND_UNAVAILABLE', `backend '${backend}' is unavailable: ${reason}`, 'backend')
+  }
+}
+
+/** An optional package that the work at hand needs is not installed (or failed to load); the message says what to install. */
+export class MissingPackageError extends PolyakError {
+  override readonly name = 'MissingPackageError'
+  constructor(pkg: string, hint: string, cause?: string) {
+    super('MISSING_PACKAGE', cause === undefined ? hint : `${hint} (${cause})`, pkg)
   }
 }

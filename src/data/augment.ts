@@ -6,7 +6,7 @@
  * @module data/augment
  */
 import { type Rng, derive, int, normal, permutation } from '../nn/random.js'
-import type { ImageSet } from './mnist.js'
+import type { ImageSet } from './images.js'
 
 /** An augmentation policy. */
 export interface Augmentation {

@@ -5,10 +5,14 @@
  *
  * @module report/report
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import * as vega from 'vega'
-import * as vl from 'vega-lite'
+import type * as vl from 'vega-lite'
+import { writeAtomic } from '../node/files.js'
+import { importOptional } from '../node/optional.js'
+
+/** What to run when the plotting packages are missing. */
+export const VEGA_HINT = 'the report plots need the npm packages vega and vega-lite: npm install vega vega-lite'
 
 /** Rows of a table: objects with the same keys. */
 export type Rows = ReadonlyArray<Record<string, string | number | undefined>>
@@ -26,7 +30,9 @@ export const toCsv = (rows: Rows): string => {
 
 /** Renders a Vega-Lite spec to an SVG string. */
 export const renderSvg = async (spec: vl.TopLevelSpec): Promise<string> => {
-  const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' })
+  const vega = (await importOptional('vega', VEGA_HINT)) as typeof import('vega')
+  const vegaLite = (await importOptional('vega-lite', VEGA_HINT)) as typeof import('vega-lite')
+  const view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: 'none' })
   const svg = await view.toSVG()
   view.finalize()
   return svg
@@ -65,13 +71,6 @@ export const lineChart = (title: string, rows: Rows, x: string, y: string, serie
 })
 
 const escapeHtml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
-
-/** Writes `content` atomically (temp file + rename). */
-export const writeAtomic = async (path: string, content: string): Promise<void> => {
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`
-  await writeFile(tmp, content)
-  await rename(tmp, path)
-}
 
 /** One section of the HTML page: a heading, a paragraph, SVG plots and a table. */
 export interface ReportSection {

@@ -10,7 +10,7 @@ import { tfOps } from '../core/tfOps.js'
 import { type Tree, leaves } from '../core/tree.js'
 import { registerGradients } from '../nn/gradients.js'
 import type { Model, ModelTree } from '../nn/model.js'
-import type { ImageSet } from '../data/mnist.js'
+import type { ImageSet } from '../data/images.js'
 import { NONE, makeBatch } from '../data/augment.js'
 import { rng } from '../nn/random.js'
 

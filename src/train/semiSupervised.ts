@@ -14,11 +14,11 @@ import * as tf from '@tensorflow/tfjs-core'
 import { tfOps } from '../core/tfOps.js'
 import { type TeacherPolicy, emanPolicy, teacherUpdate, weightsOnly } from '../ema/teacher.js'
 import { WEAK, batchStream, labelledSplit, makeBatch, strong } from '../data/augment.js'
-import type { ImageSet } from '../data/mnist.js'
+import type { ImageSet } from '../data/images.js'
 import { type ModelTree, cloneModelTree, convNet } from '../nn/model.js'
 import { derive } from '../nn/random.js'
 import { sgd, warmupCosine } from '../optim/optimizers.js'
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.js'
+import { type CheckpointStore, loadCheckpoint, saveCheckpoint } from './checkpoint.js'
 import { type Metrics, type TrainState, accuracy, scoped, crossEntropy, disposeAll, maskedCrossEntropy, readMetrics, toImages, valueAndGrads } from './common.js'
 
 /** The teacher of a semi-supervised run. */
@@ -92,9 +92,13 @@ const policyOf = (t: SemiTeacher): TeacherPolicy => (t === 'eman' ? emanPolicy :
 /** Controls of a run: checkpointing, resuming, stopping early. */
 export interface RunControl {
   /** Resume from this checkpoint (same config required); the data streams are replayed up to its step. */
-  readonly resumeFrom?: string
-  /** Write a checkpoint here every `every` steps and at the end (atomically). */
-  readonly checkpoint?: { readonly file: string; readonly every: number }
+  readonly resumeFrom?: CheckpointStore
+  /** Write a checkpoint to `store` every `every` steps and at the end (`checkpointFile(path)` in Node). */
+  readonly checkpoint?: { readonly store: CheckpointStore; readonly every: number }
+  /** Checked before every step: when it is aborted, the run stops after the step in progress and returns what it has. */
+  readonly signal?: AbortSignal
+  /** Awaited before every step; a page passes `() => new Promise((r) => setTimeout(r))` so that it can repaint and handle input. */
+  readonly yieldToHost?: () => Promise<void>
   /** Stop after this many steps (the schedules still follow `config.steps`): an interruption. */
   readonly stopAfter?: number
 }
@@ -139,6 +143,10 @@ export const runSemiSupervised = async (
   }
 
   for (let step = 0; step < lastStep; step++) {
+    if (step >= startStep) {
+      await control.yieldToHost?.()
+      if (control.signal?.aborted === true) break
+    }
     const li = nextL()
     const ui = nextU()
     const ls = Array.from(li, (i) => train.labels[i]!)
@@ -196,10 +204,11 @@ export const runSemiSupervised = async (
     }
     onProgress?.(step + 1, m, point)
     if (control.checkpoint !== undefined && ((step + 1) % control.checkpoint.every === 0 || step + 1 === lastStep)) {
-      await saveCheckpoint(control.checkpoint.file, 'semiSupervised', config, state)
+      await saveCheckpoint(control.checkpoint.store, 'semiSupervised', config, state)
     }
   }
-  const final = curve[curve.length - 1] ?? (await evaluate(state))
+  const last = curve[curve.length - 1]
+  const final = last !== undefined && last.step === state.step ? last : await evaluate(state)
   disposeAll(state)
   return { config, curve, final, seconds: (Date.now() - t0) / 1000 }
 }

@@ -6,7 +6,7 @@
  * @module train/supervised
  */
 import { WEAK, batchStream, makeBatch } from '../data/augment.js'
-import type { ImageSet } from '../data/mnist.js'
+import type { ImageSet } from '../data/images.js'
 import { type NormKind, type WeightNormKind, convNet } from '../nn/model.js'
 import { derive } from '../nn/random.js'
 import { adam } from '../optim/optimizers.js'
@@ -26,9 +26,18 @@ export interface SupervisedConfig {
   readonly evalLimit: number
 }
 
+/** Controls of a supervised run: stopping early, and giving the host a turn between steps. */
+export interface SupervisedControl {
+  /** Checked before every step: once aborted, training stops and the state so far is evaluated. */
+  readonly signal?: AbortSignal
+  /** Awaited before every step; a page passes `() => new Promise((r) => setTimeout(r))` so that it can repaint and handle input. */
+  readonly yieldToHost?: () => Promise<void>
+}
+
 /** What a supervised run returns. */
 export interface SupervisedResult {
   readonly config: SupervisedConfig
+  /** Steps taken (fewer than planned when stopped early). */
   readonly steps: number
   readonly accuracy: number
   readonly finalLoss: number
@@ -41,6 +50,7 @@ export const runSupervised = async (
   train: ImageSet,
   test: ImageSet,
   onProgress?: (step: number, steps: number, metrics?: Metrics) => void,
+  control: SupervisedControl = {},
 ): Promise<SupervisedResult> => {
   const t0 = Date.now()
   const model = convNet({ inputShape: [train.height, train.width, 1], widths: config.widths, norm: config.norm, weightNorm: config.weightNorm, classes: 10 })
@@ -51,7 +61,11 @@ export const runSupervised = async (
   const init = model.init(config.seed)
   let state: TrainState = { student: init, opt: opt.init(init.params), step: 0 }
   let lastLoss = NaN
+  let done = 0
   for (let step = 0; step < steps; step++) {
+    await control.yieldToHost?.()
+    if (control.signal?.aborted === true) break
+    done = step + 1
     const idx = next()
     const x = makeBatch(train, idx, WEAK, augR)
     const y = Array.from(idx, (i) => train.labels[i]!)
@@ -76,5 +90,5 @@ export const runSupervised = async (
   }
   const acc = await accuracy(model, state.student.params, state.student.stats, test, config.evalLimit)
   disposeAll(state)
-  return { config, steps, accuracy: acc, finalLoss: lastLoss, seconds: (Date.now() - t0) / 1000 }
+  return { config, steps: done, accuracy: acc, finalLoss: lastLoss, seconds: (Date.now() - t0) / 1000 }
 }

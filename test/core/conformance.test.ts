@@ -11,6 +11,7 @@ import fc from 'fast-check'
 import { expect } from 'vitest'
 import { type Leaf, type Ops, type RefTensor, referenceOps } from 'polyak'
 import { assertAllClose as expectAllClose } from 'polyak/laws'
+import { sizeOf } from '../../laws/arbitraries.js'
 import {
   type HostTensor,
   axesArb,
@@ -18,7 +19,6 @@ import {
   hostTensorArb,
   rangeDataArb,
   shapeArb,
-  sizeOf,
   tensorArb,
   valueArb,
 } from 'polyak/laws'

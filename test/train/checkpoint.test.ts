@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, expect } from 'vitest'
-import { loadMnist, type ImageSet } from '../../src/data/mnist.js'
+import type { ImageSet } from 'polyak'
+import { checkpointFile, loadMnist } from 'polyak/node'
 import { SEMI_DEFAULTS, runSemiSupervised } from '../../src/train/semiSupervised.js'
 import { describeEachBackend, itOn } from '../support/backends.js'
 
@@ -23,10 +24,10 @@ describeEachBackend(
       const dir = mkdtempSync(join(tmpdir(), 'polyak-ckpt-'))
       const straight = join(dir, 'straight.json')
       const resumed = join(dir, 'resumed.json')
-      const a = await runSemiSupervised(config, train, test, undefined, { checkpoint: { file: straight, every: 100 } })
-      await runSemiSupervised(config, train, test, undefined, { checkpoint: { file: resumed, every: 100 }, stopAfter: 3 })
+      const a = await runSemiSupervised(config, train, test, undefined, { checkpoint: { store: checkpointFile(straight), every: 100 } })
+      await runSemiSupervised(config, train, test, undefined, { checkpoint: { store: checkpointFile(resumed), every: 100 }, stopAfter: 3 })
       expect((JSON.parse(readFileSync(resumed, 'utf8')) as { step: number }).step).toBe(3)
-      const c = await runSemiSupervised(config, train, test, undefined, { checkpoint: { file: resumed, every: 100 }, resumeFrom: resumed })
+      const c = await runSemiSupervised(config, train, test, undefined, { checkpoint: { store: checkpointFile(resumed), every: 100 }, resumeFrom: checkpointFile(resumed) })
       const left = JSON.parse(readFileSync(straight, 'utf8')) as Record<string, unknown>
       const right = JSON.parse(readFileSync(resumed, 'utf8')) as Record<string, unknown>
       expect(right.step).toBe(6)
@@ -39,14 +40,14 @@ describeEachBackend(
     it('refuses a checkpoint of another config, another model, or a corrupt one, naming what differs', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'polyak-ckpt-'))
       const file = join(dir, 'c.json')
-      await runSemiSupervised(config, train, test, undefined, { checkpoint: { file, every: 100 }, stopAfter: 1 })
-      await expect(runSemiSupervised({ ...config, lr: 0.1 }, train, test, undefined, { resumeFrom: file })).rejects.toThrow(/different config \(field 'lr': 0\.05 vs 0\.1\)/)
+      await runSemiSupervised(config, train, test, undefined, { checkpoint: { store: checkpointFile(file), every: 100 }, stopAfter: 1 })
+      await expect(runSemiSupervised({ ...config, lr: 0.1 }, train, test, undefined, { resumeFrom: checkpointFile(file) })).rejects.toThrow(/different config \(field 'lr': 0\.05 vs 0\.1\)/)
       const json = JSON.parse(readFileSync(file, 'utf8')) as { student: { params: Record<string, { shape: number[] }> } }
       json.student.params['stage0/conv/weight']!.shape = [3, 3, 1, 5]
       writeFileSync(file, JSON.stringify(json))
-      await expect(runSemiSupervised(config, train, test, undefined, { resumeFrom: file })).rejects.toThrow(/'student\/params\/stage0\/conv\/weight' has shape \[3,3,1,5\], the model needs \[3,3,1,4\]/)
+      await expect(runSemiSupervised(config, train, test, undefined, { resumeFrom: checkpointFile(file) })).rejects.toThrow(/'student\/params\/stage0\/conv\/weight' has shape \[3,3,1,5\], the model needs \[3,3,1,4\]/)
       writeFileSync(file, '{"format":"polyak-checkpoint","version":1,')
-      await expect(runSemiSupervised(config, train, test, undefined, { resumeFrom: file })).rejects.toThrow(/cannot be read as JSON/)
+      await expect(runSemiSupervised(config, train, test, undefined, { resumeFrom: checkpointFile(file) })).rejects.toThrow(/cannot be read as JSON/)
     })
   },
   ['wasm'],

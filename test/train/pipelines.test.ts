@@ -4,7 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { beforeAll, expect } from 'vitest'
-import { loadMnist, type ImageSet } from '../../src/data/mnist.js'
+import type { ImageSet } from 'polyak'
+import { loadMnist } from 'polyak/node'
 import { SELF_DEFAULTS, type SelfSupervisedMethod, runSelfSupervised } from '../../src/train/selfSupervised.js'
 import { SEMI_DEFAULTS, runSemiSupervised } from '../../src/train/semiSupervised.js'
 import { runSupervised } from '../../src/train/supervised.js'

