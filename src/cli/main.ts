@@ -342,11 +342,16 @@ const main = async (argv: string[]): Promise<number> => {
   }
 }
 
-// Dawn (webgpu in Node) keeps the event loop alive; exit explicitly once the command is done.
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    process.stderr.write(`polyak: ${String(e)}\n`)
-    process.exit(1)
-  },
-)
+/** Resolves once everything written to `stream` so far has been handed to the OS (a pipe's reader may be slower than us). */
+const drained = (stream: NodeJS.WriteStream): Promise<void> => new Promise((resolve) => stream.write('', () => resolve()))
+
+// Dawn (webgpu in Node) keeps the event loop alive, so exit explicitly once the command is done,
+// but only after stdout and stderr are flushed: exiting at once cut piped output at 64 KiB.
+const exit = async (code: number): Promise<never> => {
+  await Promise.all([drained(process.stdout), drained(process.stderr)])
+  process.exit(code)
+}
+main(process.argv.slice(2)).then(exit, async (e: unknown) => {
+  process.stderr.write(`polyak: ${String(e)}\n`)
+  await exit(1)
+})

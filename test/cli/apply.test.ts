@@ -17,6 +17,16 @@ const bn = loadFixture<{ cases: Array<{ momentum: number; eps: number; params: {
 const eman = loadFixture<{ decay: number; student: Record<string, FixtureTensor>; teacherBefore: Record<string, FixtureTensor>; teacherAfter: Record<string, FixtureTensor> }>('eman.json')
 
 describe('polyak apply', () => {
+  it('writes an output of more than 1 MB through a pipe whole before it exits', async () => {
+    const n = 100_000
+    const spec = { op: 'batchNorm', inputs: { x: { shape: [n / 2, 2], data: Array.from({ length: n }, (_, i) => (i % 7) + 0.5) } } }
+    const r = await apply(spec)
+    expect(r.code).toBe(0)
+    expect(r.stdout.length).toBeGreaterThan(1_000_000)
+    const out = JSON.parse(r.stdout) as Out
+    expect(out.outputs.y!.data).toHaveLength(n)
+  })
+
   it('reproduces a PyTorch BatchNorm2d training step given as JSON', async () => {
     const c = bn.cases[0]!
     const step = c.train[0]!
