@@ -62,8 +62,8 @@ function flush(acc32: usize, acc64: usize, c: i32): void {
 
 /**
  * Sums `x` (channels last, `[rows, c]`) per channel into the float64 totals at `acc64`, after
- * subtracting `center[c]` and squaring when `squares` is set: `Σ_r x[r,c]` or `Σ_r (x[r,c] − center[c])²`.
- * Rows are added in float32 blocks of `BLOCK`, the blocks in float64.
+ * subtracting `center[c]` and squaring when `squares` is set: `Σ_r (x[r,c] − center[c])` or
+ * `Σ_r (x[r,c] − center[c])²`. Rows are added in float32 blocks of `BLOCK`, the blocks in float64.
  */
 function sumColumns(x: usize, rows: i32, c: i32, center: usize, squares: bool, acc32: usize, acc64: usize): void {
   zero(acc32, c << 2)
@@ -76,20 +76,14 @@ function sumColumns(x: usize, rows: i32, c: i32, center: usize, squares: bool, a
       let j = 0
       for (; j < c4; j += 4) {
         const o = <usize>j << 2
-        let v = v128.load(row + o)
-        if (squares) {
-          v = f32x4.sub(v, v128.load(center + o))
-          v = f32x4.mul(v, v)
-        }
+        let v = f32x4.sub(v128.load(row + o), v128.load(center + o))
+        if (squares) v = f32x4.mul(v, v)
         v128.store(acc32 + o, f32x4.add(v128.load(acc32 + o), v))
       }
       for (; j < c; j++) {
         const o = <usize>j << 2
-        let v = load<f32>(row + o)
-        if (squares) {
-          v -= load<f32>(center + o)
-          v *= v
-        }
+        let v = load<f32>(row + o) - load<f32>(center + o)
+        if (squares) v *= v
         store<f32>(acc32 + o, load<f32>(acc32 + o) + v)
       }
     }
@@ -97,27 +91,21 @@ function sumColumns(x: usize, rows: i32, c: i32, center: usize, squares: bool, a
   }
 }
 
-/** Float32 sum of `n` floats at `p` (minus `center`, squared, when `squares`), in four SIMD lanes. */
+/** Float32 sum of `n` floats at `p` minus `center` (squared when `squares`), in four SIMD lanes. */
 function sumRun(p: usize, n: i32, center: f32, squares: bool): f32 {
   const m = f32x4.splat(center)
   let acc = f32x4.splat(0)
   const n4 = n & ~3
   let i = 0
   for (; i < n4; i += 4) {
-    let v = v128.load(p + (<usize>i << 2))
-    if (squares) {
-      v = f32x4.sub(v, m)
-      v = f32x4.mul(v, v)
-    }
+    let v = f32x4.sub(v128.load(p + (<usize>i << 2)), m)
+    if (squares) v = f32x4.mul(v, v)
     acc = f32x4.add(acc, v)
   }
   let s = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3))
   for (; i < n; i++) {
-    let v = load<f32>(p + (<usize>i << 2))
-    if (squares) {
-      v -= center
-      v *= v
-    }
+    let v = load<f32>(p + (<usize>i << 2)) - center
+    if (squares) v *= v
     s += v
   }
   return s
@@ -132,7 +120,7 @@ function sumRuns(x: usize, a: i32, c: i32, b: i32, center: usize, squares: bool,
       // runs longer than a block are split so float32 sums stay short
       for (let k0 = 0; k0 < b; k0 += BLOCK * 4) {
         const len = min(b - k0, BLOCK * 4)
-        const s = sumRun(run + (<usize>k0 << 2), len, squares ? load<f32>(center + (<usize>j << 2)) : 0, squares)
+        const s = sumRun(run + (<usize>k0 << 2), len, load<f32>(center + (<usize>j << 2)), squares)
         const p64 = acc64 + (<usize>j << 3)
         store<f64>(p64, load<f64>(p64) + <f64>s)
       }
@@ -141,17 +129,24 @@ function sumRuns(x: usize, a: i32, c: i32, b: i32, center: usize, squares: bool,
 }
 
 /**
- * Per-channel mean and biased variance of `x` viewed as `[a, c, b]`:
- * `mean[c] = Σ x / n`, `variance[c] = Σ (x − mean[c])² / n` with `n = a·b`, two passes, totals in
- * float64. `scratch` holds `12·c` bytes (float32 block sums, then float64 totals).
+ * Per-channel mean and biased variance of `x` viewed as `[a, c, b]`, two passes, totals in float64:
+ * `mean[c] = s_c + Σ (x − s_c) / n` around the shift `s_c` = the channel's first element, then
+ * `variance[c] = Σ (x − mean[c])² / n`, with `n = a·b`. The shift keeps the float32 block sums
+ * small, so a constant channel gives its value exactly (and a variance of 0). `scratch` holds
+ * `12·c` bytes (float32 block sums, then float64 totals).
  */
 export function moments(x: usize, a: i32, c: i32, b: i32, mean: usize, variance: usize, scratch: usize): void {
   const acc32 = scratch
   const acc64 = scratch + (<usize>c << 2)
   const n = <f64>a * <f64>b
-  if (b === 1) sumColumns(x, a, c, 0, false, acc32, acc64)
-  else sumRuns(x, a, c, b, 0, false, acc64)
-  for (let j = 0; j < c; j++) store<f32>(mean + (<usize>j << 2), <f32>(load<f64>(acc64 + (<usize>j << 3)) / n))
+  // the shifts, kept in the mean's slots until the mean replaces them
+  for (let j = 0; j < c; j++) store<f32>(mean + (<usize>j << 2), load<f32>(x + ((<usize>(j * b)) << 2)))
+  if (b === 1) sumColumns(x, a, c, mean, false, acc32, acc64)
+  else sumRuns(x, a, c, b, mean, false, acc64)
+  for (let j = 0; j < c; j++) {
+    const p = mean + (<usize>j << 2)
+    store<f32>(p, <f32>(<f64>load<f32>(p) + load<f64>(acc64 + (<usize>j << 3)) / n))
+  }
   if (b === 1) sumColumns(x, a, c, mean, true, acc32, acc64)
   else sumRuns(x, a, c, b, mean, true, acc64)
   for (let j = 0; j < c; j++) store<f32>(variance + (<usize>j << 2), <f32>(load<f64>(acc64 + (<usize>j << 3)) / n))

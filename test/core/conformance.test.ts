@@ -9,7 +9,7 @@
  */
 import fc from 'fast-check'
 import { expect } from 'vitest'
-import { type Leaf, type Ops, type RefTensor, referenceOps } from 'polyak'
+import { type Leaf, type Ops, type RefTensor, referenceOps, unsafeBatchNorm } from 'polyak'
 import { assertAllClose as expectAllClose } from 'polyak/laws'
 import { sizeOf } from '../../laws/arbitraries.js'
 import {
@@ -358,4 +358,34 @@ describeEachBackend('Ops conformance against the Float64 reference', (b) => {
       )
     })
   }
+
+  run('moments of a constant channel give its value exactly and variance 0; BatchNorm then outputs exactly β', async (ops) => {
+    // float32 backends only: the Float64 reference is the oracle, not a float32 bit pattern to match
+    if (ops.name === 'reference') return
+    // layouts [rows, c] (per channel) and [a, c, b] (per group), sizes past one float32 block
+    for (const [shape, axes] of [
+      [[1000, 3], [0]],
+      [[4, 130, 3], [0, 1]],
+      [[2, 3, 700], [0, 2]],
+    ] as Array<[number[], number[]]>) {
+      const n = shape.reduce((a, d) => a * d, 1)
+      const values = [0.1, -3.7, 1234.567]
+      const channelAxis = [0, 1, 2].find((i) => i < shape.length && !axes.includes(i))!
+      const data = Array.from({ length: n }, (_, i) => {
+        const idx = shape.map((_, k) => Math.floor(i / shape.slice(k + 1).reduce((a, d) => a * d, 1)) % shape[k]!)
+        return values[idx[channelAxis]! % values.length]!
+      })
+      const x = ops.tensor(data, shape)
+      const m = ops.moments(x, axes, { keepDims: false, estimator: 'biased' })
+      const mean = Array.from(await ops.read(m.mean))
+      expect(mean, `mean of constant channels ${JSON.stringify(shape)}`).toEqual(values.slice(0, shape[channelAxis]).map((v) => Math.fround(v)))
+      expect(Array.from(await ops.read(m.variance)), `variance of constant channels ${JSON.stringify(shape)}`).toEqual([0, 0, 0].slice(0, shape[channelAxis]))
+      ;[x, m.mean, m.variance].forEach((t) => ops.dispose(t))
+    }
+    const bn = unsafeBatchNorm(ops)
+    const x = ops.tensor(Array.from({ length: 64 * 2 }, (_, i) => (i % 2 === 0 ? 0.1 : 7.3)), [64, 2])
+    const state = { params: { gamma: ops.tensor([2, 3], [2]), beta: ops.tensor([0.25, -0.5], [2]) }, stats: bn.init(2).stats }
+    const [y] = bn.apply(x, 'train')(state)
+    expect(Array.from(await ops.read(y))).toEqual(Array.from({ length: 128 }, (_, i) => (i % 2 === 0 ? 0.25 : -0.5)))
+  })
 })
