@@ -13,6 +13,8 @@
  * @packageDocumentation
  */
 
+export { VERSION } from './version.js'
+
 // errors
 export {
   type PolyakErrorCode,
@@ -25,6 +27,7 @@ export {
   UnknownBackendError,
   BackendUnavailableError,
   MissingPackageError,
+  NonFiniteError,
   showShape,
   showPath,
 } from './core/errors.js'
@@ -60,7 +63,8 @@ export { type DriverOptions, type DriverResult, run, scan } from './core/driver.
 export { useFusedKernels } from './kernels/registry.js'
 export { avgPool2x2 } from './kernels/activations.js'
 
-// configs
+// configs and JSON input
+export { type JsonLimits, DEFAULT_JSON_LIMITS, JsonInputError, parseJsonInput, checkJsonValue } from './codecs/jsonInput.js'
 export {
   Decay,
   Epsilon,
@@ -193,8 +197,10 @@ export {
   runSelfSupervised,
 } from './train/selfSupervised.js'
 export { type SupervisedConfig, type SupervisedControl, type SupervisedResult, runSupervised } from './train/supervised.js'
+export { type NonFinitePolicy, type GuardControl, firstNonFiniteLeaf } from './train/guard.js'
 export {
   type CheckpointStore,
+  type CheckpointIdentity,
   CheckpointError,
   memoryStore,
   encodeCheckpoint,

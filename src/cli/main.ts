@@ -1,47 +1,143 @@
 #!/usr/bin/env node
 /**
- * The `polyak` command line.
+ * The `polyak` command line. Exit codes: 0 on success, 2 for a usage or input error (a bad flag, a
+ * bad spec or config, a tree mismatch, an unknown backend, a refused checkpoint), 1 for a failure at
+ * run time (an unavailable backend, a missing optional package, divergence).
  *
  * @module cli/main
  */
-import { readFile } from 'node:fs/promises'
-import { parseArgs } from 'node:util'
+import { readFile, stat } from 'node:fs/promises'
 import * as E from 'fp-ts/lib/Either.js'
-import { backends, probeBackends } from '../../backends/index.js'
-import { ConfigError } from '../codecs/config.js'
+import { backendNames, backends, probeBackends } from '../../backends/index.js'
+import { DEFAULT_JSON_LIMITS, type JsonLimits, parseJsonInput } from '../codecs/jsonInput.js'
+import { VERSION } from '../version.js'
 import { decodeSpec, runSpec } from './apply.js'
+import { type CommandSpec, UsageError, choiceFlag, commandHelp, exitCodeOf, intFlag, numberFlag, parseCommand } from './args.js'
 import { formatTable } from './table.js'
 
-const HELP = `polyak: normalizers and moving-average teachers as pure state transitions on TensorFlow.js
+const BACKEND_FLAG = { type: 'string', value: 'NAME', help: `backend: ${backendNames.join(', ')}` } as const
+const MAX_INPUT_FLAG = { type: 'string', value: 'MB', default: String(DEFAULT_JSON_LIMITS.maxBytes / 2 ** 20), help: 'largest JSON input accepted, in MiB' } as const
+
+/** Every subcommand, its flags and what it does. */
+const SPECS = {
+  demo: {
+    usage: 'polyak demo [--backend B] [--seed S] [--seeds N] [--full] [--out DIR]',
+    summary: 'the main job: EMAN vs BN teacher at 1% labels and a WeightAlign batch-size sweep on MNIST; table + report folder',
+    flags: {
+      backend: { ...BACKEND_FLAG, help: 'backend (default: the fastest available, wasm here)' },
+      seed: { type: 'string', value: 'S', default: '0', help: 'first seed' },
+      seeds: { type: 'string', value: 'N', default: '1', help: 'number of seeds; tables show mean ± std' },
+      full: { type: 'boolean', default: false, help: 'longer budgets, 10% labels, the self-supervised comparisons' },
+      out: { type: 'string', value: 'DIR', default: 'polyak-report', help: 'report folder (created; must not be a file)' },
+      scale: { type: 'string', value: 'X', default: '1', help: 'scale every budget by X in (0, 10]' },
+      'train-images': { type: 'string', value: 'N', default: '20000', help: 'MNIST training images used' },
+      'test-images': { type: 'string', value: 'N', default: '2000', help: 'MNIST test images used' },
+    },
+  },
+  train: {
+    usage: 'polyak train CONFIG.json [--backend B] [--checkpoint FILE] [--every N] [--resume] [--on-nan stop|warn]',
+    summary: 'run one pipeline from a validated config file',
+    positionals: { min: 1, max: 1, name: 'CONFIG.json' },
+    flags: {
+      backend: { ...BACKEND_FLAG, help: "backend (default: the config's, else the fastest available)" },
+      checkpoint: { type: 'string', value: 'FILE', help: 'write a checkpoint here (atomically, fsynced)' },
+      every: { type: 'string', value: 'N', default: '100', help: 'checkpoint every N steps and at the end' },
+      resume: { type: 'boolean', default: false, help: 'resume from --checkpoint; starts fresh (and says so) when there is none yet' },
+      'on-nan': { type: 'string', value: 'stop|warn', default: 'stop', help: 'on a NaN or Inf: stop (keeping the last good checkpoint) or warn and go on' },
+      json: { type: 'boolean', default: false, help: 'print the result as one JSON line' },
+      'max-input-mb': MAX_INPUT_FLAG,
+    },
+  },
+  bench: {
+    usage: 'polyak bench [--json] [--backend B ...]',
+    summary: 'benchmark every job on every available backend, with PyTorch CPU and the memory-bandwidth floor as baselines',
+    flags: {
+      json: { type: 'boolean', default: false, help: 'machine-readable output' },
+      backend: { ...BACKEND_FLAG, multiple: true, help: 'only these backends (repeatable)' },
+    },
+  },
+  backends: {
+    usage: 'polyak backends [--json]',
+    summary: 'list every backend, whether it can run here and why not, with its adapter, build and kernel state',
+    flags: { json: { type: 'boolean', default: false, help: 'machine-readable output' } },
+  },
+  apply: {
+    usage: 'polyak apply [SPEC.json|-] [--backend B]',
+    summary: 'run one normalizer / EMA / teacher update from a JSON spec (stdin when no file or -); prints {outputs, params, stats}',
+    positionals: { min: 0, max: 1, name: 'SPEC.json' },
+    flags: { backend: { ...BACKEND_FLAG, help: "backend (default: the spec's, else cpu)" }, 'max-input-mb': MAX_INPUT_FLAG },
+  },
+  laws: {
+    usage: 'polyak laws [--backend B] [--runs N] [--seed S] [--json]',
+    summary: "run the law catalogue against polyak's own subjects on a backend; prints law x subject, pass/fail, seeds to replay",
+    flags: {
+      backend: { ...BACKEND_FLAG, default: 'cpu' },
+      runs: { type: 'string', value: 'N', default: '50', help: 'random inputs per law' },
+      seed: { type: 'string', value: 'S', help: 'fast-check seed, to replay a failure' },
+      json: { type: 'boolean', default: false, help: 'machine-readable output' },
+    },
+  },
+  playground: {
+    usage: 'polyak playground [--port N] [--isolate]',
+    summary: 'serve the playground page on 127.0.0.1: BN vs EMAN teacher, WeightAlign sweep and the laws in the browser',
+    flags: {
+      port: { type: 'string', value: 'N', default: '8080', help: 'TCP port (0 picks a free one)' },
+      isolate: { type: 'boolean', default: false, help: 'send COOP/COEP headers (cross-origin isolation: threaded wasm)' },
+    },
+  },
+} as const satisfies Record<string, CommandSpec>
+
+type CommandName = keyof typeof SPECS
+
+const HELP = `polyak ${VERSION}: normalizers and moving-average teachers as pure state transitions on TensorFlow.js
 
 Usage:
-  polyak demo [--backend B] [--seed S] [--seeds N] [--full] [--out DIR]
-                                           the main job: EMAN vs BN teacher at 1% labels and a
-                                           WeightAlign batch-size sweep on MNIST; table + report folder
-  polyak train CONFIG.json [--backend B] [--checkpoint FILE] [--every N] [--resume]
-                                           run one pipeline from a validated config file
-  polyak bench [--json] [--backend B]      benchmark every job on every available backend, with
-                                           PyTorch CPU and the memory-bandwidth floor as baselines
-  polyak backends [--json]                 list every backend, whether it can run here, and why not
-  polyak apply [SPEC.json|-] [--backend B] run one normalizer / EMA / teacher update from a JSON spec
-                                           (stdin when no file or '-'); prints {outputs, params, stats}
-  polyak laws [--backend B] [--runs N] [--seed S] [--json]
-                                           run the law catalogue against polyak's own subjects on a
-                                           backend; prints law x subject, pass/fail, seeds to replay
-  polyak playground [--port N] [--isolate] serve the playground page on 127.0.0.1 (default port 8080):
-                                           BN vs EMAN teacher, WeightAlign sweep and the laws, in the
-                                           browser on webgpu, wasm or cpu; --isolate adds COOP/COEP
-  polyak help                              this text
+${Object.values(SPECS)
+  .map((s) => `  ${s.usage}\n      ${s.summary}`)
+  .join('\n')}
+  polyak help | --help | --version
 
-Options:
-  --json                     machine-readable output
-  --backend NAME             cpu (default for apply and laws), wasm, webgpu, tensorflow, reference
-  --runs N                   random inputs per law (laws; default 50)
-  --seed S                   fast-check seed, to replay a failure (laws)
+'polyak COMMAND --help' lists a command's options. Exit codes: 0 success, 2 usage or input error,
+1 failure at run time.
 `
 
-const backendsCommand = async (argv: string[]): Promise<number> => {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false } }, strict: true })
+const backendFlag = (value: string | undefined, where = '--backend'): string | undefined => {
+  if (value !== undefined && !(backendNames as readonly string[]).includes(value)) {
+    throw new UsageError(`${where}: unknown backend '${value.slice(0, 40)}'; known: ${backendNames.join(', ')}`, where)
+  }
+  return value
+}
+
+const limitsOf = (mb: string): JsonLimits => ({ ...DEFAULT_JSON_LIMITS, maxBytes: Math.floor(numberFlag('max-input-mb', mb, 0, 1 << 20) * 2 ** 20) })
+
+/** Reads a file or stdin, refusing (exit 2) more than `maxBytes` before holding it all in memory. */
+const readInput = async (file: string | undefined, maxBytes: number, what: string): Promise<string> => {
+  const tooLarge = (): UsageError => new UsageError(`${what} is larger than the limit of ${maxBytes} bytes; raise it with --max-input-mb`, what)
+  if (file !== undefined && file !== '-') {
+    let size: number
+    try {
+      size = (await stat(file)).size
+    } catch (e) {
+      throw new UsageError(`cannot read ${what} '${file}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, what)
+    }
+    if (size > maxBytes) throw tooLarge()
+    return readFile(file, 'utf8')
+  }
+  const chunks: Buffer[] = []
+  let total = 0
+  for await (const chunk of process.stdin) {
+    total += (chunk as Buffer).length
+    if (total > maxBytes) throw tooLarge()
+    chunks.push(chunk as Buffer)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+type Values = Record<string, string | boolean | string[] | undefined>
+const str = (v: Values, k: string): string => v[k] as string
+const opt = (v: Values, k: string): string | undefined => v[k] as string | undefined
+
+const backendsCommand = async (v: Values): Promise<number> => {
   const rows = await probeBackends()
   // details (the WebGPU adapter, the tfjs-wasm build, whether polyak's kernels are on) need each backend active once
   const details = new Map<string, Readonly<Record<string, string>>>()
@@ -51,18 +147,13 @@ const backendsCommand = async (argv: string[]): Promise<number> => {
     await d.activate()
     details.set(r.name, await d.details())
   }
-  if (values.json) {
-    process.stdout.write(
-      JSON.stringify(
-        rows.map((r) => (r.available ? { name: r.name, available: true, details: details.get(r.name) ?? {} } : { name: r.name, available: false, reason: r.reason })),
-        null,
-        2,
-      ) + '\n',
-    )
+  if (v.json === true) {
+    const out = rows.map((r) => (r.available ? { name: r.name, available: true, details: details.get(r.name) ?? {} } : { name: r.name, available: false, reason: r.reason }))
+    process.stdout.write(JSON.stringify(out, null, 2) + '\n')
   } else {
     const facts = (name: string): string =>
       Object.entries(details.get(name) ?? {})
-        .map(([k, v]) => `${k}: ${v}`)
+        .map(([k, x]) => `${k}: ${x}`)
         .join('; ')
     process.stdout.write(
       formatTable(
@@ -74,91 +165,55 @@ const backendsCommand = async (argv: string[]): Promise<number> => {
   return 0
 }
 
-const readStdin = async (): Promise<string> => {
-  const chunks: Buffer[] = []
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
-  return Buffer.concat(chunks).toString('utf8')
+const applyCommand = async (v: Values, positionals: string[]): Promise<number> => {
+  const backend = backendFlag(opt(v, 'backend'))
+  const limits = limitsOf(str(v, 'max-input-mb'))
+  const text = await readInput(positionals[0], limits.maxBytes, 'the spec')
+  const json = parseJsonInput(text, 'the spec', limits)
+  if (E.isLeft(json)) throw json.left
+  const spec = decodeSpec(json.right)
+  if (E.isLeft(spec)) throw spec.left
+  const result = await runSpec(spec.right, backend ?? 'cpu')
+  process.stdout.write(JSON.stringify(result) + '\n')
+  return 0
 }
 
-const applyCommand = async (argv: string[]): Promise<number> => {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { backend: { type: 'string' } },
-    allowPositionals: true,
-    strict: true,
-  })
-  if (positionals.length > 1) throw Object.assign(new TypeError(`expected at most one spec file, got ${positionals.join(' ')}`), { code: 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' })
-  const file = positionals[0]
-  const text = file === undefined || file === '-' ? await readStdin() : await readFile(file, 'utf8')
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch (e) {
-    process.stderr.write(`polyak apply: the spec is not valid JSON: ${(e as Error).message}\n`)
-    return 2
-  }
-  const spec = decodeSpec(json)
-  if (E.isLeft(spec)) {
-    process.stderr.write(`polyak apply: ${spec.left.message}\n`)
-    return 2
-  }
-  try {
-    const result = await runSpec(spec.right, values.backend ?? 'cpu')
-    process.stdout.write(JSON.stringify(result) + '\n')
-    return 0
-  } catch (e) {
-    process.stderr.write(`polyak apply: ${e instanceof Error ? e.message : String(e)}\n`)
-    return e instanceof ConfigError ? 2 : 1
-  }
-}
-
-const lawsCommand = async (argv: string[]): Promise<number> => {
-  const { values } = parseArgs({
-    args: argv,
-    options: { backend: { type: 'string', default: 'cpu' }, runs: { type: 'string', default: '50' }, seed: { type: 'string' }, json: { type: 'boolean', default: false } },
-    strict: true,
-  })
-  const runs = Number(values.runs)
-  if (!Number.isInteger(runs) || runs < 1) throw Object.assign(new TypeError(`--runs must be an integer ≥ 1, got ${values.runs}`), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' })
-  const seed = values.seed === undefined ? undefined : Number(values.seed)
-  if (seed !== undefined && !Number.isInteger(seed)) throw Object.assign(new TypeError(`--seed must be an integer, got ${values.seed}`), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' })
+const lawsCommand = async (v: Values): Promise<number> => {
+  const backend = backendFlag(str(v, 'backend'))!
+  const runs = intFlag('runs', str(v, 'runs'), 1, 1_000_000)
+  const seed = opt(v, 'seed') === undefined ? undefined : intFlag('seed', str(v, 'seed'), -(2 ** 31), 2 ** 31 - 1)
   // fast-check is an optional peer dependency: load the laws only when asked for.
   let laws: typeof import('../../laws/index.js')
   try {
     laws = await import('../../laws/index.js')
   } catch (e) {
-    process.stderr.write(`polyak laws: the laws need fast-check (an optional peer dependency): npm install fast-check\n(${(e as Error).message})\n`)
+    process.stderr.write(`polyak laws: the laws need fast-check (an optional peer dependency): npm install fast-check\n(${(e as Error).message.split('\n')[0]})\n`)
     return 1
   }
   const { unsafeUseBackend, forceGpuKernels } = await import('../../backends/index.js')
-  const { ops } = await unsafeUseBackend(values.backend)
-  if (values.backend === 'webgpu') await forceGpuKernels() // check the GPU kernels, not tfjs's CPU forwarding
+  const { ops } = await unsafeUseBackend(backend)
+  if (backend === 'webgpu') await forceGpuKernels() // check the GPU kernels, not tfjs's CPU forwarding
   const results = await laws.runCatalogue(ops as never, { numRuns: runs, ...(seed === undefined ? {} : { seed }) }, (r) => {
-    if (!values.json) process.stderr.write(`${r.ok ? '.' : 'F'}`)
+    if (v.json !== true) process.stderr.write(`${r.ok ? '.' : 'F'}`)
   })
-  if (!values.json) process.stderr.write('\n')
+  if (v.json !== true) process.stderr.write('\n')
   const failed = results.filter((r) => !r.ok)
-  if (values.json) {
-    process.stdout.write(
-      JSON.stringify(
-        {
-          backend: values.backend,
-          runs,
-          passed: failed.length === 0,
-          results: results.map((r) => ({
-            law: r.law,
-            subject: r.subject,
-            expect: r.expect,
-            outcome: r.passed ? 'pass' : 'fail',
-            ok: r.ok,
-            seed: r.seed,
-            ...(r.ok ? {} : { counterexample: r.counterexample, error: r.error }),
-          })),
-        },
-        null,
-        2,
-      ) + '\n',
-    )
+  if (v.json === true) {
+    const out = {
+      backend,
+      runs,
+      passed: failed.length === 0,
+      results: results.map((r) => ({
+        law: r.law,
+        subject: r.subject,
+        expect: r.expect,
+        outcome: r.passed ? 'pass' : 'fail',
+        ok: r.ok,
+        seed: r.seed,
+        ...(r.ok ? {} : { counterexample: r.counterexample, error: r.error }),
+      })),
+    }
+    process.stdout.write(JSON.stringify(out, null, 2) + '\n')
   } else {
     process.stdout.write(
       formatTable(
@@ -171,132 +226,121 @@ const lawsCommand = async (argv: string[]): Promise<number> => {
         ]),
       ) + '\n',
     )
-    process.stdout.write(`\n${results.length - failed.length} of ${results.length} laws as expected on '${values.backend}' (${runs} inputs each)\n`)
-    for (const f of failed) process.stdout.write(`\n${f.law} on ${f.subject}: ${f.error ?? ''}\n  counterexample: ${f.counterexample ?? '?'}\n  replay: polyak laws --backend ${values.backend} --seed ${f.seed}\n`)
+    process.stdout.write(`\n${results.length - failed.length} of ${results.length} laws as expected on '${backend}' (${runs} inputs each)\n`)
+    for (const f of failed) process.stdout.write(`\n${f.law} on ${f.subject}: ${f.error ?? ''}\n  counterexample: ${f.counterexample ?? '?'}\n  replay: polyak laws --backend ${backend} --seed ${f.seed}\n`)
   }
   return failed.length === 0 ? 0 : 1
 }
 
-const demoCommand = async (argv: string[]): Promise<number> => {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      backend: { type: 'string' },
-      seed: { type: 'string', default: '0' },
-      seeds: { type: 'string', default: '1' },
-      full: { type: 'boolean', default: false },
-      out: { type: 'string', default: 'polyak-report' },
-      scale: { type: 'string', default: '1' },
-      'train-images': { type: 'string', default: '20000' },
-      'test-images': { type: 'string', default: '2000' },
-    },
-    strict: true,
-  })
-  const int = (name: string, v: string, min: number): number => {
-    const n = Number(v)
-    if (!Number.isInteger(n) || n < min) throw Object.assign(new TypeError(`--${name} must be an integer ≥ ${min}, got ${v}`), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' })
-    return n
+const demoCommand = async (v: Values): Promise<number> => {
+  const scale = numberFlag('scale', str(v, 'scale'), 0, 10)
+  const options = {
+    seed: intFlag('seed', str(v, 'seed'), 0),
+    seeds: intFlag('seeds', str(v, 'seeds'), 1, 1000),
+    trainImages: intFlag('train-images', str(v, 'train-images'), 100, 60_000),
+    testImages: intFlag('test-images', str(v, 'test-images'), 10, 10_000),
   }
-  const scale = Number(values.scale)
-  if (!(scale > 0 && scale <= 10)) throw Object.assign(new TypeError(`--scale must be in (0, 10], got ${values.scale}`), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' })
+  const requested = backendFlag(opt(v, 'backend'))
+  if (requested === 'reference') throw new UsageError('--backend: the demo trains with tfjs gradients; choose a tfjs backend (wasm, webgpu, cpu, tensorflow)', '--backend')
+  const out = str(v, 'out')
+  const { checkOutputDir } = await import('./paths.js')
+  checkOutputDir(out) // before any training: a report that cannot be written fails now, not after the runs
   const { fastestAvailable, unsafeUseBackend } = await import('../../backends/index.js')
-  const backend = values.backend ?? (await fastestAvailable()).name
-  if (backend === 'reference') throw new Error("the demo trains with tfjs gradients; choose a tfjs backend (wasm, webgpu, cpu, tensorflow)")
+  const backend = requested ?? (await fastestAvailable()).name
   await unsafeUseBackend(backend)
   process.stderr.write(`polyak demo on '${backend}'\n`)
   const { runDemo } = await import('./demo.js')
-  const result = await runDemo({
-    backend,
-    seed: int('seed', values.seed, 0),
-    seeds: int('seeds', values.seeds, 1),
-    full: values.full,
-    out: values.out,
-    scale,
-    trainImages: int('train-images', values['train-images'], 100),
-    testImages: int('test-images', values['test-images'], 10),
-  })
+  const result = await runDemo({ backend, ...options, full: v.full === true, out, scale })
   process.stdout.write(`\n${result.summary}\n`)
   return 0
 }
 
-const trainCommand = async (argv: string[]): Promise<number> => {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { backend: { type: 'string' }, checkpoint: { type: 'string' }, every: { type: 'string', default: '100' }, resume: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
-    allowPositionals: true,
-    strict: true,
-  })
-  if (positionals.length !== 1) throw Object.assign(new TypeError('expected one config file: polyak train CONFIG.json'), { code: 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' })
-  let json: unknown
-  try {
-    json = JSON.parse(await readFile(positionals[0]!, 'utf8'))
-  } catch (e) {
-    process.stderr.write(`polyak train: cannot read '${positionals[0]}' as JSON: ${(e as Error).message}\n`)
-    return 2
-  }
+const trainCommand = async (v: Values, positionals: string[]): Promise<number> => {
+  const configFile = positionals[0]!
+  const every = intFlag('every', str(v, 'every'), 1)
+  const onNan = choiceFlag('on-nan', str(v, 'on-nan'), ['stop', 'warn'] as const)
+  const checkpoint = opt(v, 'checkpoint')
+  if (v.resume === true && checkpoint === undefined) throw new UsageError('--resume needs --checkpoint FILE', '--resume')
+  const limits = limitsOf(str(v, 'max-input-mb'))
+  const json = parseJsonInput(await readInput(configFile, limits.maxBytes, 'the config'), `the config '${configFile}'`, limits)
+  if (E.isLeft(json)) throw json.left
   const { decodeTrainFile } = await import('../train/trainConfig.js')
-  const file = decodeTrainFile(json)
-  if (E.isLeft(file)) {
-    process.stderr.write(`polyak train: ${file.left.message}\n`)
-    return 2
-  }
-  const every = Number(values.every)
-  if (!Number.isInteger(every) || every < 1) throw Object.assign(new TypeError(`--every must be an integer ≥ 1, got ${values.every}`), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' })
-  if (values.resume && values.checkpoint === undefined) throw Object.assign(new TypeError('--resume needs --checkpoint FILE'), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' })
+  const file = decodeTrainFile(json.right)
+  if (E.isLeft(file)) throw file.left
   const f = file.right
+  const requested = backendFlag(opt(v, 'backend')) ?? backendFlag(f.backend, "the config's field 'backend'")
+
+  // every output path is checked before the first step
+  let resumeFrom: string | undefined
+  if (checkpoint !== undefined) {
+    if (f.kind !== 'semiSupervised') throw new UsageError(`--checkpoint: checkpoints are implemented for semiSupervised runs; a ${f.kind} run restarts`, '--checkpoint')
+    const { checkCheckpointPath, removeStaleTemps } = await import('./paths.js')
+    checkCheckpointPath(checkpoint, [configFile])
+    const removed = removeStaleTemps(checkpoint)
+    if (removed.length > 0) process.stderr.write(`removed ${removed.length} temp file(s) left by killed runs: ${removed.join(', ')}\n`)
+    if (v.resume === true) {
+      const exists = await stat(checkpoint).then(
+        () => true,
+        () => false,
+      )
+      if (exists) {
+        resumeFrom = checkpoint
+        process.stderr.write(`resuming from ${checkpoint}\n`)
+      } else process.stderr.write(`no checkpoint at ${checkpoint} yet: starting from step 0\n`)
+    }
+  }
+
   const { fastestAvailable, unsafeUseBackend } = await import('../../backends/index.js')
-  const backend = values.backend ?? f.backend ?? (await fastestAvailable()).name
+  const backend = requested ?? (await fastestAvailable()).name
+  if (backend === 'reference') throw new UsageError('--backend: training needs tfjs gradients; choose a tfjs backend (wasm, webgpu, cpu, tensorflow)', '--backend')
   await unsafeUseBackend(backend)
   const { loadMnist } = await import('../node/mnist.js')
   const train = loadMnist('train', { limit: f.data.trainImages, factor: 2 })
   const test = loadMnist('test', { limit: f.data.testImages, factor: 2 })
   const { progressBar } = await import('./demo.js')
+  const guard = { onNonFinite: onNan, onWarning: (m: string) => process.stderr.write(`\nwarning: ${m}\n`) }
   let result: unknown
   if (f.kind === 'semiSupervised') {
-    if (values.resume) process.stderr.write(`resuming from ${values.checkpoint}\n`)
     const { runSemiSupervised } = await import('../train/semiSupervised.js')
     const { checkpointFile } = await import('../node/checkpointFile.js')
     const bar = progressBar(`semi ${f.config.teacher} teacher`, f.config.steps)
     const r = await runSemiSupervised(f.config, train, test, (s, m, p) => bar.update(s, `loss ${m.loss!.toFixed(3)}${p ? ` acc ${(100 * (p.teacher ?? p.student)).toFixed(1)}` : ''}`), {
-      ...(values.checkpoint === undefined ? {} : { checkpoint: { store: checkpointFile(values.checkpoint), every } }),
-      ...(values.resume ? { resumeFrom: checkpointFile(values.checkpoint!) } : {}),
+      ...guard,
+      ...(checkpoint === undefined ? {} : { checkpoint: { store: checkpointFile(checkpoint), every } }),
+      ...(resumeFrom === undefined ? {} : { resumeFrom: checkpointFile(resumeFrom) }),
     })
     bar.done(`student ${(100 * r.final.student).toFixed(1)}%${r.final.teacher === undefined ? '' : `, teacher ${(100 * r.final.teacher).toFixed(1)}%`}`)
     result = { kind: f.kind, backend, final: r.final, curve: r.curve, seconds: r.seconds }
   } else if (f.kind === 'selfSupervised') {
-    if (values.checkpoint !== undefined) throw new Error('checkpoints are implemented for semiSupervised runs; selfSupervised runs restart')
     const { runSelfSupervised } = await import('../train/selfSupervised.js')
     const bar = progressBar(`ssl ${f.config.method}`, f.config.steps)
-    const r = await runSelfSupervised(f.config, train, test, (s, m) => bar.update(s, `loss ${m.loss!.toFixed(3)}`))
+    const r = await runSelfSupervised(f.config, train, test, (s, m) => bar.update(s, `loss ${m.loss!.toFixed(3)}`), guard)
     bar.done(`linear probe ${(100 * r.linearProbe).toFixed(1)}%, kNN ${(100 * r.knn).toFixed(1)}%`)
     result = { kind: f.kind, backend, linearProbe: r.linearProbe, knn: r.knn, finalLoss: r.finalLoss, seconds: r.seconds }
   } else {
-    if (values.checkpoint !== undefined) throw new Error('checkpoints are implemented for semiSupervised runs; supervised runs restart')
     const { runSupervised } = await import('../train/supervised.js')
     const bar = progressBar(`supervised ${f.config.norm}`, Math.ceil(f.config.samples / f.config.batchSize))
-    const r = await runSupervised(f.config, train, test, (s, _n, m) => bar.update(s, m ? `loss ${m.loss!.toFixed(3)}` : ''))
+    const r = await runSupervised(f.config, train, test, (s, _n, m) => bar.update(s, m ? `loss ${m.loss!.toFixed(3)}` : ''), guard)
     bar.done(`accuracy ${(100 * r.accuracy).toFixed(1)}%`)
     result = { kind: f.kind, backend, accuracy: r.accuracy, steps: r.steps, seconds: r.seconds }
   }
-  process.stdout.write(JSON.stringify(result, null, values.json ? 0 : 2) + '\n')
+  process.stdout.write(JSON.stringify(result, null, v.json === true ? 0 : 2) + '\n')
   return 0
 }
 
-const benchCommand = async (argv: string[]): Promise<number> => {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false }, backend: { type: 'string', multiple: true } }, strict: true })
+const benchCommand = async (v: Values): Promise<number> => {
+  const names = (v.backend as string[] | undefined)?.map((b) => backendFlag(b)!)
   const { runBench, benchMarkdown } = await import('../../bench/index.js')
-  const report = await runBench({ ...(values.backend === undefined ? {} : { backends: values.backend }), onProgress: (line) => process.stderr.write(`${line}\n`) })
-  process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : benchMarkdown(report) + '\n')
+  const report = await runBench({ ...(names === undefined ? {} : { backends: names }), onProgress: (line) => process.stderr.write(`${line}\n`) })
+  process.stdout.write(v.json === true ? JSON.stringify(report, null, 2) + '\n' : benchMarkdown(report) + '\n')
   return 0
 }
 
-const playgroundCommand = async (argv: string[]): Promise<number> => {
-  const { values } = parseArgs({ args: argv, options: { port: { type: 'string', default: '8080' }, isolate: { type: 'boolean', default: false } }, strict: true })
-  const port = Number(values.port)
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw Object.assign(new TypeError(`--port must be an integer in [0, 65535], got ${values.port}`), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' })
+const playgroundCommand = async (v: Values): Promise<number> => {
+  const port = intFlag('port', str(v, 'port'), 0, 65535)
   const { servePlayground } = await import('./playground.js')
-  const { server, url } = await servePlayground({ port, isolate: values.isolate })
-  process.stdout.write(`polyak playground: ${url}${values.isolate ? ' (cross-origin isolated)' : ''}\nCtrl-C stops it.\n`)
+  const { server, url } = await servePlayground({ port, isolate: v.isolate === true })
+  process.stdout.write(`polyak playground: ${url}${v.isolate === true ? ' (cross-origin isolated)' : ''}\nCtrl-C stops it.\n`)
   await new Promise<void>((resolve) => {
     const close = (): void => {
       server.close()
@@ -308,37 +352,42 @@ const playgroundCommand = async (argv: string[]): Promise<number> => {
   return 0
 }
 
-const commands: Record<string, (argv: string[]) => Promise<number>> = {
-  playground: playgroundCommand,
+const RUN: Record<CommandName, (v: Values, positionals: string[]) => Promise<number>> = {
   demo: demoCommand,
-  bench: benchCommand,
   train: trainCommand,
+  bench: benchCommand,
   backends: backendsCommand,
   apply: applyCommand,
   laws: lawsCommand,
-  help: () => {
-    process.stdout.write(HELP)
-    return Promise.resolve(0)
-  },
+  playground: playgroundCommand,
 }
 
 const main = async (argv: string[]): Promise<number> => {
   const [name = 'help', ...rest] = argv
-  if (name === '--help' || name === '-h') return commands.help!(rest)
-  const command = commands[name]
-  if (command === undefined) {
-    process.stderr.write(`polyak: unknown command '${name}'\n\n${HELP}`)
+  if (name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(HELP)
+    return 0
+  }
+  if (name === '--version' || name === '-v') {
+    process.stdout.write(`${VERSION}\n`)
+    return 0
+  }
+  if (!Object.hasOwn(SPECS, name)) {
+    process.stderr.write(`polyak: unknown command '${name.slice(0, 40)}'; the commands are ${Object.keys(SPECS).join(', ')} (polyak --help)\n`)
     return 2
   }
+  const command = name as CommandName
   try {
-    return await command(rest)
+    const parsed = parseCommand(command, SPECS[command], rest)
+    if (parsed === 'help') {
+      process.stdout.write(commandHelp(command, SPECS[command]))
+      return 0
+    }
+    return await RUN[command](parsed.values, parsed.positionals)
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e)
-    process.stderr.write(`polyak ${name}: ${msg}\n`)
-    // Usage errors (unknown option, missing value) exit 2, like the unknown command above.
-    const usage = String((e as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS')
-    if (usage) process.stderr.write(`\n${HELP}`)
-    return usage ? 2 : 1
+    process.stderr.write(`polyak ${command}: ${msg}\n`)
+    return exitCodeOf(e)
   }
 }
 

@@ -10,6 +10,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
 import { PolyakError } from '../core/errors.js'
+import { preview } from './jsonInput.js'
 
 // ---------------------------------------------------------------------------------------------
 // brands
@@ -119,14 +120,7 @@ export class ConfigError extends PolyakError {
   }
 }
 
-const show = (v: unknown): string => {
-  if (v === undefined) return 'nothing'
-  try {
-    return JSON.stringify(v) ?? String(v)
-  } catch {
-    return String(v)
-  }
-}
+const show = (v: unknown): string => preview(v)
 
 const describeExpected = (type: t.Decoder<unknown, unknown>): string => {
   const name = type.name
@@ -185,7 +179,7 @@ export const decodeConfig = <F extends Fields>(
   const given = (input ?? {}) as Record<string, unknown>
   const issues: ConfigIssue[] = []
   for (const key of Object.keys(given)) {
-    if (!(key in fields)) {
+    if (!Object.hasOwn(fields, key)) {
       const near = closest(key, Object.keys(fields))
       issues.push({
         field: key,

@@ -10,6 +10,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { PolyakError, showShape } from '../core/errors.js'
+import { preview } from './jsonInput.js'
 import type { DType, Ops } from '../core/ops.js'
 import { type Leaf, type Tree, isNode, mapAny } from '../core/tree.js'
 
@@ -32,6 +33,9 @@ export class TensorJsonError extends PolyakError {
 export const isTensorJson = (x: unknown): x is TensorJson =>
   isNode(x) && !Array.isArray(x) && 'shape' in (x as object) && 'data' in (x as object)
 
+const INT32_MIN = -(2 ** 31)
+const INT32_MAX = 2 ** 31 - 1
+
 /** Checks one tensor's JSON (shape, dtype, data length and values). */
 export const checkTensorJson = (path: string, x: unknown): E.Either<TensorJsonError, TensorJson> => {
   if (!isTensorJson(x)) return E.left(new TensorJsonError(path, 'expected a tensor {shape, data, dtype?}'))
@@ -39,19 +43,21 @@ export const checkTensorJson = (path: string, x: unknown): E.Either<TensorJsonEr
   if (keys.length > 0) return E.left(new TensorJsonError(path, `unknown field(s) ${keys.join(', ')} in a tensor (known: shape, data, dtype)`))
   const { shape, data, dtype } = x as { shape: unknown; data: unknown; dtype?: unknown }
   if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || (d as number) < 0)) {
-    return E.left(new TensorJsonError(`${path}.shape`, `expected an array of non-negative integers, got ${JSON.stringify(shape)}`))
+    return E.left(new TensorJsonError(`${path}.shape`, `expected an array of non-negative integers, got ${preview(shape)}`))
   }
   if (dtype !== undefined && dtype !== 'float32' && dtype !== 'int32') {
-    return E.left(new TensorJsonError(`${path}.dtype`, `expected 'float32' or 'int32', got ${JSON.stringify(dtype)}`))
+    return E.left(new TensorJsonError(`${path}.dtype`, `expected 'float32' or 'int32', got ${preview(dtype)}`))
   }
   if (!Array.isArray(data)) return E.left(new TensorJsonError(`${path}.data`, 'expected an array of numbers (row-major)'))
   const n = (shape as number[]).reduce((a, b) => a * b, 1)
   if (data.length !== n) {
     return E.left(new TensorJsonError(`${path}.data`, `${data.length} values do not fill shape ${showShape(shape as number[])} (${n} elements)`))
   }
-  const bad = data.findIndex((v) => typeof v !== 'number' || (dtype === 'int32' && !Number.isInteger(v)))
+  const int = dtype === 'int32'
+  const bad = data.findIndex((v) => typeof v !== 'number' || !Number.isFinite(v) || (int && !(Number.isInteger(v) && v >= INT32_MIN && v <= INT32_MAX)))
   if (bad >= 0) {
-    return E.left(new TensorJsonError(`${path}.data[${bad}]`, `expected ${dtype === 'int32' ? 'an integer' : 'a number'}, got ${JSON.stringify(data[bad])}`))
+    const what = int ? `an integer in [${INT32_MIN}, ${INT32_MAX}] (int32)` : 'a finite number'
+    return E.left(new TensorJsonError(`${path}.data[${bad}]`, `expected ${what}, got ${preview(data[bad])}`))
   }
   return E.right(x as TensorJson)
 }
@@ -69,7 +75,7 @@ export const decodeTree = <T extends Leaf>(ops: Ops<T>, json: unknown, root: str
     } else if (isNode(x) && !Array.isArray(x)) {
       for (const [k, v] of Object.entries(x)) walk(v, `${path}.${k}`)
     } else {
-      problems.push(new TensorJsonError(path, `expected a tensor {shape, data} or an object of them, got ${JSON.stringify(x)?.slice(0, 40)}`))
+      problems.push(new TensorJsonError(path, `expected a tensor {shape, data} or an object of them, got ${preview(x, 40)}`))
     }
   }
   walk(json, root)

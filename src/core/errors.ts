@@ -112,3 +112,15 @@ export class MissingPackageError extends PolyakError {
     super('MISSING_PACKAGE', cause === undefined ? hint : `${hint} (${cause})`, pkg)
   }
 }
+
+/** A non-finite value (NaN or ±Inf) appeared: training diverged, or a state was corrupted. `where` is the first such leaf. */
+export class NonFiniteError extends PolyakError {
+  override readonly name = 'NonFiniteError'
+  constructor(
+    readonly step: number,
+    path: string,
+    detail = '',
+  ) {
+    super('NON_FINITE', `non-finite value at step ${step} in '${showPath(path)}'${detail === '' ? '' : `: ${detail}`}`, path)
+  }
+}

@@ -25,6 +25,8 @@ import type { ImageSet } from '../data/images.js'
 import { type ConvNetConfig, type ModelTree, cloneModelTree, convNet } from '../nn/model.js'
 import { derive } from '../nn/random.js'
 import { lars, warmupCosine } from '../optim/optimizers.js'
+import { nonFiniteGuard } from './guard.js'
+import type { SupervisedControl } from './supervised.js'
 import { type Metrics, type TrainState, byolLoss, disposeAll, features, knnAccuracy, linearProbe, ntXent, readMetrics, scoped, stopGradient, toImages, valueAndGrads } from './common.js'
 
 /** The self-supervised method and its teacher. */
@@ -77,6 +79,7 @@ export const runSelfSupervised = async (
   train: ImageSet,
   test: ImageSet,
   onProgress?: (step: number, metrics: Metrics) => void,
+  control: SupervisedControl = {},
 ): Promise<SelfSupervisedResult> => {
   const t0 = Date.now()
   const byol = config.method.startsWith('byol')
@@ -109,7 +112,11 @@ export const runSelfSupervised = async (
     step: 0,
   }
   let lastLoss = NaN
+  const guard = nonFiniteGuard(control.onNonFinite, control.onWarning)
+  try {
   for (let step = 0; step < config.steps; step++) {
+    await control.yieldToHost?.()
+    if (control.signal?.aborted === true) break
     const idx = next()
     const b = idx.length
     const v1 = makeBatch(train, idx, aug, augR)
@@ -166,8 +173,10 @@ export const runSelfSupervised = async (
     disposeAll(state)
     state = out.next
     lastLoss = (await readMetrics({ loss: out.loss })).loss!
+    await guard.loss(step + 1, lastLoss, state)
     onProgress?.(step + 1, { loss: lastLoss })
   }
+  await guard.state(state.step, state)
   // frozen-feature evaluation of the online encoder
   const trainIdx = Array.from({ length: Math.min(config.probeTrain, train.n) }, (_, i) => i)
   const testIdx = Array.from({ length: Math.min(config.probeTest, test.n) }, (_, i) => i)
@@ -178,6 +187,8 @@ export const runSelfSupervised = async (
   const yte = testIdx.map((i) => test.labels[i]!)
   const probe = await linearProbe(ftr, ytr, fte, yte, dim)
   const knn = await knnAccuracy(ftr, ytr, fte, yte, dim)
-  disposeAll(state)
   return { config, linearProbe: probe, knn, finalLoss: lastLoss, seconds: (Date.now() - t0) / 1000 }
+  } finally {
+    disposeAll(state)
+  }
 }

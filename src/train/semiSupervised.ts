@@ -18,7 +18,8 @@ import type { ImageSet } from '../data/images.js'
 import { type ModelTree, cloneModelTree, convNet } from '../nn/model.js'
 import { derive } from '../nn/random.js'
 import { sgd, warmupCosine } from '../optim/optimizers.js'
-import { type CheckpointStore, loadCheckpoint, saveCheckpoint } from './checkpoint.js'
+import { type CheckpointIdentity, type CheckpointStore, loadCheckpoint, saveCheckpoint } from './checkpoint.js'
+import { type GuardControl, nonFiniteGuard } from './guard.js'
 import { type Metrics, type TrainState, accuracy, scoped, crossEntropy, disposeAll, maskedCrossEntropy, readMetrics, toImages, valueAndGrads } from './common.js'
 
 /** The teacher of a semi-supervised run. */
@@ -90,7 +91,7 @@ const policyOf = (t: SemiTeacher): TeacherPolicy => (t === 'eman' ? emanPolicy :
  * one is disposed as soon as the next exists, so memory stays flat over any number of steps.
  */
 /** Controls of a run: checkpointing, resuming, stopping early. */
-export interface RunControl {
+export interface RunControl extends GuardControl {
   /** Resume from this checkpoint (same config required); the data streams are replayed up to its step. */
   readonly resumeFrom?: CheckpointStore
   /** Write a checkpoint to `store` every `every` steps and at the end (`checkpointFile(path)` in Node). */
@@ -128,11 +129,26 @@ export const runSemiSupervised = async (
     opt: opt.init(init.params),
     step: 0,
   }
+  const identity: CheckpointIdentity = {
+    kind: 'semiSupervised',
+    config,
+    backend: tf.getBackend(),
+    data: { train: train.n, test: test.n, height: train.height, width: train.width },
+    maxStep: config.steps,
+  }
+  const guard = nonFiniteGuard(control.onNonFinite, control.onWarning)
   if (control.resumeFrom !== undefined) {
-    const loaded = await loadCheckpoint(control.resumeFrom, 'semiSupervised', config, state)
+    let loaded: TrainState
+    try {
+      loaded = await loadCheckpoint(control.resumeFrom, identity, state)
+    } catch (e) {
+      disposeAll(state)
+      throw e
+    }
     disposeAll(state)
     state = loaded
   }
+  try {
   const startStep = state.step
   const lastStep = Math.min(config.steps, control.stopAfter ?? config.steps)
   const curve: EvalPoint[] = []
@@ -197,20 +213,25 @@ export const runSemiSupervised = async (
     disposeAll(state)
     state = next
     const m = await readMetrics(metrics)
+    await guard.loss(step + 1, m.loss, state)
     let point: EvalPoint | undefined
     if ((config.evalEvery > 0 && (step + 1) % config.evalEvery === 0) || step + 1 === config.steps) {
+      await guard.state(step + 1, state)
       point = await evaluate(state)
       curve.push(point)
     }
     onProgress?.(step + 1, m, point)
     if (control.checkpoint !== undefined && ((step + 1) % control.checkpoint.every === 0 || step + 1 === lastStep)) {
-      await saveCheckpoint(control.checkpoint.store, 'semiSupervised', config, state)
+      // a non-finite state is never checkpointed: the last good checkpoint stays
+      if (await guard.state(step + 1, state)) await saveCheckpoint(control.checkpoint.store, identity, state)
     }
   }
   const last = curve[curve.length - 1]
   const final = last !== undefined && last.step === state.step ? last : await evaluate(state)
-  disposeAll(state)
   return { config, curve, final, seconds: (Date.now() - t0) / 1000 }
+  } finally {
+    disposeAll(state)
+  }
 }
 
 export type { ModelTree }

@@ -12,6 +12,7 @@ import { derive } from '../nn/random.js'
 import { adam } from '../optim/optimizers.js'
 import { type Metrics, type TrainState, accuracy, crossEntropy, disposeAll, readMetrics, scoped, toImages, valueAndGrads } from './common.js'
 import * as tf from '@tensorflow/tfjs-core'
+import { type GuardControl, nonFiniteGuard } from './guard.js'
 
 /** Configuration of a supervised run. */
 export interface SupervisedConfig {
@@ -27,7 +28,7 @@ export interface SupervisedConfig {
 }
 
 /** Controls of a supervised run: stopping early, and giving the host a turn between steps. */
-export interface SupervisedControl {
+export interface SupervisedControl extends GuardControl {
   /** Checked before every step: once aborted, training stops and the state so far is evaluated. */
   readonly signal?: AbortSignal
   /** Awaited before every step; a page passes `() => new Promise((r) => setTimeout(r))` so that it can repaint and handle input. */
@@ -60,6 +61,8 @@ export const runSupervised = async (
   const opt = adam({ lr: config.lr })
   const init = model.init(config.seed)
   let state: TrainState = { student: init, opt: opt.init(init.params), step: 0 }
+  const guard = nonFiniteGuard(control.onNonFinite, control.onWarning)
+  try {
   let lastLoss = NaN
   let done = 0
   for (let step = 0; step < steps; step++) {
@@ -79,16 +82,15 @@ export const runSupervised = async (
     })
     disposeAll(state)
     state = out.next
+    lastLoss = (await readMetrics({ loss: out.loss })).loss!
+    await guard.loss(step + 1, lastLoss, state)
     const report = step + 1 === steps || (step + 1) % Math.max(1, Math.floor(steps / 20)) === 0
-    if (report) {
-      lastLoss = (await readMetrics({ loss: out.loss })).loss!
-      onProgress?.(step + 1, steps, { loss: lastLoss })
-    } else {
-      out.loss.dispose()
-      onProgress?.(step + 1, steps)
-    }
+    onProgress?.(step + 1, steps, report ? { loss: lastLoss } : undefined)
   }
+  await guard.state(done, state)
   const acc = await accuracy(model, state.student.params, state.student.stats, test, config.evalLimit)
-  disposeAll(state)
   return { config, steps: done, accuracy: acc, finalLoss: lastLoss, seconds: (Date.now() - t0) / 1000 }
+  } finally {
+    disposeAll(state)
+  }
 }

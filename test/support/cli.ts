@@ -9,10 +9,10 @@ const cli = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url)
 /** Exit code, stdout and stderr of one `polyak` invocation (killed after `timeoutMs`). */
 export const polyak = (
   args: readonly string[],
-  options: { stdin?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  options: { stdin?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> =>
   new Promise((resolve) => {
-    const p = spawn(process.execPath, [cli, ...args], { env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] })
+    const p = spawn(process.execPath, [cli, ...args], { env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], ...(options.cwd === undefined ? {} : { cwd: options.cwd }) })
     const timer = setTimeout(() => p.kill('SIGKILL'), options.timeoutMs ?? 300_000)
     let stdout = ''
     let stderr = ''

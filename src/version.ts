@@ -1,0 +1,2 @@
+/** polyak's version, recorded in checkpoints and printed by `polyak --version` (a test keeps it equal to package.json's). */
+export const VERSION = '0.1.0'
