@@ -6,11 +6,12 @@
  * @module node/files
  */
 import { open, rename, rm } from 'node:fs/promises'
+import { dirname } from 'node:path'
 
 /**
- * Writes `content` to `path` atomically: `path.tmp-PID-TIME` is written and fsynced, then renamed
- * to `path`. On failure the temp file is removed and the error is rethrown; `path` keeps its
- * previous content.
+ * Writes `content` to `path` atomically and durably: `path.tmp-PID-TIME` is written and fsynced,
+ * renamed to `path`, and the directory is fsynced so the rename itself survives a power loss. On
+ * failure the temp file is removed and the error is rethrown; `path` keeps its previous content.
  *
  * @example
  * await writeAtomic('results.json', JSON.stringify(results))
@@ -29,5 +30,23 @@ export const writeAtomic = async (path: string, content: string | Uint8Array): P
   } catch (e) {
     await rm(tmp, { force: true })
     throw e
+  }
+  await syncDirectory(dirname(path))
+}
+
+/** fsync of a directory (where the platform allows opening one; Windows does not, and needs none). */
+const syncDirectory = async (dir: string): Promise<void> => {
+  let handle
+  try {
+    handle = await open(dir, 'r')
+  } catch {
+    return
+  }
+  try {
+    await handle.sync()
+  } catch {
+    // some file systems refuse fsync on a directory; the rename is still atomic there
+  } finally {
+    await handle.close()
   }
 }
