@@ -1,7 +1,9 @@
 /**
- * fast-check arbitraries for the laws: shapes (size-1 axes included), float32 data with magnitudes
- * from 1e-3 to 1e3 plus adversarial cases, decays including 0, 1 and values near 1, and valid
- * configs derived from the io-ts codecs the constructors validate with.
+ * fast-check arbitraries for the laws: shapes (size-1 axes included), float32 data drawn as
+ * sign × magnitude with the magnitude log-uniform over a stated range (so every element matters,
+ * unlike bit-pattern sampling, which puts most values near 0), near-degenerate cases on purpose
+ * (σ² near ε, constant channels, one huge outlier, a large common offset), decays including 0, 1
+ * and values near 1, and valid configs derived from the io-ts codecs the constructors validate with.
  *
  * @module laws/arbitraries
  */
@@ -21,20 +23,67 @@ export const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) 
 export const shapeArb = (minRank = 0, maxRank = 4, maxDim = 5): fc.Arbitrary<number[]> =>
   fc.array(fc.integer({ min: 1, max: maxDim }), { minLength: minRank, maxLength: maxRank })
 
-/** float32 values in `[min, max]`, no NaN or infinities. */
-export const valueArb = (min: number, max: number): fc.Arbitrary<number> =>
-  fc.float({ min: Math.fround(min), max: Math.fround(max), noNaN: true, noDefaultInfinity: true })
+/** The dynamic range of `valueArb`: magnitudes span this many decades below the range's largest magnitude. */
+export const VALUE_DECADES = 3
+
+/**
+ * A float32 value `sign × magnitude`, the magnitude log-uniform in `[minMagnitude, maxMagnitude]`
+ * (every decade equally likely); `signed: false` gives positive values only.
+ */
+export const logUniformArb = (minMagnitude: number, maxMagnitude: number, signed = true): fc.Arbitrary<number> => {
+  const lo = Math.log10(minMagnitude)
+  const hi = Math.log10(maxMagnitude)
+  const mag = lo === hi ? fc.constant(lo) : fc.double({ min: lo, max: hi, noNaN: true })
+  return fc.tuple(signed ? fc.boolean() : fc.constant(false), mag).map(([neg, e]) => Math.fround((neg ? -1 : 1) * Math.min(maxMagnitude, 10 ** e)))
+}
+
+/**
+ * float32 values in `[min, max]`, no NaN or infinities: mostly `sign × magnitude` with the magnitude
+ * log-uniform over the top `VALUE_DECADES` decades of each side of the range (`[M·10⁻³, M]`, M the
+ * side's largest magnitude), and sometimes (1 in 20) an edge: `min`, `max` or 0.
+ */
+export const valueArb = (min: number, max: number): fc.Arbitrary<number> => {
+  const lo = Math.fround(min)
+  const hi = Math.fround(max)
+  const sides: Array<fc.Arbitrary<number>> = []
+  const side = (m: number, positive: boolean) => {
+    const top = Math.abs(m)
+    const bottom = positive && lo > 0 ? lo : !positive && hi < 0 ? -hi : top * 10 ** -VALUE_DECADES
+    return logUniformArb(Math.max(bottom, Number.MIN_VALUE), top, false).map((v) => (positive ? v : -v))
+  }
+  if (hi > 0) sides.push(side(hi, true))
+  if (lo < 0) sides.push(side(lo, false))
+  const edges = [lo, hi, ...(lo <= 0 && hi >= 0 ? [0] : [])]
+  return fc.oneof({ weight: 19, arbitrary: sides.length === 1 ? sides[0]! : fc.oneof(...sides) }, { weight: 1, arbitrary: fc.constantFrom(...edges) })
+}
 
 /** A magnitude `10^e`, `e ∈ [−3, 3]`. */
 export const magnitudeArb: fc.Arbitrary<number> = fc.integer({ min: -3, max: 3 }).map((e) => 10 ** e)
 
+/** `n` values `sign × magnitude`, the magnitudes log-uniform within one decade `[0.1, 1]`: every element is of the same order. */
+const decadeArb = (n: number): fc.Arbitrary<number[]> => fc.array(logUniformArb(0.1, 1), { minLength: n, maxLength: n })
+
 /**
- * `n` float32 values: well-spread data at a random magnitude (1e-3..1e3), or an adversarial case —
- * a constant, one huge element among small ones, or a large common offset (|mean| ≫ std).
+ * `n` float32 values near a variance of `ε·10^u`, `u ∈ [−1, 1]` (ε = 1e-5): a small offset plus
+ * deviations scaled to that variance, the regime where ε's placement decides the result.
+ */
+export const nearEpsilonDataArb = (n: number, epsilon = 1e-5): fc.Arbitrary<number[]> =>
+  fc.tuple(decadeArb(n), fc.double({ min: -1, max: 1, noNaN: true }), valueArb(-0.01, 0.01)).map(([xs, u, offset]) => {
+    const mean = xs.reduce((a, b) => a + b, 0) / n
+    const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / n)
+    const scale = sd === 0 ? 0 : Math.sqrt(epsilon * 10 ** u) / sd
+    return xs.map((x) => Math.fround(offset + (x - mean) * scale))
+  })
+
+/**
+ * `n` float32 values: well-spread data (every element within a decade of the rest) at a random
+ * magnitude 1e-3..1e3, or a near-degenerate case on purpose — a constant, one huge element among
+ * small ones, a large common offset (|mean| ≫ std), or a variance near ε.
  */
 export const dataArb = (n: number): fc.Arbitrary<number[]> =>
   fc.oneof(
-    { weight: 6, arbitrary: fc.tuple(magnitudeArb, fc.array(valueArb(-1, 1), { minLength: n, maxLength: n })).map(([m, xs]) => xs.map((x) => Math.fround(x * m))) },
+    { weight: 6, arbitrary: fc.tuple(magnitudeArb, decadeArb(n)).map(([m, xs]) => xs.map((x) => Math.fround(x * m))) },
+    { weight: 1, arbitrary: nearEpsilonDataArb(n) },
     { weight: 1, arbitrary: valueArb(-100, 100).map((c) => new Array<number>(n).fill(c)) },
     {
       weight: 1,
@@ -50,11 +99,12 @@ export const dataArb = (n: number): fc.Arbitrary<number[]> =>
     },
   )
 
-/** Well-spread data only (no adversarial cases), at magnitudes 1e-1..1e2. */
+/**
+ * Well-spread data only (no adversarial cases): `sign × magnitude` with the magnitudes log-uniform
+ * within one decade of a scale `10^e`, `e ∈ {−1, 0, 1, 2}`, so every element matters.
+ */
 export const spreadDataArb = (n: number): fc.Arbitrary<number[]> =>
-  fc
-    .tuple(fc.integer({ min: -1, max: 2 }), fc.array(valueArb(-1, 1), { minLength: n, maxLength: n }))
-    .map(([e, xs]) => xs.map((x) => Math.fround(x * 10 ** e)))
+  fc.tuple(fc.integer({ min: -1, max: 2 }), decadeArb(n)).map(([e, xs]) => xs.map((x) => Math.fround(x * 10 ** e)))
 
 /** A host tensor of `shape`. */
 export const tensorArb = (shape: readonly number[], data: (n: number) => fc.Arbitrary<number[]> = dataArb): fc.Arbitrary<HostTensor> =>

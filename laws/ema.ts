@@ -12,7 +12,7 @@ import type { Ema } from '../src/ema/ema.js'
 import type { Ops } from '../src/core/ops.js'
 import type { Leaf } from '../src/core/tree.js'
 import { type HostTensor, decayArb, openDecayArb, shapeArb, spreadDataArb, tensorArb, valueArb } from './arbitraries.js'
-import { type Law, closeTo, evaluate, exactlyEqual } from './law.js'
+import { type Law, closeTo, evaluate, exactlyEqual, leavesInputsUntouched } from './law.js'
 
 const U = 2 ** -24
 
@@ -44,6 +44,21 @@ export const emaCopy: Law<EmaStep, readonly [HostTensor, HostTensor]> = {
   predicate: (step, { ops }) => async ([theta, x]) => {
     const r = await evaluate(ops, () => ({ out: step(ops, make(ops, theta), make(ops, x), 0), x: make(ops, x) }))
     return exactlyEqual(r.out, r.x)
+  },
+}
+
+/** The step leaves its inputs untouched, bitwise: no in-place write into `avg` or `x`, neither disposed (E12). */
+export const emaInputsUntouched: Law<EmaStep, readonly [readonly [HostTensor, HostTensor], number]> = {
+  name: 'ema.inputsUntouched',
+  statement: 'step(avg, x, d) leaves avg and x as they were, bitwise, and alive: outputs are fresh (E12)',
+  arbitrary: () => fc.tuple(pairArb(), openDecayArb),
+  predicate: (step, { ops }) => async ([[avg, x], d]) => {
+    const inputs = [make(ops, avg), make(ops, x)]
+    try {
+      return await leavesInputsUntouched(ops, inputs, () => step(ops, inputs[0]!, inputs[1]!, d))
+    } finally {
+      inputs.forEach((t) => ops.dispose(t))
+    }
   },
 }
 
@@ -123,7 +138,7 @@ export const emaOrder: Law<EmaStep, readonly [HostTensor, HostTensor, HostTensor
 }
 
 /** The laws of a one-tensor EMA step. */
-export const emaStepLaws = [emaIdentity, emaCopy, emaFixedPoint, emaClosedForm, emaConvexity, emaOrder] as const
+export const emaStepLaws = [emaIdentity, emaCopy, emaFixedPoint, emaClosedForm, emaConvexity, emaOrder, emaInputsUntouched] as const
 
 /** A stateful EMA (`ema(...)`) constructor with its decay, for the debias law. */
 export interface EmaTransformSubject {

@@ -34,6 +34,8 @@ export {
   evaluate,
   closeTo,
   exactlyEqual,
+  snapshot,
+  leavesInputsUntouched,
 } from './law.js'
 
 // arbitraries
@@ -41,6 +43,9 @@ export {
   type HostTensor,
   shapeArb,
   valueArb,
+  logUniformArb,
+  nearEpsilonDataArb,
+  VALUE_DECADES,
   magnitudeArb,
   dataArb,
   spreadDataArb,
@@ -69,6 +74,7 @@ export {
   emaOrder,
   emaStepLaws,
   emaDebias,
+  emaInputsUntouched,
 } from './ema.js'
 export {
   type TeacherUpdateSubject,
@@ -77,13 +83,24 @@ export {
   teacherRejectsMismatch,
   teacherEmanDoubleEma,
   teacherLaws,
+  teacherPerLeafPolicy,
+  teacherInputsUntouched,
+  hostLeaves,
+  type HostTree,
 } from './teacher.js'
 export {
   type BatchNormSubject,
   type BatchForwardSubject,
   type MomentumBnSubject,
   type WeightAlignSubject,
+  type GroupNormSubject,
   bnTrainMoments,
+  bnEvalOutput,
+  bnInputsUntouched,
+  gnGroupMoments,
+  groupNormLaws,
+  mbnStoredVariance,
+  waEpsilonPlacement,
   bnOneStepStats,
   bnEvalKeepsStats,
   bnPermutation,
@@ -122,5 +139,9 @@ export {
   batchForwardSubjects,
   transitionSubjects,
   catalogue,
+  drawnConfigEntries,
   runCatalogue,
+  polyakMomentumBnPlain,
+  polyakMomentumBnReference,
+  polyakGroupNorms,
 } from './subjects.js'

@@ -12,8 +12,9 @@ import type { Normalizer } from '../src/norm/normalizer.js'
 import type { WeightAlignParams } from '../src/norm/weightAlign.js'
 import type { WeightNormalizer } from '../src/norm/weightStandardization.js'
 import type { WeightLayout } from '../src/norm/weightLayout.js'
-import { type HostTensor, batchShapeArb, sizeOf, spreadDataArb, tensorArb, valueArb } from './arbitraries.js'
-import { type Law, closeTo, evaluate, exactlyEqual } from './law.js'
+import type { VarianceCorrection } from '../src/norm/momentumBatchNorm.js'
+import { type HostTensor, batchShapeArb, logUniformArb, nearEpsilonDataArb, sizeOf, spreadDataArb, tensorArb, valueArb } from './arbitraries.js'
+import { type Law, closeTo, evaluate, exactlyEqual, leavesInputsUntouched } from './law.js'
 
 const U = 2 ** -24
 
@@ -141,8 +142,73 @@ export const bnAffineInvariance: Law<BatchNormSubject, readonly [HostTensor, num
   },
 }
 
+/** Trained-looking BatchNorm state: γ, β, running mean, running variance > 0, and a batch `x`. */
+const evalCaseArb = batchShapeArb({ minBatch: 2, maxBatch: 5 }).chain((shape) => {
+  const c = shape[shape.length - 1]!
+  return fc.record({
+    x: tensorArb(shape, spreadDataArb),
+    gamma: tensorArb([c], (n) => fc.array(logUniformArb(0.1, 3), { minLength: n, maxLength: n })),
+    beta: tensorArb([c], spreadDataArb),
+    mean: tensorArb([c], spreadDataArb),
+    variance: tensorArb([c], (n) => fc.array(logUniformArb(0.01, 100, false), { minLength: n, maxLength: n })),
+  })
+})
+type EvalCase = { readonly x: HostTensor; readonly gamma: HostTensor; readonly beta: HostTensor; readonly mean: HostTensor; readonly variance: HostTensor }
+
+const bnState = (ops: Ops<Leaf>, e: EvalCase, count: Leaf) => ({
+  params: { gamma: ops.tensor(e.gamma.data, e.gamma.shape), beta: ops.tensor(e.beta.data, e.beta.shape) },
+  stats: { mean: ops.tensor(e.mean.data, e.mean.shape), variance: ops.tensor(e.variance.data, e.variance.shape), count },
+})
+
+/**
+ * Eval mode normalises with the stored statistics, `y = γ·(x − mean)/√(variance + ε) + β`, so each
+ * sample's output is the one it gets alone (B8): an eval mode that falls back to batch statistics
+ * when `N > 1` fails it.
+ */
+export const bnEvalOutput: Law<BatchNormSubject, EvalCase> = {
+  name: 'batchNorm.evalOutput',
+  statement: 'eval mode: y = γ·(x − mean)/√(variance + ε) + β with the stored statistics, for every sample of any batch (B8)',
+  arbitrary: () => evalCaseArb,
+  predicate: (subject, { ops, tolerance }) => async (e) => {
+    const c = e.x.shape[e.x.shape.length - 1]!
+    const norm = subject.make(ops)
+    const r = await evaluate(ops, () => {
+      const state = bnState(ops, e, norm.init(c).stats.count)
+      return { y: norm.apply(ops.tensor(e.x.data, e.x.shape), 'eval')(state)[0] }
+    })
+    const want = e.x.data.map((v, i) => {
+      const k = i % c
+      return (e.gamma.data[k]! * (v - e.mean.data[k]!)) / Math.sqrt(e.variance.data[k]! + subject.epsilon) + e.beta.data[k]!
+    })
+    const mag = Math.max(1, ...want.map(Math.abs), ...e.x.data.map((v, i) => Math.abs((e.gamma.data[i % c]! * v) / Math.sqrt(e.variance.data[i % c]!))))
+    return closeTo(r.y, want, { rtol: Math.max(tolerance.rtol, 16 * U), atol: tolerance.atol + 16 * Math.max(U, tolerance.rtol) * mag })
+  },
+}
+
+/** Train and eval leave `x`, the parameters and the statistics they were given untouched, bitwise, and alive (B9). */
+export const bnInputsUntouched: Law<BatchNormSubject, EvalCase> = {
+  name: 'batchNorm.inputsUntouched',
+  statement: 'apply(x, mode)(state) leaves x, params and stats as they were, bitwise, and alive, in train and in eval mode (B9)',
+  arbitrary: () => evalCaseArb,
+  predicate: (subject, { ops }) => async (e) => {
+    const c = e.x.shape[e.x.shape.length - 1]!
+    const norm = subject.make(ops)
+    const x = ops.tensor(e.x.data, e.x.shape)
+    const state = bnState(ops, e, norm.init(c).stats.count)
+    const inputs = [x, state.params.gamma, state.params.beta, state.stats.mean, state.stats.variance, state.stats.count]
+    try {
+      return (
+        (await leavesInputsUntouched(ops, inputs, () => norm.apply(x, 'train')(state))) &&
+        (await leavesInputsUntouched(ops, inputs, () => norm.apply(x, 'eval')(state)))
+      )
+    } finally {
+      inputs.forEach((t) => ops.dispose(t))
+    }
+  },
+}
+
 /** BatchNorm's laws. */
-export const batchNormLaws = [bnTrainMoments, bnOneStepStats, bnEvalKeepsStats, bnPermutation, bnAffineInvariance] as const
+export const batchNormLaws = [bnTrainMoments, bnOneStepStats, bnEvalKeepsStats, bnPermutation, bnAffineInvariance, bnEvalOutput, bnInputsUntouched] as const
 
 // -------------------------------------------------------------------------------------------------
 // batch independence
@@ -186,12 +252,80 @@ export const batchIndependence: Law<BatchForwardSubject, readonly [HostTensor, H
 }
 
 // -------------------------------------------------------------------------------------------------
+// GroupNorm, LayerNorm, InstanceNorm
+
+/** A group normalizer (GroupNorm, LayerNorm = 1 group, InstanceNorm = one group per channel) and the groups it claims. */
+export interface GroupNormSubject {
+  /** The normalizer; at `init` γ = 1 and β = 0. */
+  readonly make: <T extends Leaf>(ops: Ops<T>) => Normalizer<T, unknown, unknown>
+  /** The number of groups for `channels` channels (must divide it). */
+  readonly groups: (channels: number) => number
+  readonly epsilon: number
+}
+
+/**
+ * Each sample is normalised over contiguous groups of channels, `G` groups of `C/G` channels,
+ * channel `c` in group `⌊c/(C/G)⌋`, all spatial positions: `y = (x − μ_{n,g})/√(σ²_{n,g} + ε)`
+ * at init (N7). Interleaved groups (channel c in group c mod G) fail it.
+ */
+export const gnGroupMoments: Law<GroupNormSubject, HostTensor> = {
+  name: 'groupNorm.groupMoments',
+  statement: 'y[n, …, c] = (x − μ)/√(σ² + ε) over sample n and the contiguous channel group of c (C/G channels), biased variance, at init γ = 1, β = 0 (N7)',
+  arbitrary: (subject) =>
+    fc
+      .tuple(fc.integer({ min: 1, max: 3 }), fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 2 }), fc.integer({ min: 1, max: 8 }))
+      .filter(([, spatial, c]) => {
+        const g = subject.groups(c)
+        return Number.isInteger(g) && g >= 1 && c % g === 0 && (c / g) * spatial.reduce((a, b) => a * b, 1) >= 2
+      })
+      .chain(([n, spatial, c]) => tensorArb([n, ...spatial, c], (k) => fc.oneof({ weight: 3, arbitrary: spreadDataArb(k) }, { weight: 1, arbitrary: nearEpsilonDataArb(k, subject.epsilon) }))),
+  predicate: (subject, { ops, tolerance }) => async (x) => {
+    const c = x.shape[x.shape.length - 1]!
+    const n = x.shape[0]!
+    const g = subject.groups(c)
+    const per = c / g
+    const norm = subject.make(ops)
+    const r = await evaluate(ops, () => ({ y: norm.apply(ops.tensor(x.data, x.shape), 'train')(norm.init(c) as never)[0] }))
+    const perSample = sizeOf(x.shape) / n
+    const want = new Array<number>(x.data.length)
+    let cond = 1
+    for (let s = 0; s < n; s++) {
+      for (let grp = 0; grp < g; grp++) {
+        const idx: number[] = []
+        for (let i = 0; i < perSample; i++) if (Math.floor((i % c) / per) === grp) idx.push(s * perSample + i)
+        const mu = idx.reduce((a, i) => a + x.data[i]!, 0) / idx.length
+        const v = idx.reduce((a, i) => a + (x.data[i]! - mu) ** 2, 0) / idx.length
+        const sd = Math.sqrt(v + subject.epsilon)
+        for (const i of idx) {
+          want[i] = (x.data[i]! - mu) / sd
+          cond = Math.max(cond, Math.abs(x.data[i]!) / sd)
+        }
+      }
+    }
+    const tol = { rtol: Math.max(tolerance.rtol, 64 * U), atol: Math.max(tolerance.atol, 1e-4) + 64 * Math.max(U, tolerance.rtol / 8) * cond }
+    return closeTo(r.y, want, tol)
+  },
+}
+
+/** GroupNorm's laws (LayerNorm and InstanceNorm are its special cases). */
+export const groupNormLaws = [gnGroupMoments] as const
+
+// -------------------------------------------------------------------------------------------------
 // Momentum BN
 
-/** A Momentum BN constructor for a horizon `K`. */
+/** A Momentum BN constructor for a horizon `K`, and the variance conventions it claims (both `'unbiased'` when absent). */
 export interface MomentumBnSubject {
   readonly make: <T extends Leaf>(ops: Ops<T>, totalSteps: number) => Normalizer<T, BatchNormParams<T>, BatchNormStats<T>>
+  /** The variance the batch is normalised with: `biased`, `unbiased` (×n/(n−1)) or `unbiasedTwice` (×(n/(n−1))²). */
+  readonly normalizeVariance?: VarianceCorrection
+  /** The variance the running statistics store, with the same choices. */
+  readonly storedVariance?: VarianceCorrection
+  /** ε, default 1e-5. */
+  readonly epsilon?: number
 }
+
+const factorOf = (c: VarianceCorrection | undefined, n: number): number =>
+  (c ?? 'unbiased') === 'biased' ? 1 : (c ?? 'unbiased') === 'unbiased' ? n / (n - 1) : (n / (n - 1)) ** 2
 
 const mbnArb = batchShapeArb({ minBatch: 2, maxBatch: 3 }).chain((s) => {
   const shape = [s[0]! * 2, ...s.slice(1)]
@@ -221,7 +355,7 @@ export const mbnInitialStatsIrrelevant: Law<MomentumBnSubject, readonly [HostTen
 /** At `k = K` (α = 0) train mode equals eval mode with the running statistics (M5); at `k = 0` (α = 1) it normalises each view with its own statistics (M2, corrected variance). */
 export const mbnAlphaEndpoints: Law<MomentumBnSubject, readonly [HostTensor, HostTensor, HostTensor]> = {
   name: 'momentumBn.alphaEndpoints',
-  statement: "α_K = 0: train output = eval output (running statistics) (M5); α_0 = 1: each view normalised with its own mean and variance·n/(n−1) (M2)",
+  statement: "α_K = 0: train output = eval output (running statistics) (M5); α_0 = 1: each view normalised with its own mean and its variance corrected as the subject claims (M2)",
   arbitrary: () => mbnArb,
   predicate: (subject, { ops, tolerance }) => async ([x, mean0, var0]) => {
     const c = x.shape[x.shape.length - 1]!
@@ -243,7 +377,7 @@ export const mbnAlphaEndpoints: Law<MomentumBnSubject, readonly [HostTensor, Hos
     for (const v of [x.data.slice(0, half), x.data.slice(half)]) {
       const { mean, variance, m } = channelMoments({ shape: [half / c, c], data: v })
       v.forEach((u, i) => {
-        const sd = Math.sqrt((variance[i % c]! * m) / (m - 1) + 1e-5)
+        const sd = Math.sqrt(variance[i % c]! * factorOf(subject.normalizeVariance, m) + (subject.epsilon ?? 1e-5))
         cond = Math.max(cond, Math.abs(u) / sd, Math.abs(mean[i % c]!) / sd)
         want.push((u - mean[i % c]!) / sd)
       })
@@ -254,8 +388,38 @@ export const mbnAlphaEndpoints: Law<MomentumBnSubject, readonly [HostTensor, Hos
   },
 }
 
+/**
+ * At `α = 1` (step 0) the stored statistics are the views' average batch statistics, the variance
+ * corrected as the subject claims for storage (`storedVariance`), independently of the correction
+ * it normalises with (M7): plain BN (normalise biased, store unbiased), polyak's default (both
+ * unbiased) and the reference's double correction are each checked against their own claim.
+ */
+export const mbnStoredVariance: Law<MomentumBnSubject, readonly [HostTensor, HostTensor, HostTensor]> = {
+  name: 'momentumBn.storedVariance',
+  statement: 'after a step at α = 1: mean = (1/V)Σ_v μ_v and variance = f_S·(1/V)Σ_v σ²_v, f_S the claimed storage correction (1, n/(n−1) or (n/(n−1))²) (M7)',
+  arbitrary: () => mbnArb,
+  predicate: (subject, { ops, tolerance }) => async ([x, mean0, var0]) => {
+    const c = x.shape[x.shape.length - 1]!
+    const norm = subject.make(ops, 10)
+    const r = await evaluate(ops, () => {
+      const init = norm.init(c)
+      const s = { params: init.params, stats: { mean: ops.tensor(mean0.data, [c]), variance: ops.tensor(var0.data, [c]), count: init.stats.count } }
+      const [, next] = norm.apply(ops.tensor(x.data, x.shape), 'train', { step: 0, views: 2 })(s)
+      return { mean: next.stats.mean, variance: next.stats.variance }
+    })
+    const half = x.data.length / 2
+    const views = [x.data.slice(0, half), x.data.slice(half)].map((v) => channelMoments({ shape: [half / c, c], data: v }))
+    const m = views[0]!.m
+    const wantMean = Array.from({ length: c }, (_, k) => (views[0]!.mean[k]! + views[1]!.mean[k]!) / 2)
+    const wantVar = Array.from({ length: c }, (_, k) => (factorOf(subject.storedVariance, m) * (views[0]!.variance[k]! + views[1]!.variance[k]!)) / 2)
+    const mag = Math.max(1, ...x.data.map(Math.abs))
+    const tol = { rtol: Math.max(tolerance.rtol, 64 * U), atol: tolerance.atol + 64 * U * mag * mag }
+    return closeTo(r.mean, wantMean, { ...tol, atol: tol.atol / mag }) && closeTo(r.variance, wantVar, tol)
+  },
+}
+
 /** Momentum BN's laws. */
-export const momentumBnLaws = [mbnInitialStatsIrrelevant, mbnAlphaEndpoints] as const
+export const momentumBnLaws = [mbnInitialStatsIrrelevant, mbnAlphaEndpoints, mbnStoredVariance] as const
 
 // -------------------------------------------------------------------------------------------------
 // WeightAlign
@@ -360,5 +524,41 @@ export const waConstantFilter: Law<WeightAlignSubject, readonly [number, number]
   },
 }
 
+/** OIHW weights whose filters have variances σ² = ε·10^u, u ∈ [−1, 1]: where ε's place decides the output. */
+const nearEpsilonWeightArb = (epsilon: number) =>
+  fc
+    .tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }))
+    .filter(([, i, k]) => i * k * k >= 2)
+    .chain(([o, i, k]) =>
+      fc.tuple(
+        fc.array(nearEpsilonDataArb(i * k * k, epsilon), { minLength: o, maxLength: o }).map((fs) => ({ shape: [o, i, k, k], data: fs.flat() }) as HostTensor),
+        tensorArb([o], (n) => fc.array(logUniformArb(0.1, 3, false), { minLength: n, maxLength: n })),
+      ),
+    )
+
+/**
+ * ε sits inside the square root, per filter: `Ŵ_o = G·γ_o·(w_o − μ_o)/√(N·(σ²_o + ε))`, checked
+ * where it matters, on filters with `σ² ∈ [0.1·ε, 10·ε]` (W12). ε outside the root (`…/(√(N·σ²) + ε)`)
+ * or scaled by N fails it.
+ */
+export const waEpsilonPlacement: Law<WeightAlignSubject, readonly [HostTensor, HostTensor]> = {
+  name: 'weightAlign.epsilonPlacement',
+  statement: 'Ŵ_o = G·γ_o·(w_o − μ_o)/√(N·(σ²_o + ε)) on filters with σ² between 0.1·ε and 10·ε (W12)',
+  arbitrary: (subject) => nearEpsilonWeightArb(subject.epsilon),
+  predicate: (subject, { ops, tolerance }) => async ([w, gamma]) => {
+    const out = await waOf(subject, ops, w, gamma)
+    const filters = perFilter(w)
+    const n = filters[0]!.length
+    const want = filters.flatMap((f, o) => {
+      const mu = f.reduce((a, b) => a + b, 0) / n
+      const s2 = variance(f)
+      return f.map((v) => (subject.gain * gamma.data[o]! * (v - mu)) / Math.sqrt(n * (s2 + subject.epsilon)))
+    })
+    const mag = Math.max(...want.map(Math.abs))
+    // float32: the deviations are ~√ε, their offset ≤ 0.01, so a deviation carries ~U·0.01/√ε relative error
+    return closeTo(out, want, { rtol: Math.max(tolerance.rtol, 1e-3), atol: tolerance.atol * mag + 1e-3 * mag })
+  },
+}
+
 /** WeightAlign's laws. */
-export const weightAlignLaws = [waZeroMeanFixedNorm, waScaleInvariance, waLayout, waConstantFilter] as const
+export const weightAlignLaws = [waZeroMeanFixedNorm, waScaleInvariance, waLayout, waConstantFilter, waEpsilonPlacement] as const

@@ -4,7 +4,13 @@
  *
  * @module laws/subjects
  */
+import fc from 'fast-check'
 import type { Ops } from '../src/core/ops.js'
+import { batchNormFields } from '../src/norm/batchNorm.js'
+import { groupNormFields } from '../src/norm/groupNorm.js'
+import { type VarianceCorrection, momentumBatchNormFields } from '../src/norm/momentumBatchNorm.js'
+import { weightAlignFields } from '../src/norm/weightAlign.js'
+import { configArb } from './arbitraries.js'
 import type { Leaf } from '../src/core/tree.js'
 import { emaLeaf, unsafeEma } from '../src/ema/ema.js'
 import { teacherUpdate } from '../src/ema/teacher.js'
@@ -20,10 +26,12 @@ import { type LawResult, type RunOptions, type SomeLaw, runLaws } from './law.js
 import {
   type BatchForwardSubject,
   type BatchNormSubject,
+  type GroupNormSubject,
   type MomentumBnSubject,
   type WeightAlignSubject,
   batchIndependence,
   batchNormLaws,
+  groupNormLaws,
   momentumBnLaws,
   weightAlignLaws,
 } from './normalizers.js'
@@ -44,6 +52,27 @@ export const polyakBatchNorm: BatchNormSubject = { make: (ops) => unsafeBatchNor
 
 /** polyak's `momentumBatchNorm`. */
 export const polyakMomentumBn: MomentumBnSubject = { make: (ops, totalSteps) => unsafeMomentumBatchNorm(ops, { totalSteps }) }
+
+/** polyak's `momentumBatchNorm` read as plain BatchNorm: normalise with the biased variance, store the unbiased one. */
+export const polyakMomentumBnPlain: MomentumBnSubject = {
+  make: (ops, totalSteps) => unsafeMomentumBatchNorm(ops, { totalSteps, normalizeVariance: 'biased', storedVariance: 'unbiased' }),
+  normalizeVariance: 'biased',
+  storedVariance: 'unbiased',
+}
+
+/** polyak's `momentumBatchNorm` with the reference code's double Bessel correction. */
+export const polyakMomentumBnReference: MomentumBnSubject = {
+  make: (ops, totalSteps) => unsafeMomentumBatchNorm(ops, { totalSteps, referenceDoubleBessel: true }),
+  normalizeVariance: 'unbiasedTwice',
+  storedVariance: 'unbiasedTwice',
+}
+
+/** polyak's `groupNorm` (2 groups), `layerNorm` and `instanceNorm` as group-moment subjects. */
+export const polyakGroupNorms: ReadonlyArray<{ readonly name: string; readonly subject: GroupNormSubject }> = [
+  { name: 'groupNorm (2 groups)', subject: { make: (ops) => unsafeGroupNorm(ops, { groups: 2 }) as never, groups: () => 2, epsilon: 1e-5 } },
+  { name: 'layerNorm', subject: { make: (ops) => unsafeLayerNorm(ops) as never, groups: () => 1, epsilon: 1e-5 } },
+  { name: 'instanceNorm', subject: { make: (ops) => unsafeInstanceNorm(ops) as never, groups: (c) => c, epsilon: 1e-5 } },
+]
 
 /** polyak's `weightAlign` with the default gain √2 and ε = 1e-5. */
 export const polyakWeightAlign: WeightAlignSubject = { make: (ops, layout) => unsafeWeightAlign(ops, { layout }), gain: Math.SQRT2, epsilon: 1e-5 }
@@ -130,12 +159,60 @@ export const catalogue: readonly CatalogueEntry[] = [
   entry('ema', 'ema (zero-init, debiased)', polyakDebiasedEma, [emaDebias]),
   entry('teacher', 'teacherUpdate', polyakTeacherUpdate, teacherLaws),
   entry('batchNorm', 'batchNorm (PyTorch defaults)', polyakBatchNorm, batchNormLaws),
+  ...polyakGroupNorms.map((s) => entry('groupNorm', s.name, s.subject, groupNormLaws)),
   ...batchForwardSubjects.map((s) => entry('independence', s.name, s.subject, [batchIndependence], s.expect)),
-  entry('momentumBn', 'momentumBatchNorm', polyakMomentumBn, momentumBnLaws),
+  entry('momentumBn', 'momentumBatchNorm (default: unbiased, unbiased)', polyakMomentumBn, momentumBnLaws),
+  entry('momentumBn', 'momentumBatchNorm (plain BN: biased, unbiased)', polyakMomentumBnPlain, momentumBnLaws),
+  entry('momentumBn', 'momentumBatchNorm (reference: unbiased twice)', polyakMomentumBnReference, momentumBnLaws),
   entry('weightAlign', 'weightAlign (G = √2)', polyakWeightAlign, weightAlignLaws),
   ...transitionSubjects.map((s) => entry('transition', s.name, s.subject, transitionLaws)),
   entry('backend', 'the active backend', null, []),
 ]
+
+const describe = (c: Record<string, unknown>): string =>
+  Object.entries(c)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k} ${typeof v === 'number' ? Number(v.toPrecision(3)) : String(v)}`)
+    .join(', ')
+
+/**
+ * Catalogue entries for configs drawn from the normalizers' own io-ts codecs (`configArb`): each
+ * subject is the constructor with that config, claiming the conventions the config asks for.
+ */
+export const drawnConfigEntries = (seed: number, count: number): CatalogueEntry[] => {
+  if (count <= 0) return []
+  const draw = <C>(arb: fc.Arbitrary<C>, salt: number): C[] => fc.sample(arb, { numRuns: count, seed: seed * 7919 + salt })
+  const bn = draw(configArb(batchNormFields), 1).map((c) =>
+    entry('batchNorm', `batchNorm (${describe(c)})`, { make: (ops) => unsafeBatchNorm(ops, c), decay: c.decay, epsilon: c.epsilon, runningVariance: c.runningVariance } as BatchNormSubject, batchNormLaws),
+  )
+  const wa = draw(configArb(weightAlignFields), 2).map((c) =>
+    entry('weightAlign', `weightAlign (${describe({ gain: c.gain, epsilon: c.epsilon })})`, { make: (ops, layout) => unsafeWeightAlign(ops, { gain: c.gain, epsilon: c.epsilon, layout }), gain: c.gain, epsilon: c.epsilon } as WeightAlignSubject, weightAlignLaws),
+  )
+  const { totalSteps: _, ...mbnFields } = momentumBatchNormFields
+  const mbn = draw(configArb(mbnFields), 3).map((drawn) => {
+    // referenceDoubleBessel is shorthand for both corrections: the codec's cross-field rule refuses both at once
+    const c = drawn.referenceDoubleBessel ? { epsilon: drawn.epsilon, referenceDoubleBessel: true } : { epsilon: drawn.epsilon, normalizeVariance: drawn.normalizeVariance, storedVariance: drawn.storedVariance }
+    const claim = (v: VarianceCorrection | undefined): VarianceCorrection => (drawn.referenceDoubleBessel ? 'unbiasedTwice' : (v ?? 'unbiased'))
+    const subject: MomentumBnSubject = {
+      make: (ops, totalSteps) => unsafeMomentumBatchNorm(ops, { totalSteps, ...c } as never),
+      normalizeVariance: claim(drawn.normalizeVariance),
+      storedVariance: claim(drawn.storedVariance),
+      epsilon: drawn.epsilon,
+    }
+    return entry('momentumBn', `momentumBatchNorm (${describe(c)})`, subject, momentumBnLaws)
+  })
+  const gn = draw(configArb(groupNormFields), 4).map((drawn) => {
+    // the law draws up to 8 channels: keep the group count or size small enough to divide some of them
+    const c = drawn.groupSize !== undefined && drawn.groups === undefined ? { groupSize: 1 + (drawn.groupSize % 4), epsilon: drawn.epsilon } : { groups: 1 + ((drawn.groups ?? 2) % 4), epsilon: drawn.epsilon }
+    const subject: GroupNormSubject = {
+      make: (ops) => unsafeGroupNorm(ops, c) as never,
+      groups: (channels) => ('groups' in c ? c.groups : channels / c.groupSize),
+      epsilon: c.epsilon,
+    }
+    return entry('groupNorm', `groupNorm (${describe(c)})`, subject, groupNormLaws)
+  })
+  return [...bn, ...gn, ...mbn, ...wa]
+}
 
 /** A catalogue result: the law's result and whether it came out as expected. */
 export interface CatalogueResult extends LawResult {
@@ -154,7 +231,7 @@ export const runCatalogue = async (
   control: { readonly signal?: AbortSignal; readonly yieldToHost?: () => Promise<void> } = {},
 ): Promise<CatalogueResult[]> => {
   const out: CatalogueResult[] = []
-  for (const e of catalogue) {
+  for (const e of [...catalogue, ...drawnConfigEntries(options.configSeed ?? 0, options.configsPerNormalizer ?? 2)]) {
     await control.yieldToHost?.()
     if (control.signal?.aborted === true) break
     const results = e.suite === 'backend' ? await runLaws(`backend ${ops.name}`, ops, [backendConformance, axpbyDonation], ops, options) : await e.run(ops, options)

@@ -9,8 +9,8 @@ import type { Ops } from '../src/core/ops.js'
 import type { Leaf } from '../src/core/tree.js'
 import type { Slots } from '../src/core/transition.js'
 import type { TeacherPolicy } from '../src/ema/teacher.js'
-import { type HostTensor, openDecayArb, spreadDataArb, tensorArb } from './arbitraries.js'
-import { type Law, closeTo, evaluate, exactlyEqual } from './law.js'
+import { type HostTensor, openDecayArb, shapeArb, spreadDataArb, tensorArb } from './arbitraries.js'
+import { type Law, closeTo, evaluate, exactlyEqual, leavesInputsUntouched } from './law.js'
 
 const U = 2 ** -24
 
@@ -162,5 +162,174 @@ export const teacherEmanDoubleEma: Law<TeacherUpdateSubject, readonly [number, n
   },
 }
 
+// -------------------------------------------------------------------------------------------------
+// path-agnostic laws: random trees, random names, every policy
+
+/** Names that real models use and that a buggy update might key on, plus arbitrary ones. */
+const LEAF_NAMES = ['norm', 'running_mean', 'running_var', 'num_batches_tracked', 'bn1', 'downsample.1', 'weight', 'bias', 'layer1', 'conv', 'projector', 'head', 'w', 'gamma', 'beta', 'mean', 'variance', 'count', '0']
+
+/** A host tree: a float or int32 leaf, an object, or an array. */
+export type HostTree =
+  | { readonly kind: 'float'; readonly tensor: HostTensor }
+  | { readonly kind: 'int'; readonly value: number }
+  | { readonly kind: 'object'; readonly entries: ReadonlyArray<readonly [string, HostTree]> }
+  | { readonly kind: 'array'; readonly items: readonly HostTree[] }
+
+const nameArb = fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...LEAF_NAMES) }, { weight: 1, arbitrary: fc.stringMatching(/^[a-z][a-z0-9_.]{0,7}$/) })
+
+const hostTreeArb: fc.Arbitrary<HostTree> = fc.letrec<{ tree: HostTree; node: HostTree; leaf: HostTree }>((tie) => ({
+  leaf: fc.oneof(
+    { weight: 4, arbitrary: shapeArb(0, 2, 3).chain((shape) => tensorArb(shape, spreadDataArb)).map((tensor) => ({ kind: 'float' as const, tensor })) },
+    { weight: 1, arbitrary: fc.integer({ min: 0, max: 10_000 }).map((value) => ({ kind: 'int' as const, value })) },
+  ),
+  node: fc.oneof(
+    { weight: 3, arbitrary: fc.uniqueArray(fc.tuple(nameArb, tie('tree')), { minLength: 1, maxLength: 3, selector: ([k]) => k }).map((entries) => ({ kind: 'object' as const, entries })) },
+    { weight: 1, arbitrary: fc.array(tie('tree'), { minLength: 1, maxLength: 2 }).map((items) => ({ kind: 'array' as const, items })) },
+  ),
+  tree: fc.oneof({ depthSize: 'small', withCrossShrink: true }, tie('leaf'), tie('node')),
+})).node
+
+/** The same structure with other values: the student of a teacher tree. */
+const sameShapeArb = (t: HostTree): fc.Arbitrary<HostTree> => {
+  switch (t.kind) {
+    case 'float':
+      return tensorArb(t.tensor.shape, spreadDataArb).map((tensor) => ({ kind: 'float' as const, tensor }))
+    case 'int':
+      return fc.integer({ min: 0, max: 10_000 }).map((value) => ({ kind: 'int' as const, value }))
+    case 'object':
+      return fc.tuple(...t.entries.map(([, v]) => sameShapeArb(v))).map((vs) => ({ kind: 'object' as const, entries: t.entries.map(([k], i) => [k, vs[i]!] as const) }))
+    case 'array':
+      return fc.tuple(...t.items.map(sameShapeArb)).map((items) => ({ kind: 'array' as const, items }))
+  }
+}
+
+/** Every leaf of a host tree with its path, in polyak's path syntax (`a/0/b`). */
+export const hostLeaves = (t: HostTree, path = ''): Array<readonly [string, Extract<HostTree, { kind: 'float' | 'int' }>]> => {
+  const join = (k: string | number): string => (path === '' ? String(k) : `${path}/${k}`)
+  switch (t.kind) {
+    case 'float':
+    case 'int':
+      return [[path, t]]
+    case 'object':
+      return t.entries.flatMap(([k, v]) => hostLeaves(v, join(k)))
+    case 'array':
+      return t.items.flatMap((v, i) => hostLeaves(v, join(i)))
+  }
+}
+
+const buildTree = (ops: Ops<Leaf>, t: HostTree): unknown => {
+  switch (t.kind) {
+    case 'float':
+      return ops.tensor(t.tensor.data, t.tensor.shape)
+    case 'int':
+      return ops.scalar(t.value, 'int32')
+    case 'object':
+      return Object.fromEntries(t.entries.map(([k, v]) => [k, buildTree(ops, v)]))
+    case 'array':
+      return t.items.map((v) => buildTree(ops, v))
+  }
+}
+
+const leafAt = (tree: unknown, path: string): Leaf => (path === '' ? tree : path.split('/').reduce<unknown>((n, k) => (n as Record<string, unknown>)[k], tree)) as Leaf
+
+/** A teacher and a student of the same random structure (params and stats), a policy per leaf, and a decay. */
+interface RandomPair {
+  readonly teacher: { readonly params: HostTree; readonly stats: HostTree }
+  readonly student: { readonly params: HostTree; readonly stats: HostTree }
+  readonly policies: ReadonlyMap<string, LeafPolicyName>
+  readonly decay: number
+}
+type LeafPolicyName = 'ema' | 'copy' | 'keep'
+
+const randomPairArb: fc.Arbitrary<RandomPair> = fc.tuple(hostTreeArb, hostTreeArb).chain(([params, stats]) =>
+  fc
+    .tuple(sameShapeArb(params), sameShapeArb(stats), openDecayArb)
+    .chain(([sp, ss, decay]) => {
+      const keys = [...hostLeaves(params).map(([p]) => `params:${p}`), ...hostLeaves(stats).map(([p]) => `stats:${p}`)]
+      return fc
+        .array(fc.constantFrom<LeafPolicyName>('ema', 'copy', 'keep'), { minLength: keys.length, maxLength: keys.length })
+        .map((ps) => ({ teacher: { params, stats }, student: { params: sp, stats: ss }, policies: new Map(keys.map((k, i) => [k, ps[i]!])), decay }))
+    }),
+)
+
+/**
+ * Under any per-leaf policy, on trees of any shape and any leaf names: `keep` leaves are the
+ * teacher's (bitwise), `copy` leaves the student's (bitwise), `ema` float leaves
+ * `d·teacher + (1−d)·student`, and integer leaves under `ema` the student's (E11). The leaf names
+ * are drawn from names real models use (`norm`, `running_mean`, `bn1`, `downsample.1`, …) and
+ * random ones, so an update keyed on a name is caught.
+ */
+export const teacherPerLeafPolicy: Law<TeacherUpdateSubject, RandomPair> = {
+  name: 'teacher.perLeafPolicy',
+  statement: "on random trees with any leaf names: keep → teacher's leaf, copy → student's leaf (bitwise), ema → d·t + (1−d)·s for floats and the student's value for integers (E11)",
+  arbitrary: () => randomPairArb,
+  predicate: (update, { ops, tolerance }) => async (pair) => {
+    const policy: TeacherPolicy = (slot, path) => {
+      const p = pair.policies.get(`${slot}:${path}`)
+      if (p === undefined) throw new Error(`the update asked for the policy of '${slot}:${path}', which is not a leaf of the teacher`)
+      return p
+    }
+    const slots = ['params', 'stats'] as const
+    const r = await evaluate(ops, () => {
+      const next = update(ops, { params: buildTree(ops, pair.student.params), stats: buildTree(ops, pair.student.stats) }, { params: buildTree(ops, pair.teacher.params), stats: buildTree(ops, pair.teacher.stats) }, pair.decay, policy)
+      return slots.flatMap((slot) => hostLeaves(pair.teacher[slot]).map(([path]) => leafAt(next[slot], path)))
+    })
+    let k = 0
+    for (const slot of slots) {
+      const studentLeaves = hostLeaves(pair.student[slot])
+      for (const [i, [path, t]] of hostLeaves(pair.teacher[slot]).entries()) {
+        const got = r[k++]!
+        const s = studentLeaves[i]![1]
+        const p = pair.policies.get(`${slot}:${path}`)!
+        if (t.kind === 'int' || s.kind === 'int') {
+          const want = p === 'keep' ? (t as { value: number }).value : (s as { value: number }).value
+          if (got[0] !== want) return false
+          continue
+        }
+        const tv = t.tensor.data.map(Math.fround)
+        const sv = s.tensor.data.map(Math.fround)
+        if (p === 'keep' && !exactlyEqual(got, tv)) return false
+        if (p === 'copy' && !exactlyEqual(got, sv)) return false
+        if (p === 'ema') {
+          const d = pair.decay
+          const mag = Math.max(0, ...tv.map(Math.abs), ...sv.map(Math.abs))
+          if (!closeTo(got, tv.map((v, j) => d * v + (1 - d) * sv[j]!), { rtol: 0, atol: tolerance.atol + 4 * Math.max(U, tolerance.rtol) * mag })) return false
+        }
+      }
+    }
+    return true
+  },
+}
+
+/** The update leaves the student and the teacher it was given untouched, bitwise, and alive, on random trees under any policy (E12). */
+export const teacherInputsUntouched: Law<TeacherUpdateSubject, RandomPair> = {
+  name: 'teacher.inputsUntouched',
+  statement: 'update(student, teacher) leaves every leaf of both inputs as it was, bitwise, and alive: the new teacher is fresh (E12)',
+  arbitrary: () => randomPairArb,
+  predicate: (update, { ops }) => async (pair) => {
+    const policy: TeacherPolicy = (slot, path) => pair.policies.get(`${slot}:${path}`) ?? 'ema'
+    const student = { params: buildTree(ops, pair.student.params), stats: buildTree(ops, pair.student.stats) }
+    const teacher = { params: buildTree(ops, pair.teacher.params), stats: buildTree(ops, pair.teacher.stats) }
+    const inputs = [...tensorsOf(student), ...tensorsOf(teacher)]
+    try {
+      return await leavesInputsUntouched(ops, inputs, () => update(ops, student, teacher, pair.decay, policy))
+    } finally {
+      inputs.forEach((t) => ops.dispose(t))
+    }
+  },
+}
+
+const tensorsOf = (slots: { params: unknown; stats: unknown }): Leaf[] => {
+  const out: Leaf[] = []
+  const walk = (x: unknown): void => {
+    if (Array.isArray(x)) x.forEach(walk)
+    else if (x !== null && typeof x === 'object' && !('shape' in x)) Object.values(x).forEach(walk)
+    else out.push(x as Leaf)
+  }
+  walk(slots.params)
+  walk(slots.stats)
+  return out
+}
+
 /** The teacher-update laws. */
-export const teacherLaws = [teacherKeepAndEma, teacherIntegersCopied, teacherRejectsMismatch, teacherEmanDoubleEma] as const
+export const teacherLaws = [teacherKeepAndEma, teacherIntegersCopied, teacherRejectsMismatch, teacherEmanDoubleEma, teacherPerLeafPolicy, teacherInputsUntouched] as const

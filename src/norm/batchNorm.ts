@@ -35,7 +35,9 @@ export interface BatchNormConfig {
   readonly runningVariance?: VarianceEstimator
 }
 
-const fields = { decay: Decay, epsilon: Epsilon, runningVariance: VarianceEstimatorC }
+/** The config codecs (the law catalogue draws configs from them). */
+export const batchNormFields = { decay: Decay, epsilon: Epsilon, runningVariance: VarianceEstimatorC }
+const fields = batchNormFields
 const defaults = { decay: 0.9 as Decay, epsilon: 1e-5 as Epsilon, runningVariance: 'unbiased' as const }
 
 /** The decoded, validated configuration. */

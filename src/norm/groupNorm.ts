@@ -25,7 +25,9 @@ export interface GroupNormConfig {
   readonly epsilon?: number
 }
 
-const fields = { groups: t.union([PositiveInt, t.undefined]), groupSize: t.union([PositiveInt, t.undefined]), epsilon: Epsilon }
+/** The config codecs (the law catalogue draws configs from them). */
+export const groupNormFields = { groups: t.union([PositiveInt, t.undefined]), groupSize: t.union([PositiveInt, t.undefined]), epsilon: Epsilon }
+const fields = groupNormFields
 
 const checkSpec = (c: { groups: number | undefined; groupSize: number | undefined }): ConfigIssue[] =>
   (c.groups === undefined) === (c.groupSize === undefined)

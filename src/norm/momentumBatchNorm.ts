@@ -26,9 +26,44 @@ export interface MomentumBatchNormConfig {
    * P2). Default `false`: the variance is corrected once.
    */
   readonly referenceDoubleBessel?: boolean
+  /**
+   * The variance the batch is normalised with: `'biased'` (`σ²_v`, plain BatchNorm), `'unbiased'`
+   * (`σ²_v·n/(n−1)`, the default) or `'unbiasedTwice'` (`σ²_v·(n/(n−1))²`, the reference code).
+   */
+  readonly normalizeVariance?: VarianceCorrection
+  /** The variance the running statistics store, with the same choices; default `'unbiased'`. */
+  readonly storedVariance?: VarianceCorrection
 }
 
-const fields = { totalSteps: PositiveInt, epsilon: Epsilon, referenceDoubleBessel: t.boolean }
+/**
+ * How a batch variance is corrected: `biased` (×1), `unbiased` (×n/(n−1), Bessel), or
+ * `unbiasedTwice` (×(n/(n−1))², the Momentum² Teacher reference code, which applies `n/(n−1)` to
+ * `torch.var`'s already unbiased variance).
+ */
+export type VarianceCorrection = 'biased' | 'unbiased' | 'unbiasedTwice'
+
+const VarianceCorrectionC = t.keyof({ biased: null, unbiased: null, unbiasedTwice: null }, 'VarianceCorrection')
+
+/** The config codecs of `momentumBatchNorm` (the law catalogue draws configs from them). */
+export const momentumBatchNormFields = {
+  totalSteps: PositiveInt,
+  epsilon: Epsilon,
+  referenceDoubleBessel: t.boolean,
+  normalizeVariance: t.union([VarianceCorrectionC, t.undefined]),
+  storedVariance: t.union([VarianceCorrectionC, t.undefined]),
+}
+const fields = momentumBatchNormFields
+
+/** The factor `correction` applies to a biased variance over `n` values. */
+export const varianceFactor = (correction: VarianceCorrection, n: number): number =>
+  correction === 'biased' ? 1 : correction === 'unbiased' ? n / (n - 1) : (n / (n - 1)) ** 2
+
+interface Resolved {
+  readonly totalSteps: number
+  readonly epsilon: number
+  readonly normalizeVariance: VarianceCorrection
+  readonly storedVariance: VarianceCorrection
+}
 
 /**
  * Momentum BatchNorm (Momentum² Teacher's `MomentumBatchNorm2d/1d`, zengarden/momentum2-teacher
@@ -37,12 +72,17 @@ const fields = { totalSteps: PositiveInt, epsilon: Epsilon, referenceDoubleBesse
  * **train** at step `k` (`context.step`, required) with `α = α_k = (cos(πk/K) + 1)/2` (PyTorch
  * convention: weight on the NEW statistics; 1 at the start, 0 at the end, clamped at `k ≥ K`). The
  * batch holds `V = context.views` views (default 1) of equal size stacked on axis 0; for each view
- * `v`, over its `n` values per channel, `μ_v`, `σ²_v` (variance with one Bessel correction
- * `n/(n−1)`, or two with `referenceDoubleBessel`):
+ * `v`, over its `n` values per channel, `μ_v` and the biased variance `σ²_v`, with the factors
+ * `f_N` of `normalizeVariance` and `f_S` of `storedVariance` (`varianceFactor`: 1, `n/(n−1)` or
+ * `(n/(n−1))²`; both `n/(n−1)` by default, both squared with `referenceDoubleBessel`):
  *
- *     y_v      = γ·(x_v − μ̃_v)/√(σ̃²_v + ε) + β,   μ̃_v = α·μ_v + (1 − α)·mean,  σ̃²_v = α·σ²_v + (1 − α)·variance
+ *     y_v      = γ·(x_v − μ̃_v)/√(σ̃²_v + ε) + β,   μ̃_v = α·μ_v + (1 − α)·mean,  σ̃²_v = α·f_N·σ²_v + (1 − α)·variance
  *     mean     ← α·(1/V)Σ_v μ_v  + (1 − α)·mean
- *     variance ← α·(1/V)Σ_v σ²_v + (1 − α)·variance,   count ← count + 1
+ *     variance ← α·f_S·(1/V)Σ_v σ²_v + (1 − α)·variance,   count ← count + 1
+ *
+ * The three readings found in the wild: plain BatchNorm (`normalizeVariance: 'biased'`,
+ * `storedVariance: 'unbiased'`), polyak's default (both `'unbiased'`), and the reference code's
+ * double correction (`referenceDoubleBessel: true`, i.e. both `'unbiasedTwice'`).
  *
  * The reference runs the two views of a step as two calls and updates on the second; passing both
  * views in one call (`views: 2`) computes exactly that update without relying on call parity
@@ -63,8 +103,22 @@ export const momentumBatchNorm = <T extends Leaf>(
   ops: Ops<T>,
   config: MomentumBatchNormConfig,
 ): E.Either<ConfigError, Normalizer<T, BatchNormParams<T>, BatchNormStats<T>> & { readonly alpha: Schedule }> =>
-  E.map((c: { totalSteps: number; epsilon: number; referenceDoubleBessel: boolean }) => makeMbn(ops, c))(
-    decodeConfig('momentumBatchNorm config', fields, { totalSteps: undefined as unknown as PositiveInt, epsilon: 1e-5 as Epsilon, referenceDoubleBessel: false }, config),
+  E.map(
+    (c: { totalSteps: number; epsilon: number; referenceDoubleBessel: boolean; normalizeVariance: VarianceCorrection | undefined; storedVariance: VarianceCorrection | undefined }): ReturnType<typeof makeMbn<T>> => {
+      const preset: VarianceCorrection = c.referenceDoubleBessel ? 'unbiasedTwice' : 'unbiased'
+      return makeMbn(ops, { totalSteps: c.totalSteps, epsilon: c.epsilon, normalizeVariance: c.normalizeVariance ?? preset, storedVariance: c.storedVariance ?? preset })
+    },
+  )(
+    decodeConfig(
+      'momentumBatchNorm config',
+      fields,
+      { totalSteps: undefined as unknown as PositiveInt, epsilon: 1e-5 as Epsilon, referenceDoubleBessel: false, normalizeVariance: undefined, storedVariance: undefined },
+      config,
+      (c) =>
+        c.referenceDoubleBessel && (c.normalizeVariance !== undefined || c.storedVariance !== undefined)
+          ? [{ field: 'referenceDoubleBessel', message: 'is shorthand for normalizeVariance and storedVariance both unbiasedTwice; give either it or those two' }]
+          : [],
+    ),
   )
 
 /** `momentumBatchNorm` that throws the `ConfigError` instead of returning it. */
@@ -73,7 +127,7 @@ export const unsafeMomentumBatchNorm = <T extends Leaf>(ops: Ops<T>, config: Mom
 
 const makeMbn = <T extends Leaf>(
   ops: Ops<T>,
-  c: { totalSteps: number; epsilon: number; referenceDoubleBessel: boolean },
+  c: Resolved,
 ): Normalizer<T, BatchNormParams<T>, BatchNormStats<T>> & { readonly alpha: Schedule } => {
   const alpha = momentumBnAlpha(c.totalSteps)
   return {
@@ -108,16 +162,16 @@ const makeMbn = <T extends Leaf>(
           )
         }
         const a = alpha(step)
-        const bessel = n / (n - 1)
-        const f = c.referenceDoubleBessel ? bessel * bessel : bessel
+        const fN = varianceFactor(c.normalizeVariance, n)
+        const fS = varianceFactor(c.storedVariance, n)
         const xv = ops.reshape(x, [views, n, channels])
         const m = ops.moments(xv, 1, { keepDims: true }) // [V, 1, C], biased variance
         const meanUse = ops.axpby(a, m.mean, 1 - a, stats.mean)
-        const varUse = ops.axpby(a * f, m.variance, 1 - a, stats.variance)
+        const varUse = ops.axpby(a * fN, m.variance, 1 - a, stats.variance)
         const y = ops.reshape(affineNormalize(ops, xv, meanUse, varUse, params.gamma, params.beta, c.epsilon), x.shape)
         const next = {
           mean: ops.axpby(a, ops.mean(m.mean, [0, 1]), 1 - a, stats.mean),
-          variance: ops.axpby(a * f, ops.mean(m.variance, [0, 1]), 1 - a, stats.variance),
+          variance: ops.axpby(a * fS, ops.mean(m.variance, [0, 1]), 1 - a, stats.variance),
           count: ops.add(stats.count, ops.scalar(1, 'int32')),
         }
         return [y, { params, stats: next }]

@@ -33,7 +33,9 @@ export interface WeightAlignConfig {
   readonly layout?: WeightLayout
 }
 
-const fields = { gain: PositiveFinite, epsilon: Epsilon, layout: WeightLayoutC }
+/** The config codecs (the law catalogue draws configs from them). */
+export const weightAlignFields = { gain: PositiveFinite, epsilon: Epsilon, layout: WeightLayoutC }
+const fields = weightAlignFields
 
 /**
  * WeightAlign: each output filter `o` (fan-in `N`, per `layout`) is centred and scaled by its

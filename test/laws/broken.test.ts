@@ -17,6 +17,7 @@ import {
   transition,
   unsafeBatchNorm,
   unsafeEma,
+  unsafeGroupNorm,
   unsafeLayerNorm,
   unsafeMomentumBatchNorm,
   unsafeWeightAlign,
@@ -66,8 +67,20 @@ import {
   waLayout,
   waScaleInvariance,
   waZeroMeanFixedNorm,
+  type GroupNormSubject,
+  bnEvalOutput,
+  bnInputsUntouched,
+  emaInputsUntouched,
+  gnGroupMoments,
+  mbnStoredVariance,
+  polyakGroupNorms,
+  polyakMomentumBnPlain,
+  teacherInputsUntouched,
+  teacherPerLeafPolicy,
+  waEpsilonPlacement,
 } from 'polyak/laws'
 import { unsafeUseBackend } from 'polyak/backends'
+import * as tf from '@tensorflow/tfjs-core'
 
 let ops: Ops<Leaf>
 beforeAll(async () => {
@@ -252,6 +265,111 @@ describe('backend conformance rejects a broken backend', () => {
     await expect(assertLaws('cpu', ops, [backendConformance], ops, { numRuns: 100 })).resolves.toHaveLength(1)
     await expect(assertLaws('broken', broken, [backendConformance], broken, { numRuns: 200 })).rejects.toThrow(/law backend\.conformance failed for broken/)
   })
+})
+
+// -------------------------------------------------------------------------------------------------
+// round 2: the bugs users actually write, each caught, each with a fixed twin that passes
+
+/** Writes `values` into tensor `t`'s storage on the cpu backend, as a buggy in-place update would. */
+const writeInPlace = (t: Leaf, values: ArrayLike<number>): void => {
+  const backend = tf.backend() as unknown as { data: { get: (id: unknown) => { values: Float32Array | Int32Array } } }
+  backend.data.get((t as tf.Tensor).dataId).values.set(Array.from(values))
+}
+
+describe('round 2: GroupNorm group moments', () => {
+  const groupNorm2 = polyakGroupNorms[0]!.subject
+  /** GroupNorm with interleaved groups: channel c in group c mod G. */
+  const interleaved: GroupNormSubject = {
+    ...groupNorm2,
+    make: <T extends Leaf>(o: Ops<T>) => {
+      const inner = unsafeGroupNorm(o, { groups: 2 })
+      return {
+        ...inner,
+        apply: (x: T) =>
+          transition(o, (s: Slots<unknown, unknown>) => {
+            const c = x.shape[x.shape.length - 1]!
+            const n = x.shape[0]!
+            const xg = o.reshape(x, [n, -1, c / 2, 2]) // channel c = j·2 + g: group g = c mod 2
+            const m = o.moments(xg, [1, 2], { keepDims: true })
+            return [o.reshape(o.mul(o.sub(xg, m.mean), o.rsqrt(o.shift(m.variance, 1e-5))), x.shape), s]
+          }) as never,
+      } as never
+    },
+  }
+  it('groupMoments: interleaved groups (channel c in group c mod G)', () => rejects(gnGroupMoments, interleaved, groupNorm2))
+})
+
+describe('round 2: BatchNorm eval output and untouched inputs', () => {
+  /** Eval mode that falls back to the batch statistics when the batch has more than one sample. */
+  const evalUsesBatch = bnWith((o, inner) => (x, mode, ctx) =>
+    mode === 'eval' && x.shape[0]! > 1 ? transition(o, (s) => [inner.apply(x, 'train')(s)[0], s]) : inner.apply(x, mode, ctx))
+  /** A train step that also writes the new running mean into the input statistics' storage (cpu). */
+  const writesStats = bnWith((o, inner) => (x, mode, ctx) => (s) => {
+    const r = inner.apply(x, mode, ctx)(s)
+    if (mode === 'train') writeInPlace(s.stats.mean, o.readSync(r[1].stats.mean))
+    return r
+  })
+  it('evalOutput: eval mode with batch statistics when N > 1', () => rejects(bnEvalOutput, evalUsesBatch, polyakBatchNorm))
+  it('inputsUntouched: running statistics written in place into the input state', () => rejects(bnInputsUntouched, writesStats, polyakBatchNorm))
+})
+
+describe('round 2: WeightAlign ε placement', () => {
+  /** ε outside the square root: Ŵ = G·γ·(w − μ)/(√(N·σ²) + ε). */
+  const epsilonOutside: WeightAlignSubject = {
+    ...polyakWeightAlign,
+    make: (o, layout) => {
+      const inner = unsafeWeightAlign(o, { layout })
+      return {
+        ...inner,
+        transform: ({ weight, gamma }) => {
+          const n = weight.shape.slice(1).reduce((a, b) => a * b, 1)
+          const m = o.moments(weight, [1, 2, 3], { keepDims: true })
+          const g = o.reshape(gamma, [weight.shape[0]!, 1, 1, 1])
+          return o.mul(o.scale(g, Math.SQRT2), o.div(o.sub(weight, m.mean), o.shift(o.sqrt(o.scale(m.variance, n)), 1e-5)))
+        },
+      }
+    },
+  }
+  it('epsilonPlacement: ε outside the square root', () => rejects(waEpsilonPlacement, epsilonOutside, polyakWeightAlign))
+})
+
+describe('round 2: EMA and teacher updates leave their inputs untouched, on any paths', () => {
+  /** An EMA step that writes its result into the average it was given (cpu). */
+  const inPlaceEma: EmaStep = (o, avg, x, d) => {
+    const out = o.axpby(d, avg, 1 - d, x)
+    writeInPlace(avg, o.readSync(out))
+    return out
+  }
+  /** A teacher update that writes the new teacher into the old teacher's storage (cpu), as an undonated in-place EMA would. */
+  const inPlaceTeacher: TeacherUpdateSubject = (o, student, teacher, decay, policy) => {
+    const next = teacherUpdate(o, { decay, policy })(student)(teacher)[1]
+    const pairs: Array<[Leaf, Leaf]> = []
+    const walk = (a: unknown, b: unknown): void => {
+      if (a !== null && typeof a === 'object' && 'shape' in a) pairs.push([a as Leaf, b as Leaf])
+      else if (a !== null && typeof a === 'object') for (const k of Object.keys(a)) walk((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])
+    }
+    walk(teacher, next)
+    for (const [t, n] of pairs) if (t.dtype === 'float32') writeInPlace(t, (o as unknown as Ops<Leaf>).readSync(n))
+    return next
+  }
+  /** A teacher update that skips every leaf whose path mentions 'norm' (a name-keyed shortcut). */
+  const skipsNorm: TeacherUpdateSubject = (o, student, teacher, decay, policy) =>
+    teacherUpdate(o, { decay, policy: (slot, path) => (path.includes('norm') ? 'keep' : policy(slot, path)) })(student)(teacher)[1]
+  it('ema.inputsUntouched: an EMA step that writes into its average', () => rejects(emaInputsUntouched, inPlaceEma, polyakEmaStep))
+  it('teacher.inputsUntouched: a teacher update that writes into the teacher it was given', () => rejects(teacherInputsUntouched, inPlaceTeacher, polyakTeacherUpdate))
+  it("teacher.perLeafPolicy: an update that skips leaves whose path contains 'norm'", () => rejects(teacherPerLeafPolicy, skipsNorm, polyakTeacherUpdate))
+})
+
+describe('round 2: Momentum BN variance conventions', () => {
+  /** Claims plain BN (normalise biased, store unbiased) but normalises with the unbiased variance. */
+  const claimsPlainNormalizesUnbiased: MomentumBnSubject = { ...polyakMomentumBnPlain, make: (o, K) => unsafeMomentumBatchNorm(o, { totalSteps: K }) }
+  /** Claims plain BN but stores the biased variance. */
+  const claimsPlainStoresBiased: MomentumBnSubject = {
+    ...polyakMomentumBnPlain,
+    make: (o, K) => unsafeMomentumBatchNorm(o, { totalSteps: K, normalizeVariance: 'biased', storedVariance: 'biased' }),
+  }
+  it('alphaEndpoints: normalising with the unbiased variance where the biased one is claimed', () => rejects(mbnAlphaEndpoints, claimsPlainNormalizesUnbiased, polyakMomentumBnPlain))
+  it('storedVariance: storing the biased variance where the unbiased one is claimed', () => rejects(mbnStoredVariance, claimsPlainStoresBiased, polyakMomentumBnPlain))
 })
 
 /** Helpers for the hand-written broken subjects. */
