@@ -141,7 +141,15 @@ export {
   catalogue,
   drawnConfigEntries,
   runCatalogue,
+  runEntries,
+  subjectEntries,
+  SUBJECT_EXPORTS,
+  SubjectModuleError,
+  type CatalogueControl,
   polyakMomentumBnPlain,
   polyakMomentumBnReference,
   polyakGroupNorms,
 } from './subjects.js'
+
+// the power of the laws
+export { type PowerResult, type PowerOptions, EXACT_LAWS, POWER_DELTAS, lawPower } from './power.js'

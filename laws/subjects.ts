@@ -222,16 +222,22 @@ export interface CatalogueResult extends LawResult {
   readonly ok: boolean
 }
 
-/** Runs the whole catalogue on `ops` (backend conformance included), reporting each law × subject. */
-export const runCatalogue = async (
+/** Controls of a catalogue run: `signal` stops it between suites (the results so far are returned); `yieldToHost` is awaited between suites so a page can repaint. */
+export interface CatalogueControl {
+  readonly signal?: AbortSignal
+  readonly yieldToHost?: () => Promise<void>
+}
+
+/** Runs catalogue `entries` on `ops`, reporting each law × subject. */
+export const runEntries = async (
   ops: Ops<Leaf>,
+  entries: readonly CatalogueEntry[],
   options: RunOptions = {},
   onResult?: (r: CatalogueResult) => void,
-  /** `signal` stops the run between suites (the results so far are returned); `yieldToHost` is awaited between suites so a page can repaint. */
-  control: { readonly signal?: AbortSignal; readonly yieldToHost?: () => Promise<void> } = {},
+  control: CatalogueControl = {},
 ): Promise<CatalogueResult[]> => {
   const out: CatalogueResult[] = []
-  for (const e of [...catalogue, ...drawnConfigEntries(options.configSeed ?? 0, options.configsPerNormalizer ?? 2)]) {
+  for (const e of entries) {
     await control.yieldToHost?.()
     if (control.signal?.aborted === true) break
     const results = e.suite === 'backend' ? await runLaws(`backend ${ops.name}`, ops, [backendConformance, axpbyDonation], ops, options) : await e.run(ops, options)
@@ -240,6 +246,78 @@ export const runCatalogue = async (
       out.push(c)
       onResult?.(c)
     }
+  }
+  return out
+}
+
+/** Runs the whole catalogue on `ops` (backend conformance and configs drawn from the codecs included), reporting each law × subject. */
+export const runCatalogue = (ops: Ops<Leaf>, options: RunOptions = {}, onResult?: (r: CatalogueResult) => void, control: CatalogueControl = {}): Promise<CatalogueResult[]> =>
+  runEntries(ops, [...catalogue, ...drawnConfigEntries(options.configSeed ?? 0, options.configsPerNormalizer ?? 2)], options, onResult, control)
+
+/** The exports `subjectEntries` recognises in a user's module, with the suite each one runs and the shape it must have. */
+export const SUBJECT_EXPORTS: Readonly<Record<string, { readonly suite: string; readonly shape: string }>> = {
+  emaStep: { suite: 'ema', shape: '(ops, avg, x, decay) => avg′ (EmaStep)' },
+  ema: { suite: 'ema', shape: '{ make(ops, decay) } returning a debiased Ema (EmaTransformSubject)' },
+  teacherUpdate: { suite: 'teacher', shape: '(ops, student, teacher, decay, policy) => teacher′ (TeacherUpdateSubject)' },
+  batchNorm: { suite: 'batchNorm', shape: '{ make(ops), decay, epsilon, runningVariance } (BatchNormSubject)' },
+  groupNorm: { suite: 'groupNorm', shape: '{ make(ops), groups(channels), epsilon } (GroupNormSubject)' },
+  batchForward: { suite: 'independence', shape: '{ forward(ops, x), channels } (BatchForwardSubject)' },
+  momentumBatchNorm: { suite: 'momentumBn', shape: '{ make(ops, totalSteps), normalizeVariance?, storedVariance? } (MomentumBnSubject)' },
+  weightAlign: { suite: 'weightAlign', shape: '{ make(ops, layout), gain, epsilon } (WeightAlignSubject)' },
+  transition: { suite: 'transition', shape: '{ make(ops) } returning { init, step, inputShape } (TransitionSubject)' },
+}
+
+const isFn = (x: unknown): boolean => typeof x === 'function'
+const hasFns = (x: unknown, ...keys: string[]): boolean => x !== null && typeof x === 'object' && keys.every((k) => isFn((x as Record<string, unknown>)[k]))
+const hasNums = (x: unknown, ...keys: string[]): boolean => x !== null && typeof x === 'object' && keys.every((k) => typeof (x as Record<string, unknown>)[k] === 'number')
+
+/** A module of subjects that cannot be checked: what was wrong and which shapes are accepted. */
+export class SubjectModuleError extends Error {
+  override readonly name = 'SubjectModuleError'
+}
+
+/**
+ * The catalogue entries for a user's module: each recognised export (`SUBJECT_EXPORTS`, as named
+ * exports or as keys of the default export) runs its suite. A module with none, or with an export
+ * of the wrong shape, gets a `SubjectModuleError` that lists the accepted shapes.
+ */
+export const subjectEntries = (mod: Record<string, unknown>, name = 'your module'): CatalogueEntry[] => {
+  const source: Record<string, unknown> = { ...(mod.default !== null && typeof mod.default === 'object' ? (mod.default as Record<string, unknown>) : {}), ...mod }
+  const accepted = Object.entries(SUBJECT_EXPORTS)
+    .map(([k, v]) => `  ${k}: ${v.shape}`)
+    .join('\n')
+  const checks: Record<string, (x: unknown) => boolean> = {
+    emaStep: isFn,
+    ema: (x) => hasFns(x, 'make'),
+    teacherUpdate: isFn,
+    batchNorm: (x) => hasFns(x, 'make') && hasNums(x, 'decay', 'epsilon'),
+    groupNorm: (x) => hasFns(x, 'make', 'groups') && hasNums(x, 'epsilon'),
+    batchForward: (x) => hasFns(x, 'forward') && hasNums(x, 'channels'),
+    momentumBatchNorm: (x) => hasFns(x, 'make'),
+    weightAlign: (x) => hasFns(x, 'make') && hasNums(x, 'gain', 'epsilon'),
+    transition: (x) => hasFns(x, 'make'),
+  }
+  const laws: Record<string, ReadonlyArray<SomeLaw<never>>> = {
+    emaStep: emaStepLaws,
+    ema: [emaDebias],
+    teacherUpdate: teacherLaws,
+    batchNorm: batchNormLaws,
+    groupNorm: groupNormLaws,
+    batchForward: [batchIndependence],
+    momentumBatchNorm: momentumBnLaws,
+    weightAlign: weightAlignLaws,
+    transition: transitionLaws,
+  } as never
+  const out: CatalogueEntry[] = []
+  for (const key of Object.keys(SUBJECT_EXPORTS)) {
+    const value = source[key]
+    if (value === undefined) continue
+    if (!checks[key]!(value)) throw new SubjectModuleError(`${name}: the export '${key}' is not ${SUBJECT_EXPORTS[key]!.shape}\naccepted exports:\n${accepted}`)
+    out.push(entry(SUBJECT_EXPORTS[key]!.suite, `${key} (${name})`, value as never, laws[key]!))
+  }
+  if (out.length === 0) {
+    const found = Object.keys(source).filter((k) => k !== 'default')
+    throw new SubjectModuleError(`${name} exports no subject polyak can check${found.length === 0 ? '' : ` (found: ${found.slice(0, 10).join(', ')})`}\naccepted exports (named, or keys of the default export):\n${accepted}`)
   }
   return out
 }

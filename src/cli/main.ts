@@ -68,12 +68,16 @@ const SPECS = {
     flags: { backend: { ...BACKEND_FLAG, help: "backend (default: the spec's, else cpu)" }, 'max-input-mb': MAX_INPUT_FLAG },
   },
   laws: {
-    usage: 'polyak laws [--backend B] [--runs N] [--seed S] [--json]',
-    summary: "run the law catalogue against polyak's own subjects on a backend; prints law x subject, pass/fail, seeds to replay",
+    usage: 'polyak laws [--backend B] [--runs N] [--seed S] [--subject MODULE.js] [--power [--trials N]] [--json]',
+    summary: "run the law catalogue against polyak's own subjects (or your module's) on a backend; prints law x subject, pass/fail, seeds to replay",
     flags: {
       backend: { ...BACKEND_FLAG, default: 'cpu' },
       runs: { type: 'string', value: 'N', default: '50', help: 'random inputs per law' },
       seed: { type: 'string', value: 'S', help: 'fast-check seed, to replay a failure' },
+      'config-seed': { type: 'string', value: 'S', default: '0', help: "seed of the configs drawn from the normalizers' codecs" },
+      subject: { type: 'string', value: 'MODULE.js', help: 'check the subjects an ES module exports (emaStep, teacherUpdate, batchNorm, groupNorm, batchForward, momentumBatchNorm, weightAlign, transition, ema)' },
+      power: { type: 'boolean', default: false, help: 'measure the smallest planted error each law detects with 99% probability' },
+      trials: { type: 'string', value: 'N', default: '100', help: 'seeds per planted error, with --power' },
       json: { type: 'boolean', default: false, help: 'machine-readable output' },
     },
   },
@@ -182,6 +186,10 @@ const lawsCommand = async (v: Values): Promise<number> => {
   const backend = backendFlag(str(v, 'backend'))!
   const runs = intFlag('runs', str(v, 'runs'), 1, 1_000_000)
   const seed = opt(v, 'seed') === undefined ? undefined : intFlag('seed', str(v, 'seed'), -(2 ** 31), 2 ** 31 - 1)
+  const configSeed = intFlag('config-seed', str(v, 'config-seed'), 0, 2 ** 31 - 1)
+  const trials = intFlag('trials', str(v, 'trials'), 1, 100_000)
+  const subjectFile = opt(v, 'subject')
+  if (v.power === true && subjectFile !== undefined) throw new UsageError('--power measures the laws on polyak\'s own subjects; it does not take --subject', '--power')
   // fast-check is an optional peer dependency: load the laws only when asked for.
   let laws: typeof import('../../laws/index.js')
   try {
@@ -190,18 +198,58 @@ const lawsCommand = async (v: Values): Promise<number> => {
     process.stderr.write(`polyak laws: the laws need fast-check (an optional peer dependency): npm install fast-check\n(${(e as Error).message.split('\n')[0]})\n`)
     return 1
   }
+  let entries: ReturnType<typeof laws.subjectEntries> | undefined
+  if (subjectFile !== undefined) {
+    const { pathToFileURL } = await import('node:url')
+    const { resolve } = await import('node:path')
+    let mod: Record<string, unknown>
+    try {
+      mod = (await import(pathToFileURL(resolve(subjectFile)).href)) as Record<string, unknown>
+    } catch (e) {
+      throw new UsageError(`--subject: cannot load '${subjectFile}' as an ES module: ${(e as Error).message.split('\n')[0]}`, '--subject')
+    }
+    try {
+      entries = laws.subjectEntries(mod, subjectFile)
+    } catch (e) {
+      throw new UsageError(`--subject: ${(e as Error).message}`, '--subject')
+    }
+  }
   const { unsafeUseBackend, forceGpuKernels } = await import('../../backends/index.js')
   const { ops } = await unsafeUseBackend(backend)
   if (backend === 'webgpu') await forceGpuKernels() // check the GPU kernels, not tfjs's CPU forwarding
-  const results = await laws.runCatalogue(ops as never, { numRuns: runs, ...(seed === undefined ? {} : { seed }) }, (r) => {
+
+  if (v.power === true) {
+    const t0 = Date.now()
+    const results = await laws.lawPower(ops as never, { trials, numRuns: runs, ...(seed === undefined ? {} : { seed }), onResult: (r) => v.json !== true && process.stderr.write(`${r.law} on ${r.subject}: ${r.smallest ?? '> 0.1'}\n`) })
+    const seconds = (Date.now() - t0) / 1000
+    if (v.json === true) process.stdout.write(JSON.stringify({ backend, runs, trials, seconds, results }, null, 2) + '\n')
+    else {
+      process.stdout.write(
+        formatTable(
+          ['law', 'subject', 'planted error', 'smallest δ detected in ≥ 99 % of runs'],
+          results.map((r) => [r.law, r.subject, r.bugClass, r.smallest === undefined ? 'none up to 0.1' : String(r.smallest)]),
+        ) + '\n',
+      )
+      process.stdout.write(`\n${results.length} laws, ${trials} seeds per δ, ${runs} inputs per run, on '${backend}', in ${seconds.toFixed(0)} s\n`)
+    }
+    return 0
+  }
+
+  const options = { numRuns: runs, configSeed, ...(seed === undefined ? {} : { seed }) }
+  const progress = (r: { ok: boolean }): void => {
     if (v.json !== true) process.stderr.write(`${r.ok ? '.' : 'F'}`)
-  })
+  }
+  const t0 = Date.now()
+  const results = entries === undefined ? await laws.runCatalogue(ops as never, options, progress) : await laws.runEntries(ops as never, entries, options, progress)
+  const seconds = (Date.now() - t0) / 1000
   if (v.json !== true) process.stderr.write('\n')
   const failed = results.filter((r) => !r.ok)
+  const replay = `polyak laws --backend ${backend}${subjectFile === undefined ? '' : ` --subject ${subjectFile}`}${configSeed === 0 ? '' : ` --config-seed ${configSeed}`} --runs ${runs}`
   if (v.json === true) {
     const out = {
       backend,
       runs,
+      seconds,
       passed: failed.length === 0,
       results: results.map((r) => ({
         law: r.law,
@@ -210,7 +258,7 @@ const lawsCommand = async (v: Values): Promise<number> => {
         outcome: r.passed ? 'pass' : 'fail',
         ok: r.ok,
         seed: r.seed,
-        ...(r.ok ? {} : { counterexample: r.counterexample, error: r.error }),
+        ...(r.ok ? {} : { counterexample: r.counterexample, error: r.error, replay: `${replay} --seed ${r.seed}` }),
       })),
     }
     process.stdout.write(JSON.stringify(out, null, 2) + '\n')
@@ -226,8 +274,8 @@ const lawsCommand = async (v: Values): Promise<number> => {
         ]),
       ) + '\n',
     )
-    process.stdout.write(`\n${results.length - failed.length} of ${results.length} laws as expected on '${backend}' (${runs} inputs each)\n`)
-    for (const f of failed) process.stdout.write(`\n${f.law} on ${f.subject}: ${f.error ?? ''}\n  counterexample: ${f.counterexample ?? '?'}\n  replay: polyak laws --backend ${backend} --seed ${f.seed}\n`)
+    process.stdout.write(`\n${results.length - failed.length} of ${results.length} laws as expected on '${backend}' (${runs} inputs each, ${seconds.toFixed(1)} s)\n`)
+    for (const f of failed) process.stdout.write(`\n${f.law} on ${f.subject}: ${f.error ?? ''}\n  counterexample: ${f.counterexample ?? '?'}\n  replay: ${replay} --seed ${f.seed}\n`)
   }
   return failed.length === 0 ? 0 : 1
 }

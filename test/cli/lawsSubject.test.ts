@@ -1,0 +1,54 @@
+/** `polyak laws --subject MODULE.js`: a user's module checked without writing a test. */
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { polyak } from '../support/cli.js'
+
+// modules that import 'polyak' must live inside the package so that the name resolves to it
+let dir: string
+beforeAll(() => {
+  mkdirSync('test-output', { recursive: true })
+  dir = mkdtempSync(join('test-output', 'subjects-'))
+})
+const module = (name: string, source: string): string => {
+  const file = join(dir, name)
+  writeFileSync(file, source)
+  return file
+}
+
+describe('polyak laws --subject', () => {
+  it('checks the subjects of examples/lawSubjects.mjs and prints the table', async () => {
+    const r = await polyak(['laws', '--subject', 'examples/lawSubjects.mjs', '--runs', '20'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/batch\.independence\s+batchForward \(examples\/lawSubjects\.mjs\)\s+pass/)
+    expect(r.stdout).toMatch(/ema\.closedForm\s+emaStep/)
+    expect(r.stdout).toMatch(/groupNorm\.groupMoments\s+groupNorm/)
+  })
+
+  it('exits 1 on a broken subject, with the seed to replay', async () => {
+    const file = module(
+      'skipsNorm.mjs',
+      `import { teacherUpdate as polyakUpdate } from 'polyak'
+export const teacherUpdate = (ops, student, teacher, decay, policy) =>
+  polyakUpdate(ops, { decay, policy: (slot, path) => (path.includes('norm') ? 'keep' : policy(slot, path)) })(student)(teacher)[1]
+`,
+    )
+    const r = await polyak(['laws', '--subject', file, '--runs', '100'])
+    expect(r.code).toBe(1)
+    expect(r.stdout).toMatch(/teacher\.perLeafPolicy\s+teacherUpdate .*FAIL/)
+    expect(r.stdout).toMatch(/replay: polyak laws --backend cpu --subject .*skipsNorm\.mjs --runs 100 --seed -?\d+/)
+  })
+
+  it('says which shapes it accepts when a module exports nothing usable, or the wrong shape', async () => {
+    const empty = await polyak(['laws', '--subject', module('empty.mjs', 'export const something = 1\n')])
+    expect(empty.code).toBe(2)
+    expect(empty.stderr).toMatch(/exports no subject polyak can check \(found: something\)/)
+    expect(empty.stderr).toMatch(/batchNorm: \{ make\(ops\), decay, epsilon, runningVariance \}/)
+    const wrong = await polyak(['laws', '--subject', module('wrong.mjs', 'export const batchNorm = 3\n')])
+    expect(wrong.code).toBe(2)
+    expect(wrong.stderr).toMatch(/the export 'batchNorm' is not \{ make\(ops\), decay, epsilon, runningVariance \}/)
+    const missing = await polyak(['laws', '--subject', join(dir, 'missing.mjs')])
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toMatch(/--subject: cannot load/)
+  })
+})
