@@ -118,7 +118,7 @@ export {
   unsafeBatchNorm,
 } from './norm/batchNorm.js'
 export { eman, unsafeEman, emanUpdate } from './norm/eman.js'
-export { type MomentumBatchNormConfig, momentumBatchNorm, unsafeMomentumBatchNorm } from './norm/momentumBatchNorm.js'
+export { type MomentumBatchNormConfig, type VarianceCorrection, momentumBatchNorm, unsafeMomentumBatchNorm } from './norm/momentumBatchNorm.js'
 export {
   type NoStats,
   type GroupNormConfig,
