@@ -23,6 +23,13 @@ export const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) 
 export const shapeArb = (minRank = 0, maxRank = 4, maxDim = 5): fc.Arbitrary<number[]> =>
   fc.array(fc.integer({ min: 1, max: maxDim }), { minLength: minRank, maxLength: maxRank })
 
+/**
+ * A number uniform in value over `[min, max]` (2³⁰ evenly spaced steps, no bias). `fc.double` is
+ * uniform over the bit patterns instead, which puts most of its values next to 0.
+ */
+export const uniformArb = (min: number, max: number): fc.Arbitrary<number> =>
+  fc.noBias(fc.integer({ min: 0, max: 2 ** 30 })).map((k) => (k === 2 ** 30 ? max : min + ((max - min) * k) / 2 ** 30))
+
 /** The dynamic range of `valueArb`: magnitudes span this many decades below the range's largest magnitude. */
 export const VALUE_DECADES = 3
 
@@ -33,8 +40,8 @@ export const VALUE_DECADES = 3
 export const logUniformArb = (minMagnitude: number, maxMagnitude: number, signed = true): fc.Arbitrary<number> => {
   const lo = Math.log10(minMagnitude)
   const hi = Math.log10(maxMagnitude)
-  const mag = lo === hi ? fc.constant(lo) : fc.double({ min: lo, max: hi, noNaN: true })
-  return fc.tuple(signed ? fc.boolean() : fc.constant(false), mag).map(([neg, e]) => Math.fround((neg ? -1 : 1) * Math.min(maxMagnitude, 10 ** e)))
+  const mag = lo === hi ? fc.constant(lo) : uniformArb(lo, hi)
+  return fc.tuple(signed ? fc.noBias(fc.boolean()) : fc.constant(false), mag).map(([neg, e]) => Math.fround((neg ? -1 : 1) * Math.min(maxMagnitude, 10 ** e)))
 }
 
 /**
@@ -68,7 +75,7 @@ const decadeArb = (n: number): fc.Arbitrary<number[]> => fc.array(logUniformArb(
  * deviations scaled to that variance, the regime where ε's placement decides the result.
  */
 export const nearEpsilonDataArb = (n: number, epsilon = 1e-5): fc.Arbitrary<number[]> =>
-  fc.tuple(decadeArb(n), fc.double({ min: -1, max: 1, noNaN: true }), valueArb(-0.01, 0.01)).map(([xs, u, offset]) => {
+  fc.tuple(decadeArb(n), uniformArb(-1, 1), valueArb(-0.01, 0.01)).map(([xs, u, offset]) => {
     const mean = xs.reduce((a, b) => a + b, 0) / n
     const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / n)
     const scale = sd === 0 ? 0 : Math.sqrt(epsilon * 10 ** u) / sd
@@ -124,23 +131,17 @@ export const batchShapeArb = (options: { minBatch?: number; maxBatch?: number; m
  * Decays: the edge cases 0 and 1, values near 1 (0.9, 0.99, 0.999, 0.9999), 0.5, and uniform in
  * [0, 1] (methods.md §5).
  */
-export const decayArb: fc.Arbitrary<number> = fc.oneof(
-  fc.constantFrom(0, 1, 0.5, 0.9, 0.99, 0.999, 0.9999),
-  fc.double({ min: 0, max: 1, noNaN: true }),
-)
+export const decayArb: fc.Arbitrary<number> = fc.oneof(fc.constantFrom(0, 1, 0.5, 0.9, 0.99, 0.999, 0.9999), uniformArb(0, 1))
 
 /** Decays strictly between 0 and 1. */
-export const openDecayArb: fc.Arbitrary<number> = fc.oneof(
-  fc.constantFrom(0.5, 0.9, 0.99, 0.999),
-  fc.double({ min: 0.01, max: 0.99, noNaN: true }),
-)
+export const openDecayArb: fc.Arbitrary<number> = fc.oneof(fc.constantFrom(0.5, 0.9, 0.99, 0.999), uniformArb(0.01, 0.99))
 
 const BRANDS: Record<string, fc.Arbitrary<unknown>> = {
   Decay: decayArb,
   Epsilon: fc.constantFrom(1e-8, 1e-6, 1e-5, 1e-3, 0.1),
   PositiveInt: fc.integer({ min: 1, max: 64 }),
   NonNegativeInt: fc.integer({ min: 0, max: 64 }),
-  PositiveFinite: fc.double({ min: 0.01, max: 10, noNaN: true }),
+  PositiveFinite: uniformArb(0.01, 10),
   boolean: fc.boolean(),
 }
 

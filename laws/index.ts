@@ -44,6 +44,7 @@ export {
   shapeArb,
   valueArb,
   logUniformArb,
+  uniformArb,
   nearEpsilonDataArb,
   VALUE_DECADES,
   magnitudeArb,

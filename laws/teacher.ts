@@ -9,7 +9,7 @@ import type { Ops } from '../src/core/ops.js'
 import type { Leaf } from '../src/core/tree.js'
 import type { Slots } from '../src/core/transition.js'
 import type { TeacherPolicy } from '../src/ema/teacher.js'
-import { type HostTensor, openDecayArb, shapeArb, spreadDataArb, tensorArb } from './arbitraries.js'
+import { type HostTensor, openDecayArb, shapeArb, spreadDataArb, tensorArb, uniformArb } from './arbitraries.js'
 import { type Law, closeTo, evaluate, exactlyEqual, leavesInputsUntouched } from './law.js'
 
 const U = 2 ** -24
@@ -138,9 +138,9 @@ export const teacherEmanDoubleEma: Law<TeacherUpdateSubject, readonly [number, n
         fc.constantFrom(0.9, 0.99, 0.5, 0.8),
         fc.constantFrom(0.9, 0.7, 0.5),
         fc.integer({ min: 1, max: 20 }),
-        fc.double({ min: -5, max: 5, noNaN: true }),
-        fc.double({ min: -5, max: 5, noNaN: true }),
-        fc.double({ min: -5, max: 5, noNaN: true }),
+        uniformArb(-5, 5),
+        uniformArb(-5, 5),
+        uniformArb(-5, 5),
       )
       .filter(([m, q]) => m !== q),
   predicate: (update, { ops, tolerance }) => async ([m, q, T, c, r0, mu0]) => {

@@ -81,6 +81,33 @@ const SPECS = {
       json: { type: 'boolean', default: false, help: 'machine-readable output' },
     },
   },
+  sweep: {
+    usage: 'polyak sweep GRID.json [--workers N] [--out DIR] [--redis URL [--detach]] | polyak sweep --status --redis URL',
+    summary: 'run a grid of train configs on local worker processes (default) or on BullMQ workers over Redis; one table and report',
+    positionals: { min: 0, max: 1, name: 'GRID.json' },
+    flags: {
+      workers: { type: 'string', value: 'N', help: 'local worker processes (default: the number of cores)' },
+      out: { type: 'string', value: 'DIR', default: 'polyak-sweep', help: 'folder of the jobs, their checkpoints and results, and the report (shared by all workers with --redis)' },
+      every: { type: 'string', value: 'N', default: '50', help: 'checkpoint every N steps' },
+      redis: { type: 'string', value: 'URL', help: 'queue the jobs on BullMQ at redis://HOST:PORT instead of running them here' },
+      queue: { type: 'string', value: 'NAME', default: 'polyak-sweep', help: 'BullMQ queue name' },
+      detach: { type: 'boolean', default: false, help: 'with --redis: queue the jobs and return' },
+      status: { type: 'boolean', default: false, help: 'with --redis: show the queue' },
+      json: { type: 'boolean', default: false, help: 'machine-readable output' },
+      'max-input-mb': MAX_INPUT_FLAG,
+    },
+  },
+  worker: {
+    usage: 'polyak worker --redis URL [--concurrency K] [--lock-ms MS]',
+    summary: "take sweep jobs from a BullMQ queue and run them (each as 'polyak train'), until SIGINT or SIGTERM",
+    flags: {
+      redis: { type: 'string', value: 'URL', help: 'redis://HOST:PORT of the queue (required)' },
+      concurrency: { type: 'string', value: 'K', default: '1', help: 'jobs at once, each in its own process' },
+      'lock-ms': { type: 'string', value: 'MS', default: '30000', help: "a dead worker's job returns to the queue after about this long" },
+      every: { type: 'string', value: 'N', default: '50', help: 'checkpoint every N steps' },
+      queue: { type: 'string', value: 'NAME', default: 'polyak-sweep', help: 'BullMQ queue name' },
+    },
+  },
   playground: {
     usage: 'polyak playground [--port N] [--isolate]',
     summary: 'serve the playground page on 127.0.0.1: BN vs EMAN teacher, WeightAlign sweep and the laws in the browser',
@@ -303,7 +330,17 @@ const demoCommand = async (v: Values): Promise<number> => {
   return 0
 }
 
+/** A job of a sweep runs as 'polyak train' in a child process: when its parent (the worker) dies, it stops too. */
+const exitWithParent = (): void => {
+  const parent = Number(process.env.POLYAK_PARENT_PID)
+  if (!Number.isInteger(parent) || parent <= 0) return
+  setInterval(() => {
+    if (process.ppid !== parent) process.exit(1)
+  }, 250).unref()
+}
+
 const trainCommand = async (v: Values, positionals: string[]): Promise<number> => {
+  exitWithParent()
   const configFile = positionals[0]!
   const every = intFlag('every', str(v, 'every'), 1)
   const onNan = choiceFlag('on-nan', str(v, 'on-nan'), ['stop', 'warn'] as const)
@@ -400,7 +437,92 @@ const playgroundCommand = async (v: Values): Promise<number> => {
   return 0
 }
 
+const sweepCommand = async (v: Values, positionals: string[]): Promise<number> => {
+  const redis = opt(v, 'redis')
+  const queueName = str(v, 'queue')
+  if (v.status === true) {
+    if (redis === undefined) throw new UsageError('--status needs --redis URL', '--status')
+    const { queueStatus } = await import('../sweep/queue.js')
+    const s = await queueStatus(redis, queueName).catch(redisError)
+    if (v.json === true) process.stdout.write(JSON.stringify(s, null, 2) + '\n')
+    else {
+      process.stdout.write(formatTable(['state', 'jobs'], Object.entries(s.counts).map(([k, n]) => [k, String(n)])) + '\n')
+      if (s.active.length > 0) process.stdout.write(`\nactive: ${s.active.join(', ')}\n`)
+      for (const f of s.failed) process.stdout.write(`failed ${f.id}: ${f.reason.slice(0, 200)}\n`)
+    }
+    return 0
+  }
+  const gridFile = positionals[0]
+  if (gridFile === undefined) throw new UsageError('expected a grid file: polyak sweep GRID.json (or --status --redis URL)')
+  const { cpus } = await import('node:os')
+  const workers = opt(v, 'workers') === undefined ? Math.max(1, cpus().length) : intFlag('workers', str(v, 'workers'), 1, 1024)
+  const every = intFlag('every', str(v, 'every'), 1)
+  const limits = limitsOf(str(v, 'max-input-mb'))
+  const json = parseJsonInput(await readInput(gridFile, limits.maxBytes, 'the grid'), `the grid '${gridFile}'`, limits)
+  if (E.isLeft(json)) throw json.left
+  const { decodeGrid } = await import('../sweep/grid.js')
+  const grid = await decodeGrid(json.right)
+  if (E.isLeft(grid)) throw grid.left
+  const g = grid.right
+  for (const job of g.jobs) backendFlag(job.decoded.backend, `job ${job.id}: backend`)
+  const { resolve } = await import('node:path')
+  const out = resolve(str(v, 'out'))
+  const { checkOutputDir } = await import('./paths.js')
+  checkOutputDir(out)
+  const { formatProgress } = await import('../sweep/pool.js')
+  const tty = process.stderr.isTTY === true
+  let last = ''
+  const progress = (p: Parameters<typeof formatProgress>[0]): void => {
+    const line = `sweep ${g.name}: ${formatProgress(p)}`
+    if (line === last) return
+    last = line
+    process.stderr.write(tty ? `\r${line}`.padEnd(100) : `${line}\n`)
+  }
+  let failures: ReadonlyArray<{ id: string; message: string }>
+  if (redis !== undefined) {
+    const { enqueueSweep, followSweep } = await import('../sweep/queue.js')
+    const q = await enqueueSweep(g, out, redis, queueName).catch(redisError)
+    process.stderr.write(`queued ${q.queued} job(s) on '${queueName}' at ${redis} (${q.finished} finished before); results go to ${out}\n`)
+    if (v.detach === true) return 0
+    failures = (await followSweep(g, out, redis, queueName, progress)).failures
+  } else {
+    const { runLocalSweep } = await import('../sweep/pool.js')
+    process.stderr.write(`sweep ${g.name}: ${g.jobs.length} job(s) on ${workers} local worker(s); results go to ${out}\n`)
+    const r = await runLocalSweep(g, out, { workers, every, onProgress: progress })
+    failures = r.failures
+  }
+  if (tty) process.stderr.write('\n')
+  const { aggregate } = await import('../sweep/aggregate.js')
+  const { rows, missing } = await aggregate(g, out)
+  if (v.json === true) process.stdout.write(JSON.stringify({ grid: g.name, out, rows, failures, missing }, null, 2) + '\n')
+  else if (rows.length > 0) {
+    const keys = Object.keys(rows[0]!)
+    process.stdout.write(formatTable(keys, rows.map((r) => keys.map((k) => String(r[k] ?? '')))) + `\n\nreport: ${out}/index.html\n`)
+  }
+  for (const f of failures) process.stderr.write(`job ${f.id} failed: ${f.message}\n`)
+  return failures.length === 0 ? 0 : 1
+}
+
+/** Redis that cannot be reached is an input problem (the URL), reported with exit 2. */
+const redisError = (e: unknown): never => {
+  if ((e as { code?: string }).code === 'REDIS_UNREACHABLE') throw new UsageError(`--redis: ${(e as Error).message}`, '--redis')
+  throw e
+}
+
+const workerCommand = async (v: Values): Promise<number> => {
+  const redis = opt(v, 'redis')
+  if (redis === undefined) throw new UsageError('--redis URL is required: polyak worker --redis redis://HOST:PORT', '--redis')
+  const concurrency = intFlag('concurrency', str(v, 'concurrency'), 1, 256)
+  const lockMs = intFlag('lock-ms', str(v, 'lock-ms'), 1000, 3_600_000)
+  const every = intFlag('every', str(v, 'every'), 1)
+  const { runWorker } = await import('../sweep/queue.js')
+  await runWorker(redis, { concurrency, lockMs, every, queueName: str(v, 'queue'), onEvent: (line) => process.stderr.write(`${line}\n`) }).catch(redisError)
+  return 0
+}
+
 const RUN: Record<CommandName, (v: Values, positionals: string[]) => Promise<number>> = {
+  sweep: sweepCommand,
+  worker: workerCommand,
   demo: demoCommand,
   train: trainCommand,
   bench: benchCommand,

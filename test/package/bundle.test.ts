@@ -14,11 +14,12 @@ import { describe, expect, it } from 'vitest'
 const KiB = 1024
 /**
  * Budgets in KiB of minified output, about 25 % above the sizes measured on 2026-11-30
- * (own / app: polyak 94 / 230, polyak/laws 56 / 260, polyak/backends 51 / 963).
+ * (own / app: polyak 99 / 235, polyak/laws 74 / 278 with the round-2 laws and the power
+ * measurement, polyak/backends 51 / 963).
  */
 const ENTRIES = [
-  { entry: 'polyak', own: 120, app: 290 },
-  { entry: 'polyak/laws', own: 72, app: 330 },
+  { entry: 'polyak', own: 125, app: 295 },
+  { entry: 'polyak/laws', own: 93, app: 350 },
   { entry: 'polyak/backends', own: 65, app: 1200 },
 ] as const
 const PEERS = ['@tensorflow/*', 'fp-ts', 'fp-ts/*', 'io-ts', 'io-ts/*', 'fast-check']
