@@ -65,6 +65,8 @@ export interface RunOptions {
   readonly configSeed?: number
   /** How many configs `runCatalogue` draws per normalizer (default 2; 0 runs the fixed configs only). */
   readonly configsPerNormalizer?: number
+  /** Stop at the first failing input without shrinking it (what a power measurement wants). */
+  readonly endOnFailure?: boolean
 }
 
 /** The outcome of one law on one subject. */
@@ -114,7 +116,7 @@ export const runLaws = async <S>(
     const predicate = law.predicate(subject, context)
     const details = await fc.check(
       fc.asyncProperty(law.arbitrary(subject, context), (input) => predicate(input)),
-      { numRuns: options.numRuns ?? 50, ...(options.seed === undefined ? {} : { seed: options.seed }) },
+      { numRuns: options.numRuns ?? 50, ...(options.seed === undefined ? {} : { seed: options.seed }), ...(options.endOnFailure === true ? { endOnFailure: true } : {}) },
     )
     out.push({
       law: law.name,

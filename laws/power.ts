@@ -143,7 +143,7 @@ export const lawPower = async (ops: Ops<Leaf>, options: PowerOptions = {}): Prom
         const allowedMisses = Math.floor(trials * (1 - target))
         let t = 0
         for (; t < trials; t++) {
-          const [r] = (await runLaws(tg.subject, planted, [law], ops, { numRuns, seed: seed0 + t })) as [LawResult]
+          const [r] = (await runLaws(tg.subject, planted, [law], ops, { numRuns, seed: seed0 + t, endOnFailure: true })) as [LawResult]
           if (!r.passed) failed += 1
           if (t + 1 - failed > allowedMisses) {
             t += 1
