@@ -86,6 +86,7 @@ const EXPECTED: Record<string, string> = {
   Fraction: 'a number in (0, 1]',
   NonNegative: 'a finite number ≥ 0',
   Widths: 'an array of integers ≥ 1 (channels of each conv stage)',
+  NonEmptyArray: 'a non-empty array of values',
   number: 'a number',
   boolean: 'true or false',
   string: 'a string',
@@ -136,8 +137,10 @@ export const issuesOf = (errors: t.Errors): ConfigIssue[] => {
   const seen = new Set<string>()
   const out: ConfigIssue[] = []
   for (const e of errors) {
+    // a union's members appear in the context under their index: not part of the field's path
     const path = e.context
       .slice(1)
+      .filter((_, i) => !(e.context[i]!.type instanceof t.UnionType))
       .map((c) => c.key)
       .filter((k) => k !== '')
       .join('.')
@@ -147,7 +150,9 @@ export const issuesOf = (errors: t.Errors): ConfigIssue[] => {
     const type = last?.type as t.Decoder<unknown, unknown> | undefined
     out.push({ field: path === '' ? '<config>' : path, value: e.value, message: e.message ?? (type ? describeExpected(type) : 'invalid') })
   }
-  return out
+  // a union with an optional member also reports "expected undefined" for the field itself: noise when a deeper issue says more
+  const deeper = (f: string): boolean => out.some((o) => o.field !== f && (f === '<config>' || o.field.startsWith(`${f}.`)))
+  return out.filter((o) => !(o.message === 'expected undefined' && deeper(o.field)))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@
  */
 import { hostname } from 'node:os'
 import { importOptional } from '../node/optional.js'
+import { sha256Hex } from '../train/checkpoint.js'
 import type { SweepGrid, SweepJob } from './grid.js'
 import { finishedResult, runJobProcess } from './runJob.js'
 import type { SweepProgress } from './pool.js'
@@ -76,19 +77,33 @@ export const checkRedis = async (url: string): Promise<void> => {
   }
 }
 
+/** The BullMQ job id of sweep job `id` writing to folder `out`: the same job for another folder is another queue entry. */
+export const queueJobId = async (id: string, out: string): Promise<string> => `${id}-${(await sha256Hex(out)).slice(0, 8)}`
+
 /**
  * Puts the unfinished jobs of `grid` on queue `queueName` in one atomic step (all or none), with
- * the job ids as BullMQ job ids (a job already queued is not queued twice). Returns how many were
- * queued and how many had finished before.
+ * ids from the job and the folder (a job already waiting or running is not queued twice; one that
+ * ended without leaving a result is queued afresh). Returns how many were queued and how many had
+ * finished before.
  */
 export const enqueueSweep = async (grid: SweepGrid, out: string, url: string, queueName = DEFAULT_QUEUE): Promise<{ queued: number; finished: number }> => {
   await checkRedis(url)
   const { bullmq } = await load()
   const queue = new bullmq.Queue<QueuedJob>(queueName, { connection: connectionOf(url) })
   try {
-    const todo: SweepJob[] = []
-    for (const job of grid.jobs) if ((await finishedResult(out, job.id)) === undefined) todo.push(job)
-    await queue.addBulk(todo.map((job) => ({ name: job.id, data: { job, out }, opts: { jobId: job.id, attempts: 2, removeOnComplete: false, removeOnFail: false } })))
+    const todo: Array<{ job: SweepJob; jobId: string }> = []
+    for (const job of grid.jobs) {
+      if ((await finishedResult(out, job.id)) !== undefined) continue
+      const jobId = await queueJobId(job.id, out)
+      const existing = await queue.getJob(jobId)
+      if (existing !== undefined) {
+        const state = await existing.getState()
+        if (state !== 'completed' && state !== 'failed' && state !== 'unknown') continue // already waiting or running
+        await existing.remove()
+      }
+      todo.push({ job, jobId })
+    }
+    await queue.addBulk(todo.map(({ job, jobId }) => ({ name: job.id, data: { job, out }, opts: { jobId, attempts: 2, removeOnComplete: false, removeOnFail: false } })))
     return { queued: todo.length, finished: grid.jobs.length - todo.length }
   } finally {
     await queue.close()
@@ -111,10 +126,11 @@ export const followSweep = async (grid: SweepGrid, out: string, url: string, que
           done += 1
           continue
         }
-        const q = await queue.getJob(job.id)
+        const q = await queue.getJob(await queueJobId(job.id, out))
         const state = q === undefined ? 'unknown' : await q.getState()
         if (state === 'active') running += 1
         else if (state === 'failed') failures.push({ id: job.id, message: q?.failedReason ?? 'failed' })
+        else if (state === 'unknown' || state === 'completed') failures.push({ id: job.id, message: state === 'unknown' ? 'not on the queue (removed?): run polyak sweep again to queue it' : 'completed without a result in the sweep folder: do all workers share it?' })
       }
       startDone ??= done
       const rate = (done - startDone) / ((Date.now() - t0) / 1000)
