@@ -379,9 +379,9 @@ const trainCommand = async (v: Values, positionals: string[]): Promise<number> =
   const backend = requested ?? (await fastestAvailable()).name
   if (backend === 'reference') throw new UsageError('--backend: training needs tfjs gradients; choose a tfjs backend (wasm, webgpu, cpu, tensorflow)', '--backend')
   await unsafeUseBackend(backend)
-  const { loadMnist } = await import('../node/mnist.js')
-  const train = loadMnist('train', { limit: f.data.trainImages, factor: 2 })
-  const test = loadMnist('test', { limit: f.data.testImages, factor: 2 })
+  const { loadDataset } = await import('../node/datasets.js')
+  const train = loadDataset(f.data.dataset, 'train', { limit: f.data.trainImages, factor: 2 })
+  const test = loadDataset(f.data.dataset, 'test', { limit: f.data.testImages, factor: 2 })
   const { progressBar } = await import('./demo.js')
   const guard = { onNonFinite: onNan, onWarning: (m: string) => process.stderr.write(`\nwarning: ${m}\n`) }
   let result: unknown
@@ -401,7 +401,7 @@ const trainCommand = async (v: Values, positionals: string[]): Promise<number> =
     const bar = progressBar(`ssl ${f.config.method}`, f.config.steps)
     const r = await runSelfSupervised(f.config, train, test, (s, m) => bar.update(s, `loss ${m.loss!.toFixed(3)}`), guard)
     bar.done(`linear probe ${(100 * r.linearProbe).toFixed(1)}%, kNN ${(100 * r.knn).toFixed(1)}%`)
-    result = { kind: f.kind, backend, linearProbe: r.linearProbe, knn: r.knn, finalLoss: r.finalLoss, seconds: r.seconds }
+    result = { kind: f.kind, backend, linearProbe: r.linearProbe, knn: r.knn, finalLoss: r.finalLoss, stepMs: r.stepMs, seconds: r.seconds }
   } else {
     const { runSupervised } = await import('../train/supervised.js')
     const bar = progressBar(`supervised ${f.config.norm}`, Math.ceil(f.config.samples / f.config.batchSize))

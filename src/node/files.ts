@@ -5,6 +5,7 @@
  *
  * @module node/files
  */
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs'
 import { open, rename, rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
 
@@ -48,5 +49,23 @@ const syncDirectory = async (dir: string): Promise<void> => {
     // some file systems refuse fsync on a directory; the rename is still atomic there
   } finally {
     await handle.close()
+  }
+}
+
+/** `writeAtomic`, synchronously (temp file, fsync, rename); for one-off caches written before any work. */
+export const writeAtomicSync = (path: string, content: Uint8Array): void => {
+  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`
+  try {
+    const fd = openSync(tmp, 'w')
+    try {
+      writeSync(fd, content)
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+    renameSync(tmp, path)
+  } catch (e) {
+    rmSync(tmp, { force: true })
+    throw e
   }
 }

@@ -18,6 +18,8 @@
  */
 export { MNIST_INSTALL_HINT, mnistDataDir, loadMnist } from './mnist.js'
 export { checkpointFile } from './checkpointFile.js'
+export { FASHION_INSTALL_HINT, cacheDir, fashionCache, loadFashionMnist } from './fashion.js'
+export { loadDataset } from './datasets.js'
 export { writeAtomic } from './files.js'
 export { importOptional } from './optional.js'
 export { type Rows, type ReportSection, VEGA_HINT, toCsv, renderSvg, lineChart, writeReport } from '../report/report.js'

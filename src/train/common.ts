@@ -114,6 +114,19 @@ export const ntXent = (a: tf.Tensor2D, b: tf.Tensor2D, temperature = 0.1): tf.Sc
   return crossEntropy(logits, tf.range(0, n, 1, 'int32') as tf.Tensor1D)
 }
 
+/**
+ * MoCo's InfoNCE loss: for each query `q_i`, the positive key `k_i` against the queue's negatives,
+ * `−log(exp(q̂_i·k̂_i/τ) / (exp(q̂_i·k̂_i/τ) + Σ_j exp(q̂_i·n_j/τ)))` with L2-normalised vectors and
+ * τ = 0.2 (MoCo v2), averaged over the batch. The keys and the queue carry no gradient.
+ */
+export const infoNce = (q: tf.Tensor2D, k: tf.Tensor2D, queue: tf.Tensor2D, temperature = 0.2): tf.Scalar => {
+  const qn = l2Normalize(q)
+  const positive = tf.sum(tf.mul(qn, stopGradient(l2Normalize(k))), 1, true)
+  const negative = tf.matMul(qn, stopGradient(queue), false, true)
+  const logits = tf.div(tf.concat([positive, negative], 1), temperature) as tf.Tensor2D
+  return crossEntropy(logits, tf.zeros([q.shape[0]], 'int32') as tf.Tensor1D)
+}
+
 /** A tensor batch `[B, H, W, 1]` from host data. */
 export const toImages = (data: Float32Array, b: number, set: ImageSet): tf.Tensor4D => tf.tensor4d(data, [b, set.height, set.width, 1])
 

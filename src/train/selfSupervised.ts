@@ -27,10 +27,10 @@ import { derive } from '../nn/random.js'
 import { lars, warmupCosine } from '../optim/optimizers.js'
 import { nonFiniteGuard } from './guard.js'
 import type { SupervisedControl } from './supervised.js'
-import { type Metrics, type TrainState, byolLoss, disposeAll, features, knnAccuracy, linearProbe, ntXent, readMetrics, scoped, stopGradient, toImages, valueAndGrads } from './common.js'
+import { type Metrics, type TrainState, byolLoss, infoNce, l2Normalize, disposeAll, features, knnAccuracy, linearProbe, ntXent, readMetrics, scoped, stopGradient, toImages, valueAndGrads } from './common.js'
 
 /** The self-supervised method and its teacher. */
-export type SelfSupervisedMethod = 'byol-bn' | 'byol-eman' | 'byol-m2' | 'simclr-encoder' | 'simclr-projector'
+export type SelfSupervisedMethod = 'byol-bn' | 'byol-eman' | 'byol-m2' | 'moco-bn' | 'moco-eman' | 'simclr' | 'simclr-encoder' | 'simclr-projector'
 
 /** Configuration of a self-supervised run. */
 export interface SelfSupervisedConfig {
@@ -46,6 +46,8 @@ export interface SelfSupervisedConfig {
   /** Images for the frozen-feature evaluation (train / test). */
   readonly probeTrain: number
   readonly probeTest: number
+  /** MoCo's queue of negative keys (entries). */
+  readonly queueSize: number
 }
 
 /** Small-scale defaults. */
@@ -60,6 +62,7 @@ export const SELF_DEFAULTS: SelfSupervisedConfig = {
   seed: 0,
   probeTrain: 2000,
   probeTest: 1000,
+  queueSize: 256,
 }
 
 /** What a self-supervised run returns. */
@@ -68,6 +71,8 @@ export interface SelfSupervisedResult {
   readonly linearProbe: number
   readonly knn: number
   readonly finalLoss: number
+  /** Mean training step time in milliseconds (steps 6 onward, past the warm-up). */
+  readonly stepMs: number
   readonly seconds: number
 }
 
@@ -93,9 +98,10 @@ export const runSelfSupervised = async (
     ...(byol ? { predictor: head } : {}),
   }
   const model = convNet(base)
-  const teacherNorm = config.method === 'byol-eman' ? 'eman' : config.method === 'byol-m2' ? 'momentumBatchNorm' : 'batchNorm'
+  const moco = config.method.startsWith('moco')
+  const teacherNorm = config.method === 'byol-eman' || config.method === 'moco-eman' ? 'eman' : config.method === 'byol-m2' ? 'momentumBatchNorm' : 'batchNorm'
   const teacherModel = convNet({ ...base, norm: teacherNorm, projector: { ...head, norm: teacherNorm }, totalSteps: config.steps })
-  const policy = config.method === 'byol-eman' ? emanPolicy : config.method === 'simclr-projector' ? projectorOnly(underPrefix('projector')) : weightsOnly
+  const policy = config.method === 'byol-eman' || config.method === 'moco-eman' ? emanPolicy : config.method === 'simclr-projector' ? projectorOnly(underPrefix('projector')) : weightsOnly
   // the old teacher is disposed right after each update: donate it (in-place EMA where the backend can)
   const update = teacherUpdate(tfOps, { decay: cosineToOne(config.emaBase, config.steps), policy, donate: true })
   const opt = lars({ lr: warmupCosine({ base: config.lr, warmupSteps: Math.floor(config.steps / 10), totalSteps: config.steps }), weightDecay: 1e-5 })
@@ -113,10 +119,14 @@ export const runSelfSupervised = async (
   }
   let lastLoss = NaN
   const guard = nonFiniteGuard(control.onNonFinite, control.onWarning)
+  // MoCo: a queue of past keys (L2-normalised), the negatives of the InfoNCE loss, first-in first-out
+  let queue: tf.Tensor2D | undefined = moco ? tf.tidy(() => l2Normalize(tf.randomNormal([config.queueSize, config.projector.out], 0, 1, 'float32', config.seed) as tf.Tensor2D)) : undefined
+  const stepTimes: number[] = []
   try {
   for (let step = 0; step < config.steps; step++) {
     await control.yieldToHost?.()
     if (control.signal?.aborted === true) break
+    const stepStart = Date.now()
     const idx = next()
     const b = idx.length
     const v1 = makeBatch(train, idx, aug, augR)
@@ -132,13 +142,13 @@ export const runSelfSupervised = async (
         const t = teacherModel.forward(teacher.params, teacher.stats, tf.concat([x1, x2], 0), 'train', { step, views: 2, heads: ['projector'] })
         targets = [tf.slice(t.projection!, [0, 0], [b, -1]), tf.slice(t.projection!, [b, 0], [b, -1])]
         teacherStats = t.stats
-      } else if (config.method === 'byol-bn' || config.method === 'simclr-encoder') {
+      } else if (config.method === 'byol-bn' || config.method === 'simclr-encoder' || config.method === 'moco-bn') {
         const t1 = teacherModel.forward(teacher.params, teacher.stats, x1, 'train', { heads: ['projector'] })
         const t2 = teacherModel.forward(teacher.params, t1.stats, x2, 'train', { heads: ['projector'] })
         disposeAll(t1.stats)
         targets = [t1.projection!, t2.projection!]
         teacherStats = t2.stats
-      } else if (config.method === 'byol-eman') {
+      } else if (config.method === 'byol-eman' || config.method === 'moco-eman') {
         const t1 = teacherModel.forward(teacher.params, teacher.stats, x1, 'eval', { heads: ['projector'] })
         const t2 = teacherModel.forward(teacher.params, teacher.stats, x2, 'eval', { heads: ['projector'] })
         disposeAll([t1.stats, t2.stats])
@@ -150,6 +160,8 @@ export const runSelfSupervised = async (
         disposeAll(o1.stats)
         let loss: tf.Scalar
         if (byol) loss = tf.add(byolLoss(o1.prediction!, targets![1]), byolLoss(o2.prediction!, targets![0])) as tf.Scalar
+        else if (moco) loss = tf.div(tf.add(infoNce(o1.projection!, targets![1], queue!), infoNce(o2.projection!, targets![0], queue!)), 2) as tf.Scalar
+        else if (config.method === 'simclr') loss = ntXent(o1.projection!, o2.projection!)
         else if (config.method === 'simclr-encoder') loss = tf.div(tf.add(ntXent(o1.projection!, targets![1]), ntXent(o2.projection!, targets![0])), 2) as tf.Scalar
         else {
           // projector-only momentum: the momentum projector (train-mode BN, MoCo-style) sees the
@@ -167,12 +179,23 @@ export const runSelfSupervised = async (
       const student = { params, stats: g.stats }
       const teacherBase = teacherStats === undefined ? teacher : { params: teacher.params, stats: teacherStats }
       const studentSlots = { params: withoutPredictor(params), stats: withoutPredictor(g.stats) }
-      const newTeacher = update(studentSlots, step)(teacherBase)[1] as { params: ModelTree; stats: ModelTree }
-      return { next: { student, teacher: newTeacher, opt: optState, step: step + 1 } as TrainState, loss: g.loss }
+      // plain SimCLR has no teacher: it stays as it was (a copy, so the state owns fresh tensors)
+      const newTeacher =
+        config.method === 'simclr'
+          ? { params: cloneModelTree(teacher.params), stats: cloneModelTree(teacher.stats) }
+          : (update(studentSlots, step)(teacherBase)[1] as { params: ModelTree; stats: ModelTree })
+      // MoCo: this step's keys (both views) enter the queue, the oldest leave
+      const nextQueue = moco ? (tf.slice(tf.concat([l2Normalize(targets![0]), l2Normalize(targets![1]), queue!], 0), [0, 0], [config.queueSize, -1]) as tf.Tensor2D) : undefined
+      return { next: { student, teacher: newTeacher, opt: optState, step: step + 1 } as TrainState, loss: g.loss, queue: nextQueue }
     })
     disposeAll(state)
     state = out.next
+    if (out.queue !== undefined) {
+      queue?.dispose()
+      queue = out.queue
+    }
     lastLoss = (await readMetrics({ loss: out.loss })).loss!
+    if (step >= 5) stepTimes.push(Date.now() - stepStart)
     await guard.loss(step + 1, lastLoss, state)
     onProgress?.(step + 1, { loss: lastLoss })
   }
@@ -187,8 +210,10 @@ export const runSelfSupervised = async (
   const yte = testIdx.map((i) => test.labels[i]!)
   const probe = await linearProbe(ftr, ytr, fte, yte, dim)
   const knn = await knnAccuracy(ftr, ytr, fte, yte, dim)
-  return { config, linearProbe: probe, knn, finalLoss: lastLoss, seconds: (Date.now() - t0) / 1000 }
+  const stepMs = stepTimes.length === 0 ? NaN : stepTimes.reduce((a, b) => a + b, 0) / stepTimes.length
+  return { config, linearProbe: probe, knn, finalLoss: lastLoss, stepMs, seconds: (Date.now() - t0) / 1000 }
   } finally {
     disposeAll(state)
+    queue?.dispose()
   }
 }

@@ -4,7 +4,7 @@
  *
  *     { "kind": "semiSupervised" | "selfSupervised" | "supervised",
  *       "backend": "wasm",                                  (optional)
- *       "data": { "trainImages": 20000, "testImages": 2000 }, (optional)
+ *       "data": { "dataset": "mnist" | "fashion", "trainImages": 20000, "testImages": 2000 }, (optional)
  *       "config": { ...the pipeline's settings, each optional (defaults below) } }
  *
  * @module train/trainConfig
@@ -39,7 +39,7 @@ const semiFields = {
 }
 
 const selfFields = {
-  method: t.keyof({ 'byol-bn': null, 'byol-eman': null, 'byol-m2': null, 'simclr-encoder': null, 'simclr-projector': null }),
+  method: t.keyof({ 'byol-bn': null, 'byol-eman': null, 'byol-m2': null, 'moco-bn': null, 'moco-eman': null, simclr: null, 'simclr-encoder': null, 'simclr-projector': null }),
   steps: PositiveInt,
   batchSize: PositiveInt,
   lr: PositiveFinite,
@@ -49,6 +49,7 @@ const selfFields = {
   seed: NonNegativeInt,
   probeTrain: PositiveInt,
   probeTest: PositiveInt,
+  queueSize: PositiveInt,
 }
 
 const supervisedFields = {
@@ -71,8 +72,12 @@ export type TrainFile =
   | { readonly kind: 'selfSupervised'; readonly backend?: string; readonly data: DataBudget; readonly config: SelfSupervisedConfig }
   | { readonly kind: 'supervised'; readonly backend?: string; readonly data: DataBudget; readonly config: SupervisedConfig }
 
-/** How much MNIST a run reads. */
+/** The data sets a run can read: MNIST, or Fashion-MNIST (harder; the effects are larger). */
+export type DatasetName = 'mnist' | 'fashion'
+
+/** Which data set a run reads, and how much of it. */
 export interface DataBudget {
+  readonly dataset: DatasetName
   readonly trainImages: number
   readonly testImages: number
 }
@@ -89,7 +94,12 @@ export const decodeTrainFile = (json: unknown): E.Either<ConfigError, TrainFile>
   )
   if (E.isLeft(top)) return top
   const { kind, backend, data, config } = top.right
-  const d = decodeConfig('train file', { trainImages: PositiveInt, testImages: PositiveInt }, { trainImages: 20000 as PositiveInt, testImages: 2000 as PositiveInt }, data)
+  const d = decodeConfig(
+    'train file',
+    { dataset: t.keyof({ mnist: null, fashion: null }), trainImages: PositiveInt, testImages: PositiveInt },
+    { dataset: 'mnist' as const, trainImages: 20000 as PositiveInt, testImages: 2000 as PositiveInt },
+    data,
+  )
   if (E.isLeft(d)) return E.left(prefix(d.left, 'data'))
   const withBackend = backend === undefined ? {} : { backend }
   if (kind === 'semiSupervised') {
