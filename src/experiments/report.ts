@@ -1,0 +1,149 @@
+/**
+ * The experiments' results page: one section per claim with its plots (mean ± std bands, drawn only
+ * when there is more than one seed; colour = arm, dash = student or teacher; full legend labels; axis
+ * titles with units), its table (percent everywhere, the unit in every CSV column name) and its
+ * verdict; `results.json` with the versions, the backend, the date, every hyperparameter and the
+ * seed list.
+ *
+ * @module experiments/report
+ */
+import type * as vl from 'vega-lite'
+import { type ReportSection, writeReport } from '../report/report.js'
+import { VERSION } from '../version.js'
+import { type ClaimResult, tableRows } from './analysis.js'
+import { CLAIM_TEXT, type ClaimName, type ClaimRun } from './claims.js'
+
+interface BandRow {
+  readonly x: number | string
+  readonly y: number
+  readonly lo: number
+  readonly hi: number
+  readonly arm: string
+  readonly role?: string
+}
+
+/** A line chart of mean ± std over seeds: colour = arm, dash = role, band only with more than one seed. */
+export const bandChart = (o: { title: string; rows: readonly BandRow[]; xTitle: string; yTitle: string; xLog?: boolean; bands: boolean; dash?: boolean }): vl.TopLevelSpec => {
+  const x = { field: 'x', type: 'quantitative' as const, title: o.xTitle, ...(o.xLog === true ? { scale: { type: 'log' as const, base: 2 } } : {}) }
+  const color = { field: 'arm', type: 'nominal' as const, title: 'arm', legend: { labelLimit: 0 } }
+  const line = {
+    mark: { type: 'line' as const, point: true },
+    encoding: {
+      x,
+      y: { field: 'y', type: 'quantitative' as const, title: o.yTitle, scale: { zero: false } },
+      color,
+      ...(o.dash === true ? { strokeDash: { field: 'role', type: 'nominal' as const, title: 'model', legend: { labelLimit: 0 } } } : {}),
+    },
+  }
+  const band = {
+    mark: { type: 'errorband' as const, opacity: 0.18 },
+    encoding: {
+      x,
+      y: { field: 'lo', type: 'quantitative' as const, title: o.yTitle },
+      y2: { field: 'hi' },
+      color,
+      ...(o.dash === true ? { detail: { field: 'role', type: 'nominal' as const } } : {}),
+    },
+  }
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: o.title,
+    width: 440,
+    height: 260,
+    data: { values: o.rows as unknown as Array<Record<string, unknown>> },
+    layer: o.bands ? [line, band] : [line],
+  } as vl.TopLevelSpec
+}
+
+/** Points with ± std error bars for arms without a numeric condition. */
+export const pointsChart = (o: { title: string; rows: readonly BandRow[]; yTitle: string; bands: boolean }): vl.TopLevelSpec =>
+  ({
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: o.title,
+    width: 440,
+    height: 220,
+    data: { values: o.rows as unknown as Array<Record<string, unknown>> },
+    layer: [
+      ...(o.bands
+        ? [{ mark: { type: 'rule' }, encoding: { x: { field: 'arm', type: 'nominal', title: 'arm', axis: { labelLimit: 0, labelAngle: -20 } }, y: { field: 'lo', type: 'quantitative', title: o.yTitle }, y2: { field: 'hi' }, color: { field: 'arm', type: 'nominal', title: 'arm', legend: { labelLimit: 0 } } } }]
+        : []),
+      { mark: { type: 'point', filled: true, size: 80 }, encoding: { x: { field: 'arm', type: 'nominal', title: 'arm', axis: { labelLimit: 0, labelAngle: -20 } }, y: { field: 'y', type: 'quantitative', title: o.yTitle, scale: { zero: false } }, color: { field: 'arm', type: 'nominal', title: 'arm', legend: { labelLimit: 0 } } } },
+    ],
+  }) as vl.TopLevelSpec
+
+const rowsOf = (r: ClaimResult, metric: string, x: (c: { condition: string | number }) => number | string): BandRow[] =>
+  r.cells.map((c) => {
+    const m = c.metrics[metric]!
+    return { x: x(c), y: m.mean, lo: m.mean - m.std, hi: m.mean + m.std, arm: c.arm }
+  })
+
+/** The plots of a claim. */
+export const claimCharts = (r: ClaimResult, seeds: number): vl.TopLevelSpec[] => {
+  const bands = seeds > 1
+  switch (r.claim) {
+    case 'emanSemi':
+      return [1, 10].map((f) =>
+        bandChart({
+          title: `FixMatch, ${f} % labels: test accuracy against step`,
+          rows: r.curves
+            .filter((p) => p.condition === f)
+            .flatMap((p) => [
+              { x: p.step, y: p.teacher.mean, lo: p.teacher.mean - p.teacher.std, hi: p.teacher.mean + p.teacher.std, arm: p.arm, role: 'teacher' },
+              { x: p.step, y: p.student.mean, lo: p.student.mean - p.student.std, hi: p.student.mean + p.student.std, arm: p.arm, role: 'student' },
+            ]),
+          xTitle: 'training step',
+          yTitle: 'test accuracy (%)',
+          bands,
+          dash: true,
+        }),
+      )
+    case 'emanSelf':
+      return [pointsChart({ title: 'Linear probe on frozen features', rows: rowsOf(r, 'linear probe (%)', () => 0), yTitle: 'linear probe accuracy (%)', bands })]
+    case 'momentum2':
+      return [bandChart({ title: 'Linear probe against batch size', rows: rowsOf(r, 'linear probe (%)', (c) => c.condition), xTitle: 'batch size', yTitle: 'linear probe accuracy (%)', xLog: true, bands })]
+    case 'projectorOnly':
+      return [
+        pointsChart({ title: 'Linear probe on frozen features', rows: rowsOf(r, 'linear probe (%)', () => 0), yTitle: 'linear probe accuracy (%)', bands }),
+        pointsChart({ title: 'Training step time', rows: rowsOf(r, 'step time (ms)', () => 0), yTitle: 'step time (ms)', bands }),
+      ]
+    case 'weightAlign':
+      return [bandChart({ title: 'Test accuracy against batch size (same number of steps at every size)', rows: rowsOf(r, 'test accuracy (%)', (c) => c.condition), xTitle: 'batch size', yTitle: 'test accuracy (%)', xLog: true, bands })]
+  }
+}
+
+/** What `results.json` records besides the results. */
+export interface RunInfo {
+  readonly budget: string
+  readonly dataset: string
+  readonly backend: string
+  readonly seeds: readonly number[]
+  readonly workers: number
+  readonly seconds: number
+  readonly command: string
+  readonly tfjs: string
+}
+
+/** Writes the page, the tables and `results.json` into `dir`; returns the files. */
+export const writeExperimentsReport = async (dir: string, results: readonly ClaimResult[], runs: readonly ClaimRun[], info: RunInfo): Promise<string[]> => {
+  const sections: ReportSection[] = results.map((r) => ({
+    title: CLAIM_TEXT[r.claim].title,
+    text: `Claim (${CLAIM_TEXT[r.claim].paper}): ${CLAIM_TEXT[r.claim].claim}. Verdict: ${r.verdict}.`,
+    charts: claimCharts(r, info.seeds.length),
+    table: tableRows(r),
+  }))
+  const tables = Object.fromEntries(results.map((r) => [r.claim, tableRows(r)])) as Record<ClaimName, ReturnType<typeof tableRows>>
+  return writeReport(
+    dir,
+    'polyak experiments: the seed papers’ claims at small scale',
+    {
+      versions: { polyak: VERSION, tfjs: info.tfjs, node: process.version },
+      date: new Date().toISOString(),
+      ...info,
+      verdicts: Object.fromEntries(results.map((r) => [r.claim, { reproduced: r.reproduced, verdict: r.verdict }])),
+      claims: results,
+      hyperparameters: runs.map((r) => ({ claim: r.claim, arm: r.arm, condition: r.condition, seed: r.seed, trainFile: r.file })),
+    },
+    tables,
+    sections,
+  )
+}

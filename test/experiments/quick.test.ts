@@ -1,0 +1,43 @@
+/**
+ * `polyak experiments --budget quick`: tiny runs of every claim that check only that the pipeline
+ * runs end to end and that the results page validates (the measured results come from the full
+ * budget, in docs/results.md).
+ */
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { polyak } from '../support/cli.js'
+
+const CLAIMS = ['emanSemi', 'emanSelf', 'momentum2', 'projectorOnly', 'weightAlign']
+
+describe('polyak experiments --budget quick', () => {
+  it('runs every claim over 2 seeds on 2 workers and writes a page, tables and results.json that validate', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'polyak-exp-'))
+    const out = join(dir, 'report')
+    const r = await polyak(['experiments', '--budget', 'quick', '--seeds', '2', '--workers', '2', '--out', out, '--json'], { timeoutMs: 600_000 })
+    expect(r.code, r.stderr.slice(-2000)).toBe(0)
+    const verdicts = (JSON.parse(r.stdout) as { verdicts: Array<{ claim: string; verdict: string; reproduced: boolean }> }).verdicts
+    expect(verdicts.map((v) => v.claim)).toEqual(CLAIMS)
+    for (const v of verdicts) expect(v.verdict).toMatch(/^(reproduced|not reproduced)/)
+
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Record<string, unknown> & { versions: Record<string, string>; seeds: number[]; hyperparameters: Array<{ claim: string; trainFile: { config: unknown } }> }
+    expect(Object.keys(results.versions).sort()).toEqual(['node', 'polyak', 'tfjs'])
+    expect(results.seeds).toEqual([0, 1])
+    expect(results).toMatchObject({ budget: 'quick', dataset: 'mnist', backend: 'wasm' })
+    expect(typeof results.date).toBe('string')
+    expect(new Set(results.hyperparameters.map((h) => h.claim))).toEqual(new Set(CLAIMS))
+    for (const h of results.hyperparameters) expect(h.trainFile.config).toBeDefined()
+
+    for (const c of CLAIMS) {
+      const header = readFileSync(join(out, `${c}.csv`), 'utf8').split('\n')[0]!
+      expect(header.startsWith('arm,condition,seeds,')).toBe(true)
+      for (const col of header.split(',').slice(3)) expect(col, `${c}.csv column '${col}' carries a unit`).toMatch(/\((%|ms)\)/)
+    }
+    const html = readFileSync(join(out, 'index.html'), 'utf8')
+    for (const title of ['EMAN, semi-supervised', 'EMAN, self-supervised', 'Momentum² Teacher', 'Projector-only momentum', 'WeightAlign across batch sizes']) expect(html).toContain(title)
+    expect((html.match(/<svg/g) ?? []).length).toBeGreaterThanOrEqual(7)
+    expect(html).toContain('test accuracy (%)')
+    expect(html).not.toMatch(/accuracy[^<]{0,30}, lo/) // no band title leaking into the axis
+  }, 600_000)
+})
