@@ -61,12 +61,6 @@ export const transition =
     })
   }
 
-/** A transition that reports `a` and changes nothing (its output slots are clones of its input). */
-export const of =
-  <T extends Leaf, P, S, A>(ops: Ops<T>, a: A): Transition<P, S, A> =>
-  (s) =>
-    transition<T, P, S, A>(ops, (x) => [a, x])(s)
-
 /**
  * Runs transitions one after the other on the same state and reports their reports as a tuple.
  * Intermediate states are freed.
@@ -159,11 +153,3 @@ export const masked = <T extends Leaf, P extends Tree<T>, S extends Tree<T>, A>(
     }
     return [a, { params: mergeBack(s.params, out.params) as P, stats: mergeBack(s.stats, out.stats) as S }]
   })
-
-/** Number of tensor leaves in both slots (for diagnostics). */
-export const countLeaves = <P, S>(s: Slots<P, S>): number => {
-  let n = 0
-  forEachLeaf(s.params as Tree<unknown>, () => (n += 1))
-  forEachLeaf(s.stats as Tree<unknown>, () => (n += 1))
-  return n
-}

@@ -123,7 +123,30 @@ export interface RunInfo {
   readonly tfjs: string
 }
 
-/** Writes the page, the tables and `results.json` into `dir`; returns the files. */
+/** The results as Markdown: the command, the setup, and per claim its verdict and table (what `docs/results.md` holds). */
+export const resultsMarkdown = (results: readonly ClaimResult[], info: RunInfo): string => {
+  const lines: string[] = [
+    '# polyak experiments: measured results',
+    '',
+    `Produced by \`${info.command}\` (polyak ${VERSION}, tfjs ${info.tfjs}, Node ${process.version}, backend ${info.backend}), ` +
+      `${info.budget} budget on ${info.dataset === 'fashion' ? 'Fashion-MNIST' : 'MNIST'} at 14×14, seeds ${info.seeds.join(', ')}, ` +
+      `${info.workers} worker process(es), ${Math.round(info.seconds / 60)} min wall time. Every number is mean ± sample std over the seeds; accuracies in percent.`,
+    '',
+    'A verdict says whether the claim reproduced in direction, the effect size, and whether the effect exceeds the spread over seeds (|Δ| > s_A + s_B).',
+    '',
+  ]
+  for (const r of results) {
+    const t = CLAIM_TEXT[r.claim]
+    lines.push(`## ${t.title}`, '', `Claim (${t.paper}): ${t.claim}.`, '', `**Verdict:** ${r.verdict}.`, '')
+    const metrics = Object.keys(r.cells[0]?.metrics ?? {})
+    lines.push(`| arm | condition | seeds | ${metrics.join(' | ')} |`, `| --- | --- | --- | ${metrics.map(() => '---').join(' | ')} |`)
+    for (const c of r.cells) lines.push(`| ${c.arm} | ${c.condition} | ${c.seeds} | ${metrics.map((k) => (c.metrics[k]!.n > 1 ? `${c.metrics[k]!.mean.toFixed(1)} ± ${c.metrics[k]!.std.toFixed(1)}` : c.metrics[k]!.mean.toFixed(1))).join(' | ')} |`)
+    lines.push('')
+  }
+  return lines.join('\n')
+}
+
+/** Writes the page, the tables, `results.json` and `results.md` into `dir`; returns the files. */
 export const writeExperimentsReport = async (dir: string, results: readonly ClaimResult[], runs: readonly ClaimRun[], info: RunInfo): Promise<string[]> => {
   const sections: ReportSection[] = results.map((r) => ({
     title: CLAIM_TEXT[r.claim].title,
@@ -132,6 +155,9 @@ export const writeExperimentsReport = async (dir: string, results: readonly Clai
     table: tableRows(r),
   }))
   const tables = Object.fromEntries(results.map((r) => [r.claim, tableRows(r)])) as Record<ClaimName, ReturnType<typeof tableRows>>
+  const { writeAtomic } = await import('../node/files.js')
+  const { join } = await import('node:path')
+  await writeAtomic(join(dir, 'results.md'), resultsMarkdown(results, info) + '\n')
   return writeReport(
     dir,
     'polyak experiments: the seed papers’ claims at small scale',

@@ -225,6 +225,3 @@ export const registerGradients = (): void => {
     tf.registerGradient({ kernelName, ...g } as unknown as tf.GradConfig)
   }
 }
-
-/** The kernels `registerGradients` covers. */
-export const GRADIENT_KERNELS: readonly string[] = Object.keys(GRADIENTS)

@@ -69,4 +69,4 @@ const makeEman = <T extends Leaf>(ops: Ops<T>, c: BatchNormSettings): Normalizer
  * const [, teacher1] = update(student, step)(teacher0)
  */
 export const emanUpdate = <T extends Leaf>(ops: Ops<T>, config: Omit<TeacherUpdateConfig, 'policy'>) =>
-  teacherUpdate(ops, { decay: config.decay, policy: emanPolicy })
+  teacherUpdate(ops, { ...config, policy: emanPolicy }) // every option passes through (donate included)

@@ -58,6 +58,15 @@ describeEachBackend(
       expect(out2.dataId).not.toBe(shared.dataId)
       expect(Array.from(await alias.data())).toEqual([1, 2, 3])
     })
+    it('emanUpdate passes donate through: the donated teacher leaf is updated in its own storage', async (ops) => {
+      const { emanUpdate } = await import('polyak')
+      const teacher = { params: { w: ops.tensor([1, 2, 3], [3]) }, stats: {} }
+      const student = { params: { w: ops.tensor([3, 2, 1], [3]) }, stats: {} }
+      const [, next] = emanUpdate(ops, { decay: 0.5, donate: true })(student, 0)(teacher)
+      expect((next.params.w as unknown as tf.Tensor).dataId).toBe((teacher.params.w as unknown as tf.Tensor).dataId)
+      const [, undonated] = emanUpdate(ops, { decay: 0.5 })(student, 0)(next)
+      expect((undonated.params.w as unknown as tf.Tensor).dataId).not.toBe((next.params.w as unknown as tf.Tensor).dataId)
+    })
   },
   ['cpu'],
 )
