@@ -5,6 +5,7 @@
  *
  * @module backends/cpu
  */
+import { TOLERANCES } from '../src/core/tolerance.js'
 import * as tf from '@tensorflow/tfjs-core'
 import { missingPackage } from './host.js'
 import { tfjsBackend } from './tfjs.js'
@@ -13,7 +14,7 @@ import { tfjsBackend } from './tfjs.js'
 export const cpu = tfjsBackend({
   name: 'cpu',
   description: 'TensorFlow.js plain-JavaScript kernels (@tensorflow/tfjs-backend-cpu)',
-  tolerance: { rtol: 1e-5, atol: 1e-6 },
+  tolerance: TOLERANCES.cpu,
   syncReadback: true,
   cloneIsCopy: false,
   load: async () => {

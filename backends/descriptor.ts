@@ -14,11 +14,9 @@ import type { Leaf } from '../src/core/tree.js'
 /** The backends polyak ships descriptors for. */
 export type BackendName = 'cpu' | 'wasm' | 'webgpu' | 'tensorflow' | 'reference'
 
-/** Tolerance of a backend's float32 results against the Float64 reference: `|a − b| ≤ atol + rtol·|b|` for one elementwise op. */
-export interface Tolerance {
-  readonly rtol: number
-  readonly atol: number
-}
+import type { Tolerance } from '../src/core/tolerance.js'
+
+export type { Tolerance }
 
 /** Whether a backend can run here, and if not, why and how to get it. */
 export type Availability = { readonly available: true } | { readonly available: false; readonly reason: string }

@@ -4,6 +4,7 @@
  *
  * @module backends/reference
  */
+import { TOLERANCES } from '../src/core/tolerance.js'
 import { referenceOps } from '../src/core/referenceOps.js'
 import type { ReferenceBackendDescriptor } from './descriptor.js'
 
@@ -11,7 +12,7 @@ import type { ReferenceBackendDescriptor } from './descriptor.js'
 export const reference: ReferenceBackendDescriptor = {
   name: 'reference',
   description: 'polyak Float64 reference interpreter (the oracle of the laws)',
-  tolerance: { rtol: 1e-12, atol: 1e-14 },
+  tolerance: TOLERANCES.reference,
   syncReadback: true,
   cloneIsCopy: true,
   probe: () => Promise.resolve({ available: true }),

@@ -8,6 +8,7 @@
  *
  * @module backends/tensorflow
  */
+import { TOLERANCES } from '../src/core/tolerance.js'
 import { importOptional, tfjsBackend } from './tfjs.js'
 
 const PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const
@@ -16,7 +17,7 @@ const PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const
 export const tensorflow = tfjsBackend({
   name: 'tensorflow',
   description: 'TensorFlow C library through @tensorflow/tfjs-node-gpu (CUDA) or @tensorflow/tfjs-node (optional peers)',
-  tolerance: { rtol: 1e-5, atol: 1e-6 },
+  tolerance: TOLERANCES.tensorflow,
   syncReadback: true,
   cloneIsCopy: false,
   load: async () => {

@@ -14,6 +14,7 @@
  *
  * @module backends/wasm
  */
+import { TOLERANCES } from '../src/core/tolerance.js'
 import * as tf from '@tensorflow/tfjs-core'
 import { type WasmBackendLike, prepareWasmKernels, wasmKernelStatus, wasmKernels } from '../src/kernels/wasm/module.js'
 import { missingPackage } from './host.js'
@@ -52,7 +53,7 @@ const PACKAGE = '@tensorflow/tfjs-backend-wasm'
 export const wasm = tfjsBackend({
   name: 'wasm',
   description: 'TensorFlow.js WebAssembly kernels with SIMD (@tensorflow/tfjs-backend-wasm)',
-  tolerance: { rtol: 1e-5, atol: 1e-6 },
+  tolerance: TOLERANCES.wasm,
   syncReadback: true,
   cloneIsCopy: true,
   load: async () => {

@@ -11,6 +11,7 @@
  * @module backends/webgpu
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { TOLERANCES } from '../src/core/tolerance.js'
 import { host, missingPackage } from './host.js'
 import { importOptional, tfjsBackend } from './tfjs.js'
 
@@ -71,8 +72,7 @@ const installNavigatorGpu = (): Promise<string | undefined> =>
 export const webgpu = tfjsBackend({
   name: 'webgpu',
   description: 'TensorFlow.js WebGPU kernels (@tensorflow/tfjs-backend-webgpu; the browser\'s WebGPU, or Dawn + Vulkan in Node)',
-  // GPU transcendental functions (exp, log, inverseSqrt) are allowed a few ulp by the WGSL spec.
-  tolerance: { rtol: 1e-4, atol: 1e-5 },
+  tolerance: TOLERANCES.webgpu,
   syncReadback: false,
   cloneIsCopy: false,
   load: async () => {

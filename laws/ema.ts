@@ -7,6 +7,7 @@
  *
  * @module laws/ema
  */
+import { FLOAT32_UNIT_ROUNDOFF } from '../src/core/tolerance.js'
 import fc from 'fast-check'
 import type { Ema } from '../src/ema/ema.js'
 import type { Ops } from '../src/core/ops.js'
@@ -14,7 +15,7 @@ import type { Leaf } from '../src/core/tree.js'
 import { type HostTensor, decayArb, openDecayArb, shapeArb, spreadDataArb, tensorArb, valueArb } from './arbitraries.js'
 import { type Law, closeTo, evaluate, exactlyEqual, leavesInputsUntouched } from './law.js'
 
-const U = 2 ** -24
+const U = FLOAT32_UNIT_ROUNDOFF
 
 /** A one-tensor EMA step, generic in the interpreter. */
 export type EmaStep = <T extends Leaf>(ops: Ops<T>, avg: T, x: T, decay: number) => T

@@ -4,6 +4,7 @@
  *
  * @module laws/generic
  */
+import { FLOAT32_UNIT_ROUNDOFF } from '../src/core/tolerance.js'
 import fc from 'fast-check'
 import { disposeTree, tensorLeaves } from '../src/core/memory.js'
 import type { Ops } from '../src/core/ops.js'
@@ -185,7 +186,7 @@ const PRIMITIVES: readonly Primitive[] = [
   },
 ]
 
-const U = 2 ** -24
+const U = FLOAT32_UNIT_ROUNDOFF
 
 /**
  * Backend conformance: representative primitives (elementwise with broadcasting, `axpby`, `rsqrt`,

@@ -15,12 +15,10 @@ import { type Leaf, mapAny } from '../src/core/tree.js'
 import { isTensorLike, tensorLeaves } from '../src/core/memory.js'
 import { allClose } from './eq.js'
 import type { Ops } from '../src/core/ops.js'
+import { type Tolerance, toleranceOf } from '../src/core/tolerance.js'
 
-/** Tolerance `|a − b| ≤ atol + rtol·|b|` of one float32 op; laws scale it by problem size where they say so. */
-export interface LawTolerance {
-  readonly rtol: number
-  readonly atol: number
-}
+/** Tolerance `|a − b| ≤ atol + rtol·|b|` of one op (`core/tolerance`); laws scale it by problem size where they say so. */
+export type LawTolerance = Tolerance
 
 /** What every law runs with: the interpreter and its tolerance. */
 export interface LawContext<T extends Leaf = Leaf> {
@@ -95,9 +93,8 @@ export class LawError extends Error {
   }
 }
 
-/** Default tolerance of an interpreter: float64 for the reference, float32 otherwise. */
-export const defaultTolerance = (ops: Ops<Leaf>): LawTolerance =>
-  ops.name === 'reference' ? { rtol: 1e-10, atol: 1e-12 } : ops.name === 'tfjs:webgpu' ? { rtol: 1e-4, atol: 1e-5 } : { rtol: 1e-5, atol: 1e-6 }
+/** Default tolerance of an interpreter: its entry in the one tolerance table (`TOLERANCES`), which the backend descriptors read too. */
+export const defaultTolerance = (ops: Ops<Leaf>): LawTolerance => toleranceOf(ops.name)
 
 const describeError = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n').slice(0, 3).join(' ')
 

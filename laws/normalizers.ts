@@ -4,6 +4,7 @@
  *
  * @module laws/normalizers
  */
+import { FLOAT32_UNIT_ROUNDOFF } from '../src/core/tolerance.js'
 import fc from 'fast-check'
 import type { Ops, VarianceEstimator } from '../src/core/ops.js'
 import type { Leaf } from '../src/core/tree.js'
@@ -16,7 +17,7 @@ import type { VarianceCorrection } from '../src/norm/momentumBatchNorm.js'
 import { type HostTensor, batchShapeArb, logUniformArb, nearEpsilonDataArb, sizeOf, spreadDataArb, tensorArb, uniformArb, valueArb } from './arbitraries.js'
 import { type Law, closeTo, evaluate, exactlyEqual, leavesInputsUntouched } from './law.js'
 
-const U = 2 ** -24
+const U = FLOAT32_UNIT_ROUNDOFF
 
 // -------------------------------------------------------------------------------------------------
 // BatchNorm

@@ -4,6 +4,7 @@
  *
  * @module laws/teacher
  */
+import { FLOAT32_UNIT_ROUNDOFF } from '../src/core/tolerance.js'
 import fc from 'fast-check'
 import type { Ops } from '../src/core/ops.js'
 import type { Leaf } from '../src/core/tree.js'
@@ -12,7 +13,7 @@ import type { TeacherPolicy } from '../src/ema/teacher.js'
 import { type HostTensor, openDecayArb, shapeArb, spreadDataArb, tensorArb, uniformArb } from './arbitraries.js'
 import { type Law, closeTo, evaluate, exactlyEqual, leavesInputsUntouched } from './law.js'
 
-const U = 2 ** -24
+const U = FLOAT32_UNIT_ROUNDOFF
 
 /** A teacher update: the new teacher state from the student and the teacher (both borrowed). */
 export type TeacherUpdateSubject = <T extends Leaf>(

@@ -42,6 +42,7 @@ export type { DType, VarianceEstimator, Padding, TensorData, AxpbyOptions, Momen
 export { tfOps, type Tensor } from './core/tfOps.js'
 export { referenceOps, RefTensor, referenceMemory } from './core/referenceOps.js'
 export { cloneTree, disposeTree, type Owned } from './core/memory.js'
+export { type Tolerance, FLOAT32_UNIT_ROUNDOFF, TOLERANCES, toleranceOf } from './core/tolerance.js'
 
 // transitions and drivers
 export {

@@ -7,6 +7,7 @@
  * the terms: `|want|` for elementwise primitives, and for sums, products and convolutions the same
  * primitive evaluated on absolute values (the classic forward error bound of float summation).
  */
+import { FLOAT32_UNIT_ROUNDOFF } from '../../src/core/tolerance.js'
 import fc from 'fast-check'
 import { expect } from 'vitest'
 import { type Leaf, type Ops, type RefTensor, referenceOps, unsafeBatchNorm } from 'polyak'
@@ -24,7 +25,7 @@ import {
 } from 'polyak/laws'
 import { describeEachBackend, itOn } from '../support/backends.js'
 
-const U = 2 ** -24
+const U = FLOAT32_UNIT_ROUNDOFF
 const ofShape = (shape: readonly number[], min = -1e3, max = 1e3) => tensorArb(shape, rangeDataArb(min, max))
 /** Values with -0 read as 0 (the sign of zero is not part of the contract). */
 const zeroSigned = (a: ArrayLike<number>): number[] => Array.from(a, (v) => (v === 0 ? 0 : v))

@@ -1,3 +1,4 @@
+import { FLOAT32_UNIT_ROUNDOFF } from '../../src/core/tolerance.js'
 import fc from 'fast-check'
 import * as E from 'fp-ts/lib/Either.js'
 import { describe, expect, it as test } from 'vitest'
@@ -69,7 +70,7 @@ describeEachBackend('ema', (b) => {
         s = next
       }
       const got = await ops.read(s.stats.average.w)
-      const u = 2 ** -24
+      const u = FLOAT32_UNIT_ROUNDOFF
       const mag = Math.max(...chain.theta0.data.map(Math.abs), ...chain.xs.flatMap((x) => x.data.map(Math.abs)))
       // methods.md E4: |err| ≤ 4·u·max|·|·min(T, 1/(1−m)) + 2 ulp; the reference backend is float64-exact
       const bound = b.descriptor.name === 'reference' ? 1e-12 : 4 * u * mag * Math.min(chain.xs.length, 1 / (1 - chain.decay)) + 4 * u * mag
