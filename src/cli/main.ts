@@ -395,7 +395,7 @@ const trainCommand = async (v: Values, positionals: string[]): Promise<number> =
   const { loadDataset } = await import('../node/datasets.js')
   const train = loadDataset(f.data.dataset, 'train', { limit: f.data.trainImages, factor: 2 })
   const test = loadDataset(f.data.dataset, 'test', { limit: f.data.testImages, factor: 2 })
-  const { progressBar } = await import('./demo.js')
+  const { progressBar } = await import('./progress.js')
   const guard = { onNonFinite: onNan, onWarning: (m: string) => process.stderr.write(`\nwarning: ${m}\n`) }
   let result: unknown
   if (f.kind === 'semiSupervised') {

@@ -16,7 +16,7 @@ import { parseJsonInput, preview } from '../codecs/jsonInput.js'
 import { NonFiniteError, PolyakError, showShape } from '../core/errors.js'
 import { VERSION } from '../version.js'
 import type { ModelTree } from '../nn/model.js'
-import { type TrainState, flatten } from './common.js'
+import { type TrainState, flatten, unflatten } from './common.js'
 
 /** Where a checkpoint's text lives: a file in Node (`checkpointFile`), or anything with read and write. */
 export interface CheckpointStore {
@@ -192,9 +192,7 @@ const decodeInto = (file: string, where: string, like: ModelTree, enc: unknown):
     if (/(^|\/)variance$/.test(path) && (values as Float32Array).some((v) => v < 0)) throw new CheckpointError(file, `'${where}/${path}' holds a negative variance`)
     return tf.tensor(values, t.shape, t.dtype)
   })
-  let i = 0
-  const rebuild = (x: ModelTree): ModelTree => Object.fromEntries(Object.entries(x).map(([k, v]) => [k, v instanceof tf.Tensor ? tensors[i++]! : rebuild(v)]))
-  return rebuild(like)
+  return unflatten(like, tensors)
 }
 
 /**
