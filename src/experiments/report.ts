@@ -107,7 +107,7 @@ export const claimCharts = (r: ClaimResult, seeds: number): vl.TopLevelSpec[] =>
         pointsChart({ title: 'Training step time', rows: rowsOf(r, 'step time (ms)', () => 0), yTitle: 'step time (ms)', bands }),
       ]
     case 'weightAlign':
-      return [bandChart({ title: 'Test accuracy against batch size (same number of steps at every size)', rows: rowsOf(r, 'test accuracy (%)', (c) => c.condition), xTitle: 'batch size', yTitle: 'test accuracy (%)', xLog: true, bands })]
+      return [bandChart({ title: 'Test accuracy against batch size (same images at every size, lr ∝ batch)', rows: rowsOf(r, 'test accuracy (%)', (c) => c.condition), xTitle: 'batch size', yTitle: 'test accuracy (%)', xLog: true, bands })]
   }
 }
 
