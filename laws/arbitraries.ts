@@ -129,7 +129,7 @@ export const batchShapeArb = (options: { minBatch?: number; maxBatch?: number; m
 
 /**
  * Decays: the edge cases 0 and 1, values near 1 (0.9, 0.99, 0.999, 0.9999), 0.5, and uniform in
- * [0, 1] (methods.md §5).
+ * [0, 1] (docs/methods.md).
  */
 export const decayArb: fc.Arbitrary<number> = fc.oneof(fc.constantFrom(0, 1, 0.5, 0.9, 0.99, 0.999, 0.9999), uniformArb(0, 1))
 

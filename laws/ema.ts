@@ -1,5 +1,5 @@
 /**
- * EMA laws (methods.md §5.1), for any one-tensor EMA step
+ * EMA laws (docs/methods.md), for any one-tensor EMA step
  *
  *     step(ops, avg, x, d) = d·avg + (1 − d)·x        (d = decay, weight on the OLD value)
  *

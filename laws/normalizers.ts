@@ -1,5 +1,5 @@
 /**
- * Normalizer laws: BatchNorm's (methods.md §5.2), batch independence (B4, N6, W7), Momentum BN's
+ * Normalizer laws: BatchNorm's (docs/methods.md), batch independence (B4, N6, W7), Momentum BN's
  * (§5.4) and WeightAlign's (§5.6).
  *
  * @module laws/normalizers

@@ -1,5 +1,5 @@
 /**
- * Teacher-update laws (methods.md §5.3, E11), for any function that moves a teacher state toward a
+ * Teacher-update laws (docs/methods.md, E11), for any function that moves a teacher state toward a
  * student state under a per-leaf policy.
  *
  * @module laws/teacher

@@ -4,7 +4,7 @@
  *     avg_t = d_t·avg_{t−1} + (1 − d_t)·x_t        (d = decay: the weight on the OLD value)
  *
  * computed as `axpby(d, avg, 1 − d, x)` with `1 − d` in float64, so `d = 1` returns `avg` and
- * `d = 0` returns `x` exactly (methods.md §0.3, laws E1/E2). `emaLeaf` is the primitive every
+ * `d = 0` returns `x` exactly (docs/methods.md, laws E1/E2). `emaLeaf` is the primitive every
  * running statistic in polyak uses (BatchNorm, EMAN, teacher updates); `ema` is the stateful
  * transformation over whole trees.
  *

@@ -4,7 +4,7 @@
  * `avg ← decay·avg + (1 − decay)·new`.
  *
  * Every schedule with a horizon `K` clamps `k` to `[0, K]`. The reference implementations do not:
- * their cosines swing back after `K` (`m_{2K} = m_0`, `α_{2K} = 1`, methods.md E10/M1/P9), which only
+ * their cosines swing back after `K` (`m_{2K} = m_0`, `α_{2K} = 1`, docs/methods.md E10/M1/P9), which only
  * matters when training runs past the planned number of steps.
  *
  * @module ema/schedules
@@ -77,7 +77,7 @@ export const cosineToOne = (base: number, K: number): Schedule => {
  *     α_k = (cos(π·k/K) + 1)/2,   k clamped to [0, K]
  *
  * `α_0 = 1` (pure batch statistics), `α_{K/2} = 0.5`, `α_K = 0` (pure running statistics).
- * (zengarden/momentum2-teacher `MomentumBatchNorm`, methods.md §2.4.)
+ * (zengarden/momentum2-teacher `MomentumBatchNorm`, docs/methods.md)
  */
 export const momentumBnAlpha = (K: number): Schedule => {
   checkHorizon('momentumBnAlpha: K', K)

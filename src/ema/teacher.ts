@@ -5,11 +5,11 @@
  *     copy: θ'_leaf ← θ_leaf
  *     keep: θ'_leaf unchanged
  *
- * Student and teacher are paired **by path** (not by position, methods.md P7) with equal shapes
+ * Student and teacher are paired **by path** (not by position, docs/methods.md P7) with equal shapes
  * and dtypes asserted; integer leaves (step counters such as BatchNorm's `count`, PyTorch's
  * `num_batches_tracked`) are copied whenever the policy says `ema`: never averaged (E11, P3).
  *
- * Presets (methods.md §7): `emanPolicy` (EMAN, timm `ModelEmaV3` default), `weightsOnly`
+ * Presets (docs/methods.md): `emanPolicy` (EMAN, timm `ModelEmaV3` default), `weightsOnly`
  * (MoCo / BYOL / solo-learn / Momentum² Teacher: statistics are the teacher's own),
  * `paramsEmaStatsCopy` (`AveragedModel` with `use_buffers=False`), `projectorOnly(predicate)`.
  *
@@ -128,7 +128,7 @@ export const teacherUpdate =
 
 /**
  * A teacher initialised as a deep copy of the student's complete state (parameters, statistics and
- * counters), so step 0 is well defined for any student, pretrained or not (methods.md §1.3, P6).
+ * counters), so step 0 is well defined for any student, pretrained or not (docs/methods.md, P6).
  */
 export const initTeacher = <T extends Leaf, P, S>(ops: Ops<T>, student: Slots<P, S>): Slots<P, S> => {
   assertLive(ops, student.params, 'student/params')

@@ -34,7 +34,7 @@ import type { Normalizer } from './normalizer.js'
  * The student uses ordinary train-mode `batchNorm`; the state layout is the same (`gamma`, `beta`,
  * `mean`, `variance`, `count`), so a student tree and its EMAN teacher tree pair leaf by leaf.
  * (amazon-science/exponential-moving-average-normalization, `models/byol.py` `momentum_update` and
- * `main_byol.py`; methods.md §1.) Config as `batchNorm` (its `decay` and `runningVariance` matter
+ * `main_byol.py`; docs/methods.md) Config as `batchNorm` (its `decay` and `runningVariance` matter
  * only for the student's statistics, which the teacher inherits through the update).
  *
  * @example

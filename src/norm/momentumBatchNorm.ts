@@ -22,7 +22,7 @@ export interface MomentumBatchNormConfig {
   readonly epsilon?: number
   /**
    * Reproduce the reference code's double Bessel correction (`torch.var` is already unbiased and
-   * is multiplied by `n/(n−1)` again, in the normalisation and in the running update; methods.md
+   * is multiplied by `n/(n−1)` again, in the normalisation and in the running update; docs/methods.md
    * P2). Default `false`: the variance is corrected once.
    */
   readonly referenceDoubleBessel?: boolean
@@ -67,7 +67,7 @@ interface Resolved {
 
 /**
  * Momentum BatchNorm (Momentum² Teacher's `MomentumBatchNorm2d/1d`, zengarden/momentum2-teacher
- * `resnet_mbn.py`; methods.md §2.4), channels last.
+ * `resnet_mbn.py`; docs/methods.md), channels last.
  *
  * **train** at step `k` (`context.step`, required) with `α = α_k = (cos(πk/K) + 1)/2` (PyTorch
  * convention: weight on the NEW statistics; 1 at the start, 0 at the end, clamped at `k ≥ K`). The
@@ -86,7 +86,7 @@ interface Resolved {
  *
  * The reference runs the two views of a step as two calls and updates on the second; passing both
  * views in one call (`views: 2`) computes exactly that update without relying on call parity
- * (methods.md P10), and both views see the same running statistics (law M6).
+ * (docs/methods.md P10), and both views see the same running statistics (law M6).
  *
  * **eval**: eval-mode BatchNorm with the running statistics (α = 0), statistics unchanged. The
  * reference ignores eval mode (P9); its evaluation loads these statistics into a plain BatchNorm,

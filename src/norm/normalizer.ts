@@ -6,7 +6,7 @@
  * per-channel statistics reduce over every axis but the last. (PyTorch is channels first: transpose
  * NCHW → NHWC at the boundary, as the parity fixtures do.)
  *
- * `mode` is an explicit argument, never hidden state (methods.md P4, N8): `'train'` and `'eval'`
+ * `mode` is an explicit argument, never hidden state (docs/methods.md P4, N8): `'train'` and `'eval'`
  * mean what each normalizer documents, and teacher normalizers (EMAN) behave the same in both.
  *
  * @module norm/normalizer

@@ -24,7 +24,7 @@ export interface WeightAlignConfig {
   /**
    * Activation gain `G`, default `√2` (He/Kaiming, for ReLU). UNCONFIRMED against the paper body:
    * `1` leaves the gain to `γ`; `√(2/(1 − 1/π)) ≈ 1.7129` is exact for centred weights under ReLU
-   * (NF-Net's Scaled-WS constant). methods.md §4.2.
+   * (NF-Net's Scaled-WS constant). docs/methods.md
    */
   readonly gain?: number
   /** ε inside the square root, default `1e-5` (placement UNCONFIRMED; PyTorch/timm style). Must be > 0. */
@@ -50,7 +50,7 @@ const fields = weightAlignFields
  * raw weight at every use (a reparameterisation, differentiated through, like weight
  * standardisation); the optimizer updates the raw weight and `γ`.
  *
- * ε must be > 0: with ε = 0 a constant filter would give 0/0 (methods.md W10); with ε > 0 it gives
+ * ε must be > 0: with ε = 0 a constant filter would give 0/0 (docs/methods.md W10); with ε > 0 it gives
  * `Ŵ_o ≈ 0`. The gain, ε's value and placement, and `γ` being per filter are choices, documented
  * as such (the paper body could not be read; see `WeightAlignConfig`).
  *

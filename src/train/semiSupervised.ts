@@ -4,7 +4,7 @@
  * statistics), (b) EMAN (weights and BN statistics EMA, eval-mode BN), or (c) none (the student
  * labels for itself).
  *
- * One step (FixMatch-EMAN order, methods.md §1.4): pseudo-labels from the teacher on the weakly
+ * One step (FixMatch-EMAN order, docs/methods.md): pseudo-labels from the teacher on the weakly
  * augmented unlabelled batch; one student forward over `[labelled; strongly augmented unlabelled]`;
  * loss `CE(labelled) + λ·(masked CE | consistency)`; optimizer step; then the teacher update.
  *

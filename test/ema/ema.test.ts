@@ -72,7 +72,7 @@ describeEachBackend('ema', (b) => {
       const got = await ops.read(s.stats.average.w)
       const u = FLOAT32_UNIT_ROUNDOFF
       const mag = Math.max(...chain.theta0.data.map(Math.abs), ...chain.xs.flatMap((x) => x.data.map(Math.abs)))
-      // methods.md E4: |err| ≤ 4·u·max|·|·min(T, 1/(1−m)) + 2 ulp; the reference backend is float64-exact
+      // docs/methods.md E4: |err| ≤ 4·u·max|·|·min(T, 1/(1−m)) + 2 ulp; the reference backend is float64-exact
       const bound = b.descriptor.name === 'reference' ? 1e-12 : 4 * u * mag * Math.min(chain.xs.length, 1 / (1 - chain.decay)) + 4 * u * mag
       assertAllClose(got, chain.float64.data, { rtol: 0, atol: bound, label: 'vs float64' })
       if (b.descriptor.name !== 'reference') assertAllClose(got, chain.torchFloat32.data, { rtol: 0, atol: 2 * bound, label: 'vs torch float32' })
