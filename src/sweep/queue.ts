@@ -130,6 +130,7 @@ export const followSweep = async (grid: SweepGrid, out: string, url: string, que
         const state = q === undefined ? 'unknown' : await q.getState()
         if (state === 'active') running += 1
         else if (state === 'failed') failures.push({ id: job.id, message: q?.failedReason ?? 'failed' })
+        else if (state === 'completed' && (await finishedResult(out, job.id)) !== undefined) done += 1 // finished between the two looks
         else if (state === 'unknown' || state === 'completed') failures.push({ id: job.id, message: state === 'unknown' ? 'not on the queue (removed?): run polyak sweep again to queue it' : 'completed without a result in the sweep folder: do all workers share it?' })
       }
       startDone ??= done
