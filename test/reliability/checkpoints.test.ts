@@ -18,13 +18,13 @@ import { unsafeUseBackend } from 'polyak/backends'
 import { checkpointFile, loadMnist } from 'polyak/node'
 import { canonicalJson, sha256Hex } from '../../src/train/checkpoint.js'
 import { polyak } from '../support/cli.js'
+import { tinyMnist } from '../support/data.js'
 
 let train: ImageSet
 let test: ImageSet
 beforeAll(async () => {
   await unsafeUseBackend('wasm')
-  train = loadMnist('train', { limit: 400, factor: 2 })
-  test = loadMnist('test', { limit: 40, factor: 2 })
+  ;({ train, test } = tinyMnist())
 })
 
 const config = { ...SEMI_DEFAULTS, teacher: 'eman' as const, labelledFraction: 0.05, steps: 6, batchLabelled: 8, batchUnlabelled: 8, widths: [4, 8], evalEvery: 0, evalLimit: 40 }

@@ -12,8 +12,8 @@ import * as tf from '@tensorflow/tfjs-core'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { type ImageSet, NonFiniteError, SEMI_DEFAULTS, runSemiSupervised, runSupervised } from 'polyak'
 import { unsafeUseBackend } from 'polyak/backends'
-import { loadMnist } from 'polyak/node'
 import { polyak } from '../support/cli.js'
+import { tinyMnist } from '../support/data.js'
 
 const STEPS = Number(process.env.POLYAK_SOAK_STEPS ?? 5000)
 
@@ -21,8 +21,7 @@ let train: ImageSet
 let test: ImageSet
 beforeAll(async () => {
   await unsafeUseBackend('wasm')
-  train = loadMnist('train', { limit: 400, factor: 2 })
-  test = loadMnist('test', { limit: 40, factor: 2 })
+  ;({ train, test } = tinyMnist())
 })
 
 describe('soak', () => {

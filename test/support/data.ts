@@ -1,0 +1,9 @@
+/** The small MNIST sets the pipeline tests train on: 400 training and 40 test images at 14×14. */
+import type { ImageSet } from 'polyak'
+import { loadMnist } from 'polyak/node'
+
+/** `{train, test}`: the first 400 training and 40 test images of MNIST, 2×2-pooled to 14×14. */
+export const tinyMnist = (): { train: ImageSet; test: ImageSet } => ({
+  train: loadMnist('train', { limit: 400, factor: 2 }),
+  test: loadMnist('test', { limit: 40, factor: 2 }),
+})
