@@ -13,7 +13,7 @@ import type { Normalizer } from '../src/norm/normalizer.js'
 import type { WeightAlignParams } from '../src/norm/weightAlign.js'
 import type { WeightNormalizer } from '../src/norm/weightStandardization.js'
 import type { WeightLayout } from '../src/norm/weightLayout.js'
-import type { VarianceCorrection } from '../src/norm/momentumBatchNorm.js'
+import { type VarianceCorrection, varianceFactor } from '../src/norm/momentumBatchNorm.js'
 import { type HostTensor, batchShapeArb, logUniformArb, nearEpsilonDataArb, sizeOf, spreadDataArb, tensorArb, uniformArb, valueArb } from './arbitraries.js'
 import { type Law, closeTo, evaluate, exactlyEqual, leavesInputsUntouched } from './law.js'
 
@@ -327,8 +327,14 @@ export interface MomentumBnSubject {
   readonly epsilon?: number
 }
 
-const factorOf = (c: VarianceCorrection | undefined, n: number): number =>
-  (c ?? 'unbiased') === 'biased' ? 1 : (c ?? 'unbiased') === 'unbiased' ? n / (n - 1) : (n / (n - 1)) ** 2
+/** The correction a subject claims (`'unbiased'` when it says nothing) as a factor over `n` values: `varianceFactor`, as Momentum BN applies it. */
+const factorOf = (c: VarianceCorrection | undefined, n: number): number => varianceFactor(c ?? 'unbiased', n)
+
+/** A Momentum BN state at init with running statistics `mean0`, `var0` (the laws start from arbitrary ones). */
+const mbnStateFrom = <T extends Leaf>(ops: Ops<T>, norm: Normalizer<T, BatchNormParams<T>, BatchNormStats<T>>, c: number, mean0: HostTensor, var0: HostTensor) => {
+  const init = norm.init(c)
+  return { params: init.params, stats: { mean: ops.tensor(mean0.data, [c]), variance: ops.tensor(var0.data, [c]), count: init.stats.count } }
+}
 
 const mbnArb = batchShapeArb({ minBatch: 2, maxBatch: 3 }).chain((s) => {
   const shape = [s[0]! * 2, ...s.slice(1)]
@@ -346,7 +352,7 @@ export const mbnInitialStatsIrrelevant: Law<MomentumBnSubject, readonly [HostTen
     const norm = subject.make(ops, 10)
     const r = await evaluate(ops, () => {
       const a = norm.init(c)
-      const b = { params: a.params, stats: { mean: ops.tensor(mean0.data, [c]), variance: ops.tensor(var0.data, [c]), count: a.stats.count } }
+      const b = mbnStateFrom(ops, norm, c, mean0, var0)
       const [, sa] = norm.apply(ops.tensor(x.data, x.shape), 'train', { step: 0, views: 2 })(a)
       const [, sb] = norm.apply(ops.tensor(x.data, x.shape), 'train', { step: 0, views: 2 })(b)
       return { ma: sa.stats.mean, mb: sb.stats.mean, va: sa.stats.variance, vb: sb.stats.variance }
@@ -365,8 +371,7 @@ export const mbnAlphaEndpoints: Law<MomentumBnSubject, readonly [HostTensor, Hos
     const K = 7
     const norm = subject.make(ops, K)
     const r = await evaluate(ops, () => {
-      const init = norm.init(c)
-      const s = { params: init.params, stats: { mean: ops.tensor(mean0.data, [c]), variance: ops.tensor(var0.data, [c]), count: init.stats.count } }
+      const s = mbnStateFrom(ops, norm, c, mean0, var0)
       const xt = ops.tensor(x.data, x.shape)
       return {
         end: norm.apply(xt, 'train', { step: K, views: 2 })(s)[0],
@@ -405,8 +410,7 @@ export const mbnStoredVariance: Law<MomentumBnSubject, readonly [HostTensor, Hos
     const c = x.shape[x.shape.length - 1]!
     const norm = subject.make(ops, 10)
     const r = await evaluate(ops, () => {
-      const init = norm.init(c)
-      const s = { params: init.params, stats: { mean: ops.tensor(mean0.data, [c]), variance: ops.tensor(var0.data, [c]), count: init.stats.count } }
+      const s = mbnStateFrom(ops, norm, c, mean0, var0)
       const [, next] = norm.apply(ops.tensor(x.data, x.shape), 'train', { step: 0, views: 2 })(s)
       return { mean: next.stats.mean, variance: next.stats.variance }
     })

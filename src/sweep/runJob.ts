@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
-import { mkdir, readFile, stat } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { writeAtomic } from '../node/files.js'
@@ -98,10 +98,3 @@ export const runJobProcess = async (job: SweepJob, out: string, options: { reado
   await writeAtomic(join(dir, 'result.json'), JSON.stringify(r, null, 2) + '\n')
   return { ok: true, result: r }
 }
-
-/** True when `path` exists. */
-export const exists = (path: string): Promise<boolean> =>
-  stat(path).then(
-    () => true,
-    () => false,
-  )

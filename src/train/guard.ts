@@ -60,7 +60,9 @@ export const nonFiniteGuard = (policy: NonFinitePolicy = 'stop', warn: (message:
       const leaf = await firstNonFiniteLeaf(state)
       fail(new NonFiniteError(step, leaf ?? 'loss', `the loss is ${loss}${leaf === undefined ? '' : `; '${leaf}' is the first non-finite leaf`}`))
     },
-    /** Checks every leaf of `state` (before an evaluation or a checkpoint). */
+    /** Reports a `NonFiniteError` found elsewhere (the checkpoint encoder's): rethrown under 'stop', warned once under 'warn'. */
+    report: (e: NonFiniteError): void => fail(e),
+    /** Checks every leaf of `state` (before an evaluation). */
     state: async (step: number, state: TrainState): Promise<boolean> => {
       const leaf = await firstNonFiniteLeaf(state)
       if (leaf === undefined) return true

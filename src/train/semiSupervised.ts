@@ -11,6 +11,7 @@
  * @module train/semiSupervised
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { NonFiniteError } from '../core/errors.js'
 import { tfOps } from '../core/tfOps.js'
 import { type TeacherPolicy, emanPolicy, teacherUpdate, weightsOnly } from '../ema/teacher.js'
 import { WEAK, batchStream, labelledSplit, makeBatch, strong } from '../data/augment.js'
@@ -222,8 +223,13 @@ export const runSemiSupervised = async (
     }
     onProgress?.(step + 1, m, point)
     if (control.checkpoint !== undefined && ((step + 1) % control.checkpoint.every === 0 || step + 1 === lastStep)) {
-      // a non-finite state is never checkpointed: the last good checkpoint stays
-      if (await guard.state(step + 1, state)) await saveCheckpoint(control.checkpoint.store, identity, state)
+      // the encoder refuses a non-finite state (reading each tensor once), so the last good checkpoint stays
+      try {
+        await saveCheckpoint(control.checkpoint.store, identity, state)
+      } catch (e) {
+        if (!(e instanceof NonFiniteError)) throw e
+        guard.report(e)
+      }
     }
   }
   const last = curve[curve.length - 1]
