@@ -17,7 +17,7 @@ import { type BackendDescriptor, backends, forceGpuKernels, unsafeUseBackend } f
 import type { Ops } from '../src/core/ops.js'
 import type { Leaf } from '../src/core/tree.js'
 import { disposeTree } from '../src/core/memory.js'
-import { emanPolicy, teacherUpdate, weightsOnly } from '../src/ema/teacher.js'
+import { emanPolicy, unsafeTeacherUpdate, weightsOnly } from '../src/ema/teacher.js'
 import { useFusedKernels } from '../src/kernels/registry.js'
 import { registerGradients } from '../src/nn/gradients.js'
 import { convNet } from '../src/nn/model.js'
@@ -27,7 +27,8 @@ import { unsafeMomentumBatchNorm } from '../src/norm/momentumBatchNorm.js'
 import { unsafeWeightAlign } from '../src/norm/weightAlign.js'
 import type { ApplyContext, Normalizer } from '../src/norm/normalizer.js'
 import { sgd } from '../src/optim/optimizers.js'
-import { crossEntropy, disposeAll, valueAndGrads } from '../src/train/common.js'
+import { disposeAll, valueAndGrads } from '../src/train/common.js'
+import { crossEntropy } from '../src/train/losses.js'
 import { TORCH_SCRIPT } from './torch.js'
 
 /** A timing: median and range in milliseconds over `samples` runs. */
@@ -220,7 +221,7 @@ const teacherJob = (name: string, shapes: number[][], withStats: boolean, fused:
       params: treeOf(ops, shapes, 1000),
       stats: Object.fromEntries(Object.entries(bnStats).map(([k, v]) => [k, { mean: ops.clone(v.mean), variance: ops.clone(v.variance), count: ops.clone(v.count) }])),
     }
-    const update = teacherUpdate(ops, { decay: 0.999, policy: withStats ? emanPolicy : weightsOnly })
+    const update = unsafeTeacherUpdate(ops, { decay: 0.999, policy: withStats ? emanPolicy : weightsOnly })
     return {
       run: async () => {
         useFusedKernels(fused)
@@ -242,7 +243,7 @@ const donatedJob = (name: string, shapes: number[][]): Job => ({
   setup: (ops) => {
     const student = { params: treeOf(ops, shapes, 0), stats: {} }
     let t: { params: Record<string, Leaf>; stats: Record<string, never> } = { params: treeOf(ops, shapes, 1000), stats: {} }
-    const update = teacherUpdate(ops, { decay: 0.999, policy: weightsOnly, donate: true })
+    const update = unsafeTeacherUpdate(ops, { decay: 0.999, policy: weightsOnly, donate: true })
     return {
       run: async () => {
         const [, next] = update(student)(t)

@@ -3,7 +3,7 @@
  * EMAN teacher updated (weights and statistics), then the teacher normalising another view with
  * its EMA statistics. `npm test` runs it (test/examples.test.ts).
  */
-import { emanUpdate, initTeacher, unsafeBatchNorm, unsafeEman } from 'polyak'
+import { unsafeEmanUpdate, initTeacher, unsafeBatchNorm, unsafeEman } from 'polyak'
 import { unsafeUseBackend } from 'polyak/backends'
 
 /** Runs two EMAN steps on `backend`; returns the student's and teacher's running means. */
@@ -11,7 +11,7 @@ export const main = async (backend = 'wasm'): Promise<{ studentMean: number[]; t
   const { ops } = await unsafeUseBackend(backend)
   const bn = unsafeBatchNorm(ops) // student: train-mode BN
   const teacherBn = unsafeEman(ops) // teacher: eval-mode BN with EMA statistics
-  const update = emanUpdate(ops, { decay: 0.5 })
+  const update = unsafeEmanUpdate(ops, { decay: 0.5 })
 
   const x = ops.tensor([1, 2, 3, 4, 5, 6, 7, 8], [4, 2])
   const xOtherView = ops.tensor([2, 3, 4, 5, 6, 7, 8, 9], [4, 2])

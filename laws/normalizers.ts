@@ -15,6 +15,7 @@ import type { WeightNormalizer } from '../src/norm/weightStandardization.js'
 import type { WeightLayout } from '../src/norm/weightLayout.js'
 import { type VarianceCorrection, varianceFactor } from '../src/norm/momentumBatchNorm.js'
 import { type HostTensor, batchShapeArb, logUniformArb, nearEpsilonDataArb, sizeOf, spreadDataArb, tensorArb, uniformArb, valueArb } from './arbitraries.js'
+import { tensorLeaves } from '../src/core/memory.js'
 import { type Law, closeTo, evaluate, exactlyEqual, leavesInputsUntouched } from './law.js'
 
 const U = FLOAT32_UNIT_ROUNDOFF
@@ -251,6 +252,32 @@ export const batchIndependence: Law<BatchForwardSubject, readonly [HostTensor, H
     const first = r.y.slice(0, outPer)
     const tol = { rtol: Math.max(tolerance.rtol, 64 * U), atol: Math.max(tolerance.atol, 1e-5) }
     return closeTo(r.yMixed.slice(0, outPer), first, tol) && closeTo(r.yAlone, first, tol)
+  },
+}
+
+/** A registered normalizer built for `channels` channels, and its `hasStats` claim (`NormalizerCapabilities`). */
+export interface DeclaredNormalizerSubject {
+  readonly make: <T extends Leaf>(ops: Ops<T>, channels: number) => Normalizer<T, unknown, unknown>
+  readonly hasStats: boolean
+}
+
+/**
+ * A normalizer keeps statistics exactly when it declares `hasStats`, and eval mode returns them
+ * unchanged (N9). A normalizer that keeps statistics it does not declare (or updates them in eval
+ * mode) fails it.
+ */
+export const declaredStats: Law<DeclaredNormalizerSubject, readonly [number, HostTensor]> = {
+  name: 'normalizer.declaredStats',
+  statement: 'init(C).stats has leaves iff the normalizer declares hasStats, and eval mode returns them unchanged (N9)',
+  arbitrary: () => fc.integer({ min: 1, max: 8 }).chain((c) => fc.tuple(fc.constant(c), tensorArb([3, c], spreadDataArb))),
+  predicate: (subject, { ops }) => async ([c, x]) => {
+    const r = await evaluate(ops, () => {
+      const n = subject.make(ops, c)
+      const s0 = n.init(c)
+      const [, s1] = n.apply(ops.tensor(x.data, x.shape), 'eval')(s0)
+      return { before: tensorLeaves<Leaf>(s0.stats).map(([, t]) => t), after: tensorLeaves<Leaf>(s1.stats).map(([, t]) => t) }
+    })
+    return r.before.length > 0 === subject.hasStats && r.after.length === r.before.length && r.before.every((b, i) => exactlyEqual(r.after[i]!, b))
   },
 }
 

@@ -3,7 +3,7 @@
  * EMAN student/teacher step and one BatchNorm training step on fixed inputs. Both sides call this
  * module, so "the page computes what Node computes" compares the same code on the same numbers.
  */
-import { type Leaf, type Ops, emanUpdate, initTeacher, unsafeBatchNorm, unsafeEman } from 'polyak'
+import { type Leaf, type Ops, unsafeEmanUpdate, initTeacher, unsafeBatchNorm, unsafeEman } from 'polyak'
 
 /** Deterministic inputs: x[i] = sin(1.3·i + phase)·(1 + (i mod 3)). */
 const input = (n: number, phase: number): number[] => Array.from({ length: n }, (_, i) => Math.sin(1.3 * i + phase) * (1 + (i % 3)))
@@ -18,7 +18,7 @@ export type CheckValues = Record<string, number[]>
 export const emanStep = async (ops: Ops<Leaf>): Promise<CheckValues> => {
   const bn = unsafeBatchNorm(ops)
   const teacherBn = unsafeEman(ops)
-  const update = emanUpdate(ops, { decay: 0.9 })
+  const update = unsafeEmanUpdate(ops, { decay: 0.9 })
   const x = ops.tensor(input(32, 0), [8, 4])
   const view = ops.tensor(input(32, 0.5), [8, 4])
   const student0 = bn.init(4)

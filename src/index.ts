@@ -68,6 +68,8 @@ export { avgPool2x2 } from './kernels/activations.js'
 export { type JsonLimits, DEFAULT_JSON_LIMITS, JsonInputError, parseJsonInput, checkJsonValue } from './codecs/jsonInput.js'
 export {
   Decay,
+  DecaySpec,
+  DECAY_EXPECTED,
   Epsilon,
   PositiveInt,
   NonNegativeInt,
@@ -81,7 +83,6 @@ export {
 // moving averages
 export {
   type Schedule,
-  type DecaySpec,
   type WarmupOptions,
   fromTorchMomentum,
   toTorchMomentum,
@@ -96,17 +97,42 @@ export {
   type LeafPolicy,
   type SlotName,
   type TeacherPolicy,
+  type TeacherUpdate,
   type TeacherUpdateConfig,
   type TeacherUpdateReport,
+  type TeacherPolicyName,
+  teacherUpdateFields,
   emanPolicy,
   weightsOnly,
   paramsEmaStatsCopy,
   projectorOnly,
   teacherUpdate,
+  unsafeTeacherUpdate,
   initTeacher,
 } from './ema/teacher.js'
 
 // normalizers
+export {
+  type NormalizerCapabilities,
+  type ModelContext,
+  type NormalizerDefinition,
+  type WeightNormalizerDefinition,
+  type AnyDefinition,
+  construct,
+} from './norm/definition.js'
+export {
+  type NormSpec,
+  registerNormalizer,
+  unregisterNormalizer,
+  normalizerDefinitions,
+  normalizerDefinition,
+  activationNormalizer,
+  weightNormalizer,
+  checkSpec,
+  normSpecCodec,
+  specName,
+  specConfig,
+} from './norm/registry.js'
 export { type Mode, type ApplyContext, type Normalizer, type AffineParams, affineNormalize } from './norm/normalizer.js'
 export {
   type BatchNormStats,
@@ -118,7 +144,7 @@ export {
   batchNorm,
   unsafeBatchNorm,
 } from './norm/batchNorm.js'
-export { eman, unsafeEman, emanUpdate } from './norm/eman.js'
+export { eman, unsafeEman, emanUpdate, unsafeEmanUpdate } from './norm/eman.js'
 export { type MomentumBatchNormConfig, type VarianceCorrection, momentumBatchNorm, unsafeMomentumBatchNorm } from './norm/momentumBatchNorm.js'
 export {
   type NoStats,
@@ -146,17 +172,13 @@ export { type WeightAlignParams, type WeightAlignConfig, weightAlign, unsafeWeig
 
 // models and optimizers
 export {
-  type NormKind,
-  type WeightNormKind,
   type HeadConfig,
   type ConvNetConfig,
   type Layer,
-  type ModelTree,
   type ForwardOutput,
   type ForwardContext,
   type Model,
   convNet,
-  cloneModelTree,
 } from './nn/model.js'
 export { registerGradients } from './nn/gradients.js'
 export { type LearningRate, type OptState, type Optimizer, sgd, lars, adam, warmupCosine } from './optim/optimizers.js'
@@ -172,15 +194,11 @@ export {
   type LossOutput,
   valueAndGrads,
   disposeAll,
-  crossEntropy,
-  maskedCrossEntropy,
-  l2Normalize,
-  byolLoss,
-  ntXent,
-  accuracy,
-  knnAccuracy,
-  linearProbe,
+  stopGradient,
 } from './train/common.js'
+export { crossEntropy, maskedCrossEntropy, l2Normalize, byolLoss, ntXent, infoNce } from './train/losses.js'
+export { accuracy, features, knnAccuracy } from './train/evaluation.js'
+export { linearProbe } from './train/probe.js'
 export {
   type SemiTeacher,
   type SemiSupervisedConfig,

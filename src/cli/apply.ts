@@ -9,39 +9,31 @@ import * as t from 'io-ts'
 import { unsafeUseBackend } from '../../backends/index.js'
 import { type ConfigError, type ConfigIssue, ConfigError as ConfigErrorClass, decodeConfig } from '../codecs/config.js'
 import { type TensorJsonError, decodeTree, encodeTree } from '../codecs/tensorJson.js'
-import { PolyakError } from '../core/errors.js'
+import type { PolyakError } from '../core/errors.js'
 import type { Ops } from '../core/ops.js'
 import type { Leaf, Tree } from '../core/tree.js'
 import { ema } from '../ema/ema.js'
-import { type TeacherPolicy, emanPolicy, paramsEmaStatsCopy, projectorOnly, teacherUpdate, weightsOnly } from '../ema/teacher.js'
-import { underPrefix } from '../core/tree.js'
-import { batchNorm } from '../norm/batchNorm.js'
-import { eman } from '../norm/eman.js'
-import { groupNorm, instanceNorm, layerNorm } from '../norm/groupNorm.js'
-import { momentumBatchNorm } from '../norm/momentumBatchNorm.js'
-import type { Normalizer } from '../norm/normalizer.js'
-import { weightAlign } from '../norm/weightAlign.js'
-import { type WeightNormalizer, weightStandardization } from '../norm/weightStandardization.js'
+import { teacherUpdate } from '../ema/teacher.js'
+import { activationNormalizer, normalizerDefinition, normalizerDefinitions, weightNormalizer } from '../norm/registry.js'
 
-/** The operations `apply` knows. */
-export const APPLY_OPS = [
-  'batchNorm',
-  'eman',
-  'momentumBatchNorm',
-  'groupNorm',
-  'layerNorm',
-  'instanceNorm',
-  'weightStandardization',
-  'weightAlign',
-  'ema',
-  'teacherUpdate',
-] as const
+/** The operations `apply` knows besides the registered normalizers. */
+const OTHER_OPS = ['ema', 'teacherUpdate'] as const
+
+/** The operations `apply` knows now: every registered normalizer (`norm/registry`), `ema` and `teacherUpdate`. */
+export const applyOps = (): string[] => [...normalizerDefinitions().map((d) => d.name), ...OTHER_OPS]
 
 /** An operation name. */
-export type ApplyOp = (typeof APPLY_OPS)[number]
+export type ApplyOp = string
+
+const OpC = new t.Type<string, string, unknown>(
+  'op',
+  (u): u is string => typeof u === 'string' && applyOps().includes(u),
+  (u, c) => (typeof u === 'string' && applyOps().includes(u) ? t.success(u) : t.failure(u, c, `expected one of ${applyOps().map((o) => `'${o}'`).join(', ')}`)),
+  t.identity,
+)
 
 const specFields = {
-  op: t.keyof(Object.fromEntries(APPLY_OPS.map((o) => [o, null])) as Record<ApplyOp, null>, 'op'),
+  op: OpC,
   config: t.union([t.UnknownRecord, t.undefined]),
   mode: t.keyof({ train: null, eval: null }),
   backend: t.union([t.string, t.undefined]),
@@ -98,42 +90,13 @@ const tree = <T extends Leaf>(ops: Ops<T>, json: unknown, field: string): Tree<T
   return r.right
 }
 
-const normalizerFor = <T extends Leaf>(ops: Ops<T>, op: ApplyOp, config: unknown): Normalizer<T, unknown, unknown> | undefined => {
-  const c = (config ?? {}) as never
-  const make: Partial<Record<ApplyOp, () => E.Either<ConfigError, Normalizer<T, never, never>>>> = {
-    batchNorm: () => batchNorm(ops, c) as never,
-    eman: () => eman(ops, c) as never,
-    momentumBatchNorm: () => momentumBatchNorm(ops, c) as never,
-    groupNorm: () => groupNorm(ops, c) as never,
-    layerNorm: () => layerNorm(ops, c) as never,
-    instanceNorm: () => instanceNorm(ops, c) as never,
-  }
-  const m = make[op]
-  return m === undefined ? undefined : (orThrow(m()) as unknown as Normalizer<T, unknown, unknown>)
-}
+/** A constructor's config error, its fields named as they sit in the spec (`config.decay`). */
+const inConfig = (e: ConfigError): ConfigError => new ConfigErrorClass('apply spec', e.issues.map((i) => ({ ...i, field: `config.${i.field}` })))
 
-const policyOf = (config: Record<string, unknown>): TeacherPolicy => {
-  const p = config.policy ?? 'eman'
-  switch (p) {
-    case 'eman':
-      return emanPolicy
-    case 'weightsOnly':
-      return weightsOnly
-    case 'paramsEmaStatsCopy':
-      return paramsEmaStatsCopy
-    case 'projectorOnly': {
-      const prefixes = config.prefixes
-      if (!Array.isArray(prefixes) || prefixes.length === 0 || prefixes.some((x) => typeof x !== 'string')) {
-        throw specError('config.prefixes', prefixes, "policy 'projectorOnly' needs prefixes: a non-empty array of path prefixes, e.g. [\"projector\"]")
-      }
-      const others = config.others ?? 'copy'
-      if (others !== 'copy' && others !== 'keep') throw specError('config.others', others, "expected 'copy' or 'keep'")
-      return projectorOnly(underPrefix(...(prefixes as string[])), others)
-    }
-    default:
-      throw specError('config.policy', p, "expected one of 'eman', 'weightsOnly', 'paramsEmaStatsCopy', 'projectorOnly'")
-  }
-}
+/** A registry error for the spec `{ name: op, config }`: its fields already read `config.…`; `name` is the spec's `op`. */
+const fromRegistry = (e: ConfigError): ConfigError => new ConfigErrorClass('apply spec', e.issues.map((i) => ({ ...i, field: i.field === 'name' ? 'op' : i.field })))
+
+const built = <A>(e: E.Either<ConfigError, A>, rename = inConfig): A => orThrow(E.mapLeft(rename)(e))
 
 /**
  * Runs a decoded spec on `backend` (the spec's own `backend` wins; default `'cpu'`) and returns the
@@ -146,8 +109,9 @@ export const runSpec = async (spec: ApplySpec, backend = 'cpu'): Promise<ApplyRe
   const context = spec.context ?? {}
   const result = (outputs: unknown, params: unknown, stats: unknown) => ({ op: spec.op, backend: name, outputs, params, stats })
 
-  const normalizer = normalizerFor(ops, spec.op, spec.config)
-  if (normalizer !== undefined) {
+  const definition = normalizerDefinition(spec.op)
+  if (definition?.kind === 'activation') {
+    const normalizer = built(activationNormalizer(ops, { name: spec.op, config: spec.config ?? {} }), fromRegistry)!
     if (inputs.x === undefined) throw specError('inputs.x', undefined, 'this op normalises inputs.x: give it as {shape, data} with channels last ([N, C] or [N, H, W, C])')
     const x = tree(ops, inputs.x, 'inputs.x') as Leaf
     const init = normalizer.init(x.shape[x.shape.length - 1] ?? 0) as { params: unknown; stats: unknown }
@@ -157,10 +121,8 @@ export const runSpec = async (spec: ApplySpec, backend = 'cpu'): Promise<ApplyRe
     return result({ y: await encodeTree(ops, y) }, await encodeTree(ops, next.params), await encodeTree(ops, next.stats))
   }
 
-  if (spec.op === 'weightStandardization' || spec.op === 'weightAlign') {
-    const made: E.Either<PolyakError, unknown> =
-      spec.op === 'weightAlign' ? weightAlign(ops, (spec.config ?? {}) as never) : weightStandardization(ops, (spec.config ?? {}) as never)
-    const wn = orThrow(made) as WeightNormalizer<Leaf, { weight: Leaf }>
+  if (definition?.kind === 'weight') {
+    const wn = built(weightNormalizer(ops, { name: spec.op, config: spec.config ?? {} }), fromRegistry)!
     const given = spec.params === undefined ? {} : (tree(ops, spec.params, 'params') as Record<string, Leaf>)
     const weight = given.weight ?? (inputs.weight === undefined ? undefined : (tree(ops, inputs.weight, 'inputs.weight') as Leaf))
     if (weight === undefined) throw specError('params.weight', undefined, 'give the raw weight as params.weight (or inputs.weight)')
@@ -170,7 +132,7 @@ export const runSpec = async (spec: ApplySpec, backend = 'cpu'): Promise<ApplyRe
   }
 
   if (spec.op === 'ema') {
-    const avg = orThrow(ema(ops, (spec.config ?? {}) as never))
+    const avg = built(ema(ops, (spec.config ?? {}) as never))
     if (Object.keys(inputs).length === 0) throw specError('inputs', inputs, 'give the new value(s) to average as inputs (a tensor or a tree of them)')
     const x = tree(ops, inputs, 'inputs')
     let stats
@@ -185,11 +147,10 @@ export const runSpec = async (spec: ApplySpec, backend = 'cpu'): Promise<ApplyRe
     return result(await encodeTree(ops, value), {}, await encodeTree(ops, next.stats))
   }
 
-  // teacherUpdate
+  // teacherUpdate: the config is the library's (decay, policy, prefixes, others)
   const config = (spec.config ?? {}) as Record<string, unknown>
-  const unknown = Object.keys(config).filter((k) => !['decay', 'policy', 'prefixes', 'others'].includes(k))
-  if (unknown.length > 0) throw specError(`config.${unknown[0]}`, config[unknown[0]!], 'unknown field (known: decay, policy, prefixes, others)')
-  if (typeof config.decay !== 'number') throw specError('config.decay', config.decay, 'expected a decay in [0, 1] (weight on the old teacher value)')
+  if (Object.hasOwn(config, 'donate')) throw specError('config.donate', config.donate, 'not an apply option: apply never donates its inputs')
+  const update = built(teacherUpdate(ops, config as never))
   const student = inputs.student as { params?: unknown; stats?: unknown } | undefined
   if (student === undefined || student.params === undefined) {
     throw specError('inputs.student', student, 'give the student state as inputs.student = {params, stats}; the teacher is params/stats')
@@ -197,6 +158,6 @@ export const runSpec = async (spec: ApplySpec, backend = 'cpu'): Promise<ApplyRe
   if (spec.params === undefined) throw specError('params', undefined, "give the teacher's parameters (the state being updated)")
   const s = { params: tree(ops, student.params, 'inputs.student.params'), stats: student.stats === undefined ? {} : tree(ops, student.stats, 'inputs.student.stats') }
   const teacher = { params: tree(ops, spec.params, 'params'), stats: spec.stats === undefined ? {} : tree(ops, spec.stats, 'stats') }
-  const [report, next] = teacherUpdate(ops, { decay: config.decay, policy: policyOf(config) })(s, context.step ?? 0)(teacher)
+  const [report, next] = update(s, context.step ?? 0)(teacher)
   return result({ report }, await encodeTree(ops, next.params), await encodeTree(ops, next.stats))
 }

@@ -27,6 +27,22 @@ export const Decay = t.brand(t.number, (n): n is t.Branded<number, DecayBrand> =
 /** A validated decay. */
 export type Decay = t.TypeOf<typeof Decay>
 
+/** What a decay is, in every message that rejects one (codecs, schedules, teacher updates). */
+export const DECAY_EXPECTED =
+  'a number in [0, 1], the weight on the old value (avg ← decay·avg + (1 − decay)·new); ' +
+  'a PyTorch momentum m converts with fromTorchMomentum(m) = 1 − m'
+
+/** A decay or a schedule of it: `number ∈ [0, 1]` or `(k) => number` (the schedule's values are checked when it is read). */
+export type DecaySpec = number | ((k: number) => number)
+
+/** The codec of a decay or a schedule (`teacherUpdate`, `ema`): the one place a decay config is validated. */
+export const DecaySpec = new t.Type<DecaySpec, DecaySpec, unknown>(
+  'DecaySpec',
+  (u): u is DecaySpec => typeof u === 'function' || Decay.is(u),
+  (u, c) => (typeof u === 'function' || Decay.is(u) ? t.success(u as DecaySpec) : t.failure(u, c)),
+  t.identity,
+)
+
 /** Brand of `Epsilon`. */
 export interface EpsilonBrand {
   readonly Epsilon: unique symbol
@@ -76,9 +92,8 @@ export const VarianceEstimatorC = t.keyof({ biased: null, unbiased: null }, 'Var
 
 /** What each codec means, and how to fix a bad value: used in error messages. */
 const EXPECTED: Record<string, string> = {
-  Decay:
-    'a number in [0, 1], the weight on the old value (avg ← decay·avg + (1 − decay)·new); ' +
-    'a PyTorch momentum m converts with fromTorchMomentum(m) = 1 − m',
+  Decay: DECAY_EXPECTED,
+  DecaySpec: `${DECAY_EXPECTED}; or a schedule (k) => decay`,
   Epsilon: 'a finite number > 0 (e.g. 1e-5)',
   PositiveInt: 'an integer ≥ 1',
   NonNegativeInt: 'an integer ≥ 0',

@@ -21,6 +21,9 @@ export interface Leaf {
 /** A nested structure of records and arrays with leaves of type `L`. */
 export type Tree<L> = L | readonly Tree<L>[] | { readonly [key: string]: Tree<L> }
 
+/** A record node of a tree, mutable while it is built: model parameters and statistics are nested records of tensors. */
+export type TreeRecord<L> = { [key: string]: Tree<L> }
+
 /** The tree `T` with every leaf of type `L` replaced by `U` (structure preserved at the type level). */
 export type MapLeaves<T, L, U> = T extends L
   ? U
@@ -139,62 +142,84 @@ export const zipWith = <T extends Tree<L>, L extends Leaf, U>(
   b: Tree<L>,
   f: (x: L, y: L, path: string) => U,
   options: ZipOptions = {},
-): MapLeaves<T, L, U> => {
-  const [first, second] = options.names ?? ['first', 'second']
-  return zipAny(a, b, f as (x: unknown, y: unknown, path: string) => unknown, options.root ?? '', first, second) as MapLeaves<T, L, U>
-}
+): MapLeaves<T, L, U> => zipN<L, U>([a, b], (xs, path) => f(xs[0]!, xs[1]!, path), options) as MapLeaves<T, L, U>
 
-/** Options of `zipWith`: a path prefix for messages and the names of the two trees. */
+/** Options of `zipWith` and `zipN`: a path prefix for messages and the names of the trees. */
 export interface ZipOptions {
   /** Prefix of every path in errors and in the paths passed to `f` (e.g. `'params'`). */
   readonly root?: string
-  /** How errors call the two trees, default `['first', 'second']` (e.g. `['teacher', 'student']`). */
-  readonly names?: readonly [string, string]
+  /** How errors call the trees, default `['first', 'second', …]` (e.g. `['teacher', 'student']`). */
+  readonly names?: readonly string[]
 }
 
-const zipAny = (
-  a: unknown,
-  b: unknown,
-  f: (x: unknown, y: unknown, path: string) => unknown,
-  path: string,
-  first: string,
-  second: string,
-): unknown => {
-  const rec = (x: unknown, y: unknown, p: string): unknown => zipAny(x, y, f, p, first, second)
+const ORDINALS = ['first', 'second', 'third', 'fourth', 'fifth']
+
+/**
+ * Walks `n ≥ 1` trees of the same structure in lockstep: `zipN([t₁, …, tₙ], f)` has the structure of
+ * `t₁` with `f([x₁, …, xₙ], path)` at each leaf. Errors as `zipWith`, naming the two trees that differ.
+ *
+ * @example
+ * const sums = zipN([a, b, c], ([x, y, z]) => tf.addN([x, y, z]))
+ */
+export const zipN = <L extends Leaf, U>(trees: readonly Tree<L>[], f: (xs: L[], path: string) => U, options: ZipOptions = {}): Tree<U> => {
+  if (trees.length === 0) throw new TreeStructureError(options.root ?? '', 'zipN needs at least one tree')
+  const names = trees.map((_, i) => options.names?.[i] ?? ORDINALS[i] ?? `tree ${i + 1}`)
+  return zipAny(trees, f as (xs: unknown[], path: string) => unknown, options.root ?? '', names) as Tree<U>
+}
+
+const zipAny = (xs: readonly unknown[], f: (xs: unknown[], path: string) => unknown, path: string, names: readonly string[]): unknown => {
+  const a = xs[0]
+  const mismatch = (i: number): TreeStructureError =>
+    new TreeStructureError(path, `${names[0]} is ${describeNode(a)}, ${names[i]} is ${describeNode(xs[i])}`)
   if (Array.isArray(a)) {
-    if (!Array.isArray(b) || b.length !== a.length) {
-      throw new TreeStructureError(path, `${first} is ${describeNode(a)}, ${second} is ${describeNode(b)}`)
-    }
-    return a.map((child, i) => rec(child, b[i], join(path, i)))
+    xs.forEach((b, i) => {
+      if (!Array.isArray(b) || b.length !== a.length) throw mismatch(i)
+    })
+    return a.map((_, k) => zipAny(xs.map((b) => (b as unknown[])[k]), f, join(path, k), names))
   }
   if (isNode(a)) {
-    if (!isNode(b) || Array.isArray(b)) {
-      throw new TreeStructureError(path, `${first} is ${describeNode(a)}, ${second} is ${describeNode(b)}`)
-    }
     const ka = Object.keys(a)
-    const kb = new Set(Object.keys(b))
-    for (const key of ka) {
-      if (!kb.has(key)) throw new TreeStructureError(join(path, key), `present in the ${first} tree, missing in the ${second}`)
-    }
-    for (const key of kb) {
-      if (!(key in a)) throw new TreeStructureError(join(path, key), `present in the ${second} tree, missing in the ${first}`)
-    }
+    xs.forEach((b, i) => {
+      if (i === 0) return
+      if (!isNode(b) || Array.isArray(b)) throw mismatch(i)
+      const kb = new Set(Object.keys(b))
+      for (const key of ka) {
+        if (!kb.has(key)) throw new TreeStructureError(join(path, key), `present in the ${names[0]} tree, missing in the ${names[i]}`)
+      }
+      for (const key of kb) {
+        if (!Object.hasOwn(a, key)) throw new TreeStructureError(join(path, key), `present in the ${names[i]} tree, missing in the ${names[0]}`)
+      }
+    })
     const out: Record<string, unknown> = {}
     for (const key of ka) {
       checkKey(path, key)
-      out[key] = rec((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], join(path, key))
+      out[key] = zipAny(xs.map((b) => (b as Record<string, unknown>)[key]), f, join(path, key), names)
     }
     return out
   }
-  if (isNode(b)) throw new TreeStructureError(path, `${first} is a leaf, ${second} is ${describeNode(b)}`)
-  checkLeaf(path, a)
-  checkLeaf(path, b)
+  xs.forEach((b, i) => {
+    if (isNode(b)) throw new TreeStructureError(path, `${names[0]} is a leaf, ${names[i]} is ${describeNode(b)}`)
+    checkLeaf(path, b)
+  })
   const sa = (a as Partial<Leaf>).shape
-  const sb = (b as Partial<Leaf>).shape
-  if (sa !== undefined && sb !== undefined && !sameShape(sa, sb)) {
-    throw new ShapeMismatchError(path, `${first} has shape ${showShape(sa)}, ${second} has shape ${showShape(sb)}`)
-  }
-  return f(a, b, path)
+  xs.forEach((b, i) => {
+    const sb = (b as Partial<Leaf>).shape
+    if (i > 0 && sa !== undefined && sb !== undefined && !sameShape(sa, sb)) {
+      throw new ShapeMismatchError(path, `${names[0]} has shape ${showShape(sa)}, ${names[i]} has shape ${showShape(sb)}`)
+    }
+  })
+  return f(xs as unknown[], path)
+}
+
+/**
+ * The tree shaped like `like` whose leaves are `values`, in path order (the inverse of `leaves`):
+ * `fromLeaves(t, leaves(t).map(([, x]) => x))` rebuilds `t`.
+ */
+export const fromLeaves = <L, U>(like: Tree<L>, values: readonly U[]): Tree<U> => {
+  const n = size(like)
+  if (values.length !== n) throw new TreeStructureError('', `fromLeaves: the tree has ${n} leaves, got ${values.length} values`)
+  let i = 0
+  return mapAny(like, () => values[i++]) as Tree<U>
 }
 
 /** True when two shapes are equal. */

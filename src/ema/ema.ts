@@ -12,11 +12,11 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
-import { type ConfigError, type ConfigIssue, decodeConfig, unsafe } from '../codecs/config.js'
+import { type ConfigError, DecaySpec, decodeConfig, unsafe } from '../codecs/config.js'
 import type { Ops } from '../core/ops.js'
 import { type Leaf, type Tree, mapAny, zipWith } from '../core/tree.js'
 import { type Slots, type Transition, transition } from '../core/transition.js'
-import { type DecaySpec, type Schedule, decayAt } from './schedules.js'
+import { type Schedule, decayAt } from './schedules.js'
 
 /**
  * One EMA step on one tensor: `decay·avg + (1 − decay)·x`, exact at `decay ∈ {0, 1}`.
@@ -70,7 +70,7 @@ export interface Ema<T extends Leaf> {
 }
 
 const fields = {
-  decay: t.unknown,
+  decay: DecaySpec,
   init: t.keyof({ copy: null, zeros: null }),
   debias: t.boolean,
 }
@@ -94,29 +94,18 @@ const fields = {
  * const [reported, s1] = avg.update(params)(s0)   // reported == params (debiased, one step)
  */
 export const ema = <T extends Leaf>(ops: Ops<T>, config: EmaConfig): E.Either<ConfigError, Ema<T>> =>
-  E.map((c: { decay: unknown; init: 'copy' | 'zeros'; debias: boolean }) => makeEma<T>(ops, config.decay, c.init, c.debias))(
-    decodeConfig('ema config', fields, { decay: undefined, init: 'zeros', debias: false }, config, (c) => {
-      const issues: ConfigIssue[] = []
-      const d = c.decay
-      if (typeof d === 'number') {
-        if (!(Number.isFinite(d) && d >= 0 && d <= 1)) {
-          issues.push({ field: 'decay', value: d, message: 'expected a number in [0, 1], the weight on the old value (avg ← decay·avg + (1 − decay)·new); a PyTorch momentum m converts with fromTorchMomentum(m) = 1 − m' })
-        }
-      } else if (typeof d !== 'function') {
-        issues.push({ field: 'decay', value: d, message: 'expected a decay in [0, 1] or a schedule (k) => decay' })
-      }
-      if (c.debias && c.init === 'copy') {
-        issues.push({ field: 'debias', value: true, message: "bias correction undoes a zero initialisation; with init 'copy' there is no bias: use init 'zeros' or debias false" })
-      }
-      return issues
-    }),
+  E.map((c: { decay: DecaySpec; init: 'copy' | 'zeros'; debias: boolean }) => makeEma<T>(ops, c.decay, c.init, c.debias))(
+    decodeConfig('ema config', fields, { decay: undefined as never, init: 'zeros', debias: false }, config, (c) =>
+      c.debias && c.init === 'copy'
+        ? [{ field: 'debias', value: true, message: "bias correction undoes a zero initialisation; with init 'copy' there is no bias: use init 'zeros' or debias false" }]
+        : [],
+    ),
   )
 
 /** `ema` that throws the `ConfigError` instead of returning it. */
 export const unsafeEma = <T extends Leaf>(ops: Ops<T>, config: EmaConfig): Ema<T> => unsafe(ema<T>(ops, config))
 
-const makeEma = <T extends Leaf>(ops: Ops<T>, decay: unknown, init: 'copy' | 'zeros', debias: boolean): Ema<T> => {
-  const spec = decay as DecaySpec
+const makeEma = <T extends Leaf>(ops: Ops<T>, spec: DecaySpec, init: 'copy' | 'zeros', debias: boolean): Ema<T> => {
   return {
     init: <A extends Tree<T>>(value: A) =>
       ops.tidy(() => ({

@@ -9,6 +9,7 @@
  *
  * @module ema/schedules
  */
+import { DECAY_EXPECTED, type DecaySpec } from '../codecs/config.js'
 import { InvalidArgumentError } from '../core/errors.js'
 
 /** A schedule: the value at step `k` (0-based). */
@@ -16,7 +17,7 @@ export type Schedule = (k: number) => number
 
 const checkDecay = (where: string, d: number): void => {
   if (!(Number.isFinite(d) && d >= 0 && d <= 1)) {
-    throw new InvalidArgumentError(where, `must be a decay in [0, 1] (weight on the old value), got ${d}`)
+    throw new InvalidArgumentError(where, `got ${d}; expected ${DECAY_EXPECTED}`)
   }
 }
 
@@ -119,8 +120,8 @@ export const warmup = (options: WarmupOptions = {}): Schedule => {
   }
 }
 
-/** A decay given either as a number (constant) or as a schedule. */
-export type DecaySpec = number | Schedule
+/** A decay given either as a number (constant) or as a schedule (its codec is `DecaySpec` in codecs/config). */
+export type { DecaySpec }
 
 /** Resolves a `DecaySpec` at step `k`, checking the result is a decay. */
 export const decayAt = (spec: DecaySpec, k: number, where = 'decay'): number => {

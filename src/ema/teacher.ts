@@ -15,13 +15,16 @@
  *
  * @module ema/teacher
  */
+import * as E from 'fp-ts/lib/Either.js'
+import * as t from 'io-ts'
+import { type ConfigError, type ConfigIssue, type Decoded, DecaySpec, decodeConfig, unsafe } from '../codecs/config.js'
 import { DtypeMismatchError } from '../core/errors.js'
 import { assertLive, cloneTree } from '../core/memory.js'
 import type { Ops } from '../core/ops.js'
-import { type Leaf, type PathPredicate, type Tree, zipWith } from '../core/tree.js'
+import { type Leaf, type PathPredicate, type Tree, underPrefix, zipWith } from '../core/tree.js'
 import { type Slots, type Transition, transition } from '../core/transition.js'
 import { emaLeaf } from './ema.js'
-import { type DecaySpec, decayAt } from './schedules.js'
+import { decayAt } from './schedules.js'
 
 /** What happens to one teacher leaf in an update. */
 export type LeafPolicy = 'ema' | 'copy' | 'keep'
@@ -58,12 +61,22 @@ export const projectorOnly =
   (_slot, path) =>
     predicate(path) ? 'ema' : others
 
+/** The policy presets by name: what a JSON config (`polyak apply`) can name. */
+export type TeacherPolicyName = 'eman' | 'weightsOnly' | 'paramsEmaStatsCopy' | 'projectorOnly'
+
 /** Configuration of `teacherUpdate`. */
 export interface TeacherUpdateConfig {
   /** Decay (weight on the old teacher value) or a schedule of it, evaluated at the `step` passed to the update. */
   readonly decay: DecaySpec
-  /** Per-leaf policy, default `emanPolicy`. */
-  readonly policy?: TeacherPolicy
+  /**
+   * Per-leaf policy: a function, or a preset by name (default `'eman'`); `'projectorOnly'` averages
+   * the leaves under `prefixes` and treats the others as `others`.
+   */
+  readonly policy?: TeacherPolicy | TeacherPolicyName
+  /** Path prefixes averaged by the `'projectorOnly'` preset, e.g. `['projector']`. */
+  readonly prefixes?: readonly string[]
+  /** What the `'projectorOnly'` preset does to the other leaves, default `'copy'`. */
+  readonly others?: 'copy' | 'keep'
   /**
    * Buffer donation: the caller promises the teacher state passed to the update is dead (it will
    * be disposed right after, as the drivers and pipelines do), so `ema` leaves may be updated in
@@ -71,6 +84,51 @@ export interface TeacherUpdateConfig {
    */
   readonly donate?: boolean
 }
+
+const POLICY_NAMES: readonly TeacherPolicyName[] = ['eman', 'weightsOnly', 'paramsEmaStatsCopy', 'projectorOnly']
+const PolicyC = new t.Type<TeacherPolicy | TeacherPolicyName, unknown, unknown>(
+  'TeacherPolicy',
+  (u): u is TeacherPolicy | TeacherPolicyName => typeof u === 'function' || POLICY_NAMES.includes(u as TeacherPolicyName),
+  (u, c) => (typeof u === 'function' || POLICY_NAMES.includes(u as TeacherPolicyName) ? t.success(u as TeacherPolicy) : t.failure(u, c)),
+  t.identity,
+)
+
+/** The config codecs of `teacherUpdate`. */
+export const teacherUpdateFields = {
+  decay: DecaySpec,
+  policy: PolicyC,
+  prefixes: t.union([t.array(t.string), t.undefined]),
+  others: t.keyof({ copy: null, keep: null }),
+  donate: t.boolean,
+}
+
+const policyIssues = (c: Decoded<typeof teacherUpdateFields>): ConfigIssue[] => {
+  if (c.policy === 'projectorOnly' && (c.prefixes === undefined || c.prefixes.length === 0)) {
+    return [{ field: 'prefixes', value: c.prefixes, message: "policy 'projectorOnly' needs prefixes: a non-empty array of path prefixes, e.g. [\"projector\"]" }]
+  }
+  if (c.policy !== 'projectorOnly' && c.prefixes !== undefined) {
+    return [{ field: 'prefixes', value: c.prefixes, message: "prefixes belong to policy 'projectorOnly'" }]
+  }
+  return []
+}
+
+const resolvePolicy = (c: Decoded<typeof teacherUpdateFields>): TeacherPolicy => {
+  switch (c.policy) {
+    case 'eman':
+      return emanPolicy
+    case 'weightsOnly':
+      return weightsOnly
+    case 'paramsEmaStatsCopy':
+      return paramsEmaStatsCopy
+    case 'projectorOnly':
+      return projectorOnly(underPrefix(...c.prefixes!), c.others)
+    default:
+      return c.policy
+  }
+}
+
+/** A configured teacher update: given the student's slots (borrowed) and the step, a transition on the teacher's slots. */
+export type TeacherUpdate = <P, S>(student: Slots<P, S>, step?: number) => Transition<P, S, TeacherUpdateReport>
 
 /** What a teacher update reports: the decay it used and how many leaves got each policy. */
 export interface TeacherUpdateReport {
@@ -91,33 +149,42 @@ const isIntegerDtype = (dtype: string): boolean => dtype === 'int32' || dtype ==
  * (`DisposedTensorError`, path prefixed `student/`).
  *
  * @example
- * const update = teacherUpdate(ops, { decay: cosineToOne(0.996, totalSteps), policy: emanPolicy })
+ * const update = unsafeTeacherUpdate(ops, { decay: cosineToOne(0.996, totalSteps), policy: 'eman' })
  * const [report, teacher1] = update(student, step)(teacher0)
  */
-export const teacherUpdate =
-  <T extends Leaf>(ops: Ops<T>, config: TeacherUpdateConfig) =>
+export const teacherUpdate = <T extends Leaf>(ops: Ops<T>, config: TeacherUpdateConfig): E.Either<ConfigError, TeacherUpdate> =>
+  E.map((c: Decoded<typeof teacherUpdateFields>) => makeTeacherUpdate(ops, c.decay, resolvePolicy(c), c.donate))(
+    decodeConfig('teacherUpdate config', teacherUpdateFields, TEACHER_DEFAULTS, config, policyIssues),
+  )
+
+/** `teacherUpdate` that throws the `ConfigError` instead of returning it. */
+export const unsafeTeacherUpdate = <T extends Leaf>(ops: Ops<T>, config: TeacherUpdateConfig): TeacherUpdate => unsafe(teacherUpdate(ops, config))
+
+const TEACHER_DEFAULTS = { decay: undefined as never, policy: 'eman' as const, prefixes: undefined, others: 'copy' as const, donate: false }
+
+const makeTeacherUpdate =
+  <T extends Leaf>(ops: Ops<T>, decaySpec: DecaySpec, policy: TeacherPolicy, donate: boolean): TeacherUpdate =>
   <P, S>(student: Slots<P, S>, step = 0): Transition<P, S, TeacherUpdateReport> =>
     transition(ops, (teacher: Slots<P, S>) => {
       assertLive(ops, student.params, 'student/params')
       assertLive(ops, student.stats, 'student/stats')
-      const decay = decayAt(config.decay, step, 'teacherUpdate: decay')
-      const policy = config.policy ?? emanPolicy
+      const decay = decayAt(decaySpec, step, 'teacherUpdate: decay')
       const counts = { ema: 0, copy: 0, keep: 0 }
-      const slot = (name: SlotName, t: unknown, s: unknown): unknown =>
+      const slot = (name: SlotName, teacherSlot: unknown, studentSlot: unknown): unknown =>
         zipWith(
-          t as Tree<T>,
-          s as Tree<T>,
+          teacherSlot as Tree<T>,
+          studentSlot as Tree<T>,
           (tl, sl, fullPath) => {
             if (tl.dtype !== sl.dtype) {
               throw new DtypeMismatchError(fullPath, `teacher is ${tl.dtype}, student is ${sl.dtype}`)
             }
             const path = fullPath.slice(name.length + 1)
             let p = policy(name, path)
-          if (p === 'ema' && isIntegerDtype(tl.dtype)) p = 'copy'
+            if (p === 'ema' && isIntegerDtype(tl.dtype)) p = 'copy'
             counts[p] += 1
             if (p === 'keep') return tl
             if (p === 'copy') return ops.clone(sl)
-            return emaLeaf(ops, tl, sl, decay, config.donate === true)
+            return emaLeaf(ops, tl, sl, decay, donate)
           },
           { root: name, names: ['teacher', 'student'] },
         )

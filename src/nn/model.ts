@@ -1,7 +1,8 @@
 /**
- * Small convolutional networks whose normalizer is a slot: `batchNorm | eman | momentumBatchNorm |
- * groupNorm | layerNorm | none`, each optionally with `weightAlign` or `weightStandardization` on
- * the convolution weights. A model is `{init, apply}` over trees of parameters and statistics, like
+ * Small convolutional networks whose normalizer is a slot: any activation normalizer of the registry
+ * (`norm/registry`: batchNorm, eman, momentumBatchNorm, groupNorm, layerNorm, instanceNorm, or one
+ * registered by the user) or `'none'`, each optionally with a weight normalizer of the registry
+ * (weightAlign, weightStandardization) on the convolution weights. A model is `{init, apply}` over trees of parameters and statistics, like
  * every normalizer; gradients come from `tf.valueAndGrads` over these pure functions (no
  * `tf.Variable`, no tfjs-layers).
  *
@@ -12,30 +13,24 @@
  * @module nn/model
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { unsafe } from '../codecs/config.js'
 import { InvalidArgumentError } from '../core/errors.js'
 import { cloneTree } from '../core/memory.js'
 import { tfOps } from '../core/tfOps.js'
+import type { TreeRecord } from '../core/tree.js'
 import { avgPool2x2 } from '../kernels/activations.js'
-import type { Tree } from '../core/tree.js'
-import { unsafeBatchNorm } from '../norm/batchNorm.js'
-import { unsafeEman } from '../norm/eman.js'
-import { unsafeGroupNorm, unsafeLayerNorm } from '../norm/groupNorm.js'
-import { unsafeMomentumBatchNorm } from '../norm/momentumBatchNorm.js'
 import type { ApplyContext, Mode, Normalizer } from '../norm/normalizer.js'
-import { unsafeWeightAlign } from '../norm/weightAlign.js'
-import { unsafeWeightStandardization } from '../norm/weightStandardization.js'
+import { type NormSpec, activationNormalizer, specName, weightNormalizer } from '../norm/registry.js'
 import { type Rng, derive, normal } from './random.js'
 
-/** The activation normalizer of a layer. */
-export type NormKind = 'batchNorm' | 'eman' | 'momentumBatchNorm' | 'groupNorm' | 'layerNorm' | 'none'
-/** The weight normalizer of the convolutions. */
-export type WeightNormKind = 'none' | 'weightAlign' | 'weightStandardization'
+/** The activation normalizer of a layer: a registered name or `{ name, config }` (`norm/registry`), or `'none'`. */
+export type { NormSpec }
 
 /** An MLP head `dense → norm → relu → dense`. */
 export interface HeadConfig {
   readonly hidden: number
   readonly out: number
-  readonly norm: NormKind
+  readonly norm: NormSpec
 }
 
 /** Configuration of a `convNet`. */
@@ -44,11 +39,11 @@ export interface ConvNetConfig {
   readonly inputShape: readonly [number, number, number]
   /** Channels of each conv stage. */
   readonly widths: readonly number[]
-  readonly norm: NormKind
-  readonly weightNorm: WeightNormKind
-  /** Groups of `groupNorm` (default: the largest of 8, 4, 2, 1 dividing the channels). */
-  readonly groups?: number
-  /** Horizon of `momentumBatchNorm`'s α schedule. */
+  /** The activation normalizer after each convolution (GroupNorm without a group count gets `defaultGroups(channels)`). */
+  readonly norm: NormSpec
+  /** The weight normalizer of the convolutions, or `'none'` (the layout is the model's, HWIO). */
+  readonly weightNorm: NormSpec
+  /** The run's planned number of steps: the horizon of normalizers that need one (Momentum BN's α schedule). */
   readonly totalSteps?: number
   /** Number of classes of a linear classifier head (none when absent). */
   readonly classes?: number
@@ -58,8 +53,6 @@ export interface ConvNetConfig {
 
 /** A leaf record of a layer. */
 export type Layer = Record<string, tf.Tensor>
-/** Parameters or statistics of a model: nested records of tensors. */
-export type ModelTree = { [key: string]: tf.Tensor | ModelTree }
 
 /** What a forward pass returns: the features and each head's output, plus the new statistics. */
 export interface ForwardOutput {
@@ -67,7 +60,7 @@ export interface ForwardOutput {
   readonly logits?: tf.Tensor2D
   readonly projection?: tf.Tensor2D
   readonly prediction?: tf.Tensor2D
-  readonly stats: ModelTree
+  readonly stats: TreeRecord<tf.Tensor>
 }
 
 /** Context of a forward pass: the normalizers' context, which heads to run, and optionally features to start from. */
@@ -81,33 +74,20 @@ export interface ForwardContext extends ApplyContext {
 /** A model: initial state from a seed, and a pure forward pass. */
 export interface Model {
   readonly config: ConvNetConfig
-  readonly init: (seed: number) => { params: ModelTree; stats: ModelTree }
+  readonly init: (seed: number) => { params: TreeRecord<tf.Tensor>; stats: TreeRecord<tf.Tensor> }
   /**
    * Forward pass of `x` (`[N, H, W, C]`); heads run when present. Not scoped: call it inside
    * `tf.tidy` or a gradient function. The returned statistics are new tensors.
    */
-  readonly forward: (params: ModelTree, stats: ModelTree, x: tf.Tensor, mode: Mode, context?: ForwardContext) => ForwardOutput
+  readonly forward: (params: TreeRecord<tf.Tensor>, stats: TreeRecord<tf.Tensor>, x: tf.Tensor, mode: Mode, context?: ForwardContext) => ForwardOutput
 }
 
-const normalizerOf = (kind: NormKind, channels: number, config: ConvNetConfig): Normalizer<tf.Tensor, Layer, Layer> | undefined => {
-  switch (kind) {
-    case 'batchNorm':
-      return unsafeBatchNorm(tfOps) as unknown as Normalizer<tf.Tensor, Layer, Layer>
-    case 'eman':
-      return unsafeEman(tfOps) as unknown as Normalizer<tf.Tensor, Layer, Layer>
-    case 'momentumBatchNorm':
-      if (config.totalSteps === undefined) throw new InvalidArgumentError('convNet: totalSteps', "norm 'momentumBatchNorm' needs totalSteps (the α schedule's horizon)")
-      return unsafeMomentumBatchNorm(tfOps, { totalSteps: config.totalSteps }) as unknown as Normalizer<tf.Tensor, Layer, Layer>
-    case 'groupNorm': {
-      const groups = config.groups ?? [8, 4, 2, 1].find((g) => channels % g === 0)!
-      return unsafeGroupNorm(tfOps, { groups: Math.min(groups, channels) }) as unknown as Normalizer<tf.Tensor, Layer, Layer>
-    }
-    case 'layerNorm':
-      return unsafeLayerNorm(tfOps) as unknown as Normalizer<tf.Tensor, Layer, Layer>
-    case 'none':
-      return undefined
-  }
-}
+type LayerNormalizer = Normalizer<tf.Tensor, Layer, Layer>
+
+const normalizerOf = (spec: NormSpec, channels: number, config: ConvNetConfig): LayerNormalizer | undefined =>
+  unsafe(activationNormalizer(tfOps, spec, { channels, ...(config.totalSteps === undefined ? {} : { totalSteps: config.totalSteps }) })) as
+    | LayerNormalizer
+    | undefined
 
 const heNormal = (r: Rng, shape: number[], fanIn: number): tf.Tensor => {
   const n = shape.reduce((a, b) => a * b, 1)
@@ -127,19 +107,14 @@ const dense = (x: tf.Tensor, p: Layer): tf.Tensor2D => tf.add(tf.matMul(x as tf.
  */
 export const convNet = (config: ConvNetConfig): Model => {
   if (config.widths.length === 0) throw new InvalidArgumentError('convNet: widths', 'needs at least one conv stage')
-  const weightNorm =
-    config.weightNorm === 'weightAlign'
-      ? unsafeWeightAlign(tfOps, { layout: 'HWIO' })
-      : config.weightNorm === 'weightStandardization'
-        ? unsafeWeightStandardization(tfOps, { layout: 'HWIO' })
-        : undefined
+  const weightNorm = unsafe(weightNormalizer(tfOps, config.weightNorm, { layout: 'HWIO' }))
   const stageNorms = config.widths.map((c) => normalizerOf(config.norm, c, config))
   const headNorm = (h: HeadConfig | undefined) => (h === undefined ? undefined : normalizerOf(h.norm, h.hidden, config))
   const projectorNorm = headNorm(config.projector)
   const predictorNorm = headNorm(config.predictor)
   const features = config.widths[config.widths.length - 1]!
 
-  const initHead = (r: Rng, inDim: number, h: HeadConfig, norm: Normalizer<tf.Tensor, Layer, Layer> | undefined) => {
+  const initHead = (r: Rng, inDim: number, h: HeadConfig, norm: LayerNormalizer | undefined) => {
     const ns = norm?.init(h.hidden)
     return {
       params: {
@@ -153,13 +128,19 @@ export const convNet = (config: ConvNetConfig): Model => {
 
   const init = (seed: number) => {
     const r = derive(seed, 'convNet.init')
-    const params: ModelTree = {}
-    const stats: ModelTree = {}
+    const params: TreeRecord<tf.Tensor> = {}
+    const stats: TreeRecord<tf.Tensor> = {}
     let inC = config.inputShape[2]
     config.widths.forEach((c, i) => {
-      const conv: Layer = { weight: heNormal(r, [3, 3, inC, c], 9 * inC) }
-      if (config.norm === 'none') conv.bias = tf.zeros([c])
-      if (config.weightNorm === 'weightAlign') conv.gamma = tf.ones([c])
+      const raw = heNormal(r, [3, 3, inC, c], 9 * inC)
+      const conv: Layer = { weight: raw }
+      if (specName(config.norm) === 'none') conv.bias = tf.zeros([c])
+      if (weightNorm !== undefined) {
+        // the weight normalizer's own parameters (WeightAlign's γ) join the raw weight
+        const { weight, ...extra } = weightNorm.init(raw).params as Layer
+        weight!.dispose()
+        Object.assign(conv, extra)
+      }
       const ns = stageNorms[i]?.init(c)
       params[`stage${i}`] = { conv, ...(ns === undefined ? {} : { norm: ns.params }) }
       stats[`stage${i}`] = ns === undefined ? {} : { norm: ns.stats }
@@ -181,9 +162,9 @@ export const convNet = (config: ConvNetConfig): Model => {
   }
 
   const applyNorm = (
-    norm: Normalizer<tf.Tensor, Layer, Layer> | undefined,
-    p: ModelTree | undefined,
-    s: ModelTree | undefined,
+    norm: LayerNormalizer | undefined,
+    p: TreeRecord<tf.Tensor> | undefined,
+    s: TreeRecord<tf.Tensor> | undefined,
     x: tf.Tensor,
     mode: Mode,
     context: ApplyContext,
@@ -194,32 +175,32 @@ export const convNet = (config: ConvNetConfig): Model => {
   }
 
   const head = (
-    norm: Normalizer<tf.Tensor, Layer, Layer> | undefined,
-    p: ModelTree,
-    s: ModelTree,
+    norm: LayerNormalizer | undefined,
+    p: TreeRecord<tf.Tensor>,
+    s: TreeRecord<tf.Tensor>,
     x: tf.Tensor,
     mode: Mode,
     context: ApplyContext,
-  ): [tf.Tensor2D, ModelTree] => {
+  ): [tf.Tensor2D, TreeRecord<tf.Tensor>] => {
     const z = dense(x, p.fc1 as Layer)
-    const [zn, ns] = applyNorm(norm, p.norm as ModelTree | undefined, s.norm as ModelTree | undefined, z, mode, context)
+    const [zn, ns] = applyNorm(norm, p.norm as TreeRecord<tf.Tensor> | undefined, s.norm as TreeRecord<tf.Tensor> | undefined, z, mode, context)
     return [dense(tf.relu(zn), p.fc2 as Layer), ns === undefined ? {} : { norm: ns }]
   }
 
   const forward: Model['forward'] = (params, stats, x, mode, context = {}) => {
     let h = x
-    const nextStats: ModelTree = {}
+    const nextStats: TreeRecord<tf.Tensor> = {}
     config.widths.forEach((_, i) => {
       if (context.features !== undefined) {
-        nextStats[`stage${i}`] = cloneModelTree((stats[`stage${i}`] ?? {}) as ModelTree)
+        nextStats[`stage${i}`] = cloneRecord((stats[`stage${i}`] ?? {}) as TreeRecord<tf.Tensor>)
         return
       }
-      const p = params[`stage${i}`] as ModelTree
+      const p = params[`stage${i}`] as TreeRecord<tf.Tensor>
       const conv = p.conv as Layer
       const w = weightNorm === undefined ? conv.weight! : weightNorm.transform(conv as never)
       let y: tf.Tensor = tf.conv2d(h as tf.Tensor4D, w as tf.Tensor4D, 1, 'same')
       if (conv.bias !== undefined) y = tf.add(y, conv.bias)
-      const [yn, ns] = applyNorm(stageNorms[i], p.norm as ModelTree | undefined, (stats[`stage${i}`] as ModelTree | undefined)?.norm as ModelTree | undefined, y, mode, context)
+      const [yn, ns] = applyNorm(stageNorms[i], p.norm as TreeRecord<tf.Tensor> | undefined, (stats[`stage${i}`] as TreeRecord<tf.Tensor> | undefined)?.norm as TreeRecord<tf.Tensor> | undefined, y, mode, context)
       nextStats[`stage${i}`] = ns === undefined ? {} : { norm: ns }
       const a = tf.relu(yn)
       // 2×2 average pooling (floor on odd sizes); skipped once the maps are 1 pixel high or wide
@@ -227,25 +208,24 @@ export const convNet = (config: ConvNetConfig): Model => {
     })
     const feats = context.features ?? (tf.mean(h, [1, 2]) as tf.Tensor2D)
     const heads = context.heads ?? ['classifier', 'projector', 'predictor']
-    const out: { features: tf.Tensor2D; logits?: tf.Tensor2D; projection?: tf.Tensor2D; prediction?: tf.Tensor2D; stats: ModelTree } = { features: feats, stats: nextStats }
+    const out: { features: tf.Tensor2D; logits?: tf.Tensor2D; projection?: tf.Tensor2D; prediction?: tf.Tensor2D; stats: TreeRecord<tf.Tensor> } = { features: feats, stats: nextStats }
     if (params.classifier !== undefined && heads.includes('classifier')) out.logits = dense(feats, params.classifier as Layer)
     if (config.projector !== undefined && heads.includes('projector')) {
-      const [z, ps] = head(projectorNorm, params.projector as ModelTree, (stats.projector ?? {}) as ModelTree, feats, mode, context)
+      const [z, ps] = head(projectorNorm, params.projector as TreeRecord<tf.Tensor>, (stats.projector ?? {}) as TreeRecord<tf.Tensor>, feats, mode, context)
       out.projection = z
       nextStats.projector = ps
       if (config.predictor !== undefined && heads.includes('predictor')) {
-        const [q, qs] = head(predictorNorm, params.predictor as ModelTree, (stats.predictor ?? {}) as ModelTree, z, mode, context)
+        const [q, qs] = head(predictorNorm, params.predictor as TreeRecord<tf.Tensor>, (stats.predictor ?? {}) as TreeRecord<tf.Tensor>, z, mode, context)
         out.prediction = q
         nextStats.predictor = qs
       }
     }
     // heads that did not run keep their statistics
-    for (const k of ['projector', 'predictor'] as const) if (stats[k] !== undefined && nextStats[k] === undefined) nextStats[k] = cloneModelTree(stats[k] as ModelTree)
+    for (const k of ['projector', 'predictor'] as const) if (stats[k] !== undefined && nextStats[k] === undefined) nextStats[k] = cloneRecord(stats[k] as TreeRecord<tf.Tensor>)
     return out
   }
 
   return { config, init, forward }
 }
 
-/** A deep copy of a model tree (clones every tensor): `cloneTree` on the tfjs interpreter. */
-export const cloneModelTree = (t: ModelTree): ModelTree => cloneTree(tfOps, t as Tree<tf.Tensor>) as ModelTree
+const cloneRecord = (t: TreeRecord<tf.Tensor>): TreeRecord<tf.Tensor> => cloneTree(tfOps, t) as TreeRecord<tf.Tensor>

@@ -10,6 +10,7 @@ import type { Ops, VarianceEstimator } from '../core/ops.js'
 import type { Leaf } from '../core/tree.js'
 import { transition } from '../core/transition.js'
 import { emaLeaf } from '../ema/ema.js'
+import type { NormalizerDefinition } from './definition.js'
 import { type AffineParams, type Normalizer, affineNormalize, channelAxes, checkChannels } from './normalizer.js'
 
 /** BatchNorm statistics: running mean and variance per channel, and the number of training batches seen. */
@@ -105,6 +106,17 @@ export const batchNorm = <T extends Leaf>(
   config: BatchNormConfig = {},
 ): E.Either<ConfigError, Normalizer<T, BatchNormParams<T>, BatchNormStats<T>>> =>
   E.map((c: BatchNormSettings) => makeBatchNorm(ops, c))(decodeBatchNormConfig('batchNorm config', config))
+
+/** `batchNorm` in the registry's terms: decode (io-ts), then build. */
+export const batchNormDefinition: NormalizerDefinition<BatchNormSettings> = {
+  kind: 'activation',
+  name: 'batchNorm',
+  summary: 'BatchNorm, PyTorch conventions (train: batch statistics, running averages updated; eval: running statistics)',
+  capabilities: { batchDependent: true, hasStats: true },
+  fields: batchNormFields,
+  decode: (config) => decodeBatchNormConfig('batchNorm config', config),
+  build: (ops, settings) => makeBatchNorm(ops, settings),
+}
 
 /** `batchNorm` that throws the `ConfigError` instead of returning it. */
 export const unsafeBatchNorm = <T extends Leaf>(ops: Ops<T>, config: BatchNormConfig = {}) => unsafe(batchNorm(ops, config))

@@ -8,16 +8,18 @@ import { type ConfigError, unsafe } from '../codecs/config.js'
 import type { Ops } from '../core/ops.js'
 import type { Leaf } from '../core/tree.js'
 import { transition } from '../core/transition.js'
-import { type TeacherUpdateConfig, emanPolicy, teacherUpdate } from '../ema/teacher.js'
+import { type TeacherUpdateConfig, teacherUpdate } from '../ema/teacher.js'
 import {
   type BatchNormConfig,
   type BatchNormParams,
   type BatchNormSettings,
   type BatchNormStats,
   batchNormEval,
+  batchNormFields,
   decodeBatchNormConfig,
   initBatchNormState,
 } from './batchNorm.js'
+import type { NormalizerDefinition } from './definition.js'
 import type { Normalizer } from './normalizer.js'
 
 /**
@@ -47,6 +49,17 @@ export const eman = <T extends Leaf>(
 ): E.Either<ConfigError, Normalizer<T, BatchNormParams<T>, BatchNormStats<T>>> =>
   E.map((c: BatchNormSettings) => makeEman(ops, c))(decodeBatchNormConfig('eman config', config))
 
+/** `eman` in the registry's terms: decode (io-ts), then build. */
+export const emanDefinition: NormalizerDefinition<BatchNormSettings> = {
+  kind: 'activation',
+  name: 'eman',
+  summary: "EMAN's teacher normalizer: eval-mode BatchNorm with EMA statistics in both modes",
+  capabilities: { batchDependent: false, hasStats: true },
+  fields: batchNormFields,
+  decode: (config) => decodeBatchNormConfig('eman config', config),
+  build: (ops, settings) => makeEman(ops, settings),
+}
+
 /** `eman` that throws the `ConfigError` instead of returning it. */
 export const unsafeEman = <T extends Leaf>(ops: Ops<T>, config: BatchNormConfig = {}) => unsafe(eman(ops, config))
 
@@ -65,8 +78,12 @@ const makeEman = <T extends Leaf>(ops: Ops<T>, c: BatchNormSettings): Normalizer
  * `cosineToOne(0.98 or 0.996, K)`.
  *
  * @example
- * const update = emanUpdate(ops, { decay: 0.999 })
+ * const update = unsafeEmanUpdate(ops, { decay: 0.999 })
  * const [, teacher1] = update(student, step)(teacher0)
  */
-export const emanUpdate = <T extends Leaf>(ops: Ops<T>, config: Omit<TeacherUpdateConfig, 'policy'>) =>
-  teacherUpdate(ops, { ...config, policy: emanPolicy }) // every option passes through (donate included)
+export const emanUpdate = <T extends Leaf>(ops: Ops<T>, config: Omit<TeacherUpdateConfig, 'policy' | 'prefixes' | 'others'>) =>
+  teacherUpdate(ops, { ...config, policy: 'eman' }) // every option passes through (donate included)
+
+/** `emanUpdate` that throws the `ConfigError` instead of returning it. */
+export const unsafeEmanUpdate = <T extends Leaf>(ops: Ops<T>, config: Omit<TeacherUpdateConfig, 'policy' | 'prefixes' | 'others'>) =>
+  unsafe(emanUpdate(ops, config))

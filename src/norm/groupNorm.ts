@@ -10,6 +10,7 @@ import { InvalidArgumentError } from '../core/errors.js'
 import type { Ops } from '../core/ops.js'
 import type { Leaf } from '../core/tree.js'
 import { transition } from '../core/transition.js'
+import type { NormalizerDefinition } from './definition.js'
 import { type AffineParams, type Normalizer, channelAxes, checkChannels } from './normalizer.js'
 
 /** GroupNorm has no statistics. */
@@ -65,35 +66,84 @@ const checkSpec = (c: { groups: number | undefined; groupSize: number | undefine
 export const groupNorm = <T extends Leaf>(
   ops: Ops<T>,
   config: GroupNormConfig,
-): E.Either<ConfigError, Normalizer<T, AffineParams<T>, NoStats>> =>
-  E.map((c: { groups: number | undefined; groupSize: number | undefined; epsilon: number }) =>
-    makeGroupNorm(ops, c.groups === undefined ? { groupSize: c.groupSize! } : { groups: c.groups }, c.epsilon, 'groupNorm'),
-  )(decodeConfig('groupNorm config', fields, { groups: undefined, groupSize: undefined, epsilon: 1e-5 as Epsilon }, config, checkSpec))
+): E.Either<ConfigError, Normalizer<T, AffineParams<T>, NoStats>> => E.map((c: GroupNormSettings) => makeGroupNorm(ops, c))(decodeGroupNorm('groupNorm', config))
+
+/** A decoded group spec: the group count or the group size, ε, and the name the normalizer reports. */
+export interface GroupNormSettings {
+  readonly spec: { readonly groups: number } | { readonly groupSize: number }
+  readonly epsilon: number
+  readonly name: string
+}
+
+const decodeGroupNorm = (name: string, config: unknown): E.Either<ConfigError, GroupNormSettings> =>
+  E.map((c: { groups: number | undefined; groupSize: number | undefined; epsilon: number }) => ({
+    spec: c.groups === undefined ? { groupSize: c.groupSize! } : { groups: c.groups },
+    epsilon: c.epsilon,
+    name,
+  }))(decodeConfig(`${name} config`, fields, { groups: undefined, groupSize: undefined, epsilon: 1e-5 as Epsilon }, config, checkSpec))
+
+const epsilonOnly = { epsilon: Epsilon }
+
+/** Decodes the config of a fixed-group special case (only ε may be given). */
+const decodeSpecialCase = (name: string, spec: { groups: number } | { groupSize: number }, config: unknown): E.Either<ConfigError, GroupNormSettings> =>
+  E.map((c: { epsilon: number }) => ({ spec, epsilon: c.epsilon, name }))(decodeConfig(`${name} config`, epsilonOnly, { epsilon: 1e-5 as Epsilon }, config))
+
+/** The largest of 8, 4, 2, 1 that divides `channels`: the group count a model uses when the config names none. */
+export const defaultGroups = (channels: number): number => [8, 4, 2, 1].find((g) => channels % g === 0)!
+
+/** `groupNorm` in the registry's terms; a model without `groups`/`groupSize` uses `defaultGroups(channels)`. */
+export const groupNormDefinition: NormalizerDefinition<GroupNormSettings> = {
+  kind: 'activation',
+  name: 'groupNorm',
+  summary: 'GroupNorm: per sample, over each group of channels and all positions; no statistics',
+  capabilities: { batchDependent: false, hasStats: false },
+  fields: groupNormFields,
+  decode: (config) => decodeGroupNorm('groupNorm', config),
+  build: (ops, settings) => makeGroupNorm(ops, settings),
+  modelDefaults: ({ channels }, config) => (config.groups === undefined && config.groupSize === undefined ? { groups: defaultGroups(channels) } : {}),
+}
+
+/** `layerNorm` in the registry's terms (GroupNorm with one group). */
+export const layerNormDefinition: NormalizerDefinition<GroupNormSettings> = {
+  kind: 'activation',
+  name: 'layerNorm',
+  summary: "LayerNorm as GroupNorm with one group (each sample over all its features)",
+  capabilities: { batchDependent: false, hasStats: false },
+  fields: epsilonOnly,
+  decode: (config) => decodeSpecialCase('layerNorm', { groups: 1 }, config),
+  build: (ops, settings) => makeGroupNorm(ops, settings),
+}
+
+/** `instanceNorm` in the registry's terms (GroupNorm with one channel per group). */
+export const instanceNormDefinition: NormalizerDefinition<GroupNormSettings> = {
+  kind: 'activation',
+  name: 'instanceNorm',
+  summary: 'InstanceNorm as GroupNorm with one channel per group (each sample and channel over space)',
+  capabilities: { batchDependent: false, hasStats: false },
+  fields: epsilonOnly,
+  decode: (config) => decodeSpecialCase('instanceNorm', { groupSize: 1 }, config),
+  build: (ops, settings) => makeGroupNorm(ops, settings),
+}
 
 /** `groupNorm` that throws the `ConfigError` instead of returning it. */
 export const unsafeGroupNorm = <T extends Leaf>(ops: Ops<T>, config: GroupNormConfig) => unsafe(groupNorm(ops, config))
 
 /** LayerNorm as GroupNorm with one group: each sample normalised over all of its features. */
-export const layerNorm = <T extends Leaf>(ops: Ops<T>, config: { readonly epsilon?: number } = {}) =>
-  E.map((n: Normalizer<T, AffineParams<T>, NoStats>) => ({ ...n, name: 'layerNorm' }))(groupNorm(ops, { ...config, groups: 1 }))
+export const layerNorm = <T extends Leaf>(ops: Ops<T>, config: { readonly epsilon?: number } = {}): E.Either<ConfigError, Normalizer<T, AffineParams<T>, NoStats>> =>
+  E.map((s: GroupNormSettings) => makeGroupNorm(ops, s))(layerNormDefinition.decode(config))
 
 /** `layerNorm` that throws. */
 export const unsafeLayerNorm = <T extends Leaf>(ops: Ops<T>, config: { readonly epsilon?: number } = {}) => unsafe(layerNorm(ops, config))
 
 /** InstanceNorm as GroupNorm with one channel per group: each sample's channel normalised over space. */
-export const instanceNorm = <T extends Leaf>(ops: Ops<T>, config: { readonly epsilon?: number } = {}) =>
-  E.map((n: Normalizer<T, AffineParams<T>, NoStats>) => ({ ...n, name: 'instanceNorm' }))(groupNorm(ops, { ...config, groupSize: 1 }))
+export const instanceNorm = <T extends Leaf>(ops: Ops<T>, config: { readonly epsilon?: number } = {}): E.Either<ConfigError, Normalizer<T, AffineParams<T>, NoStats>> =>
+  E.map((s: GroupNormSettings) => makeGroupNorm(ops, s))(instanceNormDefinition.decode(config))
 
 /** `instanceNorm` that throws. */
 export const unsafeInstanceNorm = <T extends Leaf>(ops: Ops<T>, config: { readonly epsilon?: number } = {}) =>
   unsafe(instanceNorm(ops, config))
 
-const makeGroupNorm = <T extends Leaf>(
-  ops: Ops<T>,
-  spec: { groups: number } | { groupSize: number },
-  epsilon: number,
-  name: string,
-): Normalizer<T, AffineParams<T>, NoStats> => {
+const makeGroupNorm = <T extends Leaf>(ops: Ops<T>, { spec, epsilon, name }: GroupNormSettings): Normalizer<T, AffineParams<T>, NoStats> => {
   const groupsFor = (channels: number): number => {
     const g = 'groups' in spec ? spec.groups : channels / spec.groupSize
     const size = 'groups' in spec ? channels / spec.groups : spec.groupSize

@@ -5,13 +5,14 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
-import { type ConfigError, Epsilon, PositiveInt, decodeConfig, unsafe } from '../codecs/config.js'
+import { type ConfigError, type Decoded, Epsilon, PositiveInt, decodeConfig, unsafe } from '../codecs/config.js'
 import { InvalidArgumentError, showShape } from '../core/errors.js'
 import type { Ops } from '../core/ops.js'
 import type { Leaf } from '../core/tree.js'
 import { transition } from '../core/transition.js'
 import { type Schedule, momentumBnAlpha } from '../ema/schedules.js'
 import { type BatchNormParams, type BatchNormStats, batchNormEval, initBatchNormState } from './batchNorm.js'
+import type { NormalizerDefinition } from './definition.js'
 import { type Normalizer, affineNormalize, channelAxes } from './normalizer.js'
 
 /** Configuration of `momentumBatchNorm`. */
@@ -58,13 +59,6 @@ const fields = momentumBatchNormFields
 export const varianceFactor = (correction: VarianceCorrection, n: number): number =>
   correction === 'biased' ? 1 : correction === 'unbiased' ? n / (n - 1) : (n / (n - 1)) ** 2
 
-interface Resolved {
-  readonly totalSteps: number
-  readonly epsilon: number
-  readonly normalizeVariance: VarianceCorrection
-  readonly storedVariance: VarianceCorrection
-}
-
 /**
  * Momentum BatchNorm (Momentum² Teacher's `MomentumBatchNorm2d/1d`, zengarden/momentum2-teacher
  * `resnet_mbn.py`; docs/methods.md), channels last.
@@ -103,12 +97,21 @@ export const momentumBatchNorm = <T extends Leaf>(
   ops: Ops<T>,
   config: MomentumBatchNormConfig,
 ): E.Either<ConfigError, Normalizer<T, BatchNormParams<T>, BatchNormStats<T>> & { readonly alpha: Schedule }> =>
-  E.map(
-    (c: { totalSteps: number; epsilon: number; referenceDoubleBessel: boolean; normalizeVariance: VarianceCorrection | undefined; storedVariance: VarianceCorrection | undefined }): ReturnType<typeof makeMbn<T>> => {
-      const preset: VarianceCorrection = c.referenceDoubleBessel ? 'unbiasedTwice' : 'unbiased'
-      return makeMbn(ops, { totalSteps: c.totalSteps, epsilon: c.epsilon, normalizeVariance: c.normalizeVariance ?? preset, storedVariance: c.storedVariance ?? preset })
-    },
-  )(
+  E.map((c: MomentumBatchNormSettings) => makeMbn(ops, c))(decodeMomentumBatchNorm(config))
+
+/** The decoded configuration: the horizon, ε and both variance corrections resolved. */
+export interface MomentumBatchNormSettings {
+  readonly totalSteps: number
+  readonly epsilon: number
+  readonly normalizeVariance: VarianceCorrection
+  readonly storedVariance: VarianceCorrection
+}
+
+const decodeMomentumBatchNorm = (config: unknown): E.Either<ConfigError, MomentumBatchNormSettings> =>
+  E.map((c: Decoded<typeof fields>): MomentumBatchNormSettings => {
+    const preset: VarianceCorrection = c.referenceDoubleBessel ? 'unbiasedTwice' : 'unbiased'
+    return { totalSteps: c.totalSteps, epsilon: c.epsilon, normalizeVariance: c.normalizeVariance ?? preset, storedVariance: c.storedVariance ?? preset }
+  })(
     decodeConfig(
       'momentumBatchNorm config',
       fields,
@@ -121,13 +124,25 @@ export const momentumBatchNorm = <T extends Leaf>(
     ),
   )
 
+/** `momentumBatchNorm` in the registry's terms; a model fills `totalSteps` with the run's horizon. */
+export const momentumBatchNormDefinition: NormalizerDefinition<MomentumBatchNormSettings> = {
+  kind: 'activation',
+  name: 'momentumBatchNorm',
+  summary: "Momentum BatchNorm (Momentum² Teacher): batch statistics blended with running ones by a cosine α(step)",
+  capabilities: { batchDependent: true, hasStats: true },
+  fields: momentumBatchNormFields,
+  decode: decodeMomentumBatchNorm,
+  build: (ops, settings) => makeMbn(ops, settings),
+  modelDefaults: ({ totalSteps }) => (totalSteps === undefined ? {} : { totalSteps }),
+}
+
 /** `momentumBatchNorm` that throws the `ConfigError` instead of returning it. */
 export const unsafeMomentumBatchNorm = <T extends Leaf>(ops: Ops<T>, config: MomentumBatchNormConfig) =>
   unsafe(momentumBatchNorm(ops, config))
 
 const makeMbn = <T extends Leaf>(
   ops: Ops<T>,
-  c: Resolved,
+  c: MomentumBatchNormSettings,
 ): Normalizer<T, BatchNormParams<T>, BatchNormStats<T>> & { readonly alpha: Schedule } => {
   const alpha = momentumBnAlpha(c.totalSteps)
   return {

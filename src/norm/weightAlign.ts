@@ -10,6 +10,7 @@ import type { Ops } from '../core/ops.js'
 import type { Leaf } from '../core/tree.js'
 import { transition } from '../core/transition.js'
 import type { NoStats } from './groupNorm.js'
+import type { WeightNormalizerDefinition } from './definition.js'
 import { type WeightLayout, WeightLayoutC, filterAxes, perFilterShape } from './weightLayout.js'
 import type { WeightNormalizer } from './weightStandardization.js'
 
@@ -65,16 +66,34 @@ export const weightAlign = <T extends Leaf>(
   ops: Ops<T>,
   config: WeightAlignConfig = {},
 ): E.Either<ConfigError, WeightNormalizer<T, WeightAlignParams<T>>> =>
-  E.map((c: { gain: number; epsilon: number; layout: WeightLayout }) => makeWa(ops, c))(
-    decodeConfig('weightAlign config', fields, { gain: Math.SQRT2 as PositiveFinite, epsilon: 1e-5 as Epsilon, layout: 'HWIO' }, config),
-  )
+  E.map((c: WeightAlignSettings) => makeWa(ops, c))(decodeWeightAlign(config))
+
+/** The decoded configuration. */
+export interface WeightAlignSettings {
+  readonly gain: number
+  readonly epsilon: number
+  readonly layout: WeightLayout
+}
+
+const decodeWeightAlign = (config: unknown): E.Either<ConfigError, WeightAlignSettings> =>
+  decodeConfig('weightAlign config', fields, { gain: Math.SQRT2 as PositiveFinite, epsilon: 1e-5 as Epsilon, layout: 'HWIO' }, config)
+
+/** `weightAlign` in the registry's terms; a model fills the layout it stores its weights in. */
+export const weightAlignDefinition: WeightNormalizerDefinition<WeightAlignSettings> = {
+  kind: 'weight',
+  name: 'weightAlign',
+  summary: 'WeightAlign: each filter centred and scaled by √N·σ, times a gain G and a per-filter γ; batch-independent',
+  fields: weightAlignFields,
+  decode: decodeWeightAlign,
+  build: (ops, settings) => makeWa(ops, settings),
+}
 
 /** `weightAlign` that throws the `ConfigError` instead of returning it. */
 export const unsafeWeightAlign = <T extends Leaf>(ops: Ops<T>, config: WeightAlignConfig = {}) => unsafe(weightAlign(ops, config))
 
 const makeWa = <T extends Leaf>(
   ops: Ops<T>,
-  c: { gain: number; epsilon: number; layout: WeightLayout },
+  c: WeightAlignSettings,
 ): WeightNormalizer<T, WeightAlignParams<T>> => {
   const transform = (params: WeightAlignParams<T>): T =>
     ops.tidy(() => {

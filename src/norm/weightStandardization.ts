@@ -11,6 +11,7 @@ import type { Ops, VarianceEstimator } from '../core/ops.js'
 import type { Leaf } from '../core/tree.js'
 import { type Slots, type Transition, transition } from '../core/transition.js'
 import type { NoStats } from './groupNorm.js'
+import type { WeightNormalizerDefinition } from './definition.js'
 import { type WeightLayout, WeightLayoutC, filterAxes } from './weightLayout.js'
 
 /** Where ε enters: `'variance'`: `(w − μ)/√(σ² + ε)` (timm); `'std'`: `(w − μ)/(σ + ε)` (WS reference code). */
@@ -51,12 +52,14 @@ export interface WeightNormalizer<T extends Leaf, P extends { readonly weight: T
   readonly apply: () => Transition<P, NoStats, T>
 }
 
-const fields = {
+/** The config codecs of `weightStandardization`. */
+export const weightStandardizationFields = {
   estimator: VarianceEstimatorC,
   epsilon: Epsilon,
   epsilonPlacement: t.keyof({ variance: null, std: null }),
   layout: WeightLayoutC,
 }
+const fields = weightStandardizationFields
 
 /**
  * Weight standardisation: for each output filter `o` with fan-in `N` (all axes but the output's,
@@ -76,15 +79,28 @@ export const weightStandardization = <T extends Leaf>(
   ops: Ops<T>,
   config: WeightStandardizationConfig = {},
 ): E.Either<ConfigError, WeightNormalizer<T, StandardizedWeightParams<T>>> =>
-  E.map((c: { estimator: VarianceEstimator; epsilon: number; epsilonPlacement: EpsilonPlacement; layout: WeightLayout }) =>
-    makeWs(ops, c),
-  )(
-    decodeConfig('weightStandardization config',
-      fields,
-      { estimator: 'biased', epsilon: 1e-6 as Epsilon, epsilonPlacement: 'variance', layout: 'HWIO' },
-      config,
-    ),
-  )
+  E.map((c: WeightStandardizationSettings) => makeWs(ops, c))(decodeWeightStandardization(config))
+
+/** The decoded configuration. */
+export interface WeightStandardizationSettings {
+  readonly estimator: VarianceEstimator
+  readonly epsilon: number
+  readonly epsilonPlacement: EpsilonPlacement
+  readonly layout: WeightLayout
+}
+
+const decodeWeightStandardization = (config: unknown): E.Either<ConfigError, WeightStandardizationSettings> =>
+  decodeConfig('weightStandardization config', fields, { estimator: 'biased', epsilon: 1e-6 as Epsilon, epsilonPlacement: 'variance', layout: 'HWIO' }, config)
+
+/** `weightStandardization` in the registry's terms; a model fills the layout it stores its weights in. */
+export const weightStandardizationDefinition: WeightNormalizerDefinition<WeightStandardizationSettings> = {
+  kind: 'weight',
+  name: 'weightStandardization',
+  summary: 'Weight standardisation: each filter centred and divided by its std (timm StdConv2d by default); batch-independent',
+  fields: weightStandardizationFields,
+  decode: decodeWeightStandardization,
+  build: (ops, settings) => makeWs(ops, settings),
+}
 
 /** `weightStandardization` that throws the `ConfigError` instead of returning it. */
 export const unsafeWeightStandardization = <T extends Leaf>(ops: Ops<T>, config: WeightStandardizationConfig = {}) =>
@@ -92,7 +108,7 @@ export const unsafeWeightStandardization = <T extends Leaf>(ops: Ops<T>, config:
 
 const makeWs = <T extends Leaf>(
   ops: Ops<T>,
-  c: { estimator: VarianceEstimator; epsilon: number; epsilonPlacement: EpsilonPlacement; layout: WeightLayout },
+  c: WeightStandardizationSettings,
 ): WeightNormalizer<T, StandardizedWeightParams<T>> => {
   const transform = (params: StandardizedWeightParams<T>): T =>
     ops.tidy(() => {

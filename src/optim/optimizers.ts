@@ -9,52 +9,44 @@
 import * as tf from '@tensorflow/tfjs-core'
 import { tfOps } from '../core/tfOps.js'
 import { InvalidArgumentError } from '../core/errors.js'
-import type { PathPredicate } from '../core/tree.js'
-import type { ModelTree } from '../nn/model.js'
+import { type PathPredicate, type TreeRecord, fromLeaves, mapAny, zipN } from '../core/tree.js'
 import type { Schedule } from '../ema/schedules.js'
 
 /** A learning rate: a number or a schedule of the step. */
 export type LearningRate = number | Schedule
 
 /** Optimizer state: named trees shaped like the parameters (momentum buffers, moments). */
-export type OptState = Record<string, ModelTree>
+export type OptState = Record<string, TreeRecord<tf.Tensor>>
 
 /** An optimizer. `update` is pure: it returns new parameters and state, and disposes nothing. */
 export interface Optimizer {
   readonly name: string
-  readonly init: (params: ModelTree) => OptState
-  readonly update: (grads: ModelTree, params: ModelTree, state: OptState, step: number) => [ModelTree, OptState]
+  readonly init: (params: TreeRecord<tf.Tensor>) => OptState
+  readonly update: (grads: TreeRecord<tf.Tensor>, params: TreeRecord<tf.Tensor>, state: OptState, step: number) => [TreeRecord<tf.Tensor>, OptState]
 }
 
 const lrAt = (lr: LearningRate, step: number): number => (typeof lr === 'number' ? lr : lr(step))
 
-/** Walks parameter, gradient and state trees together, building new trees from `f`'s outputs. */
-const zip3 = (
-  params: ModelTree,
-  grads: ModelTree,
-  states: ModelTree[],
+/**
+ * Walks parameter, gradient and state trees together (paired by path, shapes checked): `f` returns
+ * the new parameter and the new state leaves; the result is those as trees shaped like `params`.
+ */
+const stepLeaves = (
+  params: TreeRecord<tf.Tensor>,
+  grads: TreeRecord<tf.Tensor>,
+  states: readonly TreeRecord<tf.Tensor>[],
   f: (p: tf.Tensor, g: tf.Tensor, s: tf.Tensor[], path: string) => tf.Tensor[],
-  path = '',
-): ModelTree[] => {
-  const outs: ModelTree[] = [{}, ...states.map(() => ({}) as ModelTree)]
-  for (const key of Object.keys(params)) {
-    const p = params[key]!
-    const g = grads[key]
-    const full = path === '' ? key : `${path}/${key}`
-    if (g === undefined) throw new InvalidArgumentError('optimizer: grads', `no gradient for parameter '${full}'`)
-    if (p instanceof tf.Tensor) {
-      const r = f(p, g as tf.Tensor, states.map((s) => s[key] as tf.Tensor), full)
-      r.forEach((t, i) => (outs[i]![key] = t))
-    } else {
-      const sub = zip3(p, g as ModelTree, states.map((s) => s[key] as ModelTree), f, full)
-      sub.forEach((t, i) => (outs[i]![key] = t))
-    }
-  }
-  return outs
+): TreeRecord<tf.Tensor>[] => {
+  const outs: tf.Tensor[][] = [[], ...states.map(() => [])]
+  zipN<tf.Tensor, void>(
+    [params, grads, ...states],
+    ([p, g, ...s], path) => f(p!, g!, s, path).forEach((t, i) => outs[i]!.push(t)),
+    { names: ['params', 'grads', ...states.map(() => 'optimizer state')] },
+  )
+  return outs.map((o) => fromLeaves(params, o) as TreeRecord<tf.Tensor>)
 }
 
-const zerosLike = (t: ModelTree): ModelTree =>
-  Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v instanceof tf.Tensor ? tf.zerosLike(v) : zerosLike(v)]))
+const zerosLike = (t: TreeRecord<tf.Tensor>): TreeRecord<tf.Tensor> => mapAny(t, (leaf) => tf.zerosLike(leaf as tf.Tensor)) as TreeRecord<tf.Tensor>
 
 /** Excludes BatchNorm/GroupNorm affine parameters and biases (paths ending in gamma, beta or bias). */
 export const normAndBias: PathPredicate = (path) => /(^|\/)(gamma|beta|bias)$/.test(path)
@@ -72,9 +64,9 @@ export const sgd = (config: { lr: LearningRate; momentum?: number; weightDecay?:
     name: 'sgd',
     init: (params) => ({ velocity: zerosLike(params) }),
     update: (grads, params, state, step) =>
-      tf.tidy(() => {
+      tfOps.tidy(() => {
         const lr = lrAt(config.lr, step)
-        const [p, v] = zip3(params, grads, [state.velocity!], (theta, g, [vel], path) => {
+        const [p, v] = stepLeaves(params, grads, [state.velocity!], (theta, g, [vel], path) => {
           // every line is one axpby: a single fused pass where the backend has the kernel
           const gd = wd > 0 && !exclude(path) ? tfOps.axpby(1, g, wd, theta) : g
           const v1 = tfOps.axpby(mu, vel!, 1, gd)
@@ -100,9 +92,9 @@ export const lars = (config: { lr: LearningRate; momentum?: number; weightDecay?
     name: 'lars',
     init: (params) => ({ velocity: zerosLike(params) }),
     update: (grads, params, state, step) =>
-      tf.tidy(() => {
+      tfOps.tidy(() => {
         const lr = lrAt(config.lr, step)
-        const [p, v] = zip3(params, grads, [state.velocity!], (theta, g, [vel], path) => {
+        const [p, v] = stepLeaves(params, grads, [state.velocity!], (theta, g, [vel], path) => {
           let d = g
           if (!exclude(path)) {
             d = tf.add(g, tf.mul(theta, wd))
@@ -130,12 +122,12 @@ export const adam = (config: { lr: LearningRate; beta1?: number; beta2?: number;
     name: 'adam',
     init: (params) => ({ m: zerosLike(params), v: zerosLike(params) }),
     update: (grads, params, state, step) =>
-      tf.tidy(() => {
+      tfOps.tidy(() => {
         const lr = lrAt(config.lr, step)
         const t = step + 1
         const c1 = 1 - b1 ** t
         const c2 = 1 - b2 ** t
-        const [p, m, v] = zip3(params, grads, [state.m!, state.v!], (theta, g, [m0, v0], path) => {
+        const [p, m, v] = stepLeaves(params, grads, [state.m!, state.v!], (theta, g, [m0, v0], path) => {
           const m1 = tfOps.axpby(b1, m0!, 1 - b1, g)
           const v1 = tfOps.axpby(b2, v0!, 1 - b2, tf.square(g))
           let upd = tf.div(tf.div(m1, c1), tf.add(tf.sqrt(tf.div(v1, c2)), eps))

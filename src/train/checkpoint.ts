@@ -15,8 +15,8 @@ import * as E from 'fp-ts/lib/Either.js'
 import { parseJsonInput, preview } from '../codecs/jsonInput.js'
 import { NonFiniteError, PolyakError, showShape } from '../core/errors.js'
 import { VERSION } from '../version.js'
-import type { ModelTree } from '../nn/model.js'
-import { type TrainState, flatten, unflatten } from './common.js'
+import { type TreeRecord, fromLeaves, leaves } from '../core/tree.js'
+import type { TrainState } from './common.js'
 
 /** Where a checkpoint's text lives: a file in Node (`checkpointFile`), or anything with read and write. */
 export interface CheckpointStore {
@@ -117,9 +117,9 @@ export const sha256Hex = async (text: string): Promise<string> => {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('')
 }
 
-const encodeTree = async (t: ModelTree, where: string, step: number): Promise<Record<string, EncodedTensor>> => {
+const encodeTree = async (t: TreeRecord<tf.Tensor>, where: string, step: number): Promise<Record<string, EncodedTensor>> => {
   const out: Record<string, EncodedTensor> = {}
-  for (const [path, x] of flatten(t)) {
+  for (const [path, x] of leaves<tf.Tensor>(t)) {
     const d = await x.data()
     if (x.dtype === 'float32' && !(d as Float32Array).every(Number.isFinite)) throw new NonFiniteError(step, `${where}/${path}`, 'a checkpoint is never written with NaN or Inf')
     out[path] = { shape: [...x.shape], dtype: x.dtype as 'float32' | 'int32', data: toBase64(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)) }
@@ -169,10 +169,10 @@ const firstDifference = (a: unknown, b: unknown, path = ''): string | undefined 
   return a === b ? undefined : path === '' ? '<config>' : path
 }
 
-const decodeInto = (file: string, where: string, like: ModelTree, enc: unknown): ModelTree => {
+const decodeInto = (file: string, where: string, like: TreeRecord<tf.Tensor>, enc: unknown): TreeRecord<tf.Tensor> => {
   if (enc === null || typeof enc !== 'object') throw new CheckpointError(file, `'${where}' is missing or not an object`)
   const saved = enc as Record<string, EncodedTensor>
-  const expected = flatten(like)
+  const expected = leaves<tf.Tensor>(like)
   const extra = Object.keys(saved).filter((p) => !expected.some(([q]) => q === p))
   if (extra.length > 0) throw new CheckpointError(file, `'${where}/${extra[0]}' is not part of this model`)
   const tensors = expected.map(([path, t]) => {
@@ -192,7 +192,7 @@ const decodeInto = (file: string, where: string, like: ModelTree, enc: unknown):
     if (/(^|\/)variance$/.test(path) && (values as Float32Array).some((v) => v < 0)) throw new CheckpointError(file, `'${where}/${path}' holds a negative variance`)
     return tf.tensor(values, t.shape, t.dtype)
   })
-  return unflatten(like, tensors)
+  return fromLeaves(like, tensors) as TreeRecord<tf.Tensor>
 }
 
 /**

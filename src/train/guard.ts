@@ -7,8 +7,9 @@
  * @module train/guard
  */
 import { NonFiniteError } from '../core/errors.js'
+import type * as tf from '@tensorflow/tfjs-core'
+import { type TreeRecord, leaves } from '../core/tree.js'
 import type { TrainState } from './common.js'
-import { flatten } from './common.js'
 
 /** What the guard does on a non-finite value. */
 export type NonFinitePolicy = 'stop' | 'warn'
@@ -27,14 +28,14 @@ export interface GuardControl {
 
 /** The first non-finite leaf of `state` (student, teacher, optimizer, in that order), or `undefined`. */
 export const firstNonFiniteLeaf = async (state: TrainState): Promise<string | undefined> => {
-  const parts: Array<[string, Parameters<typeof flatten>[0]]> = [
+  const parts: Array<[string, TreeRecord<tf.Tensor>]> = [
     ['student/params', state.student.params],
     ['student/stats', state.student.stats],
-    ...(state.teacher === undefined ? [] : ([['teacher/params', state.teacher.params], ['teacher/stats', state.teacher.stats]] as Array<[string, Parameters<typeof flatten>[0]]>)),
-    ...Object.entries(state.opt).map(([k, v]) => [`opt/${k}`, v] as [string, Parameters<typeof flatten>[0]]),
+    ...(state.teacher === undefined ? [] : ([['teacher/params', state.teacher.params], ['teacher/stats', state.teacher.stats]] as Array<[string, TreeRecord<tf.Tensor>]>)),
+    ...Object.entries(state.opt).map(([k, v]) => [`opt/${k}`, v] as [string, TreeRecord<tf.Tensor>]),
   ]
   for (const [prefix, tree] of parts) {
-    for (const [path, t] of flatten(tree)) {
+    for (const [path, t] of leaves<tf.Tensor>(tree)) {
       if (t.dtype !== 'float32') continue
       const d = await t.data()
       for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i]!)) return `${prefix}/${path}`

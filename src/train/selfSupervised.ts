@@ -16,18 +16,22 @@
  * @module train/selfSupervised
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { cloneTree } from '../core/memory.js'
 import { tfOps } from '../core/tfOps.js'
-import { underPrefix } from '../core/tree.js'
+import { type TreeRecord, underPrefix } from '../core/tree.js'
 import { cosineToOne } from '../ema/schedules.js'
-import { emanPolicy, projectorOnly, teacherUpdate, weightsOnly } from '../ema/teacher.js'
+import { emanPolicy, projectorOnly, unsafeTeacherUpdate, weightsOnly } from '../ema/teacher.js'
 import { batchStream, makeBatch, strong } from '../data/augment.js'
 import type { ImageSet } from '../data/images.js'
-import { type ConvNetConfig, type ModelTree, cloneModelTree, convNet } from '../nn/model.js'
+import { type ConvNetConfig, convNet } from '../nn/model.js'
 import { derive } from '../nn/random.js'
 import { lars, warmupCosine } from '../optim/optimizers.js'
 import { nonFiniteGuard } from './guard.js'
 import type { SupervisedControl } from './supervised.js'
-import { type Metrics, type TrainState, byolLoss, infoNce, l2Normalize, disposeAll, features, knnAccuracy, linearProbe, ntXent, readMetrics, scoped, stopGradient, toImages, valueAndGrads } from './common.js'
+import { type Metrics, type TrainState, disposeAll, readMetrics, stopGradient, toImages, valueAndGrads } from './common.js'
+import { features, knnAccuracy } from './evaluation.js'
+import { byolLoss, infoNce, l2Normalize, ntXent } from './losses.js'
+import { linearProbe } from './probe.js'
 
 /** The self-supervised method and its teacher. */
 export type SelfSupervisedMethod = 'byol-bn' | 'byol-eman' | 'byol-m2' | 'moco-bn' | 'moco-eman' | 'simclr' | 'simclr-encoder' | 'simclr-projector'
@@ -76,7 +80,7 @@ export interface SelfSupervisedResult {
   readonly seconds: number
 }
 
-const withoutPredictor = (t: ModelTree): ModelTree => Object.fromEntries(Object.entries(t).filter(([k]) => k !== 'predictor'))
+const withoutPredictor = (t: TreeRecord<tf.Tensor>): TreeRecord<tf.Tensor> => Object.fromEntries(Object.entries(t).filter(([k]) => k !== 'predictor'))
 
 /** Runs a self-supervised experiment and evaluates the online encoder's frozen features. */
 export const runSelfSupervised = async (
@@ -103,7 +107,7 @@ export const runSelfSupervised = async (
   const teacherModel = convNet({ ...base, norm: teacherNorm, projector: { ...head, norm: teacherNorm }, totalSteps: config.steps })
   const policy = config.method === 'byol-eman' || config.method === 'moco-eman' ? emanPolicy : config.method === 'simclr-projector' ? projectorOnly(underPrefix('projector')) : weightsOnly
   // the old teacher is disposed right after each update: donate it (in-place EMA where the backend can)
-  const update = teacherUpdate(tfOps, { decay: cosineToOne(config.emaBase, config.steps), policy, donate: true })
+  const update = unsafeTeacherUpdate(tfOps, { decay: cosineToOne(config.emaBase, config.steps), policy, donate: true })
   const opt = lars({ lr: warmupCosine({ base: config.lr, warmupSteps: Math.floor(config.steps / 10), totalSteps: config.steps }), weightDecay: 1e-5 })
   const pool = Array.from({ length: train.n }, (_, i) => i)
   const next = batchStream(pool, config.batchSize, config.seed, 'ssl')
@@ -113,7 +117,7 @@ export const runSelfSupervised = async (
   const init = model.init(config.seed)
   let state: TrainState = {
     student: init,
-    teacher: { params: cloneModelTree(withoutPredictor(init.params)), stats: cloneModelTree(withoutPredictor(init.stats)) },
+    teacher: { params: cloneTree(tfOps, withoutPredictor(init.params)), stats: cloneTree(tfOps, withoutPredictor(init.stats)) },
     opt: opt.init(init.params),
     step: 0,
   }
@@ -131,13 +135,13 @@ export const runSelfSupervised = async (
     const b = idx.length
     const v1 = makeBatch(train, idx, aug, augR)
     const v2 = makeBatch(train, idx, aug, augR)
-    const out = scoped(() => {
+    const out = tfOps.tidy(() => {
       const x1 = toImages(v1, b, train)
       const x2 = toImages(v2, b, train)
       const teacher = state.teacher!
       // targets, outside the gradient
       let targets: [tf.Tensor2D, tf.Tensor2D] | undefined
-      let teacherStats: ModelTree | undefined
+      let teacherStats: TreeRecord<tf.Tensor> | undefined
       if (config.method === 'byol-m2') {
         const t = teacherModel.forward(teacher.params, teacher.stats, tf.concat([x1, x2], 0), 'train', { step, views: 2, heads: ['projector'] })
         targets = [tf.slice(t.projection!, [0, 0], [b, -1]), tf.slice(t.projection!, [b, 0], [b, -1])]
@@ -182,8 +186,8 @@ export const runSelfSupervised = async (
       // plain SimCLR has no teacher: it stays as it was (a copy, so the state owns fresh tensors)
       const newTeacher =
         config.method === 'simclr'
-          ? { params: cloneModelTree(teacher.params), stats: cloneModelTree(teacher.stats) }
-          : (update(studentSlots, step)(teacherBase)[1] as { params: ModelTree; stats: ModelTree })
+          ? { params: cloneTree(tfOps, teacher.params), stats: cloneTree(tfOps, teacher.stats) }
+          : (update(studentSlots, step)(teacherBase)[1] as { params: TreeRecord<tf.Tensor>; stats: TreeRecord<tf.Tensor> })
       // MoCo: this step's keys (both views) enter the queue, the oldest leave
       const nextQueue = moco ? (tf.slice(tf.concat([l2Normalize(targets![0]), l2Normalize(targets![1]), queue!], 0), [0, 0], [config.queueSize, -1]) as tf.Tensor2D) : undefined
       return { next: { student, teacher: newTeacher, opt: optState, step: step + 1 } as TrainState, loss: g.loss, queue: nextQueue }

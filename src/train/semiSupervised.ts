@@ -12,16 +12,20 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { NonFiniteError } from '../core/errors.js'
+import { cloneTree } from '../core/memory.js'
 import { tfOps } from '../core/tfOps.js'
-import { type TeacherPolicy, emanPolicy, teacherUpdate, weightsOnly } from '../ema/teacher.js'
+import { type TeacherPolicy, emanPolicy, unsafeTeacherUpdate, weightsOnly } from '../ema/teacher.js'
 import { WEAK, batchStream, labelledSplit, makeBatch, strong } from '../data/augment.js'
 import type { ImageSet } from '../data/images.js'
-import { type ModelTree, cloneModelTree, convNet } from '../nn/model.js'
+import type { TreeRecord } from '../core/tree.js'
+import { convNet } from '../nn/model.js'
 import { derive } from '../nn/random.js'
 import { sgd, warmupCosine } from '../optim/optimizers.js'
 import { type CheckpointIdentity, type CheckpointStore, loadCheckpoint, saveCheckpoint } from './checkpoint.js'
 import { type GuardControl, nonFiniteGuard } from './guard.js'
-import { type Metrics, type TrainState, accuracy, scoped, crossEntropy, disposeAll, maskedCrossEntropy, readMetrics, toImages, valueAndGrads } from './common.js'
+import { type Metrics, type TrainState, disposeAll, readMetrics, toImages, valueAndGrads } from './common.js'
+import { accuracy } from './evaluation.js'
+import { crossEntropy, maskedCrossEntropy } from './losses.js'
 
 /** The teacher of a semi-supervised run. */
 export type SemiTeacher = 'none' | 'bn' | 'eman'
@@ -121,12 +125,12 @@ export const runSemiSupervised = async (
   const augR = derive(config.seed, 'augment')
   const opt = sgd({ lr: warmupCosine({ base: config.lr, warmupSteps: Math.floor(config.steps / 20), totalSteps: config.steps }), momentum: 0.9, weightDecay: config.weightDecay, nesterov: true })
   // the old teacher is disposed right after each update: donate it (in-place EMA where the backend can)
-  const update = teacherUpdate(tfOps, { decay: config.emaDecay, policy: policyOf(config.teacher), donate: true })
+  const update = unsafeTeacherUpdate(tfOps, { decay: config.emaDecay, policy: policyOf(config.teacher), donate: true })
 
   const init = model.init(config.seed)
   let state: TrainState = {
     student: init,
-    ...(config.teacher === 'none' ? {} : { teacher: { params: cloneModelTree(init.params), stats: cloneModelTree(init.stats) } }),
+    ...(config.teacher === 'none' ? {} : { teacher: { params: cloneTree(tfOps, init.params), stats: cloneTree(tfOps, init.stats) } }),
     opt: opt.init(init.params),
     step: 0,
   }
@@ -172,7 +176,7 @@ export const runSemiSupervised = async (
     const us = makeBatch(train, ui, strong(train.width), augR)
     if (step < startStep) continue // replaying the data streams of a resumed run
 
-    const { next, metrics } = scoped(() => {
+    const { next, metrics } = tfOps.tidy(() => {
       // 1. targets from the teacher (or the student) on the weak view, outside the gradient
       const labeller = state.teacher ?? state.student
       const labellerModel = state.teacher === undefined ? model : teacherModel
@@ -239,5 +243,3 @@ export const runSemiSupervised = async (
     disposeAll(state)
   }
 }
-
-export type { ModelTree }

@@ -7,17 +7,22 @@
  */
 import { WEAK, batchStream, makeBatch } from '../data/augment.js'
 import type { ImageSet } from '../data/images.js'
-import { type NormKind, type WeightNormKind, convNet } from '../nn/model.js'
+import { tfOps } from '../core/tfOps.js'
+import { type NormSpec, convNet } from '../nn/model.js'
 import { derive } from '../nn/random.js'
 import { adam } from '../optim/optimizers.js'
-import { type Metrics, type TrainState, accuracy, crossEntropy, disposeAll, readMetrics, scoped, toImages, valueAndGrads } from './common.js'
+import { type Metrics, type TrainState, disposeAll, readMetrics, toImages, valueAndGrads } from './common.js'
+import { accuracy } from './evaluation.js'
+import { crossEntropy } from './losses.js'
 import * as tf from '@tensorflow/tfjs-core'
 import { type GuardControl, nonFiniteGuard } from './guard.js'
 
 /** Configuration of a supervised run. */
 export interface SupervisedConfig {
-  readonly norm: NormKind
-  readonly weightNorm: WeightNormKind
+  /** The activation normalizer (`norm/registry`: a name or `{ name, config }`, or `'none'`). */
+  readonly norm: NormSpec
+  /** The weight normalizer of the convolutions (`'weightAlign'`, `'weightStandardization'`, a registered one, or `'none'`). */
+  readonly weightNorm: NormSpec
   readonly batchSize: number
   /** Training images seen in total; steps = ceil(samples / batchSize). */
   readonly samples: number
@@ -54,8 +59,8 @@ export const runSupervised = async (
   control: SupervisedControl = {},
 ): Promise<SupervisedResult> => {
   const t0 = Date.now()
-  const model = convNet({ inputShape: [train.height, train.width, 1], widths: config.widths, norm: config.norm, weightNorm: config.weightNorm, classes: 10 })
   const steps = Math.ceil(config.samples / config.batchSize)
+  const model = convNet({ inputShape: [train.height, train.width, 1], widths: config.widths, norm: config.norm, weightNorm: config.weightNorm, classes: 10, totalSteps: steps })
   const next = batchStream(Array.from({ length: train.n }, (_, i) => i), config.batchSize, config.seed, 'supervised')
   const augR = derive(config.seed, 'augment')
   const opt = adam({ lr: config.lr })
@@ -72,9 +77,9 @@ export const runSupervised = async (
     const idx = next()
     const x = makeBatch(train, idx, WEAK, augR)
     const y = Array.from(idx, (i) => train.labels[i]!)
-    const out = scoped(() => {
+    const out = tfOps.tidy(() => {
       const g = valueAndGrads(state.student.params, (params) => {
-        const o = model.forward(params, state.student.stats, toImages(x, idx.length, train), 'train', { heads: ['classifier'] })
+        const o = model.forward(params, state.student.stats, toImages(x, idx.length, train), 'train', { heads: ['classifier'], step })
         return { loss: crossEntropy(o.logits!, tf.tensor1d(y, 'int32')), stats: o.stats }
       })
       const [params, optState] = opt.update(g.grads, state.student.params, state.opt, step)

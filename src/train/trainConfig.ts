@@ -11,7 +11,8 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
-import { type ConfigError, ConfigError as ConfigErrorClass, Decay, NonNegativeInt, PositiveFinite, PositiveInt, decodeConfig } from '../codecs/config.js'
+import { type ConfigError, ConfigError as ConfigErrorClass, type ConfigIssue, Decay, type Decoded, NonNegativeInt, PositiveFinite, PositiveInt, decodeConfig } from '../codecs/config.js'
+import { checkSpec, normSpecCodec } from '../norm/registry.js'
 import { SELF_DEFAULTS, type SelfSupervisedConfig } from './selfSupervised.js'
 import { SEMI_DEFAULTS, type SemiSupervisedConfig } from './semiSupervised.js'
 import type { SupervisedConfig } from './supervised.js'
@@ -53,8 +54,8 @@ const selfFields = {
 }
 
 const supervisedFields = {
-  norm: t.keyof({ batchNorm: null, eman: null, groupNorm: null, layerNorm: null, none: null }),
-  weightNorm: t.keyof({ none: null, weightAlign: null, weightStandardization: null }),
+  norm: normSpecCodec('activation'),
+  weightNorm: normSpecCodec('weight'),
   batchSize: PositiveInt,
   samples: PositiveInt,
   lr: PositiveFinite,
@@ -80,6 +81,16 @@ export interface DataBudget {
   readonly dataset: DatasetName
   readonly trainImages: number
   readonly testImages: number
+}
+
+/** Every normalizer spec is checked as the model will build it: for each stage's channels, with the run's horizon. */
+const supervisedIssues = (c: Decoded<typeof supervisedFields>): ConfigIssue[] => {
+  const totalSteps = Math.ceil(c.samples / c.batchSize)
+  const at = (field: string, issues: ConfigIssue[]) => issues.map((i) => ({ ...i, field: i.field === 'name' ? field : `${field}.${i.field}` }))
+  const norm = c.widths.flatMap((channels) => at('norm', checkSpec('activation', c.norm, { channels, totalSteps })))
+  const weight = at('weightNorm', checkSpec('weight', c.weightNorm))
+  // one issue per field: the first stage that fails says what is wrong
+  return [...norm.slice(0, 1), ...weight.slice(0, 1)]
 }
 
 const prefix = (e: ConfigError, p: string): ConfigError => new ConfigErrorClass('train file', e.issues.map((i) => ({ ...i, field: `${p}.${i.field}` })))
@@ -110,6 +121,6 @@ export const decodeTrainFile = (json: unknown): E.Either<ConfigError, TrainFile>
     const c = decodeConfig('train file', selfFields, SELF_DEFAULTS as never, config)
     return E.isLeft(c) ? E.left(prefix(c.left, 'config')) : E.right({ kind, ...withBackend, data: d.right, config: c.right as unknown as SelfSupervisedConfig })
   }
-  const c = decodeConfig('train file', supervisedFields, SUPERVISED_DEFAULTS as never, config)
+  const c = decodeConfig('train file', supervisedFields, SUPERVISED_DEFAULTS as never, config, supervisedIssues)
   return E.isLeft(c) ? E.left(prefix(c.left, 'config')) : E.right({ kind, ...withBackend, data: d.right, config: c.right as unknown as SupervisedConfig })
 }

@@ -22,10 +22,10 @@ describe('polyak laws (command line)', () => {
     expect(report.passed).toBe(true)
     expect(report.results.length).toBeGreaterThanOrEqual(40)
     expect(report.results.every((r) => r.ok)).toBe(true)
-    const bnTrain = report.results.find((r) => r.subject === 'batchNorm train')!
+    const bnTrain = report.results.find((r) => r.subject === 'batchNorm (registered)' && r.law === 'batch.independence')!
     expect(bnTrain).toMatchObject({ law: 'batch.independence', expect: 'fail', outcome: 'fail', ok: true })
     expect(new Set(report.results.map((r) => r.law.split('.')[0]))).toEqual(
-      new Set(['ema', 'teacher', 'batchNorm', 'groupNorm', 'batch', 'momentumBn', 'weightAlign', 'transition', 'backend']),
+      new Set(['ema', 'teacher', 'batchNorm', 'groupNorm', 'batch', 'momentumBn', 'weightAlign', 'transition', 'backend', 'normalizer']),
     )
   })
 
@@ -33,7 +33,7 @@ describe('polyak laws (command line)', () => {
     const { code, stdout } = await laws(['--backend', 'reference', '--runs', '3', '--seed', '42'])
     expect(code).toBe(0)
     expect(stdout).toMatch(/^law\s+subject\s+result/)
-    expect(stdout).toMatch(/batch\.independence\s+batchNorm train\s+fails, as it must/)
+    expect(stdout).toMatch(/batch\.independence\s+batchNorm \(registered\)\s+fails, as it must/)
     expect(stdout).toMatch(/(\d+) of \1 laws as expected on 'reference'/)
     expect((await laws(['--runs', '0'])).code).toBe(2)
     expect((await laws(['--backend', 'gpu'])).stderr).toMatch(/unknown backend 'gpu'/)

@@ -52,6 +52,6 @@ describe('schedules', () => {
 
   it('decayAt checks schedules return decays', () => {
     expect(decayAt(constant(0.5), 3)).toBe(0.5)
-    expect(() => decayAt(() => 2, 0)).toThrow(/decay in \[0, 1\]/)
+    expect(() => decayAt(() => 2, 0)).toThrow(/number in \[0, 1\], the weight on the old value/)
   })
 })

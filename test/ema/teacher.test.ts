@@ -11,7 +11,7 @@ import {
   initTeacher,
   paramsEmaStatsCopy,
   projectorOnly,
-  teacherUpdate,
+  unsafeTeacherUpdate,
   underPrefix,
   weightsOnly,
 } from 'polyak'
@@ -35,7 +35,7 @@ describeEachBackend('teacherUpdate', (b) => {
   it('emanPolicy averages every float leaf (weights, γ/β, running stats) and copies the integer counter', async (ops) => {
     const student = state(ops, 1, 2, 7)
     const teacher = state(ops, 0, 0, 3)
-    const [report, t1] = teacherUpdate(ops, { decay: 0.75, policy: emanPolicy })(student)(teacher)
+    const [report, t1] = unsafeTeacherUpdate(ops, { decay: 0.75, policy: emanPolicy })(student)(teacher)
     expect(await first(ops, t1.params.backbone.conv.weight)).toBeCloseTo(0.25, 6)
     expect(await first(ops, t1.params.projector.dense.weight)).toBeCloseTo(0.25, 6)
     expect(await first(ops, t1.stats.backbone.bn.mean)).toBeCloseTo(0.5, 6)
@@ -47,28 +47,28 @@ describeEachBackend('teacherUpdate', (b) => {
   it('weightsOnly keeps the teacher statistics bitwise; paramsEmaStatsCopy copies the student ones', async (ops) => {
     const student = state(ops, 1, 2, 7)
     const teacher = state(ops, 0, 0.3, 3)
-    const [, kept] = teacherUpdate(ops, { decay: 0.5, policy: weightsOnly })(student)(teacher)
+    const [, kept] = unsafeTeacherUpdate(ops, { decay: 0.5, policy: weightsOnly })(student)(teacher)
     expect(await first(ops, kept.stats.backbone.bn.mean)).toBe(await first(ops, teacher.stats.backbone.bn.mean))
     expect(await first(ops, kept.stats.backbone.bn.count)).toBe(3)
     expect(await first(ops, kept.params.backbone.conv.weight)).toBeCloseTo(0.5, 6)
-    const [, copied] = teacherUpdate(ops, { decay: 0.5, policy: paramsEmaStatsCopy })(student)(teacher)
+    const [, copied] = unsafeTeacherUpdate(ops, { decay: 0.5, policy: paramsEmaStatsCopy })(student)(teacher)
     expect(await first(ops, copied.stats.backbone.bn.mean)).toBe(2)
   })
 
   it('projectorOnly averages the projector and copies the backbone (shared in that method)', async (ops) => {
     const student = state(ops, 1, 2, 7)
     const teacher = state(ops, 0, 0, 3)
-    const [, t1] = teacherUpdate(ops, { decay: 0.9, policy: projectorOnly(underPrefix('projector')) })(student)(teacher)
+    const [, t1] = unsafeTeacherUpdate(ops, { decay: 0.9, policy: projectorOnly(underPrefix('projector')) })(student)(teacher)
     expect(await first(ops, t1.params.projector.dense.weight)).toBeCloseTo(0.1, 6)
     expect(await first(ops, t1.params.backbone.conv.weight)).toBe(1)
-    const [, t2] = teacherUpdate(ops, { decay: 0.9, policy: projectorOnly(underPrefix('projector'), 'keep') })(student)(teacher)
+    const [, t2] = unsafeTeacherUpdate(ops, { decay: 0.9, policy: projectorOnly(underPrefix('projector'), 'keep') })(student)(teacher)
     expect(await first(ops, t2.params.backbone.conv.weight)).toBe(0)
   })
 
   it('evaluates a decay schedule at the given step', async (ops) => {
     const student = state(ops, 1, 2, 7)
     const teacher = state(ops, 0, 0, 3)
-    const update = teacherUpdate(ops, { decay: cosineToOne(0.5, 10) })
+    const update = unsafeTeacherUpdate(ops, { decay: cosineToOne(0.5, 10) })
     const [r0] = update(student, 0)(teacher)
     const [r10, t10] = update(student, 10)(teacher)
     expect(r0.decay).toBe(0.5)
@@ -78,7 +78,7 @@ describeEachBackend('teacherUpdate', (b) => {
 
   it('rejects a missing path, a shape mismatch and a dtype mismatch, naming the leaf', (ops) => {
     const student = state(ops, 1, 2, 7)
-    const update = teacherUpdate(ops, { decay: 0.5 })
+    const update = unsafeTeacherUpdate(ops, { decay: 0.5 })
     const missing = { ...state(ops, 0, 0, 3), params: { backbone: state(ops, 0, 0, 3).params.backbone } }
     expect(() => update(student)(missing as never)).toThrow(TreeStructureError)
     const wrongShape = state(ops, 0, 0, 3)
@@ -94,13 +94,13 @@ describeEachBackend('teacherUpdate', (b) => {
   it('a disposed student leaf is an error naming it; inputs are never disposed or changed', async (ops) => {
     const student = state(ops, 1, 2, 7)
     const teacher = state(ops, 0, 0, 3)
-    const [, t1] = teacherUpdate(ops, { decay: 0.5 })(student)(teacher)
+    const [, t1] = unsafeTeacherUpdate(ops, { decay: 0.5 })(student)(teacher)
     expect(await first(ops, teacher.params.backbone.conv.weight)).toBe(0)
     expect(await first(ops, student.params.backbone.conv.weight)).toBe(1)
     expect(ops.isDisposed(t1.params.backbone.conv.weight)).toBe(false)
     ops.dispose(student.stats.backbone.bn.mean)
-    expect(() => teacherUpdate(ops, { decay: 0.5 })(student)(teacher)).toThrow(DisposedTensorError)
-    expect(() => teacherUpdate(ops, { decay: 0.5 })(student)(teacher)).toThrow(/student\/stats\/backbone\/bn\/mean/)
+    expect(() => unsafeTeacherUpdate(ops, { decay: 0.5 })(student)(teacher)).toThrow(DisposedTensorError)
+    expect(() => unsafeTeacherUpdate(ops, { decay: 0.5 })(student)(teacher)).toThrow(/student\/stats\/backbone\/bn\/mean/)
   })
 
   it('initTeacher is a deep copy of the whole student state, counters included', async (ops) => {

@@ -59,12 +59,12 @@ describeEachBackend(
       expect(Array.from(await alias.data())).toEqual([1, 2, 3])
     })
     it('emanUpdate passes donate through: the donated teacher leaf is updated in its own storage', async (ops) => {
-      const { emanUpdate } = await import('polyak')
+      const { unsafeEmanUpdate } = await import('polyak')
       const teacher = { params: { w: ops.tensor([1, 2, 3], [3]) }, stats: {} }
       const student = { params: { w: ops.tensor([3, 2, 1], [3]) }, stats: {} }
-      const [, next] = emanUpdate(ops, { decay: 0.5, donate: true })(student, 0)(teacher)
+      const [, next] = unsafeEmanUpdate(ops, { decay: 0.5, donate: true })(student, 0)(teacher)
       expect((next.params.w as unknown as tf.Tensor).dataId).toBe((teacher.params.w as unknown as tf.Tensor).dataId)
-      const [, undonated] = emanUpdate(ops, { decay: 0.5 })(student, 0)(next)
+      const [, undonated] = unsafeEmanUpdate(ops, { decay: 0.5 })(student, 0)(next)
       expect((undonated.params.w as unknown as tf.Tensor).dataId).not.toBe((next.params.w as unknown as tf.Tensor).dataId)
     })
   },
@@ -90,13 +90,13 @@ describeEachBackend(
   (b) => {
     const it = itOn(b)
     it('the donated teacher computes the same logits as the undonated one', async () => {
-      const { convNet, teacherUpdate, emanPolicy, tfOps, disposeTree } = await import('polyak')
+      const { convNet, unsafeTeacherUpdate, emanPolicy, tfOps, disposeTree } = await import('polyak')
       const model = convNet({ inputShape: [8, 8, 1], widths: [4, 8], norm: 'eman', weightNorm: 'none', classes: 3 })
       const x = tf.tensor4d(Float32Array.from({ length: 2 * 8 * 8 }, (_, i) => Math.sin(i * 0.3)), [2, 8, 8, 1])
       const logits = async (s: { params: unknown; stats: unknown }) =>
         Array.from(await tf.tidy(() => model.forward(s.params as never, s.stats as never, x, 'eval', { heads: ['classifier'] }).logits!).data())
       const student = model.init(1)
-      const update = (donate: boolean) => teacherUpdate(tfOps, { decay: 0.5, policy: emanPolicy, donate })(student as never)
+      const update = (donate: boolean) => unsafeTeacherUpdate(tfOps, { decay: 0.5, policy: emanPolicy, donate })(student as never)
       const plainTeacher = model.init(0)
       const donatedTeacher = model.init(0)
       const before = await logits(donatedTeacher) // lets a backend cache work for the old weights

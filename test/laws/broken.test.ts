@@ -12,7 +12,7 @@ import {
   type Ops,
   type Slots,
   type Transition,
-  teacherUpdate,
+  unsafeTeacherUpdate,
   tfOps,
   transition,
   unsafeBatchNorm,
@@ -132,7 +132,7 @@ describe('teacher laws reject broken teacher updates', () => {
     return { params, stats: mapLeaves(teacher.stats, (t) => o.clone(t)) }
   }
   /** A classic BN teacher: parameters averaged, statistics kept (no EMAN). */
-  const keepsStats: TeacherUpdateSubject = (o, student, teacher, decay) => teacherUpdate(o, { decay, policy: (slot) => (slot === 'params' ? 'ema' : 'keep') })(student)(teacher)[1]
+  const keepsStats: TeacherUpdateSubject = (o, student, teacher, decay) => unsafeTeacherUpdate(o, { decay, policy: (slot) => (slot === 'params' ? 'ema' : 'keep') })(student)(teacher)[1]
   it('keepAndEma: an update that ignores the policy', () => rejects(teacherKeepAndEma, averagesEverything, polyakTeacherUpdate))
   it('integersCopied: integer counters averaged in float', () => rejects(teacherIntegersCopied, averagesEverything, polyakTeacherUpdate))
   it('rejectsMismatch: pairing by position', () => rejects(teacherRejectsMismatch, byPosition, polyakTeacherUpdate))
@@ -342,7 +342,7 @@ describe('round 2: EMA and teacher updates leave their inputs untouched, on any 
   }
   /** A teacher update that writes the new teacher into the old teacher's storage (cpu), as an undonated in-place EMA would. */
   const inPlaceTeacher: TeacherUpdateSubject = (o, student, teacher, decay, policy) => {
-    const next = teacherUpdate(o, { decay, policy })(student)(teacher)[1]
+    const next = unsafeTeacherUpdate(o, { decay, policy })(student)(teacher)[1]
     const pairs: Array<[Leaf, Leaf]> = []
     const walk = (a: unknown, b: unknown): void => {
       if (a !== null && typeof a === 'object' && 'shape' in a) pairs.push([a as Leaf, b as Leaf])
@@ -354,7 +354,7 @@ describe('round 2: EMA and teacher updates leave their inputs untouched, on any 
   }
   /** A teacher update that skips every leaf whose path mentions 'norm' (a name-keyed shortcut). */
   const skipsNorm: TeacherUpdateSubject = (o, student, teacher, decay, policy) =>
-    teacherUpdate(o, { decay, policy: (slot, path) => (path.includes('norm') ? 'keep' : policy(slot, path)) })(student)(teacher)[1]
+    unsafeTeacherUpdate(o, { decay, policy: (slot, path) => (path.includes('norm') ? 'keep' : policy(slot, path)) })(student)(teacher)[1]
   it('ema.inputsUntouched: an EMA step that writes into its average', () => rejects(emaInputsUntouched, inPlaceEma, polyakEmaStep))
   it('teacher.inputsUntouched: a teacher update that writes into the teacher it was given', () => rejects(teacherInputsUntouched, inPlaceTeacher, polyakTeacherUpdate))
   it("teacher.perLeafPolicy: an update that skips leaves whose path contains 'norm'", () => rejects(teacherPerLeafPolicy, skipsNorm, polyakTeacherUpdate))

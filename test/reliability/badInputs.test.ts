@@ -49,7 +49,7 @@ const ROWS: Record<string, Row> = {
   'apply: unknown backend in the spec': { args: ['apply'], stdin: bn({ x: x([1, 2, 3, 4]) }, { backend: 'nope' }), message: /unknown backend 'nope'/ },
   'apply: unknown --backend': { args: ['apply', '--backend', 'nope'], stdin: bn({ x: x([1, 2, 3, 4]) }), message: /--backend: unknown backend 'nope'/ },
   'apply: no inputs.x': { args: ['apply'], stdin: spec({ op: 'batchNorm' }), message: /field 'inputs\.x'/ },
-  'apply: decay above 1': { args: ['apply'], stdin: spec({ op: 'ema', config: { decay: 1.5 }, inputs: { w: x([1], [1]) } }), message: /field 'decay'/ },
+  'apply: decay above 1': { args: ['apply'], stdin: spec({ op: 'ema', config: { decay: 1.5 }, inputs: { w: x([1], [1]) } }), message: /field 'config\.decay'/ },
   'apply: unknown teacher policy': { args: ['apply'], stdin: spec({ op: 'teacherUpdate', config: { decay: 0.9, policy: 'all' }, inputs: { student: { params: { w: x([1], [1]) } } }, params: { w: x([0], [1]) } }), message: /field 'config\.policy'/ },
   'apply: projectorOnly without prefixes': { args: ['apply'], stdin: spec({ op: 'teacherUpdate', config: { decay: 0.9, policy: 'projectorOnly' }, inputs: { student: { params: { w: x([1], [1]) } } }, params: { w: x([0], [1]) } }), message: /field 'config\.prefixes'/ },
   'apply: negative ema count': { args: ['apply'], stdin: spec({ op: 'ema', config: { decay: 0.9 }, inputs: { w: x([1], [1]) }, stats: { average: { w: x([0], [1]) }, count: -1, decayProduct: 1 } }), message: /field 'stats\.count'/ },
