@@ -129,6 +129,8 @@ export {
   axpbyDonation,
 } from './generic.js'
 
+export { type ShapeInterpreterSubject, shapesAgree } from './shapes.js'
+
 // polyak's own subjects and the catalogue
 export {
   type CatalogueEntry,

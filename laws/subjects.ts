@@ -11,6 +11,8 @@ import { groupNormFields } from '../src/norm/groupNorm.js'
 import { type VarianceCorrection, momentumBatchNormFields } from '../src/norm/momentumBatchNorm.js'
 import { weightAlignFields } from '../src/norm/weightAlign.js'
 import { configArb } from './arbitraries.js'
+import { shapeOps } from '../src/core/shapeOps.js'
+import { shapesAgree } from './shapes.js'
 import { unsafe } from '../src/codecs/config.js'
 import type { Normalizer } from '../src/norm/normalizer.js'
 import { activationNormalizer, normalizerDefinitions, weightNormalizer } from '../src/norm/registry.js'
@@ -210,6 +212,7 @@ export const catalogue: readonly CatalogueEntry[] = [
   entry('momentumBn', 'momentumBatchNorm (reference: unbiased twice)', polyakMomentumBnReference, momentumBnLaws),
   entry('weightAlign', 'weightAlign (G = √2)', polyakWeightAlign, weightAlignLaws),
   ...transitionSubjects.map((s) => entry('transition', s.name, s.subject, transitionLaws)),
+  entry('shapes', 'shapeOps (shape-only interpreter)', shapeOps, [shapesAgree]),
   entry('backend', 'the active backend', null, []),
 ]
 

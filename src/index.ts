@@ -111,6 +111,9 @@ export {
   initTeacher,
 } from './ema/teacher.js'
 
+// the shape-only interpreter
+export { ShapeTensor, shapeOps, placeholder, abstractTree } from './core/shapeOps.js'
+
 // normalizers
 export {
   type NormalizerCapabilities,

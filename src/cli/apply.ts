@@ -11,7 +11,8 @@ import { type ConfigError, type ConfigIssue, ConfigError as ConfigErrorClass, de
 import { type TensorJsonError, decodeTree, encodeTree } from '../codecs/tensorJson.js'
 import type { PolyakError } from '../core/errors.js'
 import type { Ops } from '../core/ops.js'
-import type { Leaf, Tree } from '../core/tree.js'
+import { shapeOps } from '../core/shapeOps.js'
+import { type Leaf, type Tree, mapAny } from '../core/tree.js'
 import { ema } from '../ema/ema.js'
 import { teacherUpdate } from '../ema/teacher.js'
 import { activationNormalizer, normalizerDefinition, normalizerDefinitions, weightNormalizer } from '../norm/registry.js'
@@ -104,7 +105,21 @@ const built = <A>(e: E.Either<ConfigError, A>, rename = inConfig): A => orThrow(
  */
 export const runSpec = async (spec: ApplySpec, backend = 'cpu'): Promise<ApplyResult> => {
   const name = spec.backend ?? backend
+  await checkSpecShapes(spec)
   const { ops } = await unsafeUseBackend(name)
+  return runSpecOn(ops, name, spec, (x) => encodeTree(ops, x))
+}
+
+/**
+ * Runs a decoded spec on the shape interpreter: every output, parameter and statistic as
+ * `{shape, dtype}`, or the error the real run would raise — before any real tensor exists.
+ */
+export const checkSpecShapes = (spec: ApplySpec): Promise<ApplyResult> => runSpecOn(shapeOps, 'shapes', spec, async (x) => shapesOf(x))
+
+const shapesOf = (tree: unknown): unknown =>
+  mapAny(tree, (leaf) => (typeof leaf === 'number' ? leaf : { shape: [...(leaf as Leaf).shape], dtype: (leaf as Leaf).dtype }))
+
+const runSpecOn = async <T extends Leaf>(ops: Ops<T>, name: string, spec: ApplySpec, encode: (x: unknown) => Promise<unknown>): Promise<ApplyResult> => {
   const inputs = spec.inputs ?? {}
   const context = spec.context ?? {}
   const result = (outputs: unknown, params: unknown, stats: unknown) => ({ op: spec.op, backend: name, outputs, params, stats })
@@ -118,17 +133,17 @@ export const runSpec = async (spec: ApplySpec, backend = 'cpu'): Promise<ApplyRe
     const params = spec.params === undefined ? init.params : tree(ops, spec.params, 'params')
     const stats = spec.stats === undefined ? init.stats : tree(ops, spec.stats, 'stats')
     const [y, next] = normalizer.apply(x as never, spec.mode, context)({ params, stats })
-    return result({ y: await encodeTree(ops, y) }, await encodeTree(ops, next.params), await encodeTree(ops, next.stats))
+    return result({ y: await encode(y) }, await encode(next.params), await encode(next.stats))
   }
 
   if (definition?.kind === 'weight') {
     const wn = built(weightNormalizer(ops, { name: spec.op, config: spec.config ?? {} }), fromRegistry)!
-    const given = spec.params === undefined ? {} : (tree(ops, spec.params, 'params') as Record<string, Leaf>)
-    const weight = given.weight ?? (inputs.weight === undefined ? undefined : (tree(ops, inputs.weight, 'inputs.weight') as Leaf))
+    const given = spec.params === undefined ? {} : (tree(ops, spec.params, 'params') as Record<string, T>)
+    const weight = given.weight ?? (inputs.weight === undefined ? undefined : (tree(ops, inputs.weight, 'inputs.weight') as T))
     if (weight === undefined) throw specError('params.weight', undefined, 'give the raw weight as params.weight (or inputs.weight)')
     const params = { ...wn.init(weight).params, ...given, weight }
     const [w, next] = wn.apply()({ params, stats: {} })
-    return result({ weight: await encodeTree(ops, w) }, await encodeTree(ops, next.params), {})
+    return result({ weight: await encode(w) }, await encode(next.params), {})
   }
 
   if (spec.op === 'ema') {
@@ -144,7 +159,7 @@ export const runSpec = async (spec: ApplySpec, backend = 'cpu'): Promise<ApplyRe
       stats = { average: tree(ops, s.average, 'stats.average'), count: s.count as number, decayProduct: s.decayProduct }
     }
     const [value, next] = avg.update(x)({ params: {}, stats })
-    return result(await encodeTree(ops, value), {}, await encodeTree(ops, next.stats))
+    return result(await encode(value), {}, await encode(next.stats))
   }
 
   // teacherUpdate: the config is the library's (decay, policy, prefixes, others)
@@ -159,5 +174,5 @@ export const runSpec = async (spec: ApplySpec, backend = 'cpu'): Promise<ApplyRe
   const s = { params: tree(ops, student.params, 'inputs.student.params'), stats: student.stats === undefined ? {} : tree(ops, student.stats, 'inputs.student.stats') }
   const teacher = { params: tree(ops, spec.params, 'params'), stats: spec.stats === undefined ? {} : tree(ops, spec.stats, 'stats') }
   const [report, next] = update(s, context.step ?? 0)(teacher)
-  return result({ report }, await encodeTree(ops, next.params), await encodeTree(ops, next.stats))
+  return result({ report }, await encode(next.params), await encode(next.stats))
 }

@@ -11,8 +11,9 @@ import * as E from 'fp-ts/lib/Either.js'
 import { backendNames, backends, probeBackends } from '../../backends/index.js'
 import { DEFAULT_JSON_LIMITS, type JsonLimits, parseJsonInput } from '../codecs/jsonInput.js'
 import { VERSION } from '../version.js'
-import { decodeSpec, runSpec } from './apply.js'
+import { checkSpecShapes, decodeSpec, runSpec } from './apply.js'
 import { type CommandSpec, UsageError, choiceFlag, commandHelp, exitCodeOf, intFlag, numberFlag, parseCommand } from './args.js'
+import { specName } from '../norm/registry.js'
 import { formatTable } from './table.js'
 
 const BACKEND_FLAG = { type: 'string', value: 'NAME', help: `backend: ${backendNames.join(', ')}` } as const
@@ -66,6 +67,12 @@ const SPECS = {
     summary: 'run one normalizer / EMA / teacher update from a JSON spec (stdin when no file or -); prints {outputs, params, stats}',
     positionals: { min: 0, max: 1, name: 'SPEC.json' },
     flags: { backend: { ...BACKEND_FLAG, help: "backend (default: the spec's, else cpu)" }, 'max-input-mb': MAX_INPUT_FLAG },
+  },
+  check: {
+    usage: 'polyak check FILE.json [--json]',
+    summary: 'run a train config or an apply spec on shapes only (no data, no tensors): the errors a real run would raise, in microseconds',
+    positionals: { min: 1, max: 1, name: 'FILE.json' },
+    flags: { json: { type: 'boolean', default: false, help: 'machine-readable output' }, 'max-input-mb': MAX_INPUT_FLAG },
   },
   laws: {
     usage: 'polyak laws [--backend B] [--runs N] [--seed S] [--subject MODULE.js] [--power [--trials N]] [--json]',
@@ -222,6 +229,34 @@ const applyCommand = async (v: Values, positionals: string[]): Promise<number> =
   return 0
 }
 
+const checkCommand = async (v: Values, positionals: string[]): Promise<number> => {
+  const file = positionals[0]!
+  const limits = limitsOf(str(v, 'max-input-mb'))
+  const json = parseJsonInput(await readInput(file, limits.maxBytes, 'the file'), `'${file}'`, limits)
+  if (E.isLeft(json)) throw json.left
+  const value = json.right as Record<string, unknown>
+  if (value !== null && typeof value === 'object' && !Array.isArray(value) && Object.hasOwn(value, 'op')) {
+    const spec = decodeSpec(value)
+    if (E.isLeft(spec)) throw spec.left
+    const t0 = performance.now()
+    const result = await checkSpecShapes(spec.right)
+    const us = Math.round((performance.now() - t0) * 1000)
+    process.stdout.write(v.json === true ? JSON.stringify({ ...result, microseconds: us }) + '\n' : `apply spec '${spec.right.op}': shapes fit (${us} µs)\n${JSON.stringify({ outputs: result.outputs, params: result.params, stats: result.stats })}\n`)
+    return 0
+  }
+  const { decodeTrainFile } = await import('../train/trainConfig.js')
+  const decoded = decodeTrainFile(value)
+  if (E.isLeft(decoded)) throw decoded.left
+  const { checkTrainFile } = await import('../train/check.js')
+  const report = checkTrainFile(decoded.right)
+  if (v.json === true) process.stdout.write(JSON.stringify(report) + '\n')
+  else {
+    const lines = report.passes.map((p) => `  ${p.role}: batch ${p.batch}, ${p.mode} -> features [${p.shapes.features.join(', ')}]${p.shapes.logits ? `, logits [${p.shapes.logits.join(', ')}]` : ''}${p.shapes.projection ? `, projection [${p.shapes.projection.join(', ')}]` : ''}\n    ${p.shapes.layers.join('; ')}`)
+    process.stdout.write(`${report.kind} config: shapes fit in every forward pass (${report.microseconds} µs on shapes)\n${lines.join('\n')}\n`)
+  }
+  return 0
+}
+
 const lawsCommand = async (v: Values): Promise<number> => {
   const backend = backendFlag(str(v, 'backend'))!
   const runs = intFlag('runs', str(v, 'runs'), 1, 1_000_000)
@@ -367,6 +402,9 @@ const trainCommand = async (v: Values, positionals: string[]): Promise<number> =
   if (E.isLeft(file)) throw file.left
   const f = file.right
   const requested = backendFlag(opt(v, 'backend')) ?? backendFlag(f.backend, "the config's field 'backend'")
+  // every forward pass on shapes first: a shape error costs microseconds, not a data load and a first step
+  const { checkTrainFile } = await import('../train/check.js')
+  checkTrainFile(f)
 
   // every output path is checked before the first step
   let resumeFrom: string | undefined
@@ -417,7 +455,7 @@ const trainCommand = async (v: Values, positionals: string[]): Promise<number> =
     result = { kind: f.kind, backend, linearProbe: r.linearProbe, knn: r.knn, finalLoss: r.finalLoss, stepMs: r.stepMs, seconds: r.seconds }
   } else {
     const { runSupervised } = await import('../train/supervised.js')
-    const bar = progressBar(`supervised ${f.config.norm}`, Math.ceil(f.config.samples / f.config.batchSize))
+    const bar = progressBar(`supervised ${specName(f.config.norm)}`, Math.ceil(f.config.samples / f.config.batchSize))
     const r = await runSupervised(f.config, train, test, (s, _n, m) => bar.update(s, m ? `loss ${m.loss!.toFixed(3)}` : ''), guard)
     bar.done(`accuracy ${(100 * r.accuracy).toFixed(1)}%`)
     result = { kind: f.kind, backend, accuracy: r.accuracy, steps: r.steps, seconds: r.seconds }
@@ -592,6 +630,7 @@ const RUN: Record<CommandName, (v: Values, positionals: string[]) => Promise<num
   bench: benchCommand,
   backends: backendsCommand,
   apply: applyCommand,
+  check: checkCommand,
   laws: lawsCommand,
   playground: playgroundCommand,
 }

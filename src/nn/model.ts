@@ -12,12 +12,14 @@
  *
  * @module nn/model
  */
-import * as tf from '@tensorflow/tfjs-core'
+import type * as tf from '@tensorflow/tfjs-core'
 import { unsafe } from '../codecs/config.js'
-import { InvalidArgumentError } from '../core/errors.js'
+import { InvalidArgumentError, PolyakError, showShape } from '../core/errors.js'
 import { cloneTree } from '../core/memory.js'
+import type { Ops } from '../core/ops.js'
+import { placeholder, shapeOps } from '../core/shapeOps.js'
 import { tfOps } from '../core/tfOps.js'
-import type { TreeRecord } from '../core/tree.js'
+import type { Leaf, TreeRecord } from '../core/tree.js'
 import { avgPool2x2 } from '../kernels/activations.js'
 import type { ApplyContext, Mode, Normalizer } from '../norm/normalizer.js'
 import { type NormSpec, activationNormalizer, specName, weightNormalizer } from '../norm/registry.js'
@@ -80,22 +82,178 @@ export interface Model {
    * `tf.tidy` or a gradient function. The returned statistics are new tensors.
    */
   readonly forward: (params: TreeRecord<tf.Tensor>, stats: TreeRecord<tf.Tensor>, x: tf.Tensor, mode: Mode, context?: ForwardContext) => ForwardOutput
+  /**
+   * The forward pass of a batch of `batch` images run on the shape interpreter (`shapeOps`):
+   * microseconds, no tensor memory. Raises the error the real pass would, prefixed with the layer
+   * (`stage2/norm: …`); returns the output shapes and each normalized layer's input shape.
+   */
+  readonly checkShapes: (batch: number, mode?: Mode, context?: ApplyContext) => ShapeReport
 }
 
-type LayerNormalizer = Normalizer<tf.Tensor, Layer, Layer>
-
-const normalizerOf = (spec: NormSpec, channels: number, config: ConvNetConfig): LayerNormalizer | undefined =>
-  unsafe(activationNormalizer(tfOps, spec, { channels, ...(config.totalSteps === undefined ? {} : { totalSteps: config.totalSteps }) })) as
-    | LayerNormalizer
-    | undefined
-
-const heNormal = (r: Rng, shape: number[], fanIn: number): tf.Tensor => {
-  const n = shape.reduce((a, b) => a * b, 1)
-  const std = Math.sqrt(2 / fanIn)
-  return tf.tensor(Float32Array.from({ length: n }, () => normal(r) * std), shape)
+/** What `checkShapes` reports: the output shapes of a forward pass, found on the shape interpreter. */
+export interface ShapeReport {
+  readonly features: readonly number[]
+  readonly logits?: readonly number[]
+  readonly projection?: readonly number[]
+  readonly prediction?: readonly number[]
+  /** Every normalized layer with the shape it normalizes, e.g. `stage2/norm [8, 3, 3, 64]`. */
+  readonly layers: readonly string[]
 }
 
-const dense = (x: tf.Tensor, p: Layer): tf.Tensor2D => tf.add(tf.matMul(x as tf.Tensor2D, p.weight as tf.Tensor2D), p.bias!) as tf.Tensor2D
+type Rec<T> = TreeRecord<T>
+type LayerOf<T> = Record<string, T>
+
+/** An error raised inside a layer names the layer: `stage1/norm: …` (the same on every interpreter). */
+const atLayer = <R>(path: string, f: () => R): R => {
+  try {
+    return f()
+  } catch (e) {
+    if (e instanceof PolyakError && !e.message.startsWith(`${path}: `)) e.message = `${path}: ${e.message}`
+    throw e
+  }
+}
+
+/**
+ * 2×2 average pooling, floor on odd sizes: polyak's fused kernel on TensorFlow.js, the same
+ * composition of primitives on any other interpreter (Float64 reference, shapes).
+ */
+const pool2x2 = <T extends Leaf>(ops: Ops<T>, x: T): T => {
+  if ((ops as unknown) === tfOps) return avgPool2x2(x as unknown as tf.Tensor4D) as unknown as T
+  const [n, h, w, c] = x.shape as [number, number, number, number]
+  const [ph, pw] = [Math.floor(h / 2), Math.floor(w / 2)]
+  const even = ph * 2 === h && pw * 2 === w ? x : ops.slice(x, [0, 0, 0, 0], [n, ph * 2, pw * 2, c])
+  return ops.mean(ops.reshape(even, [n, ph, 2, pw, 2, c]), [2, 4])
+}
+
+/** The model on one interpreter: its normalizers built there, `init` and the forward pass written once against `Ops`. */
+const buildOn = <T extends Leaf>(ops: Ops<T>, config: ConvNetConfig) => {
+  type Norm = Normalizer<T, LayerOf<T>, LayerOf<T>>
+  const context = (channels: number) => ({ channels, ...(config.totalSteps === undefined ? {} : { totalSteps: config.totalSteps }) })
+  const normalizerOf = (spec: NormSpec, channels: number): Norm | undefined => unsafe(activationNormalizer(ops, spec, context(channels))) as Norm | undefined
+  const weightNorm = unsafe(weightNormalizer(ops, config.weightNorm, { layout: 'HWIO' }))
+  const stageNorms = config.widths.map((c) => normalizerOf(config.norm, c))
+  const headNorm = (h: HeadConfig | undefined) => (h === undefined ? undefined : normalizerOf(h.norm, h.hidden))
+  const projectorNorm = headNorm(config.projector)
+  const predictorNorm = headNorm(config.predictor)
+  const features = config.widths[config.widths.length - 1]!
+
+  const heNormal = (r: Rng, shape: number[], fanIn: number): T => {
+    if ((ops as unknown) === shapeOps) return ops.zeros(shape) // shapes only: no values to draw
+    const std = Math.sqrt(2 / fanIn)
+    return ops.tensor(
+      Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => normal(r) * std),
+      shape,
+    )
+  }
+  const dense = (x: T, p: LayerOf<T>): T => ops.add(ops.matMul(x, p.weight!), p.bias!)
+
+  const initHead = (r: Rng, inDim: number, h: HeadConfig, norm: Norm | undefined) => {
+    const ns = norm?.init(h.hidden)
+    return {
+      params: {
+        fc1: { weight: heNormal(r, [inDim, h.hidden], inDim), bias: ops.zeros([h.hidden]) },
+        ...(ns === undefined ? {} : { norm: ns.params }),
+        fc2: { weight: heNormal(r, [h.hidden, h.out], h.hidden), bias: ops.zeros([h.out]) },
+      },
+      stats: ns === undefined ? {} : { norm: ns.stats },
+    }
+  }
+
+  const init = (seed: number): { params: Rec<T>; stats: Rec<T> } => {
+    const r = derive(seed, 'convNet.init')
+    const params: Rec<T> = {}
+    const stats: Rec<T> = {}
+    let inC = config.inputShape[2]
+    config.widths.forEach((c, i) => {
+      const raw = heNormal(r, [3, 3, inC, c], 9 * inC)
+      const conv: LayerOf<T> = { weight: raw }
+      if (specName(config.norm) === 'none') conv.bias = ops.zeros([c])
+      if (weightNorm !== undefined) {
+        // the weight normalizer's own parameters (WeightAlign's γ) join the raw weight
+        const { weight, ...extra } = weightNorm.init(raw).params as LayerOf<T>
+        ops.dispose(weight!)
+        Object.assign(conv, extra)
+      }
+      const ns = atLayer(`stage${i}/norm`, () => stageNorms[i]?.init(c))
+      params[`stage${i}`] = { conv, ...(ns === undefined ? {} : { norm: ns.params }) }
+      stats[`stage${i}`] = ns === undefined ? {} : { norm: ns.stats }
+      inC = c
+    })
+    if (config.classes !== undefined) params.classifier = { weight: heNormal(r, [features, config.classes], features), bias: ops.zeros([config.classes]) }
+    if (config.projector !== undefined) {
+      const h = atLayer('projector/norm', () => initHead(r, features, config.projector!, projectorNorm))
+      params.projector = h.params
+      stats.projector = h.stats
+    }
+    if (config.predictor !== undefined) {
+      const inDim = config.projector?.out ?? features
+      const h = atLayer('predictor/norm', () => initHead(r, inDim, config.predictor!, predictorNorm))
+      params.predictor = h.params
+      stats.predictor = h.stats
+    }
+    return { params, stats }
+  }
+
+  const applyNorm = (path: string, norm: Norm | undefined, p: unknown, s: unknown, x: T, mode: Mode, ctx: ApplyContext): [T, LayerOf<T> | undefined] => {
+    if (norm === undefined) return [x, undefined]
+    const [y, next] = atLayer(path, () => norm.apply(x, mode, ctx)({ params: p as LayerOf<T>, stats: (s ?? {}) as LayerOf<T> }))
+    return [y, next.stats]
+  }
+
+  const head = (name: string, norm: Norm | undefined, p: Rec<T>, s: Rec<T>, x: T, mode: Mode, ctx: ApplyContext): [T, Rec<T>] => {
+    const z = atLayer(`${name}/fc1`, () => dense(x, p.fc1 as LayerOf<T>))
+    const [zn, ns] = applyNorm(`${name}/norm`, norm, p.norm, s.norm, z, mode, ctx)
+    return [atLayer(`${name}/fc2`, () => dense(ops.relu(zn), p.fc2 as LayerOf<T>)), ns === undefined ? {} : { norm: ns }]
+  }
+
+  const forward = (params: Rec<T>, stats: Rec<T>, x: T, mode: Mode, ctx: ForwardContextOf<T> = {}, trace?: string[]) => {
+    let h = x
+    const nextStats: Rec<T> = {}
+    const clone = (t: unknown): Rec<T> => cloneTree(ops, (t ?? {}) as Rec<T>) as Rec<T>
+    config.widths.forEach((_, i) => {
+      if (ctx.features !== undefined) {
+        nextStats[`stage${i}`] = clone(stats[`stage${i}`])
+        return
+      }
+      const p = params[`stage${i}`] as Rec<T>
+      const conv = p.conv as LayerOf<T>
+      const y = atLayer(`stage${i}/conv`, () => {
+        const w = weightNorm === undefined ? conv.weight! : weightNorm.transform(conv as never)
+        const out = ops.conv2d(h, w, 1, 'same')
+        return conv.bias === undefined ? out : ops.add(out, conv.bias)
+      })
+      if (stageNorms[i] !== undefined) trace?.push(`stage${i}/norm ${showShape(y.shape)}`)
+      const [yn, ns] = applyNorm(`stage${i}/norm`, stageNorms[i], p.norm, (stats[`stage${i}`] as Rec<T> | undefined)?.norm, y, mode, ctx)
+      nextStats[`stage${i}`] = ns === undefined ? {} : { norm: ns }
+      const a = ops.relu(yn)
+      // 2×2 average pooling (floor on odd sizes); skipped once the maps are 1 pixel high or wide
+      h = a.shape[1]! >= 2 && a.shape[2]! >= 2 ? pool2x2(ops, a) : a
+    })
+    const feats = ctx.features ?? ops.mean(h, [1, 2])
+    const heads = ctx.heads ?? ['classifier', 'projector', 'predictor']
+    const out: { features: T; logits?: T; projection?: T; prediction?: T; stats: Rec<T> } = { features: feats, stats: nextStats }
+    if (params.classifier !== undefined && heads.includes('classifier')) out.logits = atLayer('classifier', () => dense(feats, params.classifier as LayerOf<T>))
+    if (config.projector !== undefined && heads.includes('projector')) {
+      if (projectorNorm !== undefined) trace?.push(`projector/norm [${feats.shape[0]}, ${config.projector.hidden}]`)
+      const [z, ps] = head('projector', projectorNorm, params.projector as Rec<T>, (stats.projector ?? {}) as Rec<T>, feats, mode, ctx)
+      out.projection = z
+      nextStats.projector = ps
+      if (config.predictor !== undefined && heads.includes('predictor')) {
+        if (predictorNorm !== undefined) trace?.push(`predictor/norm [${z.shape[0]}, ${config.predictor.hidden}]`)
+        const [q, qs] = head('predictor', predictorNorm, params.predictor as Rec<T>, (stats.predictor ?? {}) as Rec<T>, z, mode, ctx)
+        out.prediction = q
+        nextStats.predictor = qs
+      }
+    }
+    // heads that did not run keep their statistics
+    for (const k of ['projector', 'predictor'] as const) if (stats[k] !== undefined && nextStats[k] === undefined) nextStats[k] = clone(stats[k])
+    return out
+  }
+  return { init, forward }
+}
+
+/** A forward context whose features are tensors of the interpreter `T`. */
+type ForwardContextOf<T> = Omit<ForwardContext, 'features'> & { readonly features?: T }
 
 /**
  * A small conv net with a normalizer slot (see the module doc).
@@ -107,125 +265,25 @@ const dense = (x: tf.Tensor, p: Layer): tf.Tensor2D => tf.add(tf.matMul(x as tf.
  */
 export const convNet = (config: ConvNetConfig): Model => {
   if (config.widths.length === 0) throw new InvalidArgumentError('convNet: widths', 'needs at least one conv stage')
-  const weightNorm = unsafe(weightNormalizer(tfOps, config.weightNorm, { layout: 'HWIO' }))
-  const stageNorms = config.widths.map((c) => normalizerOf(config.norm, c, config))
-  const headNorm = (h: HeadConfig | undefined) => (h === undefined ? undefined : normalizerOf(h.norm, h.hidden, config))
-  const projectorNorm = headNorm(config.projector)
-  const predictorNorm = headNorm(config.predictor)
-  const features = config.widths[config.widths.length - 1]!
-
-  const initHead = (r: Rng, inDim: number, h: HeadConfig, norm: LayerNormalizer | undefined) => {
-    const ns = norm?.init(h.hidden)
+  const real = buildOn(tfOps, config)
+  const checkShapes: Model['checkShapes'] = (batch, mode = 'train', context = {}) => {
+    const shapes = buildOn(shapeOps, config)
+    const { params, stats } = shapes.init(0)
+    const layers: string[] = []
+    const x = placeholder([batch, ...config.inputShape])
+    const out = shapes.forward(params, stats, x, mode, { step: 0, ...context }, layers)
     return {
-      params: {
-        fc1: { weight: heNormal(r, [inDim, h.hidden], inDim), bias: tf.zeros([h.hidden]) },
-        ...(ns === undefined ? {} : { norm: ns.params }),
-        fc2: { weight: heNormal(r, [h.hidden, h.out], h.hidden), bias: tf.zeros([h.out]) },
-      },
-      stats: ns === undefined ? {} : { norm: ns.stats },
+      features: out.features.shape,
+      layers,
+      ...(out.logits === undefined ? {} : { logits: out.logits.shape }),
+      ...(out.projection === undefined ? {} : { projection: out.projection.shape }),
+      ...(out.prediction === undefined ? {} : { prediction: out.prediction.shape }),
     }
   }
-
-  const init = (seed: number) => {
-    const r = derive(seed, 'convNet.init')
-    const params: TreeRecord<tf.Tensor> = {}
-    const stats: TreeRecord<tf.Tensor> = {}
-    let inC = config.inputShape[2]
-    config.widths.forEach((c, i) => {
-      const raw = heNormal(r, [3, 3, inC, c], 9 * inC)
-      const conv: Layer = { weight: raw }
-      if (specName(config.norm) === 'none') conv.bias = tf.zeros([c])
-      if (weightNorm !== undefined) {
-        // the weight normalizer's own parameters (WeightAlign's γ) join the raw weight
-        const { weight, ...extra } = weightNorm.init(raw).params as Layer
-        weight!.dispose()
-        Object.assign(conv, extra)
-      }
-      const ns = stageNorms[i]?.init(c)
-      params[`stage${i}`] = { conv, ...(ns === undefined ? {} : { norm: ns.params }) }
-      stats[`stage${i}`] = ns === undefined ? {} : { norm: ns.stats }
-      inC = c
-    })
-    if (config.classes !== undefined) params.classifier = { weight: heNormal(r, [features, config.classes], features), bias: tf.zeros([config.classes]) }
-    if (config.projector !== undefined) {
-      const h = initHead(r, features, config.projector, projectorNorm)
-      params.projector = h.params
-      stats.projector = h.stats
-    }
-    if (config.predictor !== undefined) {
-      const inDim = config.projector?.out ?? features
-      const h = initHead(r, inDim, config.predictor, predictorNorm)
-      params.predictor = h.params
-      stats.predictor = h.stats
-    }
-    return { params, stats }
+  return {
+    config,
+    init: real.init,
+    forward: (params, stats, x, mode, context) => real.forward(params, stats, x, mode, context) as ForwardOutput,
+    checkShapes,
   }
-
-  const applyNorm = (
-    norm: LayerNormalizer | undefined,
-    p: TreeRecord<tf.Tensor> | undefined,
-    s: TreeRecord<tf.Tensor> | undefined,
-    x: tf.Tensor,
-    mode: Mode,
-    context: ApplyContext,
-  ): [tf.Tensor, Layer | undefined] => {
-    if (norm === undefined) return [x, undefined]
-    const [y, next] = norm.apply(x, mode, context)({ params: p as Layer, stats: (s ?? {}) as Layer })
-    return [y, next.stats]
-  }
-
-  const head = (
-    norm: LayerNormalizer | undefined,
-    p: TreeRecord<tf.Tensor>,
-    s: TreeRecord<tf.Tensor>,
-    x: tf.Tensor,
-    mode: Mode,
-    context: ApplyContext,
-  ): [tf.Tensor2D, TreeRecord<tf.Tensor>] => {
-    const z = dense(x, p.fc1 as Layer)
-    const [zn, ns] = applyNorm(norm, p.norm as TreeRecord<tf.Tensor> | undefined, s.norm as TreeRecord<tf.Tensor> | undefined, z, mode, context)
-    return [dense(tf.relu(zn), p.fc2 as Layer), ns === undefined ? {} : { norm: ns }]
-  }
-
-  const forward: Model['forward'] = (params, stats, x, mode, context = {}) => {
-    let h = x
-    const nextStats: TreeRecord<tf.Tensor> = {}
-    config.widths.forEach((_, i) => {
-      if (context.features !== undefined) {
-        nextStats[`stage${i}`] = cloneRecord((stats[`stage${i}`] ?? {}) as TreeRecord<tf.Tensor>)
-        return
-      }
-      const p = params[`stage${i}`] as TreeRecord<tf.Tensor>
-      const conv = p.conv as Layer
-      const w = weightNorm === undefined ? conv.weight! : weightNorm.transform(conv as never)
-      let y: tf.Tensor = tf.conv2d(h as tf.Tensor4D, w as tf.Tensor4D, 1, 'same')
-      if (conv.bias !== undefined) y = tf.add(y, conv.bias)
-      const [yn, ns] = applyNorm(stageNorms[i], p.norm as TreeRecord<tf.Tensor> | undefined, (stats[`stage${i}`] as TreeRecord<tf.Tensor> | undefined)?.norm as TreeRecord<tf.Tensor> | undefined, y, mode, context)
-      nextStats[`stage${i}`] = ns === undefined ? {} : { norm: ns }
-      const a = tf.relu(yn)
-      // 2×2 average pooling (floor on odd sizes); skipped once the maps are 1 pixel high or wide
-      h = a.shape[1]! >= 2 && a.shape[2]! >= 2 ? avgPool2x2(a as tf.Tensor4D) : a
-    })
-    const feats = context.features ?? (tf.mean(h, [1, 2]) as tf.Tensor2D)
-    const heads = context.heads ?? ['classifier', 'projector', 'predictor']
-    const out: { features: tf.Tensor2D; logits?: tf.Tensor2D; projection?: tf.Tensor2D; prediction?: tf.Tensor2D; stats: TreeRecord<tf.Tensor> } = { features: feats, stats: nextStats }
-    if (params.classifier !== undefined && heads.includes('classifier')) out.logits = dense(feats, params.classifier as Layer)
-    if (config.projector !== undefined && heads.includes('projector')) {
-      const [z, ps] = head(projectorNorm, params.projector as TreeRecord<tf.Tensor>, (stats.projector ?? {}) as TreeRecord<tf.Tensor>, feats, mode, context)
-      out.projection = z
-      nextStats.projector = ps
-      if (config.predictor !== undefined && heads.includes('predictor')) {
-        const [q, qs] = head(predictorNorm, params.predictor as TreeRecord<tf.Tensor>, (stats.predictor ?? {}) as TreeRecord<tf.Tensor>, z, mode, context)
-        out.prediction = q
-        nextStats.predictor = qs
-      }
-    }
-    // heads that did not run keep their statistics
-    for (const k of ['projector', 'predictor'] as const) if (stats[k] !== undefined && nextStats[k] === undefined) nextStats[k] = cloneRecord(stats[k] as TreeRecord<tf.Tensor>)
-    return out
-  }
-
-  return { config, init, forward }
 }
-
-const cloneRecord = (t: TreeRecord<tf.Tensor>): TreeRecord<tf.Tensor> => cloneTree(tfOps, t) as TreeRecord<tf.Tensor>

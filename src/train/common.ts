@@ -10,6 +10,8 @@ import { disposeTree } from '../core/memory.js'
 import { tfOps } from '../core/tfOps.js'
 import { type TreeRecord, fromLeaves, leaves } from '../core/tree.js'
 import type { ImageSet } from '../data/images.js'
+import type { Model } from '../nn/model.js'
+import type { ApplyContext, Mode } from '../norm/normalizer.js'
 import { registerGradients } from '../nn/gradients.js'
 
 /** Student, optional teacher, optimizer state and step: everything a run carries from step to step. */
@@ -18,6 +20,15 @@ export interface TrainState {
   readonly teacher?: { readonly params: TreeRecord<tf.Tensor>; readonly stats: TreeRecord<tf.Tensor> }
   readonly opt: Record<string, TreeRecord<tf.Tensor>>
   readonly step: number
+}
+
+/** A forward pass a training step makes: which model, on how many images, in which mode (what `checkTrainFile` runs on shapes). */
+export interface ModelPass {
+  readonly role: string
+  readonly model: Model
+  readonly batch: number
+  readonly mode: Mode
+  readonly context?: ApplyContext
 }
 
 /** Metrics a step reports (host numbers). */

@@ -28,7 +28,7 @@ import { derive } from '../nn/random.js'
 import { lars, warmupCosine } from '../optim/optimizers.js'
 import { nonFiniteGuard } from './guard.js'
 import type { SupervisedControl } from './supervised.js'
-import { type Metrics, type TrainState, disposeAll, readMetrics, stopGradient, toImages, valueAndGrads } from './common.js'
+import { type Metrics, type ModelPass, type TrainState, disposeAll, readMetrics, stopGradient, toImages, valueAndGrads } from './common.js'
 import { features, knnAccuracy } from './evaluation.js'
 import { byolLoss, infoNce, l2Normalize, ntXent } from './losses.js'
 import { linearProbe } from './probe.js'
@@ -83,6 +83,31 @@ export interface SelfSupervisedResult {
 const withoutPredictor = (t: TreeRecord<tf.Tensor>): TreeRecord<tf.Tensor> => Object.fromEntries(Object.entries(t).filter(([k]) => k !== 'predictor'))
 
 /** Runs a self-supervised experiment and evaluates the online encoder's frozen features. */
+/** The online and momentum models of a self-supervised run, and the forward passes each step makes. */
+export const selfSupervisedModels = (config: SelfSupervisedConfig, inputShape: readonly [number, number, number]) => {
+  const byol = config.method.startsWith('byol')
+  const head = { hidden: config.projector.hidden, out: config.projector.out, norm: 'batchNorm' as const }
+  const base: ConvNetConfig = {
+    inputShape,
+    widths: config.widths,
+    norm: 'batchNorm',
+    weightNorm: 'none',
+    projector: head,
+    ...(byol ? { predictor: head } : {}),
+  }
+  const model = convNet(base)
+  const teacherNorm = config.method === 'byol-eman' || config.method === 'moco-eman' ? 'eman' : config.method === 'byol-m2' ? 'momentumBatchNorm' : 'batchNorm'
+  const teacherModel = convNet({ ...base, norm: teacherNorm, projector: { ...head, norm: teacherNorm }, totalSteps: config.steps })
+  const passes: ModelPass[] = [
+    { role: 'online model (each view)', model, batch: config.batchSize, mode: 'train' },
+    teacherNorm === 'momentumBatchNorm'
+      ? { role: 'momentum model (both views)', model: teacherModel, batch: 2 * config.batchSize, mode: 'train', context: { views: 2 } }
+      : { role: 'momentum model (each view)', model: teacherModel, batch: config.batchSize, mode: teacherNorm === 'eman' ? 'eval' : 'train' },
+    { role: 'features for the probes', model, batch: Math.min(500, config.probeTest), mode: 'eval' },
+  ]
+  return { model, teacherModel, passes }
+}
+
 export const runSelfSupervised = async (
   config: SelfSupervisedConfig,
   train: ImageSet,
@@ -92,19 +117,8 @@ export const runSelfSupervised = async (
 ): Promise<SelfSupervisedResult> => {
   const t0 = Date.now()
   const byol = config.method.startsWith('byol')
-  const head = { hidden: config.projector.hidden, out: config.projector.out, norm: 'batchNorm' as const }
-  const base: ConvNetConfig = {
-    inputShape: [train.height, train.width, 1],
-    widths: config.widths,
-    norm: 'batchNorm',
-    weightNorm: 'none',
-    projector: head,
-    ...(byol ? { predictor: head } : {}),
-  }
-  const model = convNet(base)
+  const { model, teacherModel } = selfSupervisedModels(config, [train.height, train.width, 1])
   const moco = config.method.startsWith('moco')
-  const teacherNorm = config.method === 'byol-eman' || config.method === 'moco-eman' ? 'eman' : config.method === 'byol-m2' ? 'momentumBatchNorm' : 'batchNorm'
-  const teacherModel = convNet({ ...base, norm: teacherNorm, projector: { ...head, norm: teacherNorm }, totalSteps: config.steps })
   const policy = config.method === 'byol-eman' || config.method === 'moco-eman' ? emanPolicy : config.method === 'simclr-projector' ? projectorOnly(underPrefix('projector')) : weightsOnly
   // the old teacher is disposed right after each update: donate it (in-place EMA where the backend can)
   const update = unsafeTeacherUpdate(tfOps, { decay: cosineToOne(config.emaBase, config.steps), policy, donate: true })

@@ -23,7 +23,7 @@ import { derive } from '../nn/random.js'
 import { sgd, warmupCosine } from '../optim/optimizers.js'
 import { type CheckpointIdentity, type CheckpointStore, loadCheckpoint, saveCheckpoint } from './checkpoint.js'
 import { type GuardControl, nonFiniteGuard } from './guard.js'
-import { type Metrics, type TrainState, disposeAll, readMetrics, toImages, valueAndGrads } from './common.js'
+import { type Metrics, type ModelPass, type TrainState, disposeAll, readMetrics, toImages, valueAndGrads } from './common.js'
 import { accuracy } from './evaluation.js'
 import { crossEntropy, maskedCrossEntropy } from './losses.js'
 
@@ -109,6 +109,18 @@ export interface RunControl extends GuardControl {
   readonly stopAfter?: number
 }
 
+/** The student and teacher models of a semi-supervised run, and the forward passes each step makes. */
+export const semiSupervisedModels = (config: SemiSupervisedConfig, inputShape: readonly [number, number, number]) => {
+  const model = convNet({ inputShape, widths: config.widths, norm: 'batchNorm', weightNorm: 'none', classes: 10 })
+  const teacherModel = config.teacher === 'eman' ? convNet({ ...model.config, norm: 'eman' }) : model
+  const passes: ModelPass[] = [
+    { role: 'student ([labelled; strong])', model, batch: config.batchLabelled + config.batchUnlabelled, mode: 'train' },
+    { role: `labeller (${config.teacher === 'none' ? 'the student' : `${config.teacher} teacher`}, weak view)`, model: teacherModel, batch: config.batchUnlabelled, mode: config.teacher === 'eman' ? 'eval' : 'train' },
+    { role: 'evaluation', model: teacherModel, batch: Math.min(500, config.evalLimit), mode: 'eval' },
+  ]
+  return { model, teacherModel, passes }
+}
+
 export const runSemiSupervised = async (
   config: SemiSupervisedConfig,
   train: ImageSet,
@@ -117,8 +129,7 @@ export const runSemiSupervised = async (
   control: RunControl = {},
 ): Promise<SemiSupervisedResult> => {
   const t0 = Date.now()
-  const model = convNet({ inputShape: [train.height, train.width, 1], widths: config.widths, norm: 'batchNorm', weightNorm: 'none', classes: 10 })
-  const teacherModel = config.teacher === 'eman' ? convNet({ ...model.config, norm: 'eman' }) : model
+  const { model, teacherModel } = semiSupervisedModels(config, [train.height, train.width, 1])
   const split = labelledSplit(train.labels, config.labelledFraction, config.seed)
   const nextL = batchStream(split.labelled, config.batchLabelled, config.seed, 'labelled')
   const nextU = batchStream(split.unlabelled, config.batchUnlabelled, config.seed, 'unlabelled')

@@ -11,7 +11,7 @@ import { tfOps } from '../core/tfOps.js'
 import { type NormSpec, convNet } from '../nn/model.js'
 import { derive } from '../nn/random.js'
 import { adam } from '../optim/optimizers.js'
-import { type Metrics, type TrainState, disposeAll, readMetrics, toImages, valueAndGrads } from './common.js'
+import { type Metrics, type ModelPass, type TrainState, disposeAll, readMetrics, toImages, valueAndGrads } from './common.js'
 import { accuracy } from './evaluation.js'
 import { crossEntropy } from './losses.js'
 import * as tf from '@tensorflow/tfjs-core'
@@ -51,6 +51,17 @@ export interface SupervisedResult {
 }
 
 /** Trains with Adam at a fixed sample budget and reports test accuracy (eval mode). */
+/** The model of a supervised run, and the forward passes each step makes. */
+export const supervisedModels = (config: SupervisedConfig, inputShape: readonly [number, number, number]) => {
+  const steps = Math.ceil(config.samples / config.batchSize)
+  const model = convNet({ inputShape, widths: config.widths, norm: config.norm, weightNorm: config.weightNorm, classes: 10, totalSteps: steps })
+  const passes: ModelPass[] = [
+    { role: 'training batch', model, batch: config.batchSize, mode: 'train' },
+    { role: 'evaluation', model, batch: Math.min(500, config.evalLimit), mode: 'eval' },
+  ]
+  return { model, passes }
+}
+
 export const runSupervised = async (
   config: SupervisedConfig,
   train: ImageSet,
@@ -60,7 +71,7 @@ export const runSupervised = async (
 ): Promise<SupervisedResult> => {
   const t0 = Date.now()
   const steps = Math.ceil(config.samples / config.batchSize)
-  const model = convNet({ inputShape: [train.height, train.width, 1], widths: config.widths, norm: config.norm, weightNorm: config.weightNorm, classes: 10, totalSteps: steps })
+  const { model } = supervisedModels(config, [train.height, train.width, 1])
   const next = batchStream(Array.from({ length: train.n }, (_, i) => i), config.batchSize, config.seed, 'supervised')
   const augR = derive(config.seed, 'augment')
   const opt = adam({ lr: config.lr })

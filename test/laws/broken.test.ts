@@ -78,7 +78,9 @@ import {
   teacherInputsUntouched,
   teacherPerLeafPolicy,
   waEpsilonPlacement,
+  shapesAgree,
 } from 'polyak/laws'
+import { shapeOps } from 'polyak'
 import { unsafeUseBackend } from 'polyak/backends'
 import * as tf from '@tensorflow/tfjs-core'
 
@@ -390,3 +392,12 @@ function mapLeaves(tree: unknown, f: (t: Leaf) => Leaf): unknown {
   if (tree !== null && typeof tree === 'object') return Object.fromEntries(Object.entries(tree).map(([k, v]) => [k, mapLeaves(v, f)]))
   return tree
 }
+
+describe('the shape law rejects shape interpreters that mispredict', () => {
+  const noBroadcast = { ...shapeOps, add: (a: never, b: never) => (shapeOps.clone(a), shapeOps.clone(b)) }
+  const dropsKeepDims = { ...shapeOps, moments: (x: never, axes: never) => shapeOps.moments(x, axes) }
+  const intMean = { ...shapeOps, mean: (x: never, axes: never, keep: never) => shapeOps.cast(shapeOps.mean(x, axes, keep), 'int32') }
+  it('agree: an add that does not broadcast', () => rejects(shapesAgree, noBroadcast, shapeOps))
+  it('agree: moments that ignore keepDims', () => rejects(shapesAgree, dropsKeepDims, shapeOps))
+  it('agree: a mean with the wrong dtype', () => rejects(shapesAgree, intMean, shapeOps))
+})
