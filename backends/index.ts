@@ -18,7 +18,16 @@ import { tensorflow } from './tensorflow.js'
 import { wasm, wasmPaths, wasmThreads } from './wasm.js'
 import { forceGpuKernels, webgpu } from './webgpu.js'
 
-export type { Availability, ActiveBackend, BackendDescriptor, BackendDetails, BackendName, ReferenceBackendDescriptor, TfjsBackendDescriptor, Tolerance } from './descriptor.js'
+export type {
+  Availability,
+  ActiveBackend,
+  BackendDescriptor,
+  BackendDetails,
+  BackendName,
+  ReferenceBackendDescriptor,
+  TfjsBackendDescriptor,
+  Tolerance,
+} from './descriptor.js'
 export { cpu, forceGpuKernels, reference, tensorflow, wasm, wasmPaths, wasmThreads, webgpu }
 export type { WasmBinaryName } from './wasm.js'
 export { type Host, host } from './host.js'

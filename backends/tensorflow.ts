@@ -28,8 +28,7 @@ export const tensorflow = tfjsBackend({
         return undefined
       } catch (e) {
         const msg = (e as Error).message.split('\n')[0] ?? ''
-        const notFound =
-          (e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' || /Cannot find (package|module)|Could not resolve/.test(msg)
+        const notFound = (e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' || /Cannot find (package|module)|Could not resolve/.test(msg)
         errors.push(notFound ? `${pkg} is not installed` : `${pkg} failed to load: ${msg}`)
       }
     }

@@ -71,7 +71,7 @@ const installNavigatorGpu = (): Promise<string | undefined> =>
 /** Descriptor of the tfjs `webgpu` backend. */
 export const webgpu = tfjsBackend({
   name: 'webgpu',
-  description: 'TensorFlow.js WebGPU kernels (@tensorflow/tfjs-backend-webgpu; the browser\'s WebGPU, or Dawn + Vulkan in Node)',
+  description: "TensorFlow.js WebGPU kernels (@tensorflow/tfjs-backend-webgpu; the browser's WebGPU, or Dawn + Vulkan in Node)",
   tolerance: TOLERANCES.webgpu,
   syncReadback: false,
   cloneIsCopy: false,

@@ -139,17 +139,30 @@ export const bandwidth = async (): Promise<{ copyGBs: number; triadGBs: number }
   const b = fill(n, 1)
   const c = fill(n, 2)
   const copy = await time(() => a.set(b), { repeats: 9 })
-  const triad = await time(() => {
-    for (let i = 0; i < n; i++) a[i] = b[i]! + 0.5 * c[i]!
-  }, { repeats: 9 })
+  const triad = await time(
+    () => {
+      for (let i = 0; i < n; i++) a[i] = b[i]! + 0.5 * c[i]!
+    },
+    { repeats: 9 },
+  )
   return { copyGBs: (8 * n) / (copy.median * 1e6), triadGBs: (12 * n) / (triad.median * 1e6) }
 }
 
 /** A plain typed-array EMA over ResNet-18's tensors, in place (the JavaScript baseline). */
 export const jsLoopEma = async (): Promise<Timing> => {
   const shapes = resnet18Shapes()
-  const teacher = shapes.map((s, i) => fill(s.reduce((a, b) => a * b, 1), i))
-  const student = shapes.map((s, i) => fill(s.reduce((a, b) => a * b, 1), i + 100))
+  const teacher = shapes.map((s, i) =>
+    fill(
+      s.reduce((a, b) => a * b, 1),
+      i,
+    ),
+  )
+  const student = shapes.map((s, i) =>
+    fill(
+      s.reduce((a, b) => a * b, 1),
+      i + 100,
+    ),
+  )
   const d = Math.fround(0.999)
   const e = Math.fround(1 - 0.999)
   return time(() => {
@@ -173,7 +186,9 @@ export const torchTimings = async (): Promise<{ available: boolean; note?: strin
     const msg = (e as { stderr?: string }).stderr ?? (e as Error).message
     return {
       available: false,
-      note: /No module named 'torch'/.test(msg) ? "torch is not importable from /usr/bin/python3 (apt-get install python3-torch)" : `PyTorch baseline failed: ${msg.split('\n').filter(Boolean).pop()}`,
+      note: /No module named 'torch'/.test(msg)
+        ? 'torch is not importable from /usr/bin/python3 (apt-get install python3-torch)'
+        : `PyTorch baseline failed: ${msg.split('\n').filter(Boolean).pop()}`,
       jobs: {},
     }
   }
@@ -195,13 +210,28 @@ const settle = async (ops: Ops<Leaf>, t: Leaf): Promise<void> => {
   // cpu and wasm kernels have finished when they return; and tfjs-wasm's Slice copies its whole
   // input out of the heap first (50 ms for a [64,32,32,64] tensor), which would swamp the job
   if (tf.getBackend() === 'cpu' || tf.getBackend() === 'wasm') return
-  const one = ops.slice(t, t.shape.map(() => 0), t.shape.map(() => 1))
+  const one = ops.slice(
+    t,
+    t.shape.map(() => 0),
+    t.shape.map(() => 1),
+  )
   await ops.read(one)
   ops.dispose(one)
 }
 
 const treeOf = (ops: Ops<Leaf>, shapes: number[][], seed: number): Record<string, Leaf> =>
-  Object.fromEntries(shapes.map((s, i) => [`p${i}`, ops.tensor(fill(s.reduce((a, b) => a * b, 1), seed + i), s)]))
+  Object.fromEntries(
+    shapes.map((s, i) => [
+      `p${i}`,
+      ops.tensor(
+        fill(
+          s.reduce((a, b) => a * b, 1),
+          seed + i,
+        ),
+        s,
+      ),
+    ]),
+  )
 
 const teacherJob = (name: string, shapes: number[][], withStats: boolean, fused: boolean): Job => ({
   name,
@@ -213,13 +243,18 @@ const teacherJob = (name: string, shapes: number[][], withStats: boolean, fused:
           shapes
             .map((s, i) => [s, i] as const)
             .filter(([s]) => s.length === 1 && s[0]! <= 2048)
-            .map(([s, i]) => [`bn${i}`, { mean: ops.tensor(fill(s[0]!, i), s), variance: ops.tensor(fill(s[0]!, i + 7).map(Math.abs), s), count: ops.scalar(3, 'int32') }]),
+            .map(([s, i]) => [
+              `bn${i}`,
+              { mean: ops.tensor(fill(s[0]!, i), s), variance: ops.tensor(fill(s[0]!, i + 7).map(Math.abs), s), count: ops.scalar(3, 'int32') },
+            ]),
         )
       : {}
     const student = { params: treeOf(ops, shapes, 0), stats: bnStats }
     const t = {
       params: treeOf(ops, shapes, 1000),
-      stats: Object.fromEntries(Object.entries(bnStats).map(([k, v]) => [k, { mean: ops.clone(v.mean), variance: ops.clone(v.variance), count: ops.clone(v.count) }])),
+      stats: Object.fromEntries(
+        Object.entries(bnStats).map(([k, v]) => [k, { mean: ops.clone(v.mean), variance: ops.clone(v.variance), count: ops.clone(v.count) }]),
+      ),
     }
     const update = unsafeTeacherUpdate(ops, { decay: 0.999, policy: withStats ? emanPolicy : weightsOnly })
     return {
@@ -256,7 +291,14 @@ const donatedJob = (name: string, shapes: number[][]): Job => ({
   },
 })
 
-const activation = (ops: Ops<Leaf>, shape: number[]) => ops.tensor(fill(shape.reduce((a, b) => a * b, 1), 5), shape)
+const activation = (ops: Ops<Leaf>, shape: number[]) =>
+  ops.tensor(
+    fill(
+      shape.reduce((a, b) => a * b, 1),
+      5,
+    ),
+    shape,
+  )
 
 /** A train-mode forward of an activation normalizer on a [64,32,32,64] batch, with polyak's fused kernels or the stock tfjs ops. */
 const normalizerJob = <P, S>(name: string, make: (ops: Ops<Leaf>) => Normalizer<Leaf, P, S>, context: ApplyContext, torch?: string, fused = true): Job => ({
@@ -297,7 +339,16 @@ const JOBS: readonly Job[] = [
       const wa = unsafeWeightAlign(ops, { layout: 'OIHW' })
       const convs = resnet18Shapes()
         .filter((s) => s.length === 4)
-        .map((s, i) => ({ weight: ops.tensor(fill(s.reduce((a, b) => a * b, 1), i), s), gamma: ops.ones([s[0]!]) }))
+        .map((s, i) => ({
+          weight: ops.tensor(
+            fill(
+              s.reduce((a, b) => a * b, 1),
+              i,
+            ),
+            s,
+          ),
+          gamma: ops.ones([s[0]!]),
+        }))
       return {
         run: async () => {
           const outs = convs.map((p) => wa.transform(p))
@@ -319,7 +370,10 @@ const JOBS: readonly Job[] = [
       let state = model.init(0)
       let optState = opt.init(state.params)
       const x = tf.tensor4d(fill(64 * 28 * 28, 3), [64, 28, 28, 1])
-      const y = tf.tensor1d(Array.from({ length: 64 }, (_, i) => i % 10), 'int32')
+      const y = tf.tensor1d(
+        Array.from({ length: 64 }, (_, i) => i % 10),
+        'int32',
+      )
       return {
         run: async () => {
           const out = tf.tidy(() => {
@@ -402,7 +456,11 @@ export const runBench = async (options: { backends?: readonly string[]; onProgre
     machine: { cpus: os.cpus().length, node: process.version },
     bandwidth: bw,
     jsLoop: { emaResnet18: js },
-    torch: { available: torch.available, ...(torch.note === undefined ? {} : { note: torch.note }), ...(torch.version === undefined ? {} : { version: torch.version }) },
+    torch: {
+      available: torch.available,
+      ...(torch.note === undefined ? {} : { note: torch.note }),
+      ...(torch.version === undefined ? {} : { version: torch.version }),
+    },
     rows,
     seconds: (Date.now() - t0) / 1000,
   }
@@ -419,7 +477,10 @@ export const benchMarkdown = (r: BenchReport): string =>
     '',
     '| job | backend | polyak ms, median (min–max) | PyTorch ms | × PyTorch | floor ms | × floor | note |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...r.rows.map((x) => `| ${x.job} | ${x.backend} | ${ms(x.timing)} | ${ms(x.torch)} | ${ratio(x.vsTorch)} | ${x.floor === undefined ? '' : x.floor.toFixed(1)} | ${ratio(x.vsFloor)} | ${x.note ?? ''} |`),
+    ...r.rows.map(
+      (x) =>
+        `| ${x.job} | ${x.backend} | ${ms(x.timing)} | ${ms(x.torch)} | ${ratio(x.vsTorch)} | ${x.floor === undefined ? '' : x.floor.toFixed(1)} | ${ratio(x.vsFloor)} | ${x.note ?? ''} |`,
+    ),
     '',
     `Total ${r.seconds.toFixed(0)} s.`,
   ].join('\n')

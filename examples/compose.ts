@@ -18,7 +18,13 @@ const emaToward = <T extends Leaf>(ops: Ops<T>, target: T, decay: number): Trans
 export const main = async (backend = 'wasm'): Promise<{ w: number[]; count: number; twoSteps: number[] }> => {
   const { ops } = await unsafeUseBackend(backend)
   const step = emaToward(ops, ops.tensor([1, 1], [2]), 0.9)
-  const twoSteps = transition(ops, pipe(step, State.flatMap(() => step)))
+  const twoSteps = transition(
+    ops,
+    pipe(
+      step,
+      State.flatMap(() => step),
+    ),
+  )
 
   const s0 = { params: { w: ops.tensor([0, 10], [2]) }, stats: { count: ops.scalar(0, 'int32') } }
   const [, s2] = twoSteps(s0) // s0 is untouched; s2 is yours

@@ -8,7 +8,19 @@ import { unsafeUseBackend } from 'polyak/backends'
 
 /** y = x / √(mean over a sample's features of x² + ε) */
 const myRmsNorm = <T extends Leaf>(ops: Ops<T>, x: T): T =>
-  ops.mul(x, ops.rsqrt(ops.shift(ops.mean(ops.square(x), x.shape.slice(1).map((_, i) => i + 1), true), 1e-6)))
+  ops.mul(
+    x,
+    ops.rsqrt(
+      ops.shift(
+        ops.mean(
+          ops.square(x),
+          x.shape.slice(1).map((_, i) => i + 1),
+          true,
+        ),
+        1e-6,
+      ),
+    ),
+  )
 
 /** Runs the batch-independence law on `myRmsNorm`; resolves with the results or throws a LawError. */
 export const main = async (backend = 'cpu') => {

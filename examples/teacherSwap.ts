@@ -13,10 +13,17 @@ export const main = async (backend = 'wasm') => {
   // BN teacher: EMA of the weights, batch statistics in train mode
   const bnTeacher = { model: student, update: unsafeTeacherUpdate(tfOps, { decay: 0.99, policy: weightsOnly }), mode: 'train' as const }
   // EMAN teacher: one line each — eval-mode BN on EMA statistics, and the EMAN update policy
-  const emanTeacher = { model: convNet({ ...student.config, norm: 'eman' }), update: unsafeTeacherUpdate(tfOps, { decay: 0.99, policy: emanPolicy }), mode: 'eval' as const }
+  const emanTeacher = {
+    model: convNet({ ...student.config, norm: 'eman' }),
+    update: unsafeTeacherUpdate(tfOps, { decay: 0.99, policy: emanPolicy }),
+    mode: 'eval' as const,
+  }
 
   const s = student.init(0)
   const [bnReport] = bnTeacher.update(s)(s)
   const [emanReport] = emanTeacher.update(s)(s)
-  return { bn: { norm: bnTeacher.model.config.norm, mode: bnTeacher.mode, report: bnReport }, eman: { norm: emanTeacher.model.config.norm, mode: emanTeacher.mode, report: emanReport } }
+  return {
+    bn: { norm: bnTeacher.model.config.norm, mode: bnTeacher.mode, report: bnReport },
+    eman: { norm: emanTeacher.model.config.norm, mode: emanTeacher.mode, report: emanReport },
+  }
 }

@@ -169,11 +169,7 @@ export const configArb = <F extends Record<string, t.Mixed>>(fields: F): fc.Arbi
  */
 export const broadcastShapesArb: fc.Arbitrary<readonly [number[], number[]]> = shapeArb(0, 4, 4).chain((full) =>
   fc
-    .tuple(
-      fc.integer({ min: 0, max: full.length }),
-      fc.array(fc.boolean(), { minLength: full.length, maxLength: full.length }),
-      fc.boolean(),
-    )
+    .tuple(fc.integer({ min: 0, max: full.length }), fc.array(fc.boolean(), { minLength: full.length, maxLength: full.length }), fc.boolean())
     .map(([drop, ones, swap]) => {
       const other = full.slice(drop).map((d, i) => (ones[i + drop] === true ? 1 : d))
       return swap ? ([other, full] as const) : ([full, other] as const)
@@ -181,14 +177,16 @@ export const broadcastShapesArb: fc.Arbitrary<readonly [number[], number[]]> = s
 )
 
 /** `n` float32 values uniform-ish in `[min, max]` (fast-check's float distribution, edges included). */
-export const rangeDataArb = (min: number, max: number) => (n: number): fc.Arbitrary<number[]> =>
-  fc.array(valueArb(min, max), { minLength: n, maxLength: n })
+export const rangeDataArb =
+  (min: number, max: number) =>
+  (n: number): fc.Arbitrary<number[]> =>
+    fc.array(valueArb(min, max), { minLength: n, maxLength: n })
 
 /** A host tensor of a random shape with values in `[min, max]`. */
-export const hostTensorArb = (
-  options: { minRank?: number; maxRank?: number; maxDim?: number; min?: number; max?: number } = {},
-): fc.Arbitrary<HostTensor> =>
-  shapeArb(options.minRank ?? 0, options.maxRank ?? 4, options.maxDim ?? 5).chain((shape) => tensorArb(shape, rangeDataArb(options.min ?? -1e3, options.max ?? 1e3)))
+export const hostTensorArb = (options: { minRank?: number; maxRank?: number; maxDim?: number; min?: number; max?: number } = {}): fc.Arbitrary<HostTensor> =>
+  shapeArb(options.minRank ?? 0, options.maxRank ?? 4, options.maxDim ?? 5).chain((shape) =>
+    tensorArb(shape, rangeDataArb(options.min ?? -1e3, options.max ?? 1e3)),
+  )
 
 /** Two host tensors of broadcast-compatible shapes (`broadcastShapesArb`) with values in `[min, max]`. */
 export const broadcastPairArb = (min = -1e3, max = 1e3): fc.Arbitrary<readonly [HostTensor, HostTensor]> =>
@@ -205,9 +203,7 @@ export const axesArb = (rank: number): fc.Arbitrary<number[] | undefined> =>
             { minLength: 1 },
           )
           .chain((axes) =>
-            fc
-              .array(fc.boolean(), { minLength: axes.length, maxLength: axes.length })
-              .map((neg) => axes.map((a, i) => (neg[i] === true ? a - rank : a))),
+            fc.array(fc.boolean(), { minLength: axes.length, maxLength: axes.length }).map((neg) => axes.map((a, i) => (neg[i] === true ? a - rank : a))),
           ),
         { nil: undefined },
       )

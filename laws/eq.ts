@@ -41,8 +41,7 @@ export const firstMismatch = (actual: ArrayLike<number>, expected: ArrayLike<num
 }
 
 /** True when every element of `actual` is within tolerance of `expected`. */
-export const allClose = (actual: ArrayLike<number>, expected: ArrayLike<number>, o: CloseOptions): boolean =>
-  firstMismatch(actual, expected, o) === undefined
+export const allClose = (actual: ArrayLike<number>, expected: ArrayLike<number>, o: CloseOptions): boolean => firstMismatch(actual, expected, o) === undefined
 
 /** Throws an `Error` describing the first element out of tolerance. */
 export const assertAllClose = (actual: ArrayLike<number>, expected: ArrayLike<number>, o: CloseOptions): void => {

@@ -119,15 +119,7 @@ export {
   waConstantFilter,
   weightAlignLaws,
 } from './normalizers.js'
-export {
-  type TransitionSubject,
-  transitionPurity,
-  transitionShapes,
-  transitionNoLeak,
-  transitionLaws,
-  backendConformance,
-  axpbyDonation,
-} from './generic.js'
+export { type TransitionSubject, transitionPurity, transitionShapes, transitionNoLeak, transitionLaws, backendConformance, axpbyDonation } from './generic.js'
 
 export { type ShapeInterpreterSubject, shapesAgree } from './shapes.js'
 

@@ -86,9 +86,7 @@ export class LawError extends Error {
   override readonly name = 'LawError'
   constructor(readonly failures: readonly LawResult[]) {
     super(
-      failures
-        .map((f) => `law ${f.law} failed for ${f.subject} (seed ${f.seed}): ${f.error ?? ''}\n  counterexample: ${f.counterexample ?? '?'}`)
-        .join('\n'),
+      failures.map((f) => `law ${f.law} failed for ${f.subject} (seed ${f.seed}): ${f.error ?? ''}\n  counterexample: ${f.counterexample ?? '?'}`).join('\n'),
     )
   }
 }
@@ -113,7 +111,11 @@ export const runLaws = async <S>(
     const predicate = law.predicate(subject, context)
     const details = await fc.check(
       fc.asyncProperty(law.arbitrary(subject, context), (input) => predicate(input)),
-      { numRuns: options.numRuns ?? 50, ...(options.seed === undefined ? {} : { seed: options.seed }), ...(options.endOnFailure === true ? { endOnFailure: true } : {}) },
+      {
+        numRuns: options.numRuns ?? 50,
+        ...(options.seed === undefined ? {} : { seed: options.seed }),
+        ...(options.endOnFailure === true ? { endOnFailure: true } : {}),
+      },
     )
     out.push({
       law: law.name,
@@ -124,7 +126,8 @@ export const runLaws = async <S>(
       ...(details.failed
         ? {
             counterexample: fc.stringify(details.counterexample).slice(0, 400),
-            error: details.errorInstance === null || details.errorInstance === undefined ? 'the predicate returned false' : describeError(details.errorInstance),
+            error:
+              details.errorInstance === null || details.errorInstance === undefined ? 'the predicate returned false' : describeError(details.errorInstance),
           }
         : {}),
     })
@@ -147,7 +150,13 @@ export const assertLaws = async <S>(
 }
 
 /** `R` with every tensor leaf replaced by its data (a `number[]`). */
-export type Host<R> = R extends Leaf ? number[] : R extends readonly unknown[] ? { [K in keyof R]: Host<R[K]> } : R extends object ? { [K in keyof R]: Host<R[K]> } : R
+export type Host<R> = R extends Leaf
+  ? number[]
+  : R extends readonly unknown[]
+    ? { [K in keyof R]: Host<R[K]> }
+    : R extends object
+      ? { [K in keyof R]: Host<R[K]> }
+      : R
 
 /**
  * Runs `f` in a memory scope, reads every tensor it returns back to the host, frees them, and

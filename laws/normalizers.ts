@@ -49,17 +49,26 @@ export const bnTrainMoments: Law<BatchNormSubject, HostTensor> = {
   name: 'batchNorm.trainMoments',
   statement: 'train mode output per channel: mean = β and biased variance = γ²·σ²_B/(σ²_B + ε), at init γ = 1, β = 0 (B1)',
   arbitrary: () => trainBatchArb,
-  predicate: (subject, { ops, tolerance }) => async (x) => {
-    const c = x.shape[x.shape.length - 1]!
-    const norm = subject.make(ops)
-    const r = await evaluate(ops, () => ({ y: norm.apply(ops.tensor(x.data, x.shape), 'train')(norm.init(c))[0] }))
-    const inX = channelMoments(x)
-    const out = channelMoments({ shape: x.shape, data: r.y })
-    // float32: x − μ carries an error of about U·max|x|, so a normalised value is off by U·max|x|/σ (the condition)
-    const cond = Math.max(1, ...x.data.map((v, i) => Math.abs(v) / Math.sqrt(inX.variance[i % c]! + subject.epsilon)))
-    const tol = Math.max(tolerance.rtol, 16 * U) * 8 * Math.sqrt(inX.m) * cond + tolerance.atol
-    return out.mean.every((v) => Math.abs(v) <= tol) && closeTo(out.variance, inX.variance.map((s) => s / (s + subject.epsilon)), { rtol: tol, atol: tol })
-  },
+  predicate:
+    (subject, { ops, tolerance }) =>
+    async (x) => {
+      const c = x.shape[x.shape.length - 1]!
+      const norm = subject.make(ops)
+      const r = await evaluate(ops, () => ({ y: norm.apply(ops.tensor(x.data, x.shape), 'train')(norm.init(c))[0] }))
+      const inX = channelMoments(x)
+      const out = channelMoments({ shape: x.shape, data: r.y })
+      // float32: x − μ carries an error of about U·max|x|, so a normalised value is off by U·max|x|/σ (the condition)
+      const cond = Math.max(1, ...x.data.map((v, i) => Math.abs(v) / Math.sqrt(inX.variance[i % c]! + subject.epsilon)))
+      const tol = Math.max(tolerance.rtol, 16 * U) * 8 * Math.sqrt(inX.m) * cond + tolerance.atol
+      return (
+        out.mean.every((v) => Math.abs(v) <= tol) &&
+        closeTo(
+          out.variance,
+          inX.variance.map((s) => s / (s + subject.epsilon)),
+          { rtol: tol, atol: tol },
+        )
+      )
+    },
 }
 
 /** One train step from init: `mean = (1−d)·μ_B`, `variance = d + (1−d)·σ²_B·(M/(M−1) or 1)`, `count = 1` (B2). */
@@ -67,24 +76,34 @@ export const bnOneStepStats: Law<BatchNormSubject, HostTensor> = {
   name: 'batchNorm.oneStepStats',
   statement: "one train step from (mean 0, var 1): mean = (1−d)·μ_B, var = d + (1−d)·σ²_B·M/(M−1) ('unbiased') or ·1 ('biased'), count = 1 (B2)",
   arbitrary: () => trainBatchArb,
-  predicate: (subject, { ops, tolerance }) => async (x) => {
-    const c = x.shape[x.shape.length - 1]!
-    const norm = subject.make(ops)
-    const r = await evaluate(ops, () => {
-      const [, s] = norm.apply(ops.tensor(x.data, x.shape), 'train')(norm.init(c))
-      return { mean: s.stats.mean, variance: s.stats.variance, count: s.stats.count }
-    })
-    const { mean, variance, m } = channelMoments(x)
-    const d = subject.decay
-    const bessel = subject.runningVariance === 'unbiased' ? m / (m - 1) : 1
-    const mag = Math.max(1, ...x.data.map(Math.abs))
-    const tol = { rtol: Math.max(tolerance.rtol, 16 * U) * 4 * Math.sqrt(m), atol: tolerance.atol + 16 * U * mag * mag }
-    return (
-      closeTo(r.mean, mean.map((v) => (1 - d) * v), { ...tol, atol: tol.atol / mag }) &&
-      closeTo(r.variance, variance.map((v) => d + (1 - d) * v * bessel), tol) &&
-      r.count[0] === 1
-    )
-  },
+  predicate:
+    (subject, { ops, tolerance }) =>
+    async (x) => {
+      const c = x.shape[x.shape.length - 1]!
+      const norm = subject.make(ops)
+      const r = await evaluate(ops, () => {
+        const [, s] = norm.apply(ops.tensor(x.data, x.shape), 'train')(norm.init(c))
+        return { mean: s.stats.mean, variance: s.stats.variance, count: s.stats.count }
+      })
+      const { mean, variance, m } = channelMoments(x)
+      const d = subject.decay
+      const bessel = subject.runningVariance === 'unbiased' ? m / (m - 1) : 1
+      const mag = Math.max(1, ...x.data.map(Math.abs))
+      const tol = { rtol: Math.max(tolerance.rtol, 16 * U) * 4 * Math.sqrt(m), atol: tolerance.atol + 16 * U * mag * mag }
+      return (
+        closeTo(
+          r.mean,
+          mean.map((v) => (1 - d) * v),
+          { ...tol, atol: tol.atol / mag },
+        ) &&
+        closeTo(
+          r.variance,
+          variance.map((v) => d + (1 - d) * v * bessel),
+          tol,
+        ) &&
+        r.count[0] === 1
+      )
+    },
 }
 
 /** Eval mode returns the statistics unchanged, bitwise (B6). */
@@ -92,37 +111,60 @@ export const bnEvalKeepsStats: Law<BatchNormSubject, HostTensor> = {
   name: 'batchNorm.evalKeepsStats',
   statement: 'eval mode returns the statistics unchanged, bitwise (B6)',
   arbitrary: () => trainBatchArb,
-  predicate: (subject, { ops }) => async (x) => {
-    const c = x.shape[x.shape.length - 1]!
-    const norm = subject.make(ops)
-    const r = await evaluate(ops, () => {
-      const [, trained] = norm.apply(ops.tensor(x.data, x.shape), 'train')(norm.init(c))
-      const [, after] = norm.apply(ops.tensor(x.data.map((v) => v * 2 + 1), x.shape), 'eval')(trained)
-      return { before: [trained.stats.mean, trained.stats.variance, trained.stats.count], after: [after.stats.mean, after.stats.variance, after.stats.count] }
-    })
-    return r.before.every((b, i) => exactlyEqual(b, r.after[i]!))
-  },
+  predicate:
+    (subject, { ops }) =>
+    async (x) => {
+      const c = x.shape[x.shape.length - 1]!
+      const norm = subject.make(ops)
+      const r = await evaluate(ops, () => {
+        const [, trained] = norm.apply(ops.tensor(x.data, x.shape), 'train')(norm.init(c))
+        const [, after] = norm.apply(
+          ops.tensor(
+            x.data.map((v) => v * 2 + 1),
+            x.shape,
+          ),
+          'eval',
+        )(trained)
+        return { before: [trained.stats.mean, trained.stats.variance, trained.stats.count], after: [after.stats.mean, after.stats.variance, after.stats.count] }
+      })
+      return r.before.every((b, i) => exactlyEqual(b, r.after[i]!))
+    },
 }
 
 /** Permuting the samples of a batch permutes the train outputs and leaves the statistics equal, up to rounding (B5). */
 export const bnPermutation: Law<BatchNormSubject, readonly [HostTensor, number[]]> = {
   name: 'batchNorm.permutation',
   statement: 'train mode is permutation-equivariant over the batch: f(P·x) = P·f(x), statistics equal, up to reduction-order rounding (B5)',
-  arbitrary: () => trainBatchArb.chain((x) => fc.tuple(fc.constant(x), fc.shuffledSubarray(Array.from({ length: x.shape[0]! }, (_, i) => i), { minLength: x.shape[0]!, maxLength: x.shape[0]! }))),
-  predicate: (subject, { ops, tolerance }) => async ([x, perm]) => {
-    const c = x.shape[x.shape.length - 1]!
-    const per = sizeOf(x.shape) / x.shape[0]!
-    const px = perm.flatMap((p) => x.data.slice(p * per, (p + 1) * per))
-    const norm = subject.make(ops)
-    const r = await evaluate(ops, () => {
-      const [y, s] = norm.apply(ops.tensor(x.data, x.shape), 'train')(norm.init(c))
-      const [py, ps] = norm.apply(ops.tensor(px, x.shape), 'train')(norm.init(c))
-      return { y, py, mean: s.stats.mean, pmean: ps.stats.mean, v: s.stats.variance, pv: ps.stats.variance }
-    })
-    const yPermuted = perm.flatMap((p) => r.y.slice(p * per, (p + 1) * per))
-    const tol = { rtol: Math.max(tolerance.rtol, 64 * U), atol: tolerance.atol + 64 * U * Math.max(1, ...x.data.map(Math.abs)) }
-    return closeTo(r.py, yPermuted, { ...tol, atol: 1e-4 }) && closeTo(r.pmean, r.mean, tol) && closeTo(r.pv, r.v, { rtol: tol.rtol, atol: tol.atol * Math.max(1, ...x.data.map(Math.abs)) })
-  },
+  arbitrary: () =>
+    trainBatchArb.chain((x) =>
+      fc.tuple(
+        fc.constant(x),
+        fc.shuffledSubarray(
+          Array.from({ length: x.shape[0]! }, (_, i) => i),
+          { minLength: x.shape[0]!, maxLength: x.shape[0]! },
+        ),
+      ),
+    ),
+  predicate:
+    (subject, { ops, tolerance }) =>
+    async ([x, perm]) => {
+      const c = x.shape[x.shape.length - 1]!
+      const per = sizeOf(x.shape) / x.shape[0]!
+      const px = perm.flatMap((p) => x.data.slice(p * per, (p + 1) * per))
+      const norm = subject.make(ops)
+      const r = await evaluate(ops, () => {
+        const [y, s] = norm.apply(ops.tensor(x.data, x.shape), 'train')(norm.init(c))
+        const [py, ps] = norm.apply(ops.tensor(px, x.shape), 'train')(norm.init(c))
+        return { y, py, mean: s.stats.mean, pmean: ps.stats.mean, v: s.stats.variance, pv: ps.stats.variance }
+      })
+      const yPermuted = perm.flatMap((p) => r.y.slice(p * per, (p + 1) * per))
+      const tol = { rtol: Math.max(tolerance.rtol, 64 * U), atol: tolerance.atol + 64 * U * Math.max(1, ...x.data.map(Math.abs)) }
+      return (
+        closeTo(r.py, yPermuted, { ...tol, atol: 1e-4 }) &&
+        closeTo(r.pmean, r.mean, tol) &&
+        closeTo(r.pv, r.v, { rtol: tol.rtol, atol: tol.atol * Math.max(1, ...x.data.map(Math.abs)) })
+      )
+    },
 }
 
 /** Train mode is invariant to `a·x + b` per channel, `a > 0`, up to the ε effect (B7). */
@@ -134,16 +176,24 @@ export const bnAffineInvariance: Law<BatchNormSubject, readonly [HostTensor, num
       .chain((s) => tensorArb(s, (n) => fc.array(valueArb(-10, 10), { minLength: n, maxLength: n })))
       .filter((x) => channelMoments(x).variance.every((v) => v > 0.5))
       .chain((x) => fc.tuple(fc.constant(x), uniformArb(1, 8), uniformArb(-50, 50))),
-  predicate: (subject, { ops, tolerance }) => async ([x, a, b]) => {
-    const c = x.shape[x.shape.length - 1]!
-    const norm = subject.make(ops)
-    const r = await evaluate(ops, () => ({
-      y: norm.apply(ops.tensor(x.data, x.shape), 'train')(norm.init(c))[0],
-      z: norm.apply(ops.tensor(x.data.map((v) => a * v + b), x.shape), 'train')(norm.init(c))[0],
-    }))
-    const epsEffect = subject.epsilon / (2 * 0.5)
-    return closeTo(r.z, r.y, { rtol: 0, atol: epsEffect * 4 + Math.max(tolerance.rtol, 64 * U) * 64 + tolerance.atol })
-  },
+  predicate:
+    (subject, { ops, tolerance }) =>
+    async ([x, a, b]) => {
+      const c = x.shape[x.shape.length - 1]!
+      const norm = subject.make(ops)
+      const r = await evaluate(ops, () => ({
+        y: norm.apply(ops.tensor(x.data, x.shape), 'train')(norm.init(c))[0],
+        z: norm.apply(
+          ops.tensor(
+            x.data.map((v) => a * v + b),
+            x.shape,
+          ),
+          'train',
+        )(norm.init(c))[0],
+      }))
+      const epsEffect = subject.epsilon / (2 * 0.5)
+      return closeTo(r.z, r.y, { rtol: 0, atol: epsEffect * 4 + Math.max(tolerance.rtol, 64 * U) * 64 + tolerance.atol })
+    },
 }
 
 /** Trained-looking BatchNorm state: γ, β, running mean, running variance > 0, and a batch `x`. */
@@ -173,20 +223,22 @@ export const bnEvalOutput: Law<BatchNormSubject, EvalCase> = {
   name: 'batchNorm.evalOutput',
   statement: 'eval mode: y = γ·(x − mean)/√(variance + ε) + β with the stored statistics, for every sample of any batch (B8)',
   arbitrary: () => evalCaseArb,
-  predicate: (subject, { ops, tolerance }) => async (e) => {
-    const c = e.x.shape[e.x.shape.length - 1]!
-    const norm = subject.make(ops)
-    const r = await evaluate(ops, () => {
-      const state = bnState(ops, e, norm.init(c).stats.count)
-      return { y: norm.apply(ops.tensor(e.x.data, e.x.shape), 'eval')(state)[0] }
-    })
-    const want = e.x.data.map((v, i) => {
-      const k = i % c
-      return (e.gamma.data[k]! * (v - e.mean.data[k]!)) / Math.sqrt(e.variance.data[k]! + subject.epsilon) + e.beta.data[k]!
-    })
-    const mag = Math.max(1, ...want.map(Math.abs), ...e.x.data.map((v, i) => Math.abs((e.gamma.data[i % c]! * v) / Math.sqrt(e.variance.data[i % c]!))))
-    return closeTo(r.y, want, { rtol: Math.max(tolerance.rtol, 16 * U), atol: tolerance.atol + 16 * Math.max(U, tolerance.rtol) * mag })
-  },
+  predicate:
+    (subject, { ops, tolerance }) =>
+    async (e) => {
+      const c = e.x.shape[e.x.shape.length - 1]!
+      const norm = subject.make(ops)
+      const r = await evaluate(ops, () => {
+        const state = bnState(ops, e, norm.init(c).stats.count)
+        return { y: norm.apply(ops.tensor(e.x.data, e.x.shape), 'eval')(state)[0] }
+      })
+      const want = e.x.data.map((v, i) => {
+        const k = i % c
+        return (e.gamma.data[k]! * (v - e.mean.data[k]!)) / Math.sqrt(e.variance.data[k]! + subject.epsilon) + e.beta.data[k]!
+      })
+      const mag = Math.max(1, ...want.map(Math.abs), ...e.x.data.map((v, i) => Math.abs((e.gamma.data[i % c]! * v) / Math.sqrt(e.variance.data[i % c]!))))
+      return closeTo(r.y, want, { rtol: Math.max(tolerance.rtol, 16 * U), atol: tolerance.atol + 16 * Math.max(U, tolerance.rtol) * mag })
+    },
 }
 
 /** Train and eval leave `x`, the parameters and the statistics they were given untouched, bitwise, and alive (B9). */
@@ -194,21 +246,23 @@ export const bnInputsUntouched: Law<BatchNormSubject, EvalCase> = {
   name: 'batchNorm.inputsUntouched',
   statement: 'apply(x, mode)(state) leaves x, params and stats as they were, bitwise, and alive, in train and in eval mode (B9)',
   arbitrary: () => evalCaseArb,
-  predicate: (subject, { ops }) => async (e) => {
-    const c = e.x.shape[e.x.shape.length - 1]!
-    const norm = subject.make(ops)
-    const x = ops.tensor(e.x.data, e.x.shape)
-    const state = bnState(ops, e, norm.init(c).stats.count)
-    const inputs = [x, state.params.gamma, state.params.beta, state.stats.mean, state.stats.variance, state.stats.count]
-    try {
-      return (
-        (await leavesInputsUntouched(ops, inputs, () => norm.apply(x, 'train')(state))) &&
-        (await leavesInputsUntouched(ops, inputs, () => norm.apply(x, 'eval')(state)))
-      )
-    } finally {
-      inputs.forEach((t) => ops.dispose(t))
-    }
-  },
+  predicate:
+    (subject, { ops }) =>
+    async (e) => {
+      const c = e.x.shape[e.x.shape.length - 1]!
+      const norm = subject.make(ops)
+      const x = ops.tensor(e.x.data, e.x.shape)
+      const state = bnState(ops, e, norm.init(c).stats.count)
+      const inputs = [x, state.params.gamma, state.params.beta, state.stats.mean, state.stats.variance, state.stats.count]
+      try {
+        return (
+          (await leavesInputsUntouched(ops, inputs, () => norm.apply(x, 'train')(state))) &&
+          (await leavesInputsUntouched(ops, inputs, () => norm.apply(x, 'eval')(state)))
+        )
+      } finally {
+        inputs.forEach((t) => ops.dispose(t))
+      }
+    },
 }
 
 /** BatchNorm's laws. */
@@ -234,25 +288,25 @@ export const batchIndependence: Law<BatchForwardSubject, readonly [HostTensor, H
   name: 'batch.independence',
   statement: 'y_i(batch) = y_i(batch with the other samples replaced) = y(batch of one sample i) (B4/N6/W7); train-mode BN must fail it (B3)',
   arbitrary: (subject) =>
-    fc
-      .tuple(fc.integer({ min: 2, max: 5 }), fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 2, maxLength: 2 }))
-      .chain(([n, [h, w]]) => {
-        const shape = [n, h!, w!, subject.channels]
-        return fc.tuple(tensorArb(shape, spreadDataArb), tensorArb(shape, spreadDataArb))
-      }),
-  predicate: (subject, { ops, tolerance }) => async ([x, other]) => {
-    const per = sizeOf(x.shape) / x.shape[0]!
-    const mixed = [...x.data.slice(0, per), ...other.data.slice(per)]
-    const r = await evaluate(ops, () => ({
-      y: subject.forward(ops, ops.tensor(x.data, x.shape)),
-      yMixed: subject.forward(ops, ops.tensor(mixed, x.shape)),
-      yAlone: subject.forward(ops, ops.tensor(x.data.slice(0, per), [1, ...x.shape.slice(1)])),
-    }))
-    const outPer = r.y.length / x.shape[0]!
-    const first = r.y.slice(0, outPer)
-    const tol = { rtol: Math.max(tolerance.rtol, 64 * U), atol: Math.max(tolerance.atol, 1e-5) }
-    return closeTo(r.yMixed.slice(0, outPer), first, tol) && closeTo(r.yAlone, first, tol)
-  },
+    fc.tuple(fc.integer({ min: 2, max: 5 }), fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 2, maxLength: 2 })).chain(([n, [h, w]]) => {
+      const shape = [n, h!, w!, subject.channels]
+      return fc.tuple(tensorArb(shape, spreadDataArb), tensorArb(shape, spreadDataArb))
+    }),
+  predicate:
+    (subject, { ops, tolerance }) =>
+    async ([x, other]) => {
+      const per = sizeOf(x.shape) / x.shape[0]!
+      const mixed = [...x.data.slice(0, per), ...other.data.slice(per)]
+      const r = await evaluate(ops, () => ({
+        y: subject.forward(ops, ops.tensor(x.data, x.shape)),
+        yMixed: subject.forward(ops, ops.tensor(mixed, x.shape)),
+        yAlone: subject.forward(ops, ops.tensor(x.data.slice(0, per), [1, ...x.shape.slice(1)])),
+      }))
+      const outPer = r.y.length / x.shape[0]!
+      const first = r.y.slice(0, outPer)
+      const tol = { rtol: Math.max(tolerance.rtol, 64 * U), atol: Math.max(tolerance.atol, 1e-5) }
+      return closeTo(r.yMixed.slice(0, outPer), first, tol) && closeTo(r.yAlone, first, tol)
+    },
 }
 
 /** A registered normalizer built for `channels` channels, and its `hasStats` claim (`NormalizerCapabilities`). */
@@ -270,15 +324,17 @@ export const declaredStats: Law<DeclaredNormalizerSubject, readonly [number, Hos
   name: 'normalizer.declaredStats',
   statement: 'init(C).stats has leaves iff the normalizer declares hasStats, and eval mode returns them unchanged (N9)',
   arbitrary: () => fc.integer({ min: 1, max: 8 }).chain((c) => fc.tuple(fc.constant(c), tensorArb([3, c], spreadDataArb))),
-  predicate: (subject, { ops }) => async ([c, x]) => {
-    const r = await evaluate(ops, () => {
-      const n = subject.make(ops, c)
-      const s0 = n.init(c)
-      const [, s1] = n.apply(ops.tensor(x.data, x.shape), 'eval')(s0)
-      return { before: tensorLeaves<Leaf>(s0.stats).map(([, t]) => t), after: tensorLeaves<Leaf>(s1.stats).map(([, t]) => t) }
-    })
-    return r.before.length > 0 === subject.hasStats && r.after.length === r.before.length && r.before.every((b, i) => exactlyEqual(r.after[i]!, b))
-  },
+  predicate:
+    (subject, { ops }) =>
+    async ([c, x]) => {
+      const r = await evaluate(ops, () => {
+        const n = subject.make(ops, c)
+        const s0 = n.init(c)
+        const [, s1] = n.apply(ops.tensor(x.data, x.shape), 'eval')(s0)
+        return { before: tensorLeaves<Leaf>(s0.stats).map(([, t]) => t), after: tensorLeaves<Leaf>(s1.stats).map(([, t]) => t) }
+      })
+      return r.before.length > 0 === subject.hasStats && r.after.length === r.before.length && r.before.every((b, i) => exactlyEqual(r.after[i]!, b))
+    },
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -308,33 +364,39 @@ export const gnGroupMoments: Law<GroupNormSubject, HostTensor> = {
         const g = subject.groups(c)
         return Number.isInteger(g) && g >= 1 && c % g === 0 && (c / g) * spatial.reduce((a, b) => a * b, 1) >= 2
       })
-      .chain(([n, spatial, c]) => tensorArb([n, ...spatial, c], (k) => fc.oneof({ weight: 3, arbitrary: spreadDataArb(k) }, { weight: 1, arbitrary: nearEpsilonDataArb(k, subject.epsilon) }))),
-  predicate: (subject, { ops, tolerance }) => async (x) => {
-    const c = x.shape[x.shape.length - 1]!
-    const n = x.shape[0]!
-    const g = subject.groups(c)
-    const per = c / g
-    const norm = subject.make(ops)
-    const r = await evaluate(ops, () => ({ y: norm.apply(ops.tensor(x.data, x.shape), 'train')(norm.init(c) as never)[0] }))
-    const perSample = sizeOf(x.shape) / n
-    const want = new Array<number>(x.data.length)
-    let cond = 1
-    for (let s = 0; s < n; s++) {
-      for (let grp = 0; grp < g; grp++) {
-        const idx: number[] = []
-        for (let i = 0; i < perSample; i++) if (Math.floor((i % c) / per) === grp) idx.push(s * perSample + i)
-        const mu = idx.reduce((a, i) => a + x.data[i]!, 0) / idx.length
-        const v = idx.reduce((a, i) => a + (x.data[i]! - mu) ** 2, 0) / idx.length
-        const sd = Math.sqrt(v + subject.epsilon)
-        for (const i of idx) {
-          want[i] = (x.data[i]! - mu) / sd
-          cond = Math.max(cond, Math.abs(x.data[i]!) / sd)
+      .chain(([n, spatial, c]) =>
+        tensorArb([n, ...spatial, c], (k) =>
+          fc.oneof({ weight: 3, arbitrary: spreadDataArb(k) }, { weight: 1, arbitrary: nearEpsilonDataArb(k, subject.epsilon) }),
+        ),
+      ),
+  predicate:
+    (subject, { ops, tolerance }) =>
+    async (x) => {
+      const c = x.shape[x.shape.length - 1]!
+      const n = x.shape[0]!
+      const g = subject.groups(c)
+      const per = c / g
+      const norm = subject.make(ops)
+      const r = await evaluate(ops, () => ({ y: norm.apply(ops.tensor(x.data, x.shape), 'train')(norm.init(c) as never)[0] }))
+      const perSample = sizeOf(x.shape) / n
+      const want = new Array<number>(x.data.length)
+      let cond = 1
+      for (let s = 0; s < n; s++) {
+        for (let grp = 0; grp < g; grp++) {
+          const idx: number[] = []
+          for (let i = 0; i < perSample; i++) if (Math.floor((i % c) / per) === grp) idx.push(s * perSample + i)
+          const mu = idx.reduce((a, i) => a + x.data[i]!, 0) / idx.length
+          const v = idx.reduce((a, i) => a + (x.data[i]! - mu) ** 2, 0) / idx.length
+          const sd = Math.sqrt(v + subject.epsilon)
+          for (const i of idx) {
+            want[i] = (x.data[i]! - mu) / sd
+            cond = Math.max(cond, Math.abs(x.data[i]!) / sd)
+          }
         }
       }
-    }
-    const tol = { rtol: Math.max(tolerance.rtol, 64 * U), atol: Math.max(tolerance.atol, 1e-4) + 64 * Math.max(U, tolerance.rtol / 8) * cond }
-    return closeTo(r.y, want, tol)
-  },
+      const tol = { rtol: Math.max(tolerance.rtol, 64 * U), atol: Math.max(tolerance.atol, 1e-4) + 64 * Math.max(U, tolerance.rtol / 8) * cond }
+      return closeTo(r.y, want, tol)
+    },
 }
 
 /** GroupNorm's laws (LayerNorm and InstanceNorm are its special cases). */
@@ -358,7 +420,13 @@ export interface MomentumBnSubject {
 const factorOf = (c: VarianceCorrection | undefined, n: number): number => varianceFactor(c ?? 'unbiased', n)
 
 /** A Momentum BN state at init with running statistics `mean0`, `var0` (the laws start from arbitrary ones). */
-const mbnStateFrom = <T extends Leaf>(ops: Ops<T>, norm: Normalizer<T, BatchNormParams<T>, BatchNormStats<T>>, c: number, mean0: HostTensor, var0: HostTensor) => {
+const mbnStateFrom = <T extends Leaf>(
+  ops: Ops<T>,
+  norm: Normalizer<T, BatchNormParams<T>, BatchNormStats<T>>,
+  c: number,
+  mean0: HostTensor,
+  var0: HostTensor,
+) => {
   const init = norm.init(c)
   return { params: init.params, stats: { mean: ops.tensor(mean0.data, [c]), variance: ops.tensor(var0.data, [c]), count: init.stats.count } }
 }
@@ -366,7 +434,11 @@ const mbnStateFrom = <T extends Leaf>(ops: Ops<T>, norm: Normalizer<T, BatchNorm
 const mbnArb = batchShapeArb({ minBatch: 2, maxBatch: 3 }).chain((s) => {
   const shape = [s[0]! * 2, ...s.slice(1)]
   const c = s[s.length - 1]!
-  return fc.tuple(tensorArb(shape, spreadDataArb), tensorArb([c], spreadDataArb), tensorArb([c], spreadDataArb).map((v) => ({ ...v, data: v.data.map((u) => Math.abs(u) + 0.1) })))
+  return fc.tuple(
+    tensorArb(shape, spreadDataArb),
+    tensorArb([c], spreadDataArb),
+    tensorArb([c], spreadDataArb).map((v) => ({ ...v, data: v.data.map((u) => Math.abs(u) + 0.1) })),
+  )
 })
 
 /** After the first update (`α_0 = 1`) the running statistics do not depend on the initial ones (M3). */
@@ -374,53 +446,58 @@ export const mbnInitialStatsIrrelevant: Law<MomentumBnSubject, readonly [HostTen
   name: 'momentumBn.initialStatsIrrelevant',
   statement: 'after the first update (α_0 = 1) the running statistics are the same whatever the initial ones (M3)',
   arbitrary: () => mbnArb,
-  predicate: (subject, { ops }) => async ([x, mean0, var0]) => {
-    const c = x.shape[x.shape.length - 1]!
-    const norm = subject.make(ops, 10)
-    const r = await evaluate(ops, () => {
-      const a = norm.init(c)
-      const b = mbnStateFrom(ops, norm, c, mean0, var0)
-      const [, sa] = norm.apply(ops.tensor(x.data, x.shape), 'train', { step: 0, views: 2 })(a)
-      const [, sb] = norm.apply(ops.tensor(x.data, x.shape), 'train', { step: 0, views: 2 })(b)
-      return { ma: sa.stats.mean, mb: sb.stats.mean, va: sa.stats.variance, vb: sb.stats.variance }
-    })
-    return exactlyEqual(r.ma, r.mb) && exactlyEqual(r.va, r.vb)
-  },
+  predicate:
+    (subject, { ops }) =>
+    async ([x, mean0, var0]) => {
+      const c = x.shape[x.shape.length - 1]!
+      const norm = subject.make(ops, 10)
+      const r = await evaluate(ops, () => {
+        const a = norm.init(c)
+        const b = mbnStateFrom(ops, norm, c, mean0, var0)
+        const [, sa] = norm.apply(ops.tensor(x.data, x.shape), 'train', { step: 0, views: 2 })(a)
+        const [, sb] = norm.apply(ops.tensor(x.data, x.shape), 'train', { step: 0, views: 2 })(b)
+        return { ma: sa.stats.mean, mb: sb.stats.mean, va: sa.stats.variance, vb: sb.stats.variance }
+      })
+      return exactlyEqual(r.ma, r.mb) && exactlyEqual(r.va, r.vb)
+    },
 }
 
 /** At `k = K` (α = 0) train mode equals eval mode with the running statistics (M5); at `k = 0` (α = 1) it normalises each view with its own statistics (M2, corrected variance). */
 export const mbnAlphaEndpoints: Law<MomentumBnSubject, readonly [HostTensor, HostTensor, HostTensor]> = {
   name: 'momentumBn.alphaEndpoints',
-  statement: "α_K = 0: train output = eval output (running statistics) (M5); α_0 = 1: each view normalised with its own mean and its variance corrected as the subject claims (M2)",
+  statement:
+    'α_K = 0: train output = eval output (running statistics) (M5); α_0 = 1: each view normalised with its own mean and its variance corrected as the subject claims (M2)',
   arbitrary: () => mbnArb,
-  predicate: (subject, { ops, tolerance }) => async ([x, mean0, var0]) => {
-    const c = x.shape[x.shape.length - 1]!
-    const K = 7
-    const norm = subject.make(ops, K)
-    const r = await evaluate(ops, () => {
-      const s = mbnStateFrom(ops, norm, c, mean0, var0)
-      const xt = ops.tensor(x.data, x.shape)
-      return {
-        end: norm.apply(xt, 'train', { step: K, views: 2 })(s)[0],
-        evalY: norm.apply(xt, 'eval')(s)[0],
-        start: norm.apply(xt, 'train', { step: 0, views: 2 })(s)[0],
-      }
-    })
-    const half = x.data.length / 2
-    const want: number[] = []
-    let cond = 1
-    for (const v of [x.data.slice(0, half), x.data.slice(half)]) {
-      const { mean, variance, m } = channelMoments({ shape: [half / c, c], data: v })
-      v.forEach((u, i) => {
-        const sd = Math.sqrt(variance[i % c]! * factorOf(subject.normalizeVariance, m) + (subject.epsilon ?? 1e-5))
-        cond = Math.max(cond, Math.abs(u) / sd, Math.abs(mean[i % c]!) / sd)
-        want.push((u - mean[i % c]!) / sd)
+  predicate:
+    (subject, { ops, tolerance }) =>
+    async ([x, mean0, var0]) => {
+      const c = x.shape[x.shape.length - 1]!
+      const K = 7
+      const norm = subject.make(ops, K)
+      const r = await evaluate(ops, () => {
+        const s = mbnStateFrom(ops, norm, c, mean0, var0)
+        const xt = ops.tensor(x.data, x.shape)
+        return {
+          end: norm.apply(xt, 'train', { step: K, views: 2 })(s)[0],
+          evalY: norm.apply(xt, 'eval')(s)[0],
+          start: norm.apply(xt, 'train', { step: 0, views: 2 })(s)[0],
+        }
       })
-    }
-    // float32 error of a normalised value grows with the condition |x|/σ (cancellation in x − μ)
-    const tol = { rtol: Math.max(tolerance.rtol, 64 * U), atol: Math.max(tolerance.atol, 1e-4) + 64 * Math.max(U, tolerance.rtol / 8) * cond }
-    return closeTo(r.end, r.evalY, tol) && closeTo(r.start, want, tol)
-  },
+      const half = x.data.length / 2
+      const want: number[] = []
+      let cond = 1
+      for (const v of [x.data.slice(0, half), x.data.slice(half)]) {
+        const { mean, variance, m } = channelMoments({ shape: [half / c, c], data: v })
+        v.forEach((u, i) => {
+          const sd = Math.sqrt(variance[i % c]! * factorOf(subject.normalizeVariance, m) + (subject.epsilon ?? 1e-5))
+          cond = Math.max(cond, Math.abs(u) / sd, Math.abs(mean[i % c]!) / sd)
+          want.push((u - mean[i % c]!) / sd)
+        })
+      }
+      // float32 error of a normalised value grows with the condition |x|/σ (cancellation in x − μ)
+      const tol = { rtol: Math.max(tolerance.rtol, 64 * U), atol: Math.max(tolerance.atol, 1e-4) + 64 * Math.max(U, tolerance.rtol / 8) * cond }
+      return closeTo(r.end, r.evalY, tol) && closeTo(r.start, want, tol)
+    },
 }
 
 /**
@@ -433,23 +510,25 @@ export const mbnStoredVariance: Law<MomentumBnSubject, readonly [HostTensor, Hos
   name: 'momentumBn.storedVariance',
   statement: 'after a step at α = 1: mean = (1/V)Σ_v μ_v and variance = f_S·(1/V)Σ_v σ²_v, f_S the claimed storage correction (1, n/(n−1) or (n/(n−1))²) (M7)',
   arbitrary: () => mbnArb,
-  predicate: (subject, { ops, tolerance }) => async ([x, mean0, var0]) => {
-    const c = x.shape[x.shape.length - 1]!
-    const norm = subject.make(ops, 10)
-    const r = await evaluate(ops, () => {
-      const s = mbnStateFrom(ops, norm, c, mean0, var0)
-      const [, next] = norm.apply(ops.tensor(x.data, x.shape), 'train', { step: 0, views: 2 })(s)
-      return { mean: next.stats.mean, variance: next.stats.variance }
-    })
-    const half = x.data.length / 2
-    const views = [x.data.slice(0, half), x.data.slice(half)].map((v) => channelMoments({ shape: [half / c, c], data: v }))
-    const m = views[0]!.m
-    const wantMean = Array.from({ length: c }, (_, k) => (views[0]!.mean[k]! + views[1]!.mean[k]!) / 2)
-    const wantVar = Array.from({ length: c }, (_, k) => (factorOf(subject.storedVariance, m) * (views[0]!.variance[k]! + views[1]!.variance[k]!)) / 2)
-    const mag = Math.max(1, ...x.data.map(Math.abs))
-    const tol = { rtol: Math.max(tolerance.rtol, 64 * U), atol: tolerance.atol + 64 * U * mag * mag }
-    return closeTo(r.mean, wantMean, { ...tol, atol: tol.atol / mag }) && closeTo(r.variance, wantVar, tol)
-  },
+  predicate:
+    (subject, { ops, tolerance }) =>
+    async ([x, mean0, var0]) => {
+      const c = x.shape[x.shape.length - 1]!
+      const norm = subject.make(ops, 10)
+      const r = await evaluate(ops, () => {
+        const s = mbnStateFrom(ops, norm, c, mean0, var0)
+        const [, next] = norm.apply(ops.tensor(x.data, x.shape), 'train', { step: 0, views: 2 })(s)
+        return { mean: next.stats.mean, variance: next.stats.variance }
+      })
+      const half = x.data.length / 2
+      const views = [x.data.slice(0, half), x.data.slice(half)].map((v) => channelMoments({ shape: [half / c, c], data: v }))
+      const m = views[0]!.m
+      const wantMean = Array.from({ length: c }, (_, k) => (views[0]!.mean[k]! + views[1]!.mean[k]!) / 2)
+      const wantVar = Array.from({ length: c }, (_, k) => (factorOf(subject.storedVariance, m) * (views[0]!.variance[k]! + views[1]!.variance[k]!)) / 2)
+      const mag = Math.max(1, ...x.data.map(Math.abs))
+      const tol = { rtol: Math.max(tolerance.rtol, 64 * U), atol: tolerance.atol + 64 * U * mag * mag }
+      return closeTo(r.mean, wantMean, { ...tol, atol: tol.atol / mag }) && closeTo(r.variance, wantVar, tol)
+    },
 }
 
 /** Momentum BN's laws. */
@@ -470,7 +549,11 @@ const oihwArb = fc
   .tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }))
   .chain(([o, i, k]) =>
     fc.tuple(
-      tensorArb([o, i, k, k], (n) => fc.tuple(fc.integer({ min: 0, max: 2 }), fc.array(valueArb(-1, 1), { minLength: n, maxLength: n })).map(([e, xs]) => xs.map((v) => Math.fround(v * 10 ** e)))),
+      tensorArb([o, i, k, k], (n) =>
+        fc
+          .tuple(fc.integer({ min: 0, max: 2 }), fc.array(valueArb(-1, 1), { minLength: n, maxLength: n }))
+          .map(([e, xs]) => xs.map((v) => Math.fround(v * 10 ** e))),
+      ),
       tensorArb([o], (n) => fc.array(valueArb(0.1, 3), { minLength: n, maxLength: n })),
     ),
   )
@@ -496,18 +579,23 @@ export const waZeroMeanFixedNorm: Law<WeightAlignSubject, readonly [HostTensor, 
   name: 'weightAlign.zeroMeanFixedNorm',
   statement: 'each output filter: Σ_j Ŵ_oj = 0 (W1) and ‖Ŵ_o‖ = G·γ_o·σ_o/√(σ²_o + ε) (W2)',
   arbitrary: () => oihwArb,
-  predicate: (subject, { ops, tolerance }) => async ([w, gamma]) => {
-    const out = await waOf(subject, ops, w, gamma)
-    const n = sizeOf(w.shape) / w.shape[0]!
-    return perFilter({ shape: w.shape, data: out }).every((f, o) => {
-      const sum = f.reduce((a, b) => a + b, 0)
-      const norm = Math.sqrt(f.reduce((a, b) => a + b * b, 0))
-      const s2 = variance(perFilter(w)[o]!)
-      const want = subject.gain * gamma.data[o]! * Math.sqrt(s2 / (s2 + subject.epsilon))
-      const maxAbs = Math.max(...f.map(Math.abs))
-      return Math.abs(sum) <= 8 * n * Math.max(U, tolerance.rtol) * maxAbs + tolerance.atol && Math.abs(norm - want) <= (8 * Math.sqrt(n) * Math.max(U, tolerance.rtol) + tolerance.rtol) * want + tolerance.atol
-    })
-  },
+  predicate:
+    (subject, { ops, tolerance }) =>
+    async ([w, gamma]) => {
+      const out = await waOf(subject, ops, w, gamma)
+      const n = sizeOf(w.shape) / w.shape[0]!
+      return perFilter({ shape: w.shape, data: out }).every((f, o) => {
+        const sum = f.reduce((a, b) => a + b, 0)
+        const norm = Math.sqrt(f.reduce((a, b) => a + b * b, 0))
+        const s2 = variance(perFilter(w)[o]!)
+        const want = subject.gain * gamma.data[o]! * Math.sqrt(s2 / (s2 + subject.epsilon))
+        const maxAbs = Math.max(...f.map(Math.abs))
+        return (
+          Math.abs(sum) <= 8 * n * Math.max(U, tolerance.rtol) * maxAbs + tolerance.atol &&
+          Math.abs(norm - want) <= (8 * Math.sqrt(n) * Math.max(U, tolerance.rtol) + tolerance.rtol) * want + tolerance.atol
+        )
+      })
+    },
 }
 
 /** `WA(a·W) = WA(W)` for `a > 0` when `a²σ² ≫ ε` (W3). */
@@ -519,14 +607,16 @@ export const waScaleInvariance: Law<WeightAlignSubject, readonly [readonly [Host
       oihwArb.filter(([w]) => perFilter(w).every((f) => variance(f) >= 1e3 * subject.epsilon)),
       uniformArb(1, 100),
     ),
-  predicate: (subject, { ops, tolerance }) => async ([[w, gamma], a]) => {
-    const base = await waOf(subject, ops, w, gamma)
-    const scaled = await waOf(subject, ops, { shape: w.shape, data: w.data.map((v) => Math.fround(a * v)) }, gamma)
-    const mag = Math.max(...base.map(Math.abs))
-    // the ε effect: Ŵ ∝ σ/√(σ² + ε) ≈ 1 − ε/(2σ²), so scaling by a ≥ 1 changes Ŵ by at most ε/(2σ²) relative
-    const epsEffect = subject.epsilon / (2 * Math.min(...perFilter(w).map(variance)))
-    return closeTo(scaled, base, { rtol: 0, atol: (Math.max(tolerance.rtol, 64 * U) + epsEffect) * mag + tolerance.atol })
-  },
+  predicate:
+    (subject, { ops, tolerance }) =>
+    async ([[w, gamma], a]) => {
+      const base = await waOf(subject, ops, w, gamma)
+      const scaled = await waOf(subject, ops, { shape: w.shape, data: w.data.map((v) => Math.fround(a * v)) }, gamma)
+      const mag = Math.max(...base.map(Math.abs))
+      // the ε effect: Ŵ ∝ σ/√(σ² + ε) ≈ 1 − ε/(2σ²), so scaling by a ≥ 1 changes Ŵ by at most ε/(2σ²) relative
+      const epsEffect = subject.epsilon / (2 * Math.min(...perFilter(w).map(variance)))
+      return closeTo(scaled, base, { rtol: 0, atol: (Math.max(tolerance.rtol, 64 * U) + epsEffect) * mag + tolerance.atol })
+    },
 }
 
 /** WA on OIHW then transposed to HWIO equals WA on HWIO (W11). */
@@ -534,17 +624,21 @@ export const waLayout: Law<WeightAlignSubject, readonly [HostTensor, HostTensor]
   name: 'weightAlign.layout',
   statement: 'WA on OIHW transposed to HWIO equals WA on the HWIO weight (W11)',
   arbitrary: () => oihwArb,
-  predicate: (subject, { ops, tolerance }) => async ([w, gamma]) => {
-    const [o, i, kh, kw] = w.shape as [number, number, number, number]
-    const toHwio = (d: readonly number[]): number[] => {
-      const out = new Array<number>(d.length)
-      for (let a = 0; a < o; a++) for (let b = 0; b < i; b++) for (let h = 0; h < kh; h++) for (let x = 0; x < kw; x++) out[((h * kw + x) * i + b) * o + a] = d[((a * i + b) * kh + h) * kw + x]!
-      return out
-    }
-    const viaOihw = toHwio(await waOf(subject, ops, w, gamma, 'OIHW'))
-    const direct = await waOf(subject, ops, { shape: [kh, kw, i, o], data: toHwio(w.data) }, gamma, 'HWIO')
-    return closeTo(direct, viaOihw, { rtol: Math.max(tolerance.rtol, 64 * U), atol: tolerance.atol + 1e-6 })
-  },
+  predicate:
+    (subject, { ops, tolerance }) =>
+    async ([w, gamma]) => {
+      const [o, i, kh, kw] = w.shape as [number, number, number, number]
+      const toHwio = (d: readonly number[]): number[] => {
+        const out = new Array<number>(d.length)
+        for (let a = 0; a < o; a++)
+          for (let b = 0; b < i; b++)
+            for (let h = 0; h < kh; h++) for (let x = 0; x < kw; x++) out[((h * kw + x) * i + b) * o + a] = d[((a * i + b) * kh + h) * kw + x]!
+        return out
+      }
+      const viaOihw = toHwio(await waOf(subject, ops, w, gamma, 'OIHW'))
+      const direct = await waOf(subject, ops, { shape: [kh, kw, i, o], data: toHwio(w.data) }, gamma, 'HWIO')
+      return closeTo(direct, viaOihw, { rtol: Math.max(tolerance.rtol, 64 * U), atol: tolerance.atol + 1e-6 })
+    },
 }
 
 /** A constant filter gives zeros and no NaN (W10, with ε > 0). */
@@ -552,10 +646,12 @@ export const waConstantFilter: Law<WeightAlignSubject, readonly [number, number]
   name: 'weightAlign.constantFilter',
   statement: 'a constant filter (σ = 0) gives Ŵ_o ≈ 0 and no NaN or Inf (W10)',
   arbitrary: () => fc.tuple(valueArb(-10, 10), fc.integer({ min: 1, max: 27 })),
-  predicate: (subject, { ops }) => async ([c, n]) => {
-    const out = await waOf(subject, ops, { shape: [2, n, 1, 1], data: new Array<number>(2 * n).fill(c) }, { shape: [2], data: [1, 1] })
-    return out.every((v) => Number.isFinite(v) && Math.abs(v) <= 1e-3)
-  },
+  predicate:
+    (subject, { ops }) =>
+    async ([c, n]) => {
+      const out = await waOf(subject, ops, { shape: [2, n, 1, 1], data: new Array<number>(2 * n).fill(c) }, { shape: [2], data: [1, 1] })
+      return out.every((v) => Number.isFinite(v) && Math.abs(v) <= 1e-3)
+    },
 }
 
 /** OIHW weights whose filters have variances σ² = ε·10^u, u ∈ [−1, 1]: where ε's place decides the output. */
@@ -579,19 +675,21 @@ export const waEpsilonPlacement: Law<WeightAlignSubject, readonly [HostTensor, H
   name: 'weightAlign.epsilonPlacement',
   statement: 'Ŵ_o = G·γ_o·(w_o − μ_o)/√(N·(σ²_o + ε)) on filters with σ² between 0.1·ε and 10·ε (W12)',
   arbitrary: (subject) => nearEpsilonWeightArb(subject.epsilon),
-  predicate: (subject, { ops, tolerance }) => async ([w, gamma]) => {
-    const out = await waOf(subject, ops, w, gamma)
-    const filters = perFilter(w)
-    const n = filters[0]!.length
-    const want = filters.flatMap((f, o) => {
-      const mu = f.reduce((a, b) => a + b, 0) / n
-      const s2 = variance(f)
-      return f.map((v) => (subject.gain * gamma.data[o]! * (v - mu)) / Math.sqrt(n * (s2 + subject.epsilon)))
-    })
-    const mag = Math.max(...want.map(Math.abs))
-    // float32: the deviations are ~√ε, their offset ≤ 0.01, so a deviation carries ~U·0.01/√ε relative error
-    return closeTo(out, want, { rtol: Math.max(tolerance.rtol, 1e-3), atol: tolerance.atol * mag + 1e-3 * mag })
-  },
+  predicate:
+    (subject, { ops, tolerance }) =>
+    async ([w, gamma]) => {
+      const out = await waOf(subject, ops, w, gamma)
+      const filters = perFilter(w)
+      const n = filters[0]!.length
+      const want = filters.flatMap((f, o) => {
+        const mu = f.reduce((a, b) => a + b, 0) / n
+        const s2 = variance(f)
+        return f.map((v) => (subject.gain * gamma.data[o]! * (v - mu)) / Math.sqrt(n * (s2 + subject.epsilon)))
+      })
+      const mag = Math.max(...want.map(Math.abs))
+      // float32: the deviations are ~√ε, their offset ≤ 0.01, so a deviation carries ~U·0.01/√ε relative error
+      return closeTo(out, want, { rtol: Math.max(tolerance.rtol, 1e-3), atol: tolerance.atol * mag + 1e-3 * mag })
+    },
 }
 
 /** WeightAlign's laws. */

@@ -16,7 +16,18 @@ import type { Normalizer } from '../src/norm/normalizer.js'
 import { unsafeLayerNorm } from '../src/norm/groupNorm.js'
 import type { EmaStep } from './ema.js'
 import { type LawResult, type SomeLaw, runLaws } from './law.js'
-import { type BatchForwardSubject, type BatchNormSubject, type GroupNormSubject, type MomentumBnSubject, type WeightAlignSubject, batchIndependence, batchNormLaws, groupNormLaws, momentumBnLaws, weightAlignLaws } from './normalizers.js'
+import {
+  type BatchForwardSubject,
+  type BatchNormSubject,
+  type GroupNormSubject,
+  type MomentumBnSubject,
+  type WeightAlignSubject,
+  batchIndependence,
+  batchNormLaws,
+  groupNormLaws,
+  momentumBnLaws,
+  weightAlignLaws,
+} from './normalizers.js'
 import { emaStepLaws } from './ema.js'
 import { polyakBatchNorm, polyakEmaStep, polyakGroupNorms, polyakMomentumBn, polyakTeacherUpdate, polyakWeightAlign } from './subjects.js'
 import { type TeacherUpdateSubject, teacherLaws } from './teacher.js'
@@ -95,23 +106,55 @@ const relative = 'result scaled by (1 + δ)'
 const targets = (): Array<Target<unknown>> => {
   const t = <S>(x: Target<S>): Target<unknown> => x as unknown as Target<unknown>
   const groupNorm2 = polyakGroupNorms[0]!
-  const layerNormForward: BatchForwardSubject = { channels: 4, forward: (ops, x) => { const n = unsafeLayerNorm(ops); return n.apply(x, 'train')(n.init(4))[0] } }
+  const layerNormForward: BatchForwardSubject = {
+    channels: 4,
+    forward: (ops, x) => {
+      const n = unsafeLayerNorm(ops)
+      return n.apply(x, 'train')(n.init(4))[0]
+    },
+  }
   return [
-    t<EmaStep>({ subject: 'emaLeaf', bugClass: relative, laws: emaStepLaws, plant: (d) => (ops, avg, x, decay) => ops.scale(polyakEmaStep(ops, avg, x, decay), 1 + d) }),
+    t<EmaStep>({
+      subject: 'emaLeaf',
+      bugClass: relative,
+      laws: emaStepLaws,
+      plant: (d) => (ops, avg, x, decay) => ops.scale(polyakEmaStep(ops, avg, x, decay), 1 + d),
+    }),
     t<TeacherUpdateSubject>({
       subject: 'teacherUpdate',
       bugClass: 'every float leaf of the new teacher scaled by (1 + δ)',
       laws: teacherLaws,
       plant: (d) => (ops, s, te, decay, policy) => scaled(ops, polyakTeacherUpdate(ops, s, te, decay, policy), 1 + d) as never,
     }),
-    t<BatchNormSubject>({ subject: 'batchNorm', bugClass: 'output and running statistics scaled by (1 + δ)', laws: batchNormLaws, plant: (d) => ({ ...polyakBatchNorm, make: (ops) => plantedNormalizer(ops, polyakBatchNorm.make(ops), 1 + d) }) }),
-    t<GroupNormSubject>({ subject: groupNorm2.name, bugClass: 'output scaled by (1 + δ)', laws: groupNormLaws, plant: (d) => ({ ...groupNorm2.subject, make: (ops) => plantedNormalizer(ops, groupNorm2.subject.make(ops), 1 + d) }) }),
-    t<MomentumBnSubject>({ subject: 'momentumBatchNorm', bugClass: 'output and running statistics scaled by (1 + δ)', laws: momentumBnLaws, plant: (d) => ({ ...polyakMomentumBn, make: (ops, k) => plantedNormalizer(ops, polyakMomentumBn.make(ops, k), 1 + d) }) }),
+    t<BatchNormSubject>({
+      subject: 'batchNorm',
+      bugClass: 'output and running statistics scaled by (1 + δ)',
+      laws: batchNormLaws,
+      plant: (d) => ({ ...polyakBatchNorm, make: (ops) => plantedNormalizer(ops, polyakBatchNorm.make(ops), 1 + d) }),
+    }),
+    t<GroupNormSubject>({
+      subject: groupNorm2.name,
+      bugClass: 'output scaled by (1 + δ)',
+      laws: groupNormLaws,
+      plant: (d) => ({ ...groupNorm2.subject, make: (ops) => plantedNormalizer(ops, groupNorm2.subject.make(ops), 1 + d) }),
+    }),
+    t<MomentumBnSubject>({
+      subject: 'momentumBatchNorm',
+      bugClass: 'output and running statistics scaled by (1 + δ)',
+      laws: momentumBnLaws,
+      plant: (d) => ({ ...polyakMomentumBn, make: (ops, k) => plantedNormalizer(ops, polyakMomentumBn.make(ops, k), 1 + d) }),
+    }),
     t<WeightAlignSubject>({
       subject: 'weightAlign',
       bugClass: 'aligned weight scaled by (1 + δ)',
       laws: weightAlignLaws,
-      plant: (d) => ({ ...polyakWeightAlign, make: (ops, layout) => { const inner = polyakWeightAlign.make(ops, layout); return { ...inner, transform: (p) => ops.scale(inner.transform(p), 1 + d) } } }),
+      plant: (d) => ({
+        ...polyakWeightAlign,
+        make: (ops, layout) => {
+          const inner = polyakWeightAlign.make(ops, layout)
+          return { ...inner, transform: (p) => ops.scale(inner.transform(p), 1 + d) }
+        },
+      }),
     }),
     t<BatchForwardSubject>({
       subject: 'layerNorm (batch forward)',
@@ -155,7 +198,15 @@ export const lawPower = async (ops: Ops<Leaf>, options: PowerOptions = {}): Prom
         if (failed / t < target || t < trials) break
         smallest = delta
       }
-      const r: PowerResult = { law: law.name, subject: tg.subject, bugClass: tg.bugClass, ...(smallest === undefined ? {} : { smallest }), rates, trials, numRuns }
+      const r: PowerResult = {
+        law: law.name,
+        subject: tg.subject,
+        bugClass: tg.bugClass,
+        ...(smallest === undefined ? {} : { smallest }),
+        rates,
+        trials,
+        numRuns,
+      }
       out.push(r)
       options.onResult?.(r)
     }

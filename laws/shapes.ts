@@ -59,54 +59,76 @@ const caseArb = (): fc.Arbitrary<Case> => {
       views: fc.constantFrom(1, 2, 3),
     })
     .chain((r) => configArb(activations[r.index]!.fields).map((config) => ({ ...r, config })))
-    .map(
-      (r): Case => ({
-        what: `${activations[r.index]!.name} ${JSON.stringify(r.config)} x ${showShape([...r.lead, r.channels])} params for ${r.paramChannels ?? r.channels} ${r.mode} step ${r.step} views ${r.views}`,
-        run: (ops, input) => {
-          const n = unsafe(activationNormalizer(ops, { name: activations[r.index]!.name, config: r.config as Record<string, unknown> }, { channels: r.channels, totalSteps: 10 }))!
-          const [y, next] = n.apply(input([...r.lead, r.channels]), r.mode, { step: r.step, views: r.views })(n.init(r.paramChannels ?? r.channels))
-          return { y, next }
-        },
-      }),
-    )
+    .map((r): Case => ({
+      what: `${activations[r.index]!.name} ${JSON.stringify(r.config)} x ${showShape([...r.lead, r.channels])} params for ${r.paramChannels ?? r.channels} ${r.mode} step ${r.step} views ${r.views}`,
+      run: (ops, input) => {
+        const n = unsafe(
+          activationNormalizer(
+            ops,
+            { name: activations[r.index]!.name, config: r.config as Record<string, unknown> },
+            { channels: r.channels, totalSteps: 10 },
+          ),
+        )!
+        const [y, next] = n.apply(input([...r.lead, r.channels]), r.mode, { step: r.step, views: r.views })(n.init(r.paramChannels ?? r.channels))
+        return { y, next }
+      },
+    }))
   const weightCase = fc
-    .record({ index: fc.nat({ max: Math.max(0, weights.length - 1) }), shape: fc.integer({ min: 1, max: 4 }).chain(shapeArb), layout: fc.constantFrom('HWIO', 'OIHW', 'IO', 'OI') })
-    .map(
-      (r): Case => ({
-        what: `${weights[r.index]!.name} layout ${r.layout} weight ${showShape(r.shape)}`,
-        run: (ops, input) => {
-          const wn = unsafe(weightNormalizer(ops, { name: weights[r.index]!.name, config: { layout: r.layout } }))!
-          const s = wn.init(input(r.shape))
-          return { w: wn.transform(s.params), params: s.params }
-        },
-      }),
-    )
+    .record({
+      index: fc.nat({ max: Math.max(0, weights.length - 1) }),
+      shape: fc.integer({ min: 1, max: 4 }).chain(shapeArb),
+      layout: fc.constantFrom('HWIO', 'OIHW', 'IO', 'OI'),
+    })
+    .map((r): Case => ({
+      what: `${weights[r.index]!.name} layout ${r.layout} weight ${showShape(r.shape)}`,
+      run: (ops, input) => {
+        const wn = unsafe(weightNormalizer(ops, { name: weights[r.index]!.name, config: { layout: r.layout } }))!
+        const s = wn.init(input(r.shape))
+        return { w: wn.transform(s.params), params: s.params }
+      },
+    }))
   const teacherCase = fc
-    .record({ a: fc.integer({ min: 1, max: 4 }).chain(shapeArb), b: fc.integer({ min: 1, max: 4 }).chain(shapeArb), renamed: fc.boolean(), intCount: fc.boolean() })
-    .map(
-      (r): Case => ({
-        what: `teacherUpdate teacher w ${showShape(r.a)} student ${r.renamed ? 'v' : 'w'} ${showShape(r.b)}`,
-        run: (ops, input) => {
-          const student = { params: { [r.renamed ? 'v' : 'w']: input(r.b) }, stats: { count: input([], r.intCount ? 'int32' : 'float32') } }
-          const teacher = { params: { w: input(r.a) }, stats: { count: input([], 'int32') } }
-          return unsafeTeacherUpdate(ops, { decay: 0.9 })(student as never)(teacher as never)[1]
-        },
-      }),
-    )
+    .record({
+      a: fc.integer({ min: 1, max: 4 }).chain(shapeArb),
+      b: fc.integer({ min: 1, max: 4 }).chain(shapeArb),
+      renamed: fc.boolean(),
+      intCount: fc.boolean(),
+    })
+    .map((r): Case => ({
+      what: `teacherUpdate teacher w ${showShape(r.a)} student ${r.renamed ? 'v' : 'w'} ${showShape(r.b)}`,
+      run: (ops, input) => {
+        const student = { params: { [r.renamed ? 'v' : 'w']: input(r.b) }, stats: { count: input([], r.intCount ? 'int32' : 'float32') } }
+        const teacher = { params: { w: input(r.a) }, stats: { count: input([], 'int32') } }
+        return unsafeTeacherUpdate(ops, { decay: 0.9 })(student as never)(teacher as never)[1]
+      },
+    }))
   const primitiveCase = fc
-    .record({ a: fc.integer({ min: 0, max: 3 }).chain(shapeArb), b: fc.integer({ min: 0, max: 3 }).chain(shapeArb), axis: fc.integer({ min: -4, max: 3 }), keep: fc.boolean() })
-    .map(
-      (r): Case => ({
-        what: `primitives on a ${showShape(r.a)}, b ${showShape(r.b)}, axis ${r.axis}`,
-        run: (ops, input) =>
-          transition(ops, () => {
-            const a = input(r.a)
-            const b = input(r.b)
-            const m = ops.moments(ops.axpby(0.5, a, 0.5, b), [r.axis], { keepDims: r.keep })
-            return [{ sum: ops.add(a, b), all: ops.mean(b, undefined, r.keep), max: ops.max(a, undefined, r.keep), mean: m.mean, variance: m.variance, normalized: ops.normalize(a, b, b, a) }, { params: {}, stats: {} }]
-          })({ params: {}, stats: {} })[0],
-      }),
-    )
+    .record({
+      a: fc.integer({ min: 0, max: 3 }).chain(shapeArb),
+      b: fc.integer({ min: 0, max: 3 }).chain(shapeArb),
+      axis: fc.integer({ min: -4, max: 3 }),
+      keep: fc.boolean(),
+    })
+    .map((r): Case => ({
+      what: `primitives on a ${showShape(r.a)}, b ${showShape(r.b)}, axis ${r.axis}`,
+      run: (ops, input) =>
+        transition(ops, () => {
+          const a = input(r.a)
+          const b = input(r.b)
+          const m = ops.moments(ops.axpby(0.5, a, 0.5, b), [r.axis], { keepDims: r.keep })
+          return [
+            {
+              sum: ops.add(a, b),
+              all: ops.mean(b, undefined, r.keep),
+              max: ops.max(a, undefined, r.keep),
+              mean: m.mean,
+              variance: m.variance,
+              normalized: ops.normalize(a, b, b, a),
+            },
+            { params: {}, stats: {} },
+          ]
+        })({ params: {}, stats: {} })[0],
+    }))
   return fc.oneof(normalizerCase, normalizerCase, weightCase, teacherCase, primitiveCase)
 }
 
@@ -121,10 +143,12 @@ export const shapesAgree: Law<ShapeInterpreterSubject, Case> = {
   name: 'shapes.agree',
   statement: 'shapeOps returns the shapes and dtypes the interpreter returns, at the same paths, or the same error (S1)',
   arbitrary: () => caseArb(),
-  predicate: (shapes, { ops }) => async (c) => {
-    const real = outcome(ops, c, (shape, dtype = 'float32') => (dtype === 'int32' ? ops.zeros(shape, 'int32') : ops.fill(shape, 0.5)))
-    const predicted = outcome(shapes, c, (shape, dtype = 'float32') => placeholder(shape, dtype))
-    if (real !== predicted) throw new Error(`${c.what}: real ${real} | shapes ${predicted}`)
-    return true
-  },
+  predicate:
+    (shapes, { ops }) =>
+    async (c) => {
+      const real = outcome(ops, c, (shape, dtype = 'float32') => (dtype === 'int32' ? ops.zeros(shape, 'int32') : ops.fill(shape, 0.5)))
+      const predicted = outcome(shapes, c, (shape, dtype = 'float32') => placeholder(shape, dtype))
+      if (real !== predicted) throw new Error(`${c.what}: real ${real} | shapes ${predicted}`)
+      return true
+    },
 }

@@ -94,7 +94,10 @@ const trainedStats = <T extends Leaf>(ops: Ops<T>) => ({
 
 const waConv = <T extends Leaf>(ops: Ops<T>, x: T): T => {
   const wa = unsafeWeightAlign(ops, { layout: 'HWIO' })
-  const kernel = ops.tensor(Array.from({ length: 3 * 3 * CHANNELS * CHANNELS }, (_, i) => Math.sin(i * 1.7) + 0.1 * (i % 5)), [3, 3, CHANNELS, CHANNELS])
+  const kernel = ops.tensor(
+    Array.from({ length: 3 * 3 * CHANNELS * CHANNELS }, (_, i) => Math.sin(i * 1.7) + 0.1 * (i % 5)),
+    [3, 3, CHANNELS, CHANNELS],
+  )
   return ops.conv2d(x, wa.transform({ weight: kernel, gamma: ops.ones([CHANNELS]) }), 1, 'same')
 }
 
@@ -105,7 +108,13 @@ export const batchForwardSubjects: ReadonlyArray<{ readonly name: string; readon
   {
     name: 'weightAlign conv + groupNorm',
     expect: 'pass',
-    subject: { channels: CHANNELS, forward: (ops, x) => { const gn = unsafeGroupNorm(ops, { groups: 2 }); return gn.apply(waConv(ops, x), 'train')(gn.init(CHANNELS))[0] } },
+    subject: {
+      channels: CHANNELS,
+      forward: (ops, x) => {
+        const gn = unsafeGroupNorm(ops, { groups: 2 })
+        return gn.apply(waConv(ops, x), 'train')(gn.init(CHANNELS))[0]
+      },
+    },
   },
   { name: 'batchNorm eval', expect: 'pass', subject: { channels: CHANNELS, forward: (ops, x) => unsafeBatchNorm(ops).apply(x, 'eval')(trainedStats(ops))[0] } },
 ]
@@ -114,7 +123,12 @@ export const batchForwardSubjects: ReadonlyArray<{ readonly name: string; readon
 export const transitionSubjects: ReadonlyArray<{ readonly name: string; readonly subject: TransitionSubject }> = [
   {
     name: 'momentumBatchNorm two-view step',
-    subject: { make: (ops) => { const n = unsafeMomentumBatchNorm(ops, { totalSteps: 10 }); return { init: () => n.init(3), step: (x) => n.apply(x, 'train', { step: 3, views: 2 }), inputShape: [4, 3] } } },
+    subject: {
+      make: (ops) => {
+        const n = unsafeMomentumBatchNorm(ops, { totalSteps: 10 })
+        return { init: () => n.init(3), step: (x) => n.apply(x, 'train', { step: 3, views: 2 }), inputShape: [4, 3] }
+      },
+    },
   },
   {
     name: 'eman teacher update',
@@ -157,7 +171,10 @@ export const registryEntries = (): CatalogueEntry[] =>
         channels: CHANNELS,
         forward: (ops, x) => {
           const wn = unsafe(weightNormalizer(ops, d.name, { layout: 'HWIO' }))!
-          const kernel = ops.tensor(Array.from({ length: 3 * 3 * CHANNELS * CHANNELS }, (_, i) => Math.sin(i * 1.7) + 0.1 * (i % 5)), [3, 3, CHANNELS, CHANNELS])
+          const kernel = ops.tensor(
+            Array.from({ length: 3 * 3 * CHANNELS * CHANNELS }, (_, i) => Math.sin(i * 1.7) + 0.1 * (i % 5)),
+            [3, 3, CHANNELS, CHANNELS],
+          )
           return ops.conv2d(x, wn.transform(wn.init(kernel).params), 1, 'same')
         },
       }
@@ -230,15 +247,27 @@ export const drawnConfigEntries = (seed: number, count: number): CatalogueEntry[
   if (count <= 0) return []
   const draw = <C>(arb: fc.Arbitrary<C>, salt: number): C[] => fc.sample(arb, { numRuns: count, seed: seed * 7919 + salt })
   const bn = draw(configArb(batchNormFields), 1).map((c) =>
-    entry('batchNorm', `batchNorm (${describe(c)})`, { make: (ops) => unsafeBatchNorm(ops, c), decay: c.decay, epsilon: c.epsilon, runningVariance: c.runningVariance } as BatchNormSubject, batchNormLaws),
+    entry(
+      'batchNorm',
+      `batchNorm (${describe(c)})`,
+      { make: (ops) => unsafeBatchNorm(ops, c), decay: c.decay, epsilon: c.epsilon, runningVariance: c.runningVariance } as BatchNormSubject,
+      batchNormLaws,
+    ),
   )
   const wa = draw(configArb(weightAlignFields), 2).map((c) =>
-    entry('weightAlign', `weightAlign (${describe({ gain: c.gain, epsilon: c.epsilon })})`, { make: (ops, layout) => unsafeWeightAlign(ops, { gain: c.gain, epsilon: c.epsilon, layout }), gain: c.gain, epsilon: c.epsilon } as WeightAlignSubject, weightAlignLaws),
+    entry(
+      'weightAlign',
+      `weightAlign (${describe({ gain: c.gain, epsilon: c.epsilon })})`,
+      { make: (ops, layout) => unsafeWeightAlign(ops, { gain: c.gain, epsilon: c.epsilon, layout }), gain: c.gain, epsilon: c.epsilon } as WeightAlignSubject,
+      weightAlignLaws,
+    ),
   )
   const { totalSteps: _, ...mbnFields } = momentumBatchNormFields
   const mbn = draw(configArb(mbnFields), 3).map((drawn) => {
     // referenceDoubleBessel is shorthand for both corrections: the codec's cross-field rule refuses both at once
-    const c = drawn.referenceDoubleBessel ? { epsilon: drawn.epsilon, referenceDoubleBessel: true } : { epsilon: drawn.epsilon, normalizeVariance: drawn.normalizeVariance, storedVariance: drawn.storedVariance }
+    const c = drawn.referenceDoubleBessel
+      ? { epsilon: drawn.epsilon, referenceDoubleBessel: true }
+      : { epsilon: drawn.epsilon, normalizeVariance: drawn.normalizeVariance, storedVariance: drawn.storedVariance }
     const claim = (v: VarianceCorrection | undefined): VarianceCorrection => (drawn.referenceDoubleBessel ? 'unbiasedTwice' : (v ?? 'unbiased'))
     const subject: MomentumBnSubject = {
       make: (ops, totalSteps) => unsafeMomentumBatchNorm(ops, { totalSteps, ...c } as never),
@@ -250,7 +279,10 @@ export const drawnConfigEntries = (seed: number, count: number): CatalogueEntry[
   })
   const gn = draw(configArb(groupNormFields), 4).map((drawn) => {
     // the law draws up to 8 channels: keep the group count or size small enough to divide some of them
-    const c = drawn.groupSize !== undefined && drawn.groups === undefined ? { groupSize: 1 + (drawn.groupSize % 4), epsilon: drawn.epsilon } : { groups: 1 + ((drawn.groups ?? 2) % 4), epsilon: drawn.epsilon }
+    const c =
+      drawn.groupSize !== undefined && drawn.groups === undefined
+        ? { groupSize: 1 + (drawn.groupSize % 4), epsilon: drawn.epsilon }
+        : { groups: 1 + ((drawn.groups ?? 2) % 4), epsilon: drawn.epsilon }
     const subject: GroupNormSubject = {
       make: (ops) => unsafeGroupNorm(ops, c) as never,
       groups: (channels) => ('groups' in c ? c.groups : channels / c.groupSize),
@@ -287,7 +319,8 @@ export const runEntries = async (
   for (const e of entries) {
     await control.yieldToHost?.()
     if (control.signal?.aborted === true) break
-    const results = e.suite === 'backend' ? await runLaws(`backend ${ops.name}`, ops, [backendConformance, axpbyDonation], ops, options) : await e.run(ops, options)
+    const results =
+      e.suite === 'backend' ? await runLaws(`backend ${ops.name}`, ops, [backendConformance, axpbyDonation], ops, options) : await e.run(ops, options)
     for (const r of results) {
       const c = { ...r, suite: e.suite, expect: e.expect, ok: r.passed === (e.expect === 'pass') }
       out.push(c)
@@ -298,8 +331,19 @@ export const runEntries = async (
 }
 
 /** Runs the whole catalogue on `ops` (the registry's claims, backend conformance and configs drawn from the codecs included), reporting each law × subject. */
-export const runCatalogue = (ops: Ops<Leaf>, options: RunOptions = {}, onResult?: (r: CatalogueResult) => void, control: CatalogueControl = {}): Promise<CatalogueResult[]> =>
-  runEntries(ops, [...catalogue, ...registryEntries(), ...drawnConfigEntries(options.configSeed ?? 0, options.configsPerNormalizer ?? 2)], options, onResult, control)
+export const runCatalogue = (
+  ops: Ops<Leaf>,
+  options: RunOptions = {},
+  onResult?: (r: CatalogueResult) => void,
+  control: CatalogueControl = {},
+): Promise<CatalogueResult[]> =>
+  runEntries(
+    ops,
+    [...catalogue, ...registryEntries(), ...drawnConfigEntries(options.configSeed ?? 0, options.configsPerNormalizer ?? 2)],
+    options,
+    onResult,
+    control,
+  )
 
 /** The exports `subjectEntries` recognises in a user's module, with the suite each one runs and the shape it must have. */
 export const SUBJECT_EXPORTS: Readonly<Record<string, { readonly suite: string; readonly shape: string }>> = {
@@ -316,7 +360,8 @@ export const SUBJECT_EXPORTS: Readonly<Record<string, { readonly suite: string; 
 
 const isFn = (x: unknown): boolean => typeof x === 'function'
 const hasFns = (x: unknown, ...keys: string[]): boolean => x !== null && typeof x === 'object' && keys.every((k) => isFn((x as Record<string, unknown>)[k]))
-const hasNums = (x: unknown, ...keys: string[]): boolean => x !== null && typeof x === 'object' && keys.every((k) => typeof (x as Record<string, unknown>)[k] === 'number')
+const hasNums = (x: unknown, ...keys: string[]): boolean =>
+  x !== null && typeof x === 'object' && keys.every((k) => typeof (x as Record<string, unknown>)[k] === 'number')
 
 /** A module of subjects that cannot be checked: what was wrong and which shapes are accepted. */
 export class SubjectModuleError extends Error {
@@ -329,7 +374,10 @@ export class SubjectModuleError extends Error {
  * of the wrong shape, gets a `SubjectModuleError` that lists the accepted shapes.
  */
 export const subjectEntries = (mod: Record<string, unknown>, name = 'your module'): CatalogueEntry[] => {
-  const source: Record<string, unknown> = { ...(mod.default !== null && typeof mod.default === 'object' ? (mod.default as Record<string, unknown>) : {}), ...mod }
+  const source: Record<string, unknown> = {
+    ...(mod.default !== null && typeof mod.default === 'object' ? (mod.default as Record<string, unknown>) : {}),
+    ...mod,
+  }
   const accepted = Object.entries(SUBJECT_EXPORTS)
     .map(([k, v]) => `  ${k}: ${v.shape}`)
     .join('\n')
@@ -364,7 +412,9 @@ export const subjectEntries = (mod: Record<string, unknown>, name = 'your module
   }
   if (out.length === 0) {
     const found = Object.keys(source).filter((k) => k !== 'default')
-    throw new SubjectModuleError(`${name} exports no subject polyak can check${found.length === 0 ? '' : ` (found: ${found.slice(0, 10).join(', ')})`}\naccepted exports (named, or keys of the default export):\n${accepted}`)
+    throw new SubjectModuleError(
+      `${name} exports no subject polyak can check${found.length === 0 ? '' : ` (found: ${found.slice(0, 10).join(', ')})`}\naccepted exports (named, or keys of the default export):\n${accepted}`,
+    )
   }
   return out
 }

@@ -32,16 +32,14 @@ interface HostState {
   readonly count: number
 }
 
-const hostStateArb: fc.Arbitrary<HostState> = fc
-  .tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 }))
-  .chain(([a, b]) =>
-    fc.record({
-      backboneW: tensorArb([a, b], spreadDataArb),
-      projectorW: tensorArb([b], spreadDataArb),
-      mean: tensorArb([b], spreadDataArb),
-      count: fc.integer({ min: 0, max: 1000 }),
-    }),
-  )
+const hostStateArb: fc.Arbitrary<HostState> = fc.tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 })).chain(([a, b]) =>
+  fc.record({
+    backboneW: tensorArb([a, b], spreadDataArb),
+    projectorW: tensorArb([b], spreadDataArb),
+    mean: tensorArb([b], spreadDataArb),
+    count: fc.integer({ min: 0, max: 1000 }),
+  }),
+)
 
 const pairArb = hostStateArb.chain((s) =>
   fc.tuple(
@@ -68,20 +66,22 @@ export const teacherKeepAndEma: Law<TeacherUpdateSubject, readonly [HostState, H
   name: 'teacher.keepAndEma',
   statement: "'keep' (and masked-out) leaves are exactly the teacher's input leaves; 'ema' leaves are d·teacher + (1−d)·student",
   arbitrary: () => pairArb.map(([t, s, d]) => [t, s, d] as const),
-  predicate: (update, { ops, tolerance }) => async ([t, s, d]) => {
-    const policy: TeacherPolicy = (_slot, path) => (path.startsWith('projector') ? 'ema' : 'keep')
-    const r = await evaluate(ops, () => {
-      const next = update(ops, build(ops, s), build(ops, t), d, policy) as Built
-      return { w: next.params.backbone.w, mean: next.stats.backbone.bn.mean, p: next.params.projector.w }
-    })
-    const want = t.projectorW.data.map((v, i) => d * v + (1 - d) * s.projectorW.data[i]!)
-    const mag = Math.max(...t.projectorW.data.map(Math.abs), ...s.projectorW.data.map(Math.abs))
-    return (
-      exactlyEqual(r.w, t.backboneW.data.map(Math.fround)) &&
-      exactlyEqual(r.mean, t.mean.data.map(Math.fround)) &&
-      closeTo(r.p, want, { rtol: 0, atol: tolerance.atol + 4 * Math.max(U, tolerance.rtol) * mag })
-    )
-  },
+  predicate:
+    (update, { ops, tolerance }) =>
+    async ([t, s, d]) => {
+      const policy: TeacherPolicy = (_slot, path) => (path.startsWith('projector') ? 'ema' : 'keep')
+      const r = await evaluate(ops, () => {
+        const next = update(ops, build(ops, s), build(ops, t), d, policy) as Built
+        return { w: next.params.backbone.w, mean: next.stats.backbone.bn.mean, p: next.params.projector.w }
+      })
+      const want = t.projectorW.data.map((v, i) => d * v + (1 - d) * s.projectorW.data[i]!)
+      const mag = Math.max(...t.projectorW.data.map(Math.abs), ...s.projectorW.data.map(Math.abs))
+      return (
+        exactlyEqual(r.w, t.backboneW.data.map(Math.fround)) &&
+        exactlyEqual(r.mean, t.mean.data.map(Math.fround)) &&
+        closeTo(r.p, want, { rtol: 0, atol: tolerance.atol + 4 * Math.max(U, tolerance.rtol) * mag })
+      )
+    },
 }
 
 /** Integer leaves (step counters) are copied from the student under an `ema` policy, never averaged, and stay int32 (E11). */
@@ -89,15 +89,17 @@ export const teacherIntegersCopied: Law<TeacherUpdateSubject, readonly [HostStat
   name: 'teacher.integersCopied',
   statement: "integer leaves are copied from the student (value and int32 dtype) even when the policy says 'ema' (E11)",
   arbitrary: () => pairArb,
-  predicate: (update, { ops }) => async ([t, s, d]) => {
-    let dtype = ''
-    const r = await evaluate(ops, () => {
-      const next = update(ops, build(ops, s), build(ops, t), d, () => 'ema') as Built
-      dtype = next.stats.backbone.bn.count.dtype
-      return { count: next.stats.backbone.bn.count }
-    })
-    return dtype === 'int32' && r.count[0] === s.count
-  },
+  predicate:
+    (update, { ops }) =>
+    async ([t, s, d]) => {
+      let dtype = ''
+      const r = await evaluate(ops, () => {
+        const next = update(ops, build(ops, s), build(ops, t), d, () => 'ema') as Built
+        dtype = next.stats.backbone.bn.count.dtype
+        return { count: next.stats.backbone.bn.count }
+      })
+      return dtype === 'int32' && r.count[0] === s.count
+    },
 }
 
 /** A student whose paths or shapes differ from the teacher's is rejected (the update throws). */
@@ -105,22 +107,24 @@ export const teacherRejectsMismatch: Law<TeacherUpdateSubject, readonly [HostSta
   name: 'teacher.rejectsMismatch',
   statement: 'a student with a missing path or a leaf of another shape is rejected with an error, never silently paired by position',
   arbitrary: () => fc.tuple(hostStateArb, openDecayArb, fc.constantFrom('missing' as const, 'shape' as const)),
-  predicate: (update, { ops }) => async ([h, d, kind]) => {
-    try {
-      ops.tidy(() => {
-        const teacher = build(ops, h)
-        const good = build(ops, h)
-        const student =
-          kind === 'missing'
-            ? { params: { backbone: good.params.backbone }, stats: good.stats }
-            : { ...good, params: { ...good.params, projector: { w: ops.zeros([h.projectorW.shape[0]! + 1]) } } }
-        update(ops, student, teacher, d, () => 'ema')
-      })
-      return false
-    } catch {
-      return true
-    }
-  },
+  predicate:
+    (update, { ops }) =>
+    async ([h, d, kind]) => {
+      try {
+        ops.tidy(() => {
+          const teacher = build(ops, h)
+          const good = build(ops, h)
+          const student =
+            kind === 'missing'
+              ? { params: { backbone: good.params.backbone }, stats: good.stats }
+              : { ...good, params: { ...good.params, projector: { w: ops.zeros([h.projectorW.shape[0]! + 1]) } } }
+          update(ops, student, teacher, d, () => 'ema')
+        })
+        return false
+      } catch {
+        return true
+      }
+    },
 }
 
 /**
@@ -144,30 +148,52 @@ export const teacherEmanDoubleEma: Law<TeacherUpdateSubject, readonly [number, n
         uniformArb(-5, 5),
       )
       .filter(([m, q]) => m !== q),
-  predicate: (update, { ops, tolerance }) => async ([m, q, T, c, r0, mu0]) => {
-    const r = await evaluate(ops, () => {
-      let r = Math.fround(r0)
-      let teacher: Slots<unknown, unknown> = { params: {}, stats: { bn: { mean: ops.tensor([mu0], [1]) } } }
-      for (let t = 0; t < T; t++) {
-        r = q * r + (1 - q) * c // the student's BN step comes before the EMA step
-        const student = { params: {}, stats: { bn: { mean: ops.tensor([r], [1]) } } }
-        teacher = update(ops, student, teacher, m, () => 'ema')
-      }
-      return { mean: (teacher.stats as { bn: { mean: Leaf } }).bn.mean }
-    })
-    const mf = ops.name === 'reference' ? m : Math.fround(m)
-    const r0f = Math.fround(r0)
-    const mu0f = Math.fround(mu0)
-    const want = c + (mu0f - c) * mf ** T + ((r0f - c) * (1 - mf) * q * (mf ** T - q ** T)) / (mf - q)
-    return closeTo(r.mean, [want], { rtol: Math.max(tolerance.rtol, 1e-5), atol: 1e-5 * Math.max(1, Math.abs(c), Math.abs(r0), Math.abs(mu0)) })
-  },
+  predicate:
+    (update, { ops, tolerance }) =>
+    async ([m, q, T, c, r0, mu0]) => {
+      const r = await evaluate(ops, () => {
+        let r = Math.fround(r0)
+        let teacher: Slots<unknown, unknown> = { params: {}, stats: { bn: { mean: ops.tensor([mu0], [1]) } } }
+        for (let t = 0; t < T; t++) {
+          r = q * r + (1 - q) * c // the student's BN step comes before the EMA step
+          const student = { params: {}, stats: { bn: { mean: ops.tensor([r], [1]) } } }
+          teacher = update(ops, student, teacher, m, () => 'ema')
+        }
+        return { mean: (teacher.stats as { bn: { mean: Leaf } }).bn.mean }
+      })
+      const mf = ops.name === 'reference' ? m : Math.fround(m)
+      const r0f = Math.fround(r0)
+      const mu0f = Math.fround(mu0)
+      const want = c + (mu0f - c) * mf ** T + ((r0f - c) * (1 - mf) * q * (mf ** T - q ** T)) / (mf - q)
+      return closeTo(r.mean, [want], { rtol: Math.max(tolerance.rtol, 1e-5), atol: 1e-5 * Math.max(1, Math.abs(c), Math.abs(r0), Math.abs(mu0)) })
+    },
 }
 
 // -------------------------------------------------------------------------------------------------
 // path-agnostic laws: random trees, random names, every policy
 
 /** Names that real models use and that a buggy update might key on, plus arbitrary ones. */
-const LEAF_NAMES = ['norm', 'running_mean', 'running_var', 'num_batches_tracked', 'bn1', 'downsample.1', 'weight', 'bias', 'layer1', 'conv', 'projector', 'head', 'w', 'gamma', 'beta', 'mean', 'variance', 'count', '0']
+const LEAF_NAMES = [
+  'norm',
+  'running_mean',
+  'running_var',
+  'num_batches_tracked',
+  'bn1',
+  'downsample.1',
+  'weight',
+  'bias',
+  'layer1',
+  'conv',
+  'projector',
+  'head',
+  'w',
+  'gamma',
+  'beta',
+  'mean',
+  'variance',
+  'count',
+  '0',
+]
 
 /** A host tree: a float or int32 leaf, an object, or an array. */
 export type HostTree =
@@ -180,11 +206,21 @@ const nameArb = fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...LEAF_NAMES) 
 
 const hostTreeArb: fc.Arbitrary<HostTree> = fc.letrec<{ tree: HostTree; node: HostTree; leaf: HostTree }>((tie) => ({
   leaf: fc.oneof(
-    { weight: 4, arbitrary: shapeArb(0, 2, 3).chain((shape) => tensorArb(shape, spreadDataArb)).map((tensor) => ({ kind: 'float' as const, tensor })) },
+    {
+      weight: 4,
+      arbitrary: shapeArb(0, 2, 3)
+        .chain((shape) => tensorArb(shape, spreadDataArb))
+        .map((tensor) => ({ kind: 'float' as const, tensor })),
+    },
     { weight: 1, arbitrary: fc.integer({ min: 0, max: 10_000 }).map((value) => ({ kind: 'int' as const, value })) },
   ),
   node: fc.oneof(
-    { weight: 3, arbitrary: fc.uniqueArray(fc.tuple(nameArb, tie('tree')), { minLength: 1, maxLength: 3, selector: ([k]) => k }).map((entries) => ({ kind: 'object' as const, entries })) },
+    {
+      weight: 3,
+      arbitrary: fc
+        .uniqueArray(fc.tuple(nameArb, tie('tree')), { minLength: 1, maxLength: 3, selector: ([k]) => k })
+        .map((entries) => ({ kind: 'object' as const, entries })),
+    },
     { weight: 1, arbitrary: fc.array(tie('tree'), { minLength: 1, maxLength: 2 }).map((items) => ({ kind: 'array' as const, items })) },
   ),
   tree: fc.oneof({ depthSize: 'small', withCrossShrink: true }, tie('leaf'), tie('node')),
@@ -198,7 +234,9 @@ const sameShapeArb = (t: HostTree): fc.Arbitrary<HostTree> => {
     case 'int':
       return fc.integer({ min: 0, max: 10_000 }).map((value) => ({ kind: 'int' as const, value }))
     case 'object':
-      return fc.tuple(...t.entries.map(([, v]) => sameShapeArb(v))).map((vs) => ({ kind: 'object' as const, entries: t.entries.map(([k], i) => [k, vs[i]!] as const) }))
+      return fc
+        .tuple(...t.entries.map(([, v]) => sameShapeArb(v)))
+        .map((vs) => ({ kind: 'object' as const, entries: t.entries.map(([k], i) => [k, vs[i]!] as const) }))
     case 'array':
       return fc.tuple(...t.items.map(sameShapeArb)).map((items) => ({ kind: 'array' as const, items }))
   }
@@ -231,7 +269,8 @@ const buildTree = (ops: Ops<Leaf>, t: HostTree): unknown => {
   }
 }
 
-const leafAt = (tree: unknown, path: string): Leaf => (path === '' ? tree : path.split('/').reduce<unknown>((n, k) => (n as Record<string, unknown>)[k], tree)) as Leaf
+const leafAt = (tree: unknown, path: string): Leaf =>
+  (path === '' ? tree : path.split('/').reduce<unknown>((n, k) => (n as Record<string, unknown>)[k], tree)) as Leaf
 
 /** A teacher and a student of the same random structure (params and stats), a policy per leaf, and a decay. */
 interface RandomPair {
@@ -243,14 +282,12 @@ interface RandomPair {
 type LeafPolicyName = 'ema' | 'copy' | 'keep'
 
 const randomPairArb: fc.Arbitrary<RandomPair> = fc.tuple(hostTreeArb, hostTreeArb).chain(([params, stats]) =>
-  fc
-    .tuple(sameShapeArb(params), sameShapeArb(stats), openDecayArb)
-    .chain(([sp, ss, decay]) => {
-      const keys = [...hostLeaves(params).map(([p]) => `params:${p}`), ...hostLeaves(stats).map(([p]) => `stats:${p}`)]
-      return fc
-        .array(fc.constantFrom<LeafPolicyName>('ema', 'copy', 'keep'), { minLength: keys.length, maxLength: keys.length })
-        .map((ps) => ({ teacher: { params, stats }, student: { params: sp, stats: ss }, policies: new Map(keys.map((k, i) => [k, ps[i]!])), decay }))
-    }),
+  fc.tuple(sameShapeArb(params), sameShapeArb(stats), openDecayArb).chain(([sp, ss, decay]) => {
+    const keys = [...hostLeaves(params).map(([p]) => `params:${p}`), ...hostLeaves(stats).map(([p]) => `stats:${p}`)]
+    return fc
+      .array(fc.constantFrom<LeafPolicyName>('ema', 'copy', 'keep'), { minLength: keys.length, maxLength: keys.length })
+      .map((ps) => ({ teacher: { params, stats }, student: { params: sp, stats: ss }, policies: new Map(keys.map((k, i) => [k, ps[i]!])), decay }))
+  }),
 )
 
 /**
@@ -262,44 +299,60 @@ const randomPairArb: fc.Arbitrary<RandomPair> = fc.tuple(hostTreeArb, hostTreeAr
  */
 export const teacherPerLeafPolicy: Law<TeacherUpdateSubject, RandomPair> = {
   name: 'teacher.perLeafPolicy',
-  statement: "on random trees with any leaf names: keep → teacher's leaf, copy → student's leaf (bitwise), ema → d·t + (1−d)·s for floats and the student's value for integers (E11)",
+  statement:
+    "on random trees with any leaf names: keep → teacher's leaf, copy → student's leaf (bitwise), ema → d·t + (1−d)·s for floats and the student's value for integers (E11)",
   arbitrary: () => randomPairArb,
-  predicate: (update, { ops, tolerance }) => async (pair) => {
-    const policy: TeacherPolicy = (slot, path) => {
-      const p = pair.policies.get(`${slot}:${path}`)
-      if (p === undefined) throw new Error(`the update asked for the policy of '${slot}:${path}', which is not a leaf of the teacher`)
-      return p
-    }
-    const slots = ['params', 'stats'] as const
-    const r = await evaluate(ops, () => {
-      const next = update(ops, { params: buildTree(ops, pair.student.params), stats: buildTree(ops, pair.student.stats) }, { params: buildTree(ops, pair.teacher.params), stats: buildTree(ops, pair.teacher.stats) }, pair.decay, policy)
-      return slots.flatMap((slot) => hostLeaves(pair.teacher[slot]).map(([path]) => leafAt(next[slot], path)))
-    })
-    let k = 0
-    for (const slot of slots) {
-      const studentLeaves = hostLeaves(pair.student[slot])
-      for (const [i, [path, t]] of hostLeaves(pair.teacher[slot]).entries()) {
-        const got = r[k++]!
-        const s = studentLeaves[i]![1]
-        const p = pair.policies.get(`${slot}:${path}`)!
-        if (t.kind === 'int' || s.kind === 'int') {
-          const want = p === 'keep' ? (t as { value: number }).value : (s as { value: number }).value
-          if (got[0] !== want) return false
-          continue
-        }
-        const tv = t.tensor.data.map(Math.fround)
-        const sv = s.tensor.data.map(Math.fround)
-        if (p === 'keep' && !exactlyEqual(got, tv)) return false
-        if (p === 'copy' && !exactlyEqual(got, sv)) return false
-        if (p === 'ema') {
-          const d = pair.decay
-          const mag = Math.max(0, ...tv.map(Math.abs), ...sv.map(Math.abs))
-          if (!closeTo(got, tv.map((v, j) => d * v + (1 - d) * sv[j]!), { rtol: 0, atol: tolerance.atol + 4 * Math.max(U, tolerance.rtol) * mag })) return false
+  predicate:
+    (update, { ops, tolerance }) =>
+    async (pair) => {
+      const policy: TeacherPolicy = (slot, path) => {
+        const p = pair.policies.get(`${slot}:${path}`)
+        if (p === undefined) throw new Error(`the update asked for the policy of '${slot}:${path}', which is not a leaf of the teacher`)
+        return p
+      }
+      const slots = ['params', 'stats'] as const
+      const r = await evaluate(ops, () => {
+        const next = update(
+          ops,
+          { params: buildTree(ops, pair.student.params), stats: buildTree(ops, pair.student.stats) },
+          { params: buildTree(ops, pair.teacher.params), stats: buildTree(ops, pair.teacher.stats) },
+          pair.decay,
+          policy,
+        )
+        return slots.flatMap((slot) => hostLeaves(pair.teacher[slot]).map(([path]) => leafAt(next[slot], path)))
+      })
+      let k = 0
+      for (const slot of slots) {
+        const studentLeaves = hostLeaves(pair.student[slot])
+        for (const [i, [path, t]] of hostLeaves(pair.teacher[slot]).entries()) {
+          const got = r[k++]!
+          const s = studentLeaves[i]![1]
+          const p = pair.policies.get(`${slot}:${path}`)!
+          if (t.kind === 'int' || s.kind === 'int') {
+            const want = p === 'keep' ? (t as { value: number }).value : (s as { value: number }).value
+            if (got[0] !== want) return false
+            continue
+          }
+          const tv = t.tensor.data.map(Math.fround)
+          const sv = s.tensor.data.map(Math.fround)
+          if (p === 'keep' && !exactlyEqual(got, tv)) return false
+          if (p === 'copy' && !exactlyEqual(got, sv)) return false
+          if (p === 'ema') {
+            const d = pair.decay
+            const mag = Math.max(0, ...tv.map(Math.abs), ...sv.map(Math.abs))
+            if (
+              !closeTo(
+                got,
+                tv.map((v, j) => d * v + (1 - d) * sv[j]!),
+                { rtol: 0, atol: tolerance.atol + 4 * Math.max(U, tolerance.rtol) * mag },
+              )
+            )
+              return false
+          }
         }
       }
-    }
-    return true
-  },
+      return true
+    },
 }
 
 /** The update leaves the student and the teacher it was given untouched, bitwise, and alive, on random trees under any policy (E12). */
@@ -307,17 +360,19 @@ export const teacherInputsUntouched: Law<TeacherUpdateSubject, RandomPair> = {
   name: 'teacher.inputsUntouched',
   statement: 'update(student, teacher) leaves every leaf of both inputs as it was, bitwise, and alive: the new teacher is fresh (E12)',
   arbitrary: () => randomPairArb,
-  predicate: (update, { ops }) => async (pair) => {
-    const policy: TeacherPolicy = (slot, path) => pair.policies.get(`${slot}:${path}`) ?? 'ema'
-    const student = { params: buildTree(ops, pair.student.params), stats: buildTree(ops, pair.student.stats) }
-    const teacher = { params: buildTree(ops, pair.teacher.params), stats: buildTree(ops, pair.teacher.stats) }
-    const inputs = [...tensorsOf(student), ...tensorsOf(teacher)]
-    try {
-      return await leavesInputsUntouched(ops, inputs, () => update(ops, student, teacher, pair.decay, policy))
-    } finally {
-      inputs.forEach((t) => ops.dispose(t))
-    }
-  },
+  predicate:
+    (update, { ops }) =>
+    async (pair) => {
+      const policy: TeacherPolicy = (slot, path) => pair.policies.get(`${slot}:${path}`) ?? 'ema'
+      const student = { params: buildTree(ops, pair.student.params), stats: buildTree(ops, pair.student.stats) }
+      const teacher = { params: buildTree(ops, pair.teacher.params), stats: buildTree(ops, pair.teacher.stats) }
+      const inputs = [...tensorsOf(student), ...tensorsOf(teacher)]
+      try {
+        return await leavesInputsUntouched(ops, inputs, () => update(ops, student, teacher, pair.decay, policy))
+      } finally {
+        inputs.forEach((t) => ops.dispose(t))
+      }
+    },
 }
 
 const tensorsOf = (slots: { params: unknown; stats: unknown }): Leaf[] => {
@@ -333,4 +388,11 @@ const tensorsOf = (slots: { params: unknown; stats: unknown }): Leaf[] => {
 }
 
 /** The teacher-update laws. */
-export const teacherLaws = [teacherKeepAndEma, teacherIntegersCopied, teacherRejectsMismatch, teacherEmanDoubleEma, teacherPerLeafPolicy, teacherInputsUntouched] as const
+export const teacherLaws = [
+  teacherKeepAndEma,
+  teacherIntegersCopied,
+  teacherRejectsMismatch,
+  teacherEmanDoubleEma,
+  teacherPerLeafPolicy,
+  teacherInputsUntouched,
+] as const

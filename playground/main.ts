@@ -40,7 +40,11 @@ const setBackend = async (name: string): Promise<{ ok: boolean; details?: Readon
   backendName = name
   $<HTMLSelectElement>('backend').value = name
   const details = await d.right.details()
-  $('backend-info').textContent = `${name}: ${Object.entries(details).map(([k, v]) => `${k}: ${v}`).join('; ') || d.right.description}`
+  $('backend-info').textContent = `${name}: ${
+    Object.entries(details)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('; ') || d.right.description
+  }`
   return { ok: true, details }
 }
 
@@ -68,7 +72,9 @@ const loadData = (): Promise<{ train: ImageSet; test: ImageSet }> =>
       if (!r.ok) throw new Error(`playground: data/${f}: HTTP ${r.status}`)
       return new Uint8Array(await r.arrayBuffer())
     }
-    const [ti, tl, si, sl] = await Promise.all(['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 'test-images-idx3-ubyte', 'test-labels-idx1-ubyte'].map(get))
+    const [ti, tl, si, sl] = await Promise.all(
+      ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 'test-images-idx3-ubyte', 'test-labels-idx1-ubyte'].map(get),
+    )
     return {
       train: fromIdx(ti!, tl!, {}, { images: 'train-images', labels: 'train-labels' }),
       test: fromIdx(si!, sl!, {}, { images: 'test-images', labels: 'test-labels' }),
@@ -101,13 +107,17 @@ const drawChart = (svg: SVGSVGElement, series: readonly Series[], opts: { xLabel
   const ticks = opts.xLog === true ? [1, 2, 4, 8, 16, 32, 64].filter((v) => fx(v) <= x1) : [0, 0.25, 0.5, 0.75, 1].map((f) => Math.round(x0 + f * (x1 - x0)))
   for (const x of ticks) parts.push(`<text x="${px(x)}" y="${H - m.b + 14}" text-anchor="middle" font-size="11">${x}</text>`)
   parts.push(`<text x="${(m.l + W - m.r) / 2}" y="${H - 6}" text-anchor="middle" font-size="12">${opts.xLabel}</text>`)
-  parts.push(`<text x="12" y="${(m.t + H - m.b) / 2}" transform="rotate(-90 12 ${(m.t + H - m.b) / 2})" text-anchor="middle" font-size="12">${opts.yLabel}</text>`)
+  parts.push(
+    `<text x="12" y="${(m.t + H - m.b) / 2}" transform="rotate(-90 12 ${(m.t + H - m.b) / 2})" text-anchor="middle" font-size="12">${opts.yLabel}</text>`,
+  )
   series.forEach((s, i) => {
     const d = s.points.map(([x, y], k) => `${k === 0 ? 'M' : 'L'}${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ')
     parts.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2" ${s.dash ? 'stroke-dasharray="5 3"' : ''}/>`)
     for (const [x, y] of s.points) parts.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="2.5" fill="${s.color}"/>`)
     const ly = m.t + 12 + i * 16
-    parts.push(`<line x1="${W - m.r + 10}" y1="${ly - 4}" x2="${W - m.r + 30}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2" ${s.dash ? 'stroke-dasharray="5 3"' : ''}/>`)
+    parts.push(
+      `<line x1="${W - m.r + 10}" y1="${ly - 4}" x2="${W - m.r + 30}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2" ${s.dash ? 'stroke-dasharray="5 3"' : ''}/>`,
+    )
     parts.push(`<text x="${W - m.r + 34}" y="${ly}" font-size="11">${s.name}</text>`)
   })
   svg.setAttribute('viewBox', `0 0 ${W} ${H}`)
@@ -187,7 +197,12 @@ const runTeacherComparison = async (o: TeacherRunOptions = {}): Promise<TeacherR
         (step, metrics, point) => {
           done = step
           const rate = step / ((performance.now() - t0) / 1000)
-          progress('teacher', step, steps, `${teacher.toUpperCase()} teacher: step ${step}/${steps}, loss ${metrics.loss?.toFixed(3) ?? '?'}, ${rate.toFixed(1)} steps/s`)
+          progress(
+            'teacher',
+            step,
+            steps,
+            `${teacher.toUpperCase()} teacher: step ${step}/${steps}, loss ${metrics.loss?.toFixed(3) ?? '?'}, ${rate.toFixed(1)} steps/s`,
+          )
           if (point !== undefined) {
             student.points.push([point.step, 100 * point.student])
             teach.points.push([point.step, 100 * (point.teacher ?? point.student)])
@@ -199,7 +214,9 @@ const runTeacherComparison = async (o: TeacherRunOptions = {}): Promise<TeacherR
       const seconds = (performance.now() - t0) / 1000
       arms.push({ teacher, steps: done, student: 100 * r.final.student, teacher_: 100 * (r.final.teacher ?? r.final.student), stepsPerSecond: done / seconds })
     }
-    const text = arms.map((a) => `${a.teacher.toUpperCase()} teacher ${a.teacher_.toFixed(1)} % (student ${a.student.toFixed(1)} %, ${a.stepsPerSecond.toFixed(1)} steps/s)`).join('; ')
+    const text = arms
+      .map((a) => `${a.teacher.toUpperCase()} teacher ${a.teacher_.toFixed(1)} % (student ${a.student.toFixed(1)} %, ${a.stepsPerSecond.toFixed(1)} steps/s)`)
+      .join('; ')
     progress('teacher', 1, 1, `${ctl.signal.aborted ? 'stopped' : 'done'} on ${backendName}: ${text}`)
     return { backend: backendName, stopped: ctl.signal.aborted, arms }
   } finally {
@@ -214,7 +231,9 @@ export interface SweepOptions {
   readonly seed?: number
 }
 
-const runSweep = async (o: SweepOptions = {}): Promise<{ backend: string; stopped: boolean; points: Array<{ arm: string; batchSize: number; accuracy: number }> }> => {
+const runSweep = async (
+  o: SweepOptions = {},
+): Promise<{ backend: string; stopped: boolean; points: Array<{ arm: string; batchSize: number; accuracy: number }> }> => {
   needOps()
   const ctl = startRun('sweep')
   try {
@@ -246,7 +265,12 @@ const runSweep = async (o: SweepOptions = {}): Promise<{ backend: string; stoppe
         done += steps
         points.push({ arm: a.name, batchSize, accuracy: 100 * r.accuracy })
         series[i]!.points.push([batchSize, 100 * r.accuracy])
-        drawChart($<SVGSVGElement & HTMLElement>('sweep-chart'), series, { xLabel: 'batch size (log scale)', yLabel: 'test accuracy (%)', xLog: true, xMax: Math.max(...sizes) })
+        drawChart($<SVGSVGElement & HTMLElement>('sweep-chart'), series, {
+          xLabel: 'batch size (log scale)',
+          yLabel: 'test accuracy (%)',
+          xLog: true,
+          xMax: Math.max(...sizes),
+        })
       }
     }
     progress('sweep', 1, 1, `${ctl.signal.aborted ? 'stopped' : 'done'} on ${backendName}: ${steps} steps per batch size`)
@@ -258,7 +282,9 @@ const runSweep = async (o: SweepOptions = {}): Promise<{ backend: string; stoppe
 
 const escapeHtml = (s: string): string => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!)
 
-const runLaws = async (runs = 10): Promise<{ backend: string; passed: boolean; results: Array<Pick<CatalogueResult, 'law' | 'subject' | 'expect' | 'passed' | 'ok' | 'seed'>> }> => {
+const runLaws = async (
+  runs = 10,
+): Promise<{ backend: string; passed: boolean; results: Array<Pick<CatalogueResult, 'law' | 'subject' | 'expect' | 'passed' | 'ok' | 'seed'>> }> => {
   const o = needOps()
   const ctl = startRun('laws')
   try {
@@ -266,18 +292,32 @@ const runLaws = async (runs = 10): Promise<{ backend: string; passed: boolean; r
     const table = $('laws-table')
     table.innerHTML = ''
     let n = 0
-    const results = await runCatalogue(o, { numRuns: runs }, (r) => {
-      n += 1
-      rows.push(
-        `<tr class="${r.ok ? 'ok' : 'bad'}"><td>${escapeHtml(r.law)}</td><td>${escapeHtml(r.subject)}</td>` +
-          `<td>${r.ok ? (r.expect === 'fail' ? 'fails, as it must' : 'pass') : r.expect === 'fail' ? 'PASSED but must fail' : 'FAIL'}</td><td>${r.seed}</td></tr>`,
-      )
-      table.innerHTML = `<tr><th>law</th><th>subject</th><th>result</th><th>replay seed</th></tr>${rows.join('')}`
-      progress('laws', n, n, `${n} laws checked on ${backendName} (${runs} inputs each)`)
-    }, { signal: ctl.signal, yieldToHost })
+    const results = await runCatalogue(
+      o,
+      { numRuns: runs },
+      (r) => {
+        n += 1
+        rows.push(
+          `<tr class="${r.ok ? 'ok' : 'bad'}"><td>${escapeHtml(r.law)}</td><td>${escapeHtml(r.subject)}</td>` +
+            `<td>${r.ok ? (r.expect === 'fail' ? 'fails, as it must' : 'pass') : r.expect === 'fail' ? 'PASSED but must fail' : 'FAIL'}</td><td>${r.seed}</td></tr>`,
+        )
+        table.innerHTML = `<tr><th>law</th><th>subject</th><th>result</th><th>replay seed</th></tr>${rows.join('')}`
+        progress('laws', n, n, `${n} laws checked on ${backendName} (${runs} inputs each)`)
+      },
+      { signal: ctl.signal, yieldToHost },
+    )
     const failed = results.filter((r) => !r.ok).length
-    progress('laws', 1, 1, `${ctl.signal.aborted ? 'stopped: ' : ''}${results.length - failed} of ${results.length} laws as expected on ${backendName} (${runs} inputs each)`)
-    return { backend: backendName, passed: failed === 0, results: results.map(({ law, subject, expect, passed, ok, seed }) => ({ law, subject, expect, passed, ok, seed })) }
+    progress(
+      'laws',
+      1,
+      1,
+      `${ctl.signal.aborted ? 'stopped: ' : ''}${results.length - failed} of ${results.length} laws as expected on ${backendName} (${runs} inputs each)`,
+    )
+    return {
+      backend: backendName,
+      passed: failed === 0,
+      results: results.map(({ law, subject, expect, passed, ok, seed }) => ({ law, subject, expect, passed, ok, seed })),
+    }
   } finally {
     endRun()
   }
@@ -293,7 +333,19 @@ const runChecks = async (): Promise<Record<string, CheckValues>> => {
 // ---------------------------------------------------------------------------------------------
 // wiring
 
-const api = { setBackend, runChecks, runLaws, runTeacherComparison, runSweep, stop, registeredKernels, loadData: async () => { const d = await loadData(); return { train: d.train.n, test: d.test.n } } }
+const api = {
+  setBackend,
+  runChecks,
+  runLaws,
+  runTeacherComparison,
+  runSweep,
+  stop,
+  registeredKernels,
+  loadData: async () => {
+    const d = await loadData()
+    return { train: d.train.n, test: d.test.n }
+  },
+}
 declare global {
   interface Window {
     playground: typeof api

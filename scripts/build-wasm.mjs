@@ -38,7 +38,7 @@ const compile = async (flags) => {
 function check(binary, shared) {
   // section ids of the binary format: 2 = import, 11 = data
   const sections = []
-  for (let at = 8; at < binary.length; ) {
+  for (let at = 8; at < binary.length;) {
     const id = binary[at++]
     let size = 0
     for (let shift = 0; ; shift += 7) {

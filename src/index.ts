@@ -174,15 +174,7 @@ export {
 export { type WeightAlignParams, type WeightAlignConfig, weightAlign, unsafeWeightAlign } from './norm/weightAlign.js'
 
 // models and optimizers
-export {
-  type HeadConfig,
-  type ConvNetConfig,
-  type Layer,
-  type ForwardOutput,
-  type ForwardContext,
-  type Model,
-  convNet,
-} from './nn/model.js'
+export { type HeadConfig, type ConvNetConfig, type Layer, type ForwardOutput, type ForwardContext, type Model, convNet } from './nn/model.js'
 export { registerGradients } from './nn/gradients.js'
 export { type LearningRate, type OptState, type Optimizer, sgd, lars, adam, warmupCosine } from './optim/optimizers.js'
 
@@ -191,14 +183,7 @@ export { type ImageSet, type IdxOptions, DataFileError, parseIdxImages, parseIdx
 export { type Augmentation, WEAK, NONE, strong, makeBatch, batchStream, labelledSplit } from './data/augment.js'
 
 // training pipelines
-export {
-  type TrainState,
-  type Metrics,
-  type LossOutput,
-  valueAndGrads,
-  disposeAll,
-  stopGradient,
-} from './train/common.js'
+export { type TrainState, type Metrics, type LossOutput, valueAndGrads, disposeAll, stopGradient } from './train/common.js'
 export { crossEntropy, maskedCrossEntropy, l2Normalize, byolLoss, ntXent, infoNce } from './train/losses.js'
 export { accuracy, features, knnAccuracy } from './train/evaluation.js'
 export { linearProbe } from './train/probe.js'
@@ -211,13 +196,7 @@ export {
   SEMI_DEFAULTS,
   runSemiSupervised,
 } from './train/semiSupervised.js'
-export {
-  type SelfSupervisedMethod,
-  type SelfSupervisedConfig,
-  type SelfSupervisedResult,
-  SELF_DEFAULTS,
-  runSelfSupervised,
-} from './train/selfSupervised.js'
+export { type SelfSupervisedMethod, type SelfSupervisedConfig, type SelfSupervisedResult, SELF_DEFAULTS, runSelfSupervised } from './train/selfSupervised.js'
 export { type SupervisedConfig, type SupervisedControl, type SupervisedResult, runSupervised } from './train/supervised.js'
 export { type NonFinitePolicy, type GuardControl, firstNonFiniteLeaf } from './train/guard.js'
 export {

@@ -29,7 +29,16 @@ export type ApplyOp = string
 const OpC = new t.Type<string, string, unknown>(
   'op',
   (u): u is string => typeof u === 'string' && applyOps().includes(u),
-  (u, c) => (typeof u === 'string' && applyOps().includes(u) ? t.success(u) : t.failure(u, c, `expected one of ${applyOps().map((o) => `'${o}'`).join(', ')}`)),
+  (u, c) =>
+    typeof u === 'string' && applyOps().includes(u)
+      ? t.success(u)
+      : t.failure(
+          u,
+          c,
+          `expected one of ${applyOps()
+            .map((o) => `'${o}'`)
+            .join(', ')}`,
+        ),
   t.identity,
 )
 
@@ -70,7 +79,16 @@ export const decodeSpec = (json: unknown): E.Either<ConfigError, ApplySpec> =>
   decodeConfig(
     'apply spec',
     specFields,
-    { op: undefined as unknown as ApplyOp, config: undefined, mode: 'train', backend: undefined, inputs: undefined, params: undefined, stats: undefined, context: undefined },
+    {
+      op: undefined as unknown as ApplyOp,
+      config: undefined,
+      mode: 'train',
+      backend: undefined,
+      inputs: undefined,
+      params: undefined,
+      stats: undefined,
+      context: undefined,
+    },
     json,
   ) as E.Either<ConfigError, ApplySpec>
 
@@ -92,10 +110,18 @@ const tree = <T extends Leaf>(ops: Ops<T>, json: unknown, field: string): Tree<T
 }
 
 /** A constructor's config error, its fields named as they sit in the spec (`config.decay`). */
-const inConfig = (e: ConfigError): ConfigError => new ConfigErrorClass('apply spec', e.issues.map((i) => ({ ...i, field: `config.${i.field}` })))
+const inConfig = (e: ConfigError): ConfigError =>
+  new ConfigErrorClass(
+    'apply spec',
+    e.issues.map((i) => ({ ...i, field: `config.${i.field}` })),
+  )
 
 /** A registry error for the spec `{ name: op, config }`: its fields already read `config.…`; `name` is the spec's `op`. */
-const fromRegistry = (e: ConfigError): ConfigError => new ConfigErrorClass('apply spec', e.issues.map((i) => ({ ...i, field: i.field === 'name' ? 'op' : i.field })))
+const fromRegistry = (e: ConfigError): ConfigError =>
+  new ConfigErrorClass(
+    'apply spec',
+    e.issues.map((i) => ({ ...i, field: i.field === 'name' ? 'op' : i.field })),
+  )
 
 const built = <A>(e: E.Either<ConfigError, A>, rename = inConfig): A => orThrow(E.mapLeft(rename)(e))
 
@@ -127,7 +153,8 @@ const runSpecOn = async <T extends Leaf>(ops: Ops<T>, name: string, spec: ApplyS
   const definition = normalizerDefinition(spec.op)
   if (definition?.kind === 'activation') {
     const normalizer = built(activationNormalizer(ops, { name: spec.op, config: spec.config ?? {} }), fromRegistry)!
-    if (inputs.x === undefined) throw specError('inputs.x', undefined, 'this op normalises inputs.x: give it as {shape, data} with channels last ([N, C] or [N, H, W, C])')
+    if (inputs.x === undefined)
+      throw specError('inputs.x', undefined, 'this op normalises inputs.x: give it as {shape, data} with channels last ([N, C] or [N, H, W, C])')
     const x = tree(ops, inputs.x, 'inputs.x') as Leaf
     const init = normalizer.init(x.shape[x.shape.length - 1] ?? 0) as { params: unknown; stats: unknown }
     const params = spec.params === undefined ? init.params : tree(ops, spec.params, 'params')
@@ -154,8 +181,10 @@ const runSpecOn = async <T extends Leaf>(ops: Ops<T>, name: string, spec: ApplyS
     if (spec.stats === undefined) stats = avg.init(x).stats
     else {
       const s = spec.stats as { average?: unknown; count?: unknown; decayProduct?: unknown }
-      if (!Number.isInteger(s.count) || (s.count as number) < 0) throw specError('stats.count', s.count, 'expected the number of updates so far (an integer ≥ 0)')
-      if (typeof s.decayProduct !== 'number') throw specError('stats.decayProduct', s.decayProduct, 'expected the product of the decays so far (1 before any update)')
+      if (!Number.isInteger(s.count) || (s.count as number) < 0)
+        throw specError('stats.count', s.count, 'expected the number of updates so far (an integer ≥ 0)')
+      if (typeof s.decayProduct !== 'number')
+        throw specError('stats.decayProduct', s.decayProduct, 'expected the product of the decays so far (1 before any update)')
       stats = { average: tree(ops, s.average, 'stats.average'), count: s.count as number, decayProduct: s.decayProduct }
     }
     const [value, next] = avg.update(x)({ params: {}, stats })
@@ -171,7 +200,10 @@ const runSpecOn = async <T extends Leaf>(ops: Ops<T>, name: string, spec: ApplyS
     throw specError('inputs.student', student, 'give the student state as inputs.student = {params, stats}; the teacher is params/stats')
   }
   if (spec.params === undefined) throw specError('params', undefined, "give the teacher's parameters (the state being updated)")
-  const s = { params: tree(ops, student.params, 'inputs.student.params'), stats: student.stats === undefined ? {} : tree(ops, student.stats, 'inputs.student.stats') }
+  const s = {
+    params: tree(ops, student.params, 'inputs.student.params'),
+    stats: student.stats === undefined ? {} : tree(ops, student.stats, 'inputs.student.stats'),
+  }
   const teacher = { params: tree(ops, spec.params, 'params'), stats: spec.stats === undefined ? {} : tree(ops, spec.stats, 'stats') }
   const [report, next] = update(s, context.step ?? 0)(teacher)
   return result({ report }, await encode(next.params), await encode(next.stats))

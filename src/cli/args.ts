@@ -66,7 +66,10 @@ export const parseCommand = (name: string, spec: CommandSpec, argv: readonly str
     } else args.push(a)
   }
   const options = Object.fromEntries(
-    Object.entries(spec.flags).map(([k, f]) => [k, { type: f.type, ...(f.multiple === true ? { multiple: true } : {}), ...(f.default === undefined ? {} : { default: f.default }) }]),
+    Object.entries(spec.flags).map(([k, f]) => [
+      k,
+      { type: f.type, ...(f.multiple === true ? { multiple: true } : {}), ...(f.default === undefined ? {} : { default: f.default }) },
+    ]),
   ) as Parameters<typeof parseArgs>[0] extends infer P ? (P extends { options?: infer O } ? O : never) : never
   let parsed: { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] }
   try {
@@ -87,7 +90,10 @@ export const parseCommand = (name: string, spec: CommandSpec, argv: readonly str
 export const intFlag = (name: string, value: string, min: number, max = Number.MAX_SAFE_INTEGER): number => {
   const n = Number(value)
   if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
-    throw new UsageError(`--${name} must be an integer in [${min}, ${max === Number.MAX_SAFE_INTEGER ? '∞' : max}], got ${JSON.stringify(value.slice(0, 40))}`, `--${name}`)
+    throw new UsageError(
+      `--${name} must be an integer in [${min}, ${max === Number.MAX_SAFE_INTEGER ? '∞' : max}], got ${JSON.stringify(value.slice(0, 40))}`,
+      `--${name}`,
+    )
   }
   return n
 }
@@ -95,18 +101,27 @@ export const intFlag = (name: string, value: string, min: number, max = Number.M
 /** A number flag in `(min, max]`, or a `UsageError` naming the flag. */
 export const numberFlag = (name: string, value: string, lowerExclusive: number, max: number): number => {
   const n = Number(value)
-  if (value.trim() === '' || !(n > lowerExclusive && n <= max)) throw new UsageError(`--${name} must be a number in (${lowerExclusive}, ${max}], got ${JSON.stringify(value.slice(0, 40))}`, `--${name}`)
+  if (value.trim() === '' || !(n > lowerExclusive && n <= max))
+    throw new UsageError(`--${name} must be a number in (${lowerExclusive}, ${max}], got ${JSON.stringify(value.slice(0, 40))}`, `--${name}`)
   return n
 }
 
 /** One of `choices`, or a `UsageError` listing them. */
 export const choiceFlag = <C extends string>(name: string, value: string, choices: readonly C[]): C => {
-  if (!(choices as readonly string[]).includes(value)) throw new UsageError(`--${name} must be one of ${choices.join(', ')}, got ${JSON.stringify(value.slice(0, 40))}`, `--${name}`)
+  if (!(choices as readonly string[]).includes(value))
+    throw new UsageError(`--${name} must be one of ${choices.join(', ')}, got ${JSON.stringify(value.slice(0, 40))}`, `--${name}`)
   return value as C
 }
 
 /** Error codes that mean the input was wrong (exit 2); everything else failed at run time (exit 1). */
-const INPUT_CODES: ReadonlySet<string> = new Set(['INVALID_ARGUMENT', 'INVALID_CONFIG', 'TREE_STRUCTURE', 'SHAPE_MISMATCH', 'DTYPE_MISMATCH', 'UNKNOWN_BACKEND'])
+const INPUT_CODES: ReadonlySet<string> = new Set([
+  'INVALID_ARGUMENT',
+  'INVALID_CONFIG',
+  'TREE_STRUCTURE',
+  'SHAPE_MISMATCH',
+  'DTYPE_MISMATCH',
+  'UNKNOWN_BACKEND',
+])
 
 /** The exit code for an error: 2 for usage and input errors, 1 for failures at run time. */
 export const exitCodeOf = (e: unknown): 1 | 2 => (e instanceof PolyakError && INPUT_CODES.has(e.code) ? 2 : 1)

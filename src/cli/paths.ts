@@ -50,7 +50,8 @@ const assertWritableDir = (dir: string, flag: string): void => {
 export const checkCheckpointPath = (file: string, inputs: readonly string[]): void => {
   if (exists(file) && statSync(file).isDirectory()) throw new UsageError(`--checkpoint: '${file}' is a directory; name a file`, '--checkpoint')
   for (const input of inputs) {
-    if (canonical(file) === canonical(input)) throw new UsageError(`--checkpoint: '${file}' is the input file '${input}'; it would be overwritten`, '--checkpoint')
+    if (canonical(file) === canonical(input))
+      throw new UsageError(`--checkpoint: '${file}' is the input file '${input}'; it would be overwritten`, '--checkpoint')
   }
   assertWritableDir(dirname(file), '--checkpoint')
 }

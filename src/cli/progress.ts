@@ -14,7 +14,7 @@ export const progressBar = (label: string, total: number) => {
       const frac = Math.min(1, done / total)
       const width = 24
       const filled = Math.round(frac * width)
-      const eta = done > 0 ? ((Date.now() - t0) / done) * (total - done) / 1000 : 0
+      const eta = done > 0 ? (((Date.now() - t0) / done) * (total - done)) / 1000 : 0
       const line = `${label.padEnd(34)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(done).padStart(5)}/${total} ${extra} eta ${eta.toFixed(0)}s`
       if (tty) process.stderr.write(`\r${line}`.padEnd(110))
       else if (Math.floor(frac * 10) > lastTenth) {

@@ -29,8 +29,7 @@ export type Decay = t.TypeOf<typeof Decay>
 
 /** What a decay is, in every message that rejects one (codecs, schedules, teacher updates). */
 export const DECAY_EXPECTED =
-  'a number in [0, 1], the weight on the old value (avg ← decay·avg + (1 − decay)·new); ' +
-  'a PyTorch momentum m converts with fromTorchMomentum(m) = 1 − m'
+  'a number in [0, 1], the weight on the old value (avg ← decay·avg + (1 − decay)·new); ' + 'a PyTorch momentum m converts with fromTorchMomentum(m) = 1 − m'
 
 /** A decay or a schedule of it: `number ∈ [0, 1]` or `(k) => number` (the schedule's values are checked when it is read). */
 export type DecaySpec = number | ((k: number) => number)
@@ -66,11 +65,7 @@ export interface NonNegativeIntBrand {
   readonly NonNegativeInt: unique symbol
 }
 /** An integer ≥ 0. */
-export const NonNegativeInt = t.brand(
-  t.number,
-  (n): n is t.Branded<number, NonNegativeIntBrand> => Number.isInteger(n) && n >= 0,
-  'NonNegativeInt',
-)
+export const NonNegativeInt = t.brand(t.number, (n): n is t.Branded<number, NonNegativeIntBrand> => Number.isInteger(n) && n >= 0, 'NonNegativeInt')
 /** A validated non-negative integer. */
 export type NonNegativeInt = t.TypeOf<typeof NonNegativeInt>
 
@@ -79,11 +74,7 @@ export interface PositiveFiniteBrand {
   readonly PositiveFinite: unique symbol
 }
 /** A finite number > 0 (gains, scales). */
-export const PositiveFinite = t.brand(
-  t.number,
-  (n): n is t.Branded<number, PositiveFiniteBrand> => Number.isFinite(n) && n > 0,
-  'PositiveFinite',
-)
+export const PositiveFinite = t.brand(t.number, (n): n is t.Branded<number, PositiveFiniteBrand> => Number.isFinite(n) && n > 0, 'PositiveFinite')
 /** A validated positive finite number. */
 export type PositiveFinite = t.TypeOf<typeof PositiveFinite>
 
@@ -129,8 +120,7 @@ export class ConfigError extends PolyakError {
   ) {
     super(
       'INVALID_CONFIG',
-      `invalid ${subject}: ` +
-        issues.map((i) => `field '${i.field}': ${'value' in i ? `got ${show(i.value)}; ` : ''}${i.message}`).join('; '),
+      `invalid ${subject}: ` + issues.map((i) => `field '${i.field}': ${'value' in i ? `got ${show(i.value)}; ` : ''}${i.message}`).join('; '),
       issues[0]?.field ?? '',
     )
   }
@@ -141,9 +131,13 @@ const show = (v: unknown): string => preview(v)
 const describeExpected = (type: t.Decoder<unknown, unknown>): string => {
   const name = type.name
   if (EXPECTED[name] !== undefined) return `expected ${EXPECTED[name]}`
-  if (type instanceof t.KeyofType) return `expected one of ${Object.keys(type.keys as object).map((k) => `'${k}'`).join(', ')}`
+  if (type instanceof t.KeyofType)
+    return `expected one of ${Object.keys(type.keys as object)
+      .map((k) => `'${k}'`)
+      .join(', ')}`
   if (type instanceof t.LiteralType) return `expected ${show(type.value)}`
-  if (type instanceof t.UnionType) return `expected one of: ${(type.types as Array<t.Decoder<unknown, unknown>>).map((x) => describeExpected(x).replace(/^expected /, '')).join(' | ')}`
+  if (type instanceof t.UnionType)
+    return `expected one of: ${(type.types as Array<t.Decoder<unknown, unknown>>).map((x) => describeExpected(x).replace(/^expected /, '')).join(' | ')}`
   return `expected ${name}`
 }
 

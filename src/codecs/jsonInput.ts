@@ -66,7 +66,8 @@ export const checkJsonValue = (value: unknown, source: string, limits: JsonLimit
         for (let i = v.length - 1; i >= 0; i--) stack.push({ v: v[i], path: child(path, i), depth: depth + 1 })
       } else {
         for (const k of Object.keys(v)) {
-          if (FORBIDDEN_KEYS.has(k)) return E.left(new JsonInputError(source, child(path, k), `the key '${k}' is not allowed (it would reach an object's prototype)`))
+          if (FORBIDDEN_KEYS.has(k))
+            return E.left(new JsonInputError(source, child(path, k), `the key '${k}' is not allowed (it would reach an object's prototype)`))
           stack.push({ v: (v as Record<string, unknown>)[k], path: child(path, k), depth: depth + 1 })
         }
       }

@@ -30,8 +30,7 @@ export class TensorJsonError extends PolyakError {
 }
 
 /** True when `x` is shaped like a tensor (an object with `shape` and `data`). */
-export const isTensorJson = (x: unknown): x is TensorJson =>
-  isNode(x) && !Array.isArray(x) && 'shape' in (x as object) && 'data' in (x as object)
+export const isTensorJson = (x: unknown): x is TensorJson => isNode(x) && !Array.isArray(x) && 'shape' in (x as object) && 'data' in (x as object)
 
 const INT32_MIN = -(2 ** 31)
 const INT32_MAX = 2 ** 31 - 1
@@ -80,9 +79,7 @@ export const decodeTree = <T extends Leaf>(ops: Ops<T>, json: unknown, root: str
   }
   walk(json, root)
   if (problems.length > 0) return E.left(problems[0]!)
-  return E.right(
-    mapAnyJson(json, (t) => ops.tensor(t.data, t.shape, t.dtype ?? 'float32')) as Tree<T>,
-  )
+  return E.right(mapAnyJson(json, (t) => ops.tensor(t.data, t.shape, t.dtype ?? 'float32')) as Tree<T>)
 }
 
 const mapAnyJson = (x: unknown, f: (t: TensorJson) => unknown): unknown =>

@@ -69,8 +69,7 @@ export const scan = <T extends Leaf, P, S, X, A>(
     throw e
   }
   // The final state is owned by the caller even when no step ran (then it is a clone of s0).
-  const final: Slots<P, S> =
-    s === s0 ? { params: cloneTree(ops, s0.params as Tree<T>) as P, stats: cloneTree(ops, s0.stats as Tree<T>) as S } : s
+  const final: Slots<P, S> = s === s0 ? { params: cloneTree(ops, s0.params as Tree<T>) as P, stats: cloneTree(ops, s0.stats as Tree<T>) as S } : s
   return { state: owned(ops, final), reports }
 }
 

@@ -215,10 +215,7 @@ export const broadcastShapes = (op: string, a: readonly number[], b: readonly nu
     const da = a[a.length - rank + i] ?? 1
     const db = b[b.length - rank + i] ?? 1
     if (da !== db && da !== 1 && db !== 1) {
-      throw new ShapeMismatchError(
-        op,
-        `cannot broadcast argument a ${showShape(a)} with argument b ${showShape(b)} (axis ${i} of the result: ${da} vs ${db})`,
-      )
+      throw new ShapeMismatchError(op, `cannot broadcast argument a ${showShape(a)} with argument b ${showShape(b)} (axis ${i} of the result: ${da} vs ${db})`)
     }
     out[i] = da === 1 ? db : da
   }
@@ -249,8 +246,7 @@ export const reducedShape = (shape: readonly number[], axes: readonly number[], 
   keepDims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i))
 
 /** Number of elements that a reduction over `axes` combines into each output element. */
-export const reductionCount = (shape: readonly number[], axes: readonly number[]): number =>
-  axes.reduce((n, ax) => n * (shape[ax] ?? 1), 1)
+export const reductionCount = (shape: readonly number[], axes: readonly number[]): number => axes.reduce((n, ax) => n * (shape[ax] ?? 1), 1)
 
 /** The unbiased variance needs at least two values; this raises the error that says so. */
 export const checkUnbiasedCount = (op: string, n: number): void => {
@@ -279,12 +275,7 @@ export const resolveReshape = (op: string, from: readonly number[], to: readonly
 }
 
 /** Output spatial size and leading padding of a convolution, TensorFlow's rule. */
-export const convOutput = (
-  inSize: number,
-  k: number,
-  stride: number,
-  padding: Padding,
-): { readonly out: number; readonly padBefore: number } => {
+export const convOutput = (inSize: number, k: number, stride: number, padding: Padding): { readonly out: number; readonly padBefore: number } => {
   if (padding === 'valid') {
     return { out: Math.max(0, Math.floor((inSize - k) / stride) + 1), padBefore: 0 }
   }
@@ -303,12 +294,7 @@ export const normalizeStrides = (op: string, s: number | readonly [number, numbe
 }
 
 /** Checks the operands of `conv2d` (NHWC input, HWIO filter) and returns the output shape. */
-export const conv2dShape = (
-  x: readonly number[],
-  f: readonly number[],
-  strides: readonly [number, number],
-  padding: Padding,
-): number[] => {
+export const conv2dShape = (x: readonly number[], f: readonly number[], strides: readonly [number, number], padding: Padding): number[] => {
   if (x.length !== 4) throw new ShapeMismatchError('conv2d: x', `input must be rank 4 (NHWC), got ${showShape(x)}`)
   if (f.length !== 4) throw new ShapeMismatchError('conv2d: filter', `filter must be rank 4 (HWIO), got ${showShape(f)}`)
   const [n, h, w, c] = x as [number, number, number, number]
@@ -347,11 +333,7 @@ export const normalizePerm = (op: string, rank: number, perm?: readonly number[]
 }
 
 /** Checks `slice` arguments and resolves `-1` sizes. */
-export const resolveSlice = (
-  shape: readonly number[],
-  begin: readonly number[],
-  size: readonly number[],
-): number[] => {
+export const resolveSlice = (shape: readonly number[], begin: readonly number[], size: readonly number[]): number[] => {
   if (begin.length !== shape.length || size.length !== shape.length) {
     throw new InvalidArgumentError('slice', `begin and size need ${shape.length} entries for shape ${showShape(shape)}`)
   }
@@ -359,10 +341,7 @@ export const resolveSlice = (
     const b = begin[i]!
     const s = size[i] === -1 ? d - b : size[i]!
     if (!Number.isInteger(b) || !Number.isInteger(s) || b < 0 || s < 0 || b + s > d) {
-      throw new InvalidArgumentError(
-        'slice',
-        `begin ${showShape(begin)} size ${showShape(size)} exceed shape ${showShape(shape)} on axis ${i}`,
-      )
+      throw new InvalidArgumentError('slice', `begin ${showShape(begin)} size ${showShape(size)} exceed shape ${showShape(shape)} on axis ${i}`)
     }
     return s
   })
@@ -376,10 +355,7 @@ export const concatShape = (shapes: ReadonlyArray<readonly number[]>, axis: numb
   const out = [...first]
   shapes.slice(1).forEach((s, k) => {
     if (s.length !== first.length || s.some((d, i) => i !== ax && d !== first[i])) {
-      throw new ShapeMismatchError(
-        `concat: xs[${k + 1}]`,
-        `${showShape(s)} does not match xs[0] ${showShape(first)} outside axis ${ax}`,
-      )
+      throw new ShapeMismatchError(`concat: xs[${k + 1}]`, `${showShape(s)} does not match xs[0] ${showShape(first)} outside axis ${ax}`)
     }
     out[ax!] = out[ax!]! + s[ax!]!
   })

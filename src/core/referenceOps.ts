@@ -119,8 +119,7 @@ const vals = (x: RefTensor, where: string): Float64Array => {
   return x.valuesUnsafe(where)
 }
 
-const describe = (x: unknown): string =>
-  x === null ? 'null' : typeof x === 'object' ? (x.constructor?.name ?? 'object') : typeof x
+const describe = (x: unknown): string => (x === null ? 'null' : typeof x === 'object' ? (x.constructor?.name ?? 'object') : typeof x)
 
 /** Iterates every multi-index of `shape`, calling `f(flatIndex, index)`. */
 const forEachIndex = (shape: readonly number[], f: (flat: number, idx: number[]) => void): void => {
@@ -248,10 +247,7 @@ export const referenceOps: Ops<RefTensor> = {
   add: (a, b) => binary('add', a, b, (x, y) => x + y),
   sub: (a, b) => binary('sub', a, b, (x, y) => x - y),
   mul: (a, b) => binary('mul', a, b, (x, y) => x * y),
-  div: (a, b) =>
-    a.dtype === 'int32' && b.dtype === 'int32'
-      ? binary('div', a, b, (x, y) => Math.floor(x / y))
-      : binary('div', a, b, (x, y) => x / y),
+  div: (a, b) => (a.dtype === 'int32' && b.dtype === 'int32' ? binary('div', a, b, (x, y) => Math.floor(x / y)) : binary('div', a, b, (x, y) => x / y)),
   maximum: (a, b) => binary('maximum', a, b, (x, y) => (Number.isNaN(x) || Number.isNaN(y) ? NaN : Math.max(x, y))),
   minimum: (a, b) => binary('minimum', a, b, (x, y) => (Number.isNaN(x) || Number.isNaN(y) ? NaN : Math.min(x, y))),
   neg: (x) => unary('neg', x, (v) => -v),
@@ -295,7 +291,11 @@ export const referenceOps: Ops<RefTensor> = {
   mean(x, axes, keepDims = false) {
     const r = reduce('mean', x, axes, keepDims, 0, (acc, v) => acc + v)
     const n = reductionCount(x.shape, r.axes)
-    return make(r.out.map((s) => s / n), r.shape, 'float32')
+    return make(
+      r.out.map((s) => s / n),
+      r.shape,
+      'float32',
+    )
   },
   max(x, axes, keepDims = false) {
     const r = reduce('max', x, axes, keepDims, -Infinity, (acc, v) => (Number.isNaN(acc) || Number.isNaN(v) ? NaN : Math.max(acc, v)))
@@ -321,7 +321,11 @@ export const referenceOps: Ops<RefTensor> = {
     const denom = estimator === 'unbiased' ? n - 1 : n
     return {
       mean: make(mean, r.shape, 'float32'),
-      variance: make(ss.map((s) => s / denom), r.shape, 'float32'),
+      variance: make(
+        ss.map((s) => s / denom),
+        r.shape,
+        'float32',
+      ),
     }
   },
 
@@ -350,7 +354,11 @@ export const referenceOps: Ops<RefTensor> = {
       throw new ShapeMismatchError('broadcastTo', `cannot broadcast ${showShape(x.shape)} to ${showShape(shape)}`)
     }
     const off = broadcastOffsets(x.shape, shape)
-    return make(Float64Array.from(off, (o) => v[o]!), shape, x.dtype)
+    return make(
+      Float64Array.from(off, (o) => v[o]!),
+      shape,
+      x.dtype,
+    )
   },
   concat(xs, axis) {
     const { shape, axis: ax } = concatShape(

@@ -200,7 +200,13 @@ export const shapeOps: Ops<ShapeTensor> = {
   },
   concat(xs, axis) {
     xs.forEach((t, i) => arg(t, `concat: xs[${i}]`))
-    return new ShapeTensor(concatShape(xs.map((t) => t.shape), axis).shape, xs[0]!.dtype)
+    return new ShapeTensor(
+      concatShape(
+        xs.map((t) => t.shape),
+        axis,
+      ).shape,
+      xs[0]!.dtype,
+    )
   },
   slice: (x, begin, size) => new ShapeTensor(resolveSlice(arg(x, 'slice: x').shape, begin, size), x.dtype),
 

@@ -38,7 +38,10 @@ export type Tensor = tf.Tensor
 
 const check = (x: tf.Tensor, where: string): tf.Tensor => {
   if (!(x instanceof tf.Tensor)) {
-    throw new InvalidArgumentError(where, `expected a tf.Tensor, got ${x === null ? 'null' : typeof x === 'object' ? ((x as object).constructor?.name ?? 'object') : typeof x}`)
+    throw new InvalidArgumentError(
+      where,
+      `expected a tf.Tensor, got ${x === null ? 'null' : typeof x === 'object' ? ((x as object).constructor?.name ?? 'object') : typeof x}`,
+    )
   }
   if (x.isDisposed) throw new DisposedTensorError(where)
   return x
@@ -49,17 +52,21 @@ const checkNumber = (where: string, v: number): number => {
   return v
 }
 
-const binary = (op: string, f: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor) => (a: tf.Tensor, b: tf.Tensor): tf.Tensor => {
-  check(a, `${op}: a`)
-  check(b, `${op}: b`)
-  broadcastShapes(op, a.shape, b.shape)
-  return f(a, b)
-}
+const binary =
+  (op: string, f: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor) =>
+  (a: tf.Tensor, b: tf.Tensor): tf.Tensor => {
+    check(a, `${op}: a`)
+    check(b, `${op}: b`)
+    broadcastShapes(op, a.shape, b.shape)
+    return f(a, b)
+  }
 
-const unary = (op: string, f: (x: tf.Tensor) => tf.Tensor) => (x: tf.Tensor): tf.Tensor => f(check(x, `${op}: x`))
+const unary =
+  (op: string, f: (x: tf.Tensor) => tf.Tensor) =>
+  (x: tf.Tensor): tf.Tensor =>
+    f(check(x, `${op}: x`))
 
-const axesArg = (op: string, x: tf.Tensor, axes: number | readonly number[] | undefined): number[] =>
-  normalizeAxes(op, x.rank, axes)
+const axesArg = (op: string, x: tf.Tensor, axes: number | readonly number[] | undefined): number[] => normalizeAxes(op, x.rank, axes)
 
 /**
  * The layout (`kernels/channels`) of coefficients that broadcast against `x`: the axes where any of
@@ -155,9 +162,7 @@ export const tfOps: Ops<tf.Tensor> = {
     checkNumber('axpby: beta', beta)
     broadcastShapes('axpby', x.shape, y.shape)
     if (canFuseAxpby(x, y)) return fusedAxpby(alpha, x, beta, y, options.donate === true)
-    return tf.tidy(() =>
-      tf.add(tf.mul(tf.cast(x, 'float32'), tf.scalar(alpha)), tf.mul(tf.cast(y, 'float32'), tf.scalar(beta))),
-    )
+    return tf.tidy(() => tf.add(tf.mul(tf.cast(x, 'float32'), tf.scalar(alpha)), tf.mul(tf.cast(y, 'float32'), tf.scalar(beta))))
   },
   normalize(x, center, scale, offset) {
     check(x, 'normalize: x')

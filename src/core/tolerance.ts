@@ -27,5 +27,4 @@ export const TOLERANCES: Readonly<Record<'reference' | 'cpu' | 'wasm' | 'webgpu'
 }
 
 /** The tolerance of an interpreter by its `Ops.name` (`reference`, `tfjs:wasm`, …); float32's for one this table does not know. */
-export const toleranceOf = (interpreter: string): Tolerance =>
-  TOLERANCES[interpreter.replace(/^tfjs:/, '') as keyof typeof TOLERANCES] ?? TOLERANCES.cpu
+export const toleranceOf = (interpreter: string): Tolerance => TOLERANCES[interpreter.replace(/^tfjs:/, '') as keyof typeof TOLERANCES] ?? TOLERANCES.cpu

@@ -109,10 +109,7 @@ export type NamedReports<R extends Record<string, AnyTransition>> = {
  * @example
  * const both = named(ops, { encoder: bnStep, projector: emaStep })
  */
-export const named = <T extends Leaf, R extends Record<string, AnyTransition>>(
-  ops: Ops<T>,
-  children: R,
-): State<NamedSlots<R>, NamedReports<R>> =>
+export const named = <T extends Leaf, R extends Record<string, AnyTransition>>(ops: Ops<T>, children: R): State<NamedSlots<R>, NamedReports<R>> =>
   transition(ops, (s: NamedSlots<R>) => {
     const params: Record<string, unknown> = {}
     const stats: Record<string, unknown> = {}

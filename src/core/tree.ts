@@ -104,10 +104,8 @@ export const size = <L>(tree: Tree<L>): number => {
  * @example
  * const doubled = map(params, (w) => tf.mul(w, 2))
  */
-export const map = <T extends Tree<L>, L extends Leaf, U>(
-  tree: T,
-  f: (leaf: L, path: string) => U,
-): MapLeaves<T, L, U> => mapAny(tree, f as (leaf: unknown, path: string) => unknown, '') as MapLeaves<T, L, U>
+export const map = <T extends Tree<L>, L extends Leaf, U>(tree: T, f: (leaf: L, path: string) => U): MapLeaves<T, L, U> =>
+  mapAny(tree, f as (leaf: unknown, path: string) => unknown, '') as MapLeaves<T, L, U>
 
 /** Untyped worker behind `map` (and other structure-preserving walks). */
 export const mapAny = (tree: unknown, f: (leaf: unknown, path: string) => unknown, path = ''): unknown => {
@@ -124,8 +122,7 @@ export const mapAny = (tree: unknown, f: (leaf: unknown, path: string) => unknow
   return f(tree, path)
 }
 
-const describeNode = (x: unknown): string =>
-  Array.isArray(x) ? `an array of ${x.length}` : isNode(x) ? `a record {${Object.keys(x).join(', ')}}` : 'a leaf'
+const describeNode = (x: unknown): string => (Array.isArray(x) ? `an array of ${x.length}` : isNode(x) ? `a record {${Object.keys(x).join(', ')}}` : 'a leaf')
 
 /**
  * Walks two trees in lockstep and applies `f` to each pair of leaves.
@@ -169,13 +166,19 @@ export const zipN = <L extends Leaf, U>(trees: readonly Tree<L>[], f: (xs: L[], 
 
 const zipAny = (xs: readonly unknown[], f: (xs: unknown[], path: string) => unknown, path: string, names: readonly string[]): unknown => {
   const a = xs[0]
-  const mismatch = (i: number): TreeStructureError =>
-    new TreeStructureError(path, `${names[0]} is ${describeNode(a)}, ${names[i]} is ${describeNode(xs[i])}`)
+  const mismatch = (i: number): TreeStructureError => new TreeStructureError(path, `${names[0]} is ${describeNode(a)}, ${names[i]} is ${describeNode(xs[i])}`)
   if (Array.isArray(a)) {
     xs.forEach((b, i) => {
       if (!Array.isArray(b) || b.length !== a.length) throw mismatch(i)
     })
-    return a.map((_, k) => zipAny(xs.map((b) => (b as unknown[])[k]), f, join(path, k), names))
+    return a.map((_, k) =>
+      zipAny(
+        xs.map((b) => (b as unknown[])[k]),
+        f,
+        join(path, k),
+        names,
+      ),
+    )
   }
   if (isNode(a)) {
     const ka = Object.keys(a)
@@ -193,7 +196,12 @@ const zipAny = (xs: readonly unknown[], f: (xs: unknown[], path: string) => unkn
     const out: Record<string, unknown> = {}
     for (const key of ka) {
       checkKey(path, key)
-      out[key] = zipAny(xs.map((b) => (b as Record<string, unknown>)[key]), f, join(path, key), names)
+      out[key] = zipAny(
+        xs.map((b) => (b as Record<string, unknown>)[key]),
+        f,
+        join(path, key),
+        names,
+      )
     }
     return out
   }
@@ -223,8 +231,7 @@ export const fromLeaves = <L, U>(like: Tree<L>, values: readonly U[]): Tree<U> =
 }
 
 /** True when two shapes are equal. */
-export const sameShape = (a: readonly number[], b: readonly number[]): boolean =>
-  a.length === b.length && a.every((d, i) => d === b[i])
+export const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i])
 
 /** A predicate on leaf paths, e.g. `(p) => p.startsWith('projector/')`. */
 export type PathPredicate = (path: string) => boolean

@@ -37,7 +37,8 @@ export const parseIdxImages = (buf: Uint8Array, file: string): { data: Uint8Arra
   const rows = v.getUint32(8)
   const cols = v.getUint32(12)
   const need = 16 + n * rows * cols
-  if (buf.length !== need) throw new DataFileError(file, `header says ${n} images of ${rows}×${cols} (${need} bytes) but the file has ${buf.length} bytes (truncated or corrupt)`)
+  if (buf.length !== need)
+    throw new DataFileError(file, `header says ${n} images of ${rows}×${cols} (${need} bytes) but the file has ${buf.length} bytes (truncated or corrupt)`)
   return { data: buf.subarray(16), n, rows, cols }
 }
 

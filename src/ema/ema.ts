@@ -97,7 +97,13 @@ export const ema = <T extends Leaf>(ops: Ops<T>, config: EmaConfig): E.Either<Co
   E.map((c: { decay: DecaySpec; init: 'copy' | 'zeros'; debias: boolean }) => makeEma<T>(ops, c.decay, c.init, c.debias))(
     decodeConfig('ema config', fields, { decay: undefined as never, init: 'zeros', debias: false }, config, (c) =>
       c.debias && c.init === 'copy'
-        ? [{ field: 'debias', value: true, message: "bias correction undoes a zero initialisation; with init 'copy' there is no bias: use init 'zeros' or debias false" }]
+        ? [
+            {
+              field: 'debias',
+              value: true,
+              message: "bias correction undoes a zero initialisation; with init 'copy' there is no bias: use init 'zeros' or debias false",
+            },
+          ]
         : [],
     ),
   )
@@ -124,9 +130,7 @@ const makeEma = <T extends Leaf>(ops: Ops<T>, spec: DecaySpec, init: 'copy' | 'z
         const decayProduct = s.stats.decayProduct * d
         const correction = 1 - decayProduct
         // The report is owned separately from the state (disposing one never frees the other).
-        const reported = mapAny(average, (leaf) =>
-          debias && correction > 0 ? ops.scale(leaf as T, 1 / correction) : ops.clone(leaf as T),
-        ) as A
+        const reported = mapAny(average, (leaf) => (debias && correction > 0 ? ops.scale(leaf as T, 1 / correction) : ops.clone(leaf as T))) as A
         return [reported, { params: s.params, stats: { average, count: Math.min(k + 1, MAX_COUNT), decayProduct } }]
       }),
   }

@@ -104,7 +104,9 @@ export const teacherUpdateFields = {
 
 const policyIssues = (c: Decoded<typeof teacherUpdateFields>): ConfigIssue[] => {
   if (c.policy === 'projectorOnly' && (c.prefixes === undefined || c.prefixes.length === 0)) {
-    return [{ field: 'prefixes', value: c.prefixes, message: "policy 'projectorOnly' needs prefixes: a non-empty array of path prefixes, e.g. [\"projector\"]" }]
+    return [
+      { field: 'prefixes', value: c.prefixes, message: 'policy \'projectorOnly\' needs prefixes: a non-empty array of path prefixes, e.g. ["projector"]' },
+    ]
   }
   if (c.policy !== 'projectorOnly' && c.prefixes !== undefined) {
     return [{ field: 'prefixes', value: c.prefixes, message: "prefixes belong to policy 'projectorOnly'" }]
@@ -190,7 +192,10 @@ const makeTeacherUpdate =
         )
       const params = slot('params', teacher.params, student.params) as P
       const stats = slot('stats', teacher.stats, student.stats) as S
-      return [{ decay, ...counts }, { params, stats }]
+      return [
+        { decay, ...counts },
+        { params, stats },
+      ]
     })
 
 /**

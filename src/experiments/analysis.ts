@@ -66,7 +66,8 @@ const compare = (a: MeanStd, b: MeanStd, unit = ' points'): { delta: number; tex
   const spread = a.std + b.std
   const exceeds = a.n > 1 && b.n > 1 && Math.abs(delta) > spread
   const sign = delta >= 0 ? '+' : '−'
-  const tail = a.n > 1 && b.n > 1 ? (exceeds ? `, beyond the seed spread ${spread.toFixed(1)}` : `, within the seed spread ${spread.toFixed(1)}`) : ', one seed: no spread'
+  const tail =
+    a.n > 1 && b.n > 1 ? (exceeds ? `, beyond the seed spread ${spread.toFixed(1)}` : `, within the seed spread ${spread.toFixed(1)}`) : ', one seed: no spread'
   return { delta, exceeds, text: `${sign}${Math.abs(delta).toFixed(1)}${unit}${tail}` }
 }
 
@@ -93,14 +94,15 @@ export const analyseClaim = (claim: ClaimName, runs: readonly ClaimRun[], result
     for (const g of groups.values()) {
       const byStep = new Map<number, { s: number[]; t: number[] }>()
       for (const r of g.curves) {
-        for (const p of ((r.result as { curve?: Array<{ step: number; student: number; teacher?: number }> }).curve ?? [])) {
+        for (const p of (r.result as { curve?: Array<{ step: number; student: number; teacher?: number }> }).curve ?? []) {
           const e = byStep.get(p.step) ?? { s: [], t: [] }
           e.s.push(100 * p.student)
           e.t.push(100 * (p.teacher ?? p.student))
           byStep.set(p.step, e)
         }
       }
-      for (const [step, e] of [...byStep.entries()].sort((a, b) => a[0] - b[0])) curves.push({ arm: g.arm, condition: g.condition, step, student: meanStd(e.s), teacher: meanStd(e.t) })
+      for (const [step, e] of [...byStep.entries()].sort((a, b) => a[0] - b[0]))
+        curves.push({ arm: g.arm, condition: g.condition, step, student: meanStd(e.s), teacher: meanStd(e.t) })
     }
   }
   const cell = (arm: string, condition: string | number): Cell | undefined => cells.find((c) => c.arm === arm && c.condition === condition)
@@ -120,7 +122,13 @@ export const analyseClaim = (claim: ClaimName, runs: readonly ClaimRun[], result
         parts.push(`${f} % labels: EMAN teacher ${fmt(e)} vs BN teacher ${fmt(b)} (${c.text})`)
       }
       const reproduced = deltas.every((d) => d > 0)
-      return { claim, cells, curves, reproduced, verdict: `${reproduced ? 'reproduced in direction' : 'not reproduced'}: ${parts.join('; ')}; the gap is ${deltas[0]! > deltas[1]! ? 'larger' : 'not larger'} with fewer labels` }
+      return {
+        claim,
+        cells,
+        curves,
+        reproduced,
+        verdict: `${reproduced ? 'reproduced in direction' : 'not reproduced'}: ${parts.join('; ')}; the gap is ${deltas[0]! > deltas[1]! ? 'larger' : 'not larger'} with fewer labels`,
+      }
     }
     case 'emanSelf': {
       const parts: string[] = []
@@ -147,7 +155,13 @@ export const analyseClaim = (claim: ClaimName, runs: readonly ClaimRun[], result
         parts.push(`batch ${batch}: ${fmt(a)} vs ${fmt(b)} (${c.text})`)
       }
       const reproduced = deltas[0]! > 0
-      return { claim, cells, curves, reproduced, verdict: `${reproduced ? 'reproduced in direction at the smallest batch' : 'not reproduced'}: Momentum BN vs BN teacher, linear probe, ${parts.join('; ')}` }
+      return {
+        claim,
+        cells,
+        curves,
+        reproduced,
+        verdict: `${reproduced ? 'reproduced in direction at the smallest batch' : 'not reproduced'}: Momentum BN vs BN teacher, linear probe, ${parts.join('; ')}`,
+      }
     }
     case 'projectorOnly': {
       const p = cell('projector-only momentum', 'SimCLR')
@@ -181,7 +195,10 @@ export const analyseClaim = (claim: ClaimName, runs: readonly ClaimRun[], result
       const bn1 = m(cell('BN', 1), 'test accuracy (%)')
       const bnMax = Math.max(...cells.filter((c) => c.arm === 'BN').map((c) => c.metrics['test accuracy (%)']!.mean))
       const reproduced = spread['WA+GN']! < spread.BN! && spread.WA! < spread.BN!
-      const attribution = spread['WA+GN']! < spread.GN! ? 'WA+GN varies less than GN alone' : 'GN alone varies as little as WA+GN, so the stability is not attributable to WeightAlign'
+      const attribution =
+        spread['WA+GN']! < spread.GN!
+          ? 'WA+GN varies less than GN alone'
+          : 'GN alone varies as little as WA+GN, so the stability is not attributable to WeightAlign'
       return {
         claim,
         cells,
@@ -201,7 +218,12 @@ export const tableRows = (r: ClaimResult): Array<Record<string, string | number>
     arm: c.arm,
     condition: c.condition,
     seeds: c.seeds,
-    ...Object.fromEntries(Object.entries(c.metrics).flatMap(([k, v]) => [[`${k} mean`, Number(v.mean.toFixed(2))], [`${k.replace(/ \(/, ' std (')}`, Number(v.std.toFixed(2))]])),
+    ...Object.fromEntries(
+      Object.entries(c.metrics).flatMap(([k, v]) => [
+        [`${k} mean`, Number(v.mean.toFixed(2))],
+        [`${k.replace(/ \(/, ' std (')}`, Number(v.std.toFixed(2))],
+      ]),
+    ),
   }))
 
 export { fmt }

@@ -42,7 +42,8 @@ export const CLAIM_TEXT: Record<ClaimName, { readonly title: string; readonly cl
   },
   momentum2: {
     title: 'Momentum² Teacher at small batch',
-    claim: 'a teacher with momentum BN (statistics averaged over steps) stays good at small batches where a teacher with batch-statistics BN degrades, without SyncBN',
+    claim:
+      'a teacher with momentum BN (statistics averaged over steps) stays good at small batches where a teacher with batch-statistics BN degrades, without SyncBN',
     paper: 'Li, Liu, Sun, Momentum² Teacher: Momentum Teacher with Momentum Statistics for Self-Supervised Learning, 2021',
   },
   projectorOnly: {
@@ -94,7 +95,15 @@ export const claimRuns = (claim: ClaimName, b: Budget, dataset: DatasetName, see
           for (const teacher of ['bn', 'eman']) {
             add(teacher === 'bn' ? 'BN teacher' : 'EMAN teacher', 100 * fraction, seed, {
               kind: 'semiSupervised',
-              config: { method: 'fixmatch', teacher, labelledFraction: fraction, steps: z.semiSteps, evalEvery: Math.max(1, Math.floor(z.semiSteps / 10)), evalLimit: z.testImages, seed },
+              config: {
+                method: 'fixmatch',
+                teacher,
+                labelledFraction: fraction,
+                steps: z.semiSteps,
+                evalEvery: Math.max(1, Math.floor(z.semiSteps / 10)),
+                evalLimit: z.testImages,
+                seed,
+              },
             })
           }
         }
@@ -106,7 +115,10 @@ export const claimRuns = (claim: ClaimName, b: Budget, dataset: DatasetName, see
           ['moco-bn', 'MoCo v2, BN teacher'],
           ['moco-eman', 'MoCo v2, EMAN teacher'],
         ] as const) {
-          add(arm, method.startsWith('byol') ? 'BYOL' : 'MoCo v2', seed, { kind: 'selfSupervised', config: { method, steps: z.selfSteps, probeTrain: z.probeTrain, probeTest: z.probeTest, seed } })
+          add(arm, method.startsWith('byol') ? 'BYOL' : 'MoCo v2', seed, {
+            kind: 'selfSupervised',
+            config: { method, steps: z.selfSteps, probeTrain: z.probeTrain, probeTest: z.probeTest, seed },
+          })
         }
         break
       case 'momentum2':
@@ -115,7 +127,10 @@ export const claimRuns = (claim: ClaimName, b: Budget, dataset: DatasetName, see
             ['byol-bn', 'BN teacher (batch statistics)'],
             ['byol-m2', 'Momentum BN teacher'],
           ] as const) {
-            add(arm, batchSize, seed, { kind: 'selfSupervised', config: { method, batchSize, steps: z.m2Steps, probeTrain: z.probeTrain, probeTest: z.probeTest, seed } })
+            add(arm, batchSize, seed, {
+              kind: 'selfSupervised',
+              config: { method, batchSize, steps: z.m2Steps, probeTrain: z.probeTrain, probeTest: z.probeTest, seed },
+            })
           }
         }
         break
@@ -137,7 +152,10 @@ export const claimRuns = (claim: ClaimName, b: Budget, dataset: DatasetName, see
             ['WA+GN', 'groupNorm', 'weightAlign'],
             ['WA+BN', 'batchNorm', 'weightAlign'],
           ] as const) {
-            add(arm, batchSize, seed, { kind: 'supervised', config: { norm, weightNorm, batchSize, samples: z.waImages, lr: (1e-3 * batchSize) / 64, evalLimit: z.testImages, seed } })
+            add(arm, batchSize, seed, {
+              kind: 'supervised',
+              config: { norm, weightNorm, batchSize, samples: z.waImages, lr: (1e-3 * batchSize) / 64, evalLimit: z.testImages, seed },
+            })
           }
         }
         break

@@ -23,7 +23,15 @@ interface BandRow {
 }
 
 /** A line chart of mean ± std over seeds: colour = arm, dash = role, band only with more than one seed. */
-export const bandChart = (o: { title: string; rows: readonly BandRow[]; xTitle: string; yTitle: string; xLog?: boolean; bands: boolean; dash?: boolean }): vl.TopLevelSpec => {
+export const bandChart = (o: {
+  title: string
+  rows: readonly BandRow[]
+  xTitle: string
+  yTitle: string
+  xLog?: boolean
+  bands: boolean
+  dash?: boolean
+}): vl.TopLevelSpec => {
   const x = { field: 'x', type: 'quantitative' as const, title: o.xTitle, ...(o.xLog === true ? { scale: { type: 'log' as const, base: 2 } } : {}) }
   const color = { field: 'arm', type: 'nominal' as const, title: 'arm', legend: { labelLimit: 0 } }
   const line = {
@@ -65,9 +73,26 @@ export const pointsChart = (o: { title: string; rows: readonly BandRow[]; yTitle
     data: { values: o.rows as unknown as Array<Record<string, unknown>> },
     layer: [
       ...(o.bands
-        ? [{ mark: { type: 'rule' }, encoding: { x: { field: 'arm', type: 'nominal', title: 'arm', axis: { labelLimit: 0, labelAngle: -20 } }, y: { field: 'lo', type: 'quantitative', title: o.yTitle }, y2: { field: 'hi' }, color: { field: 'arm', type: 'nominal', title: 'arm', legend: { labelLimit: 0 } } } }]
+        ? [
+            {
+              mark: { type: 'rule' },
+              encoding: {
+                x: { field: 'arm', type: 'nominal', title: 'arm', axis: { labelLimit: 0, labelAngle: -20 } },
+                y: { field: 'lo', type: 'quantitative', title: o.yTitle },
+                y2: { field: 'hi' },
+                color: { field: 'arm', type: 'nominal', title: 'arm', legend: { labelLimit: 0 } },
+              },
+            },
+          ]
         : []),
-      { mark: { type: 'point', filled: true, size: 80 }, encoding: { x: { field: 'arm', type: 'nominal', title: 'arm', axis: { labelLimit: 0, labelAngle: -20 } }, y: { field: 'y', type: 'quantitative', title: o.yTitle, scale: { zero: false } }, color: { field: 'arm', type: 'nominal', title: 'arm', legend: { labelLimit: 0 } } } },
+      {
+        mark: { type: 'point', filled: true, size: 80 },
+        encoding: {
+          x: { field: 'arm', type: 'nominal', title: 'arm', axis: { labelLimit: 0, labelAngle: -20 } },
+          y: { field: 'y', type: 'quantitative', title: o.yTitle, scale: { zero: false } },
+          color: { field: 'arm', type: 'nominal', title: 'arm', legend: { labelLimit: 0 } },
+        },
+      },
     ],
   }) as vl.TopLevelSpec
 
@@ -98,16 +123,36 @@ export const claimCharts = (r: ClaimResult, seeds: number): vl.TopLevelSpec[] =>
         }),
       )
     case 'emanSelf':
-      return [pointsChart({ title: 'Linear probe on frozen features', rows: rowsOf(r, 'linear probe (%)', () => 0), yTitle: 'linear probe accuracy (%)', bands })]
+      return [
+        pointsChart({ title: 'Linear probe on frozen features', rows: rowsOf(r, 'linear probe (%)', () => 0), yTitle: 'linear probe accuracy (%)', bands }),
+      ]
     case 'momentum2':
-      return [bandChart({ title: 'Linear probe against batch size', rows: rowsOf(r, 'linear probe (%)', (c) => c.condition), xTitle: 'batch size', yTitle: 'linear probe accuracy (%)', xLog: true, bands })]
+      return [
+        bandChart({
+          title: 'Linear probe against batch size',
+          rows: rowsOf(r, 'linear probe (%)', (c) => c.condition),
+          xTitle: 'batch size',
+          yTitle: 'linear probe accuracy (%)',
+          xLog: true,
+          bands,
+        }),
+      ]
     case 'projectorOnly':
       return [
         pointsChart({ title: 'Linear probe on frozen features', rows: rowsOf(r, 'linear probe (%)', () => 0), yTitle: 'linear probe accuracy (%)', bands }),
         pointsChart({ title: 'Training step time', rows: rowsOf(r, 'step time (ms)', () => 0), yTitle: 'step time (ms)', bands }),
       ]
     case 'weightAlign':
-      return [bandChart({ title: 'Test accuracy against batch size (same images at every size, lr ∝ batch)', rows: rowsOf(r, 'test accuracy (%)', (c) => c.condition), xTitle: 'batch size', yTitle: 'test accuracy (%)', xLog: true, bands })]
+      return [
+        bandChart({
+          title: 'Test accuracy against batch size (same images at every size, lr ∝ batch)',
+          rows: rowsOf(r, 'test accuracy (%)', (c) => c.condition),
+          xTitle: 'batch size',
+          yTitle: 'test accuracy (%)',
+          xLog: true,
+          bands,
+        }),
+      ]
   }
 }
 
@@ -140,7 +185,10 @@ export const resultsMarkdown = (results: readonly ClaimResult[], info: RunInfo):
     lines.push(`## ${t.title}`, '', `Claim (${t.paper}): ${t.claim}.`, '', `**Verdict:** ${r.verdict}.`, '')
     const metrics = Object.keys(r.cells[0]?.metrics ?? {})
     lines.push(`| arm | condition | seeds | ${metrics.join(' | ')} |`, `| --- | --- | --- | ${metrics.map(() => '---').join(' | ')} |`)
-    for (const c of r.cells) lines.push(`| ${c.arm} | ${c.condition} | ${c.seeds} | ${metrics.map((k) => (c.metrics[k]!.n > 1 ? `${c.metrics[k]!.mean.toFixed(1)} ± ${c.metrics[k]!.std.toFixed(1)}` : c.metrics[k]!.mean.toFixed(1))).join(' | ')} |`)
+    for (const c of r.cells)
+      lines.push(
+        `| ${c.arm} | ${c.condition} | ${c.seeds} | ${metrics.map((k) => (c.metrics[k]!.n > 1 ? `${c.metrics[k]!.mean.toFixed(1)} ± ${c.metrics[k]!.std.toFixed(1)}` : c.metrics[k]!.mean.toFixed(1))).join(' | ')} |`,
+      )
     lines.push('')
   }
   return lines.join('\n')

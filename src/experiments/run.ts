@@ -27,7 +27,9 @@ export interface ExperimentsOptions {
 }
 
 /** Runs the claims' experiments (resuming a folder's finished runs) and writes the report; returns the results and the report's files. */
-export const runExperiments = async (o: ExperimentsOptions): Promise<{ results: ClaimResult[]; files: string[]; failures: ReadonlyArray<{ id: string; message: string }>; seconds: number }> => {
+export const runExperiments = async (
+  o: ExperimentsOptions,
+): Promise<{ results: ClaimResult[]; files: string[]; failures: ReadonlyArray<{ id: string; message: string }>; seconds: number }> => {
   const t0 = Date.now()
   const seeds = Array.from({ length: o.seeds }, (_, i) => i)
   const runs: ClaimRun[] = o.claims.flatMap((c) => claimRuns(c, o.budget, o.dataset, seeds))
@@ -36,13 +38,23 @@ export const runExperiments = async (o: ExperimentsOptions): Promise<{ results: 
     runs.map((r) => ({ params: { claim: r.claim, arm: r.arm, condition: r.condition, seed: r.seed }, file: r.file })),
   )
   if (E.isLeft(grid)) throw grid.left
-  const sweep = await runLocalSweep(grid.right, o.out, { workers: o.workers, every: 1_000_000, ...(o.onProgress === undefined ? {} : { onProgress: o.onProgress }) })
+  const sweep = await runLocalSweep(grid.right, o.out, {
+    workers: o.workers,
+    every: 1_000_000,
+    ...(o.onProgress === undefined ? {} : { onProgress: o.onProgress }),
+  })
   const byRun = new Map<ClaimRun, JobResult>()
   for (const [i, job] of grid.right.jobs.entries()) {
     const r = await finishedResult(o.out, job.id)
     if (r !== undefined) byRun.set(runs[i]!, r)
   }
-  const results = o.claims.map((c) => analyseClaim(c, runs.filter((r) => r.claim === c), byRun))
+  const results = o.claims.map((c) =>
+    analyseClaim(
+      c,
+      runs.filter((r) => r.claim === c),
+      byRun,
+    ),
+  )
   const seconds = (Date.now() - t0) / 1000
   const files = await writeExperimentsReport(o.out, results, runs, {
     budget: o.budget,

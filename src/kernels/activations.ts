@@ -20,7 +20,12 @@ const reluGradWasm: tf.KernelFunc = ({ inputs, backend }) => {
   const { dy, x } = inputs as { dy: tf.TensorInfo; x: tf.TensorInfo }
   const be = backend as unknown as WasmBackendLike
   const out = be.makeOutput([...x.shape], 'float32')
-  wasmKernels(be)!.reluGrad(offsetOf(be, out), offsetOf(be, dy), offsetOf(be, x), x.shape.reduce((p, d) => p * d, 1))
+  wasmKernels(be)!.reluGrad(
+    offsetOf(be, out),
+    offsetOf(be, dy),
+    offsetOf(be, x),
+    x.shape.reduce((p, d) => p * d, 1),
+  )
   return out
 }
 

@@ -31,7 +31,6 @@ interface AxpbyAttrs {
   readonly inPlace?: boolean
 }
 
-
 /**
  * Buffer donation's contract, one place for every backend: `x`'s storage may take the result only
  * when the caller donated `x`, no other tensor shares that storage, and it is not `y`'s.

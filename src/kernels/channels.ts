@@ -34,8 +34,7 @@ export { type ChannelLayout, channelView, layoutOf } from './channels/layout.js'
 const gradSumsKernel = defineKernel({ name: 'PolyakNormalizeGradSums', backends: { wasm: onWasm(gradSumsWasm), cpu: () => gradSumsCpu } })
 
 /** The shape, of `x`'s rank, that `[G·C]` statistics broadcast from: 1 on the reduced axes. */
-export const statsBroadcastShape = (shape: readonly number[], { lead, axis }: ChannelLayout): number[] =>
-  shape.map((d, i) => (i < lead || i === axis ? d : 1))
+export const statsBroadcastShape = (shape: readonly number[], { lead, axis }: ChannelLayout): number[] => shape.map((d, i) => (i < lead || i === axis ? d : 1))
 
 const normalizeKernel = defineKernel({
   name: 'PolyakNormalize',

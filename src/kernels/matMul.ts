@@ -44,7 +44,15 @@ const FEW_ROWS_MIN_K = 256
  */
 export const matMulT = (a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean): tf.Tensor => {
   if (tf.getBackend() !== 'wasm') return tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, transposeA, transposeB)
-  if (!transposeA && !transposeB && a.shape[0]! <= FEW_ROWS && a.shape[1]! >= FEW_ROWS_MIN_K && a.dtype === 'float32' && b.dtype === 'float32' && fewRowsKernel.available()) {
+  if (
+    !transposeA &&
+    !transposeB &&
+    a.shape[0]! <= FEW_ROWS &&
+    a.shape[1]! >= FEW_ROWS_MIN_K &&
+    a.dtype === 'float32' &&
+    b.dtype === 'float32' &&
+    fewRowsKernel.available()
+  ) {
     return tf.engine().runKernel('PolyakMatMulFewRows', { a, b }, {}) as tf.Tensor
   }
   if (!transposeA) return tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, false, transposeB)

@@ -74,7 +74,17 @@ const convInputGrad = (dy: tf.Tensor4D, filter: tf.Tensor4D, xShape: number[], s
   const [t, b, l, r] = [kh - 1 - p.top, kh - 1 - p.bottom, kw - 1 - p.left, kw - 1 - p.right]
   // a symmetric pad of (k − 1)/2 is what 'same' does for an odd kernel: skip the copy
   if (kh % 2 === 1 && kw % 2 === 1 && t === (kh - 1) / 2 && b === t && l === (kw - 1) / 2 && r === l) return tf.conv2d(dy, flipped, 1, 'same')
-  return tf.conv2d(tf.pad(dy, [[0, 0], [t, b], [l, r], [0, 0]]), flipped, 1, 'valid')
+  return tf.conv2d(
+    tf.pad(dy, [
+      [0, 0],
+      [t, b],
+      [l, r],
+      [0, 0],
+    ]),
+    flipped,
+    1,
+    'valid',
+  )
 }
 
 /**
@@ -83,7 +93,13 @@ const convInputGrad = (dy: tf.Tensor4D, filter: tf.Tensor4D, xShape: number[], s
  * polyak's `im2colT` kernel where registered, else from the `kh·kw` shifted windows of the padded
  * input concatenated along channels (`(dyᵀ·colsᵀ)ᵀ`).
  */
-const convFilterGrad = (x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: [number, number, number, number], strides: [number, number], pad: 'same' | 'valid'): tf.Tensor => {
+const convFilterGrad = (
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  filterShape: [number, number, number, number],
+  strides: [number, number],
+  pad: 'same' | 'valid',
+): tf.Tensor => {
   if (tf.getKernel('Conv2DBackpropFilter', tf.getBackend()) !== undefined) {
     return tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides, pad, dataFormat: 'NHWC', filterShape }) as tf.Tensor
   }
@@ -95,7 +111,15 @@ const convFilterGrad = (x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: [number, n
     const cols = im2colT(x, { kh, kw, sh, sw, top, left, oh, ow })
     return tf.reshape(matMulT(cols, tf.reshape(dy, [n * oh * ow, co]), false, false), filterShape)
   }
-  const xp = top + bottom + left + right > 0 ? tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]]) : x
+  const xp =
+    top + bottom + left + right > 0
+      ? tf.pad(x, [
+          [0, 0],
+          [top, bottom],
+          [left, right],
+          [0, 0],
+        ])
+      : x
   const windows: tf.Tensor[] = []
   for (let i = 0; i < kh; i++) {
     for (let j = 0; j < kw; j++) {
@@ -112,7 +136,10 @@ const GRADIENTS: Record<string, { inputsToSave?: string[]; outputsToSave?: boole
   Sub: { inputsToSave: ['a', 'b'], gradFunc: (dy, [a, b]) => ({ a: () => unbroadcast(dy, a!.shape), b: () => unbroadcast(tf.neg(dy), b!.shape) }) },
   Multiply: {
     inputsToSave: ['a', 'b'],
-    gradFunc: (dy, [a, b]) => ({ a: () => unbroadcast(tf.mul(dy, tf.cast(b!, 'float32')), a!.shape), b: () => unbroadcast(tf.mul(dy, tf.cast(a!, 'float32')), b!.shape) }),
+    gradFunc: (dy, [a, b]) => ({
+      a: () => unbroadcast(tf.mul(dy, tf.cast(b!, 'float32')), a!.shape),
+      b: () => unbroadcast(tf.mul(dy, tf.cast(a!, 'float32')), b!.shape),
+    }),
   },
   RealDiv: {
     inputsToSave: ['a', 'b'],
@@ -185,7 +212,11 @@ const GRADIENTS: Record<string, { inputsToSave?: string[]; outputsToSave?: boole
     saveAllInputs: true,
     gradFunc: (dy, saved, attrs) => {
       const axis = (attrs.axis as number) < 0 ? (attrs.axis as number) + dy.rank : (attrs.axis as number)
-      const parts = tf.split(dy, saved.map((t) => t.shape[axis]!), axis)
+      const parts = tf.split(
+        dy,
+        saved.map((t) => t.shape[axis]!),
+        axis,
+      )
       return Object.fromEntries(parts.map((p, i) => [String(i), () => p]))
     },
   },
@@ -200,7 +231,14 @@ const GRADIENTS: Record<string, { inputsToSave?: string[]; outputsToSave?: boole
     inputsToSave: ['x'],
     gradFunc: (dy, [x], attrs) => {
       const paddings = attrs.paddings as Array<[number, number]>
-      return { x: () => tf.slice(dy, paddings.map((p) => p[0]), x!.shape) }
+      return {
+        x: () =>
+          tf.slice(
+            dy,
+            paddings.map((p) => p[0]),
+            x!.shape,
+          ),
+      }
     },
   },
   Tile: {
@@ -209,7 +247,13 @@ const GRADIENTS: Record<string, { inputsToSave?: string[]; outputsToSave?: boole
       const reps = attrs.reps as number[]
       // view dy as [r0, d0, r1, d1, ...] and sum over the repetition axes
       const split = x!.shape.flatMap((d, i) => [reps[i]!, d])
-      return { x: () => tf.sum(tf.reshape(dy, split), split.map((_, i) => i).filter((i) => i % 2 === 0)) }
+      return {
+        x: () =>
+          tf.sum(
+            tf.reshape(dy, split),
+            split.map((_, i) => i).filter((i) => i % 2 === 0),
+          ),
+      }
     },
   },
 }

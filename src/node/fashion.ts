@@ -73,7 +73,8 @@ export const fashionCache = (): string => {
     if (nonEmpty.length < PER_CLASS) throw new DataFileError(file, `expected at least ${PER_CLASS} images, got ${nonEmpty.length}`)
     const images = nonEmpty.slice(0, PER_CLASS)
     images.forEach((img, i) => {
-      if (!Array.isArray(img) || img.length !== SIDE * SIDE) throw new DataFileError(file, `image ${i} has ${Array.isArray(img) ? img.length : typeof img} values, expected ${SIDE * SIDE}`)
+      if (!Array.isArray(img) || img.length !== SIDE * SIDE)
+        throw new DataFileError(file, `image ${i} has ${Array.isArray(img) ? img.length : typeof img} values, expected ${SIDE * SIDE}`)
       const bad = img.findIndex((v) => !Number.isInteger(v) || (v as number) < 0 || (v as number) > 255)
       if (bad >= 0) throw new DataFileError(file, `image ${i} pixel ${bad} is ${String(img[bad])}, expected an integer 0–255`)
     })

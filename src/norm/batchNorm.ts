@@ -62,14 +62,7 @@ export const initBatchNormState = <T extends Leaf>(ops: Ops<T>, op: string, chan
 }
 
 /** Eval-mode BatchNorm: `y = γ·(x − mean)/√(variance + ε) + β` with the running statistics. */
-export const batchNormEval = <T extends Leaf>(
-  ops: Ops<T>,
-  op: string,
-  x: T,
-  params: BatchNormParams<T>,
-  stats: BatchNormStats<T>,
-  epsilon: number,
-): T => {
+export const batchNormEval = <T extends Leaf>(ops: Ops<T>, op: string, x: T, params: BatchNormParams<T>, stats: BatchNormStats<T>, epsilon: number): T => {
   channelAxes(op, x, params.gamma.shape[0]!)
   return affineNormalize(ops, x, stats.mean, stats.variance, params.gamma, params.beta, epsilon)
 }
@@ -148,4 +141,3 @@ const makeBatchNorm = <T extends Leaf>(ops: Ops<T>, c: BatchNormSettings): Norma
       return [y, { params, stats: next }]
     }),
 })
-

@@ -65,6 +65,10 @@ export interface WeightNormalizerDefinition<S = never> extends DefinitionBase<S>
 export type AnyDefinition = NormalizerDefinition<any> | WeightNormalizerDefinition<any>
 
 /** Builds a definition's normalizer from a user config: `Either<ConfigError, …>`, the library's constructor pattern. */
-export const construct = <D extends AnyDefinition, T extends Leaf>(definition: D, ops: Ops<T>, config: unknown): E.Either<ConfigError, ReturnType<D['build']>> => {
+export const construct = <D extends AnyDefinition, T extends Leaf>(
+  definition: D,
+  ops: Ops<T>,
+  config: unknown,
+): E.Either<ConfigError, ReturnType<D['build']>> => {
   return E.map((settings: unknown) => definition.build(ops, settings as never) as ReturnType<D['build']>)(definition.decode(config))
 }

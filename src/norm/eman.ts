@@ -43,10 +43,7 @@ import type { Normalizer } from './normalizer.js'
  * const teacherBn = unsafeEman(ops)
  * const [y, same] = teacherBn.apply(x, 'train')(teacherState)   // eval-mode BN, stats unchanged
  */
-export const eman = <T extends Leaf>(
-  ops: Ops<T>,
-  config: BatchNormConfig = {},
-): E.Either<ConfigError, Normalizer<T, BatchNormParams<T>, BatchNormStats<T>>> =>
+export const eman = <T extends Leaf>(ops: Ops<T>, config: BatchNormConfig = {}): E.Either<ConfigError, Normalizer<T, BatchNormParams<T>, BatchNormStats<T>>> =>
   E.map((c: BatchNormSettings) => makeEman(ops, c))(decodeBatchNormConfig('eman config', config))
 
 /** `eman` in the registry's terms: decode (io-ts), then build. */

@@ -37,8 +37,7 @@ const checkSpec = (c: { groups: number | undefined; groupSize: number | undefine
           field: c.groups === undefined ? 'groups' : 'groupSize',
           value: c.groups === undefined ? undefined : c.groupSize,
           message:
-            'give exactly one of groups (number of groups) and groupSize (channels per group); ' +
-            'layerNorm is groups: 1, instanceNorm is groupSize: 1',
+            'give exactly one of groups (number of groups) and groupSize (channels per group); ' + 'layerNorm is groups: 1, instanceNorm is groupSize: 1',
         },
       ]
     : []
@@ -63,10 +62,8 @@ const checkSpec = (c: { groups: number | undefined; groupSize: number | undefine
  * const gn = unsafeGroupNorm(ops, { groups: 8 })
  * const [y] = gn.apply(x, 'train')(gn.init(64))
  */
-export const groupNorm = <T extends Leaf>(
-  ops: Ops<T>,
-  config: GroupNormConfig,
-): E.Either<ConfigError, Normalizer<T, AffineParams<T>, NoStats>> => E.map((c: GroupNormSettings) => makeGroupNorm(ops, c))(decodeGroupNorm('groupNorm', config))
+export const groupNorm = <T extends Leaf>(ops: Ops<T>, config: GroupNormConfig): E.Either<ConfigError, Normalizer<T, AffineParams<T>, NoStats>> =>
+  E.map((c: GroupNormSettings) => makeGroupNorm(ops, c))(decodeGroupNorm('groupNorm', config))
 
 /** A decoded group spec: the group count or the group size, ε, and the name the normalizer reports. */
 export interface GroupNormSettings {
@@ -107,7 +104,7 @@ export const groupNormDefinition: NormalizerDefinition<GroupNormSettings> = {
 export const layerNormDefinition: NormalizerDefinition<GroupNormSettings> = {
   kind: 'activation',
   name: 'layerNorm',
-  summary: "LayerNorm as GroupNorm with one group (each sample over all its features)",
+  summary: 'LayerNorm as GroupNorm with one group (each sample over all its features)',
   capabilities: { batchDependent: false, hasStats: false },
   fields: epsilonOnly,
   decode: (config) => decodeSpecialCase('layerNorm', { groups: 1 }, config),
@@ -129,19 +126,23 @@ export const instanceNormDefinition: NormalizerDefinition<GroupNormSettings> = {
 export const unsafeGroupNorm = <T extends Leaf>(ops: Ops<T>, config: GroupNormConfig) => unsafe(groupNorm(ops, config))
 
 /** LayerNorm as GroupNorm with one group: each sample normalised over all of its features. */
-export const layerNorm = <T extends Leaf>(ops: Ops<T>, config: { readonly epsilon?: number } = {}): E.Either<ConfigError, Normalizer<T, AffineParams<T>, NoStats>> =>
-  E.map((s: GroupNormSettings) => makeGroupNorm(ops, s))(layerNormDefinition.decode(config))
+export const layerNorm = <T extends Leaf>(
+  ops: Ops<T>,
+  config: { readonly epsilon?: number } = {},
+): E.Either<ConfigError, Normalizer<T, AffineParams<T>, NoStats>> => E.map((s: GroupNormSettings) => makeGroupNorm(ops, s))(layerNormDefinition.decode(config))
 
 /** `layerNorm` that throws. */
 export const unsafeLayerNorm = <T extends Leaf>(ops: Ops<T>, config: { readonly epsilon?: number } = {}) => unsafe(layerNorm(ops, config))
 
 /** InstanceNorm as GroupNorm with one channel per group: each sample's channel normalised over space. */
-export const instanceNorm = <T extends Leaf>(ops: Ops<T>, config: { readonly epsilon?: number } = {}): E.Either<ConfigError, Normalizer<T, AffineParams<T>, NoStats>> =>
+export const instanceNorm = <T extends Leaf>(
+  ops: Ops<T>,
+  config: { readonly epsilon?: number } = {},
+): E.Either<ConfigError, Normalizer<T, AffineParams<T>, NoStats>> =>
   E.map((s: GroupNormSettings) => makeGroupNorm(ops, s))(instanceNormDefinition.decode(config))
 
 /** `instanceNorm` that throws. */
-export const unsafeInstanceNorm = <T extends Leaf>(ops: Ops<T>, config: { readonly epsilon?: number } = {}) =>
-  unsafe(instanceNorm(ops, config))
+export const unsafeInstanceNorm = <T extends Leaf>(ops: Ops<T>, config: { readonly epsilon?: number } = {}) => unsafe(instanceNorm(ops, config))
 
 const makeGroupNorm = <T extends Leaf>(ops: Ops<T>, { spec, epsilon, name }: GroupNormSettings): Normalizer<T, AffineParams<T>, NoStats> => {
   const groupsFor = (channels: number): number => {

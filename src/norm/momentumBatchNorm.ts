@@ -115,11 +115,22 @@ const decodeMomentumBatchNorm = (config: unknown): E.Either<ConfigError, Momentu
     decodeConfig(
       'momentumBatchNorm config',
       fields,
-      { totalSteps: undefined as unknown as PositiveInt, epsilon: 1e-5 as Epsilon, referenceDoubleBessel: false, normalizeVariance: undefined, storedVariance: undefined },
+      {
+        totalSteps: undefined as unknown as PositiveInt,
+        epsilon: 1e-5 as Epsilon,
+        referenceDoubleBessel: false,
+        normalizeVariance: undefined,
+        storedVariance: undefined,
+      },
       config,
       (c) =>
         c.referenceDoubleBessel && (c.normalizeVariance !== undefined || c.storedVariance !== undefined)
-          ? [{ field: 'referenceDoubleBessel', message: 'is shorthand for normalizeVariance and storedVariance both unbiasedTwice; give either it or those two' }]
+          ? [
+              {
+                field: 'referenceDoubleBessel',
+                message: 'is shorthand for normalizeVariance and storedVariance both unbiasedTwice; give either it or those two',
+              },
+            ]
           : [],
     ),
   )
@@ -128,7 +139,7 @@ const decodeMomentumBatchNorm = (config: unknown): E.Either<ConfigError, Momentu
 export const momentumBatchNormDefinition: NormalizerDefinition<MomentumBatchNormSettings> = {
   kind: 'activation',
   name: 'momentumBatchNorm',
-  summary: "Momentum BatchNorm (Momentum² Teacher): batch statistics blended with running ones by a cosine α(step)",
+  summary: 'Momentum BatchNorm (Momentum² Teacher): batch statistics blended with running ones by a cosine α(step)',
   capabilities: { batchDependent: true, hasStats: true },
   fields: momentumBatchNormFields,
   decode: decodeMomentumBatchNorm,
@@ -137,8 +148,7 @@ export const momentumBatchNormDefinition: NormalizerDefinition<MomentumBatchNorm
 }
 
 /** `momentumBatchNorm` that throws the `ConfigError` instead of returning it. */
-export const unsafeMomentumBatchNorm = <T extends Leaf>(ops: Ops<T>, config: MomentumBatchNormConfig) =>
-  unsafe(momentumBatchNorm(ops, config))
+export const unsafeMomentumBatchNorm = <T extends Leaf>(ops: Ops<T>, config: MomentumBatchNormConfig) => unsafe(momentumBatchNorm(ops, config))
 
 const makeMbn = <T extends Leaf>(
   ops: Ops<T>,
@@ -169,7 +179,7 @@ const makeMbn = <T extends Leaf>(
             `the batch of ${batch} (x ${showShape(x.shape)}) must split into ${String(views)} equal views along axis 0`,
           )
         }
-        const n = (x.shape.reduce((a, d) => a * d, 1) / channels) / views
+        const n = x.shape.reduce((a, d) => a * d, 1) / channels / views
         if (n < 2) {
           throw new InvalidArgumentError(
             'momentumBatchNorm: x',

@@ -50,10 +50,7 @@ export const channelAxes = (op: string, x: Leaf, channels: number): number[] => 
   }
   const c = x.shape[x.shape.length - 1]!
   if (c !== channels) {
-    throw new ShapeMismatchError(
-      `${op}: x`,
-      `x ${showShape(x.shape)} has ${c} channels (last axis) but the parameters are for ${channels} channels`,
-    )
+    throw new ShapeMismatchError(`${op}: x`, `x ${showShape(x.shape)} has ${c} channels (last axis) but the parameters are for ${channels} channels`)
   }
   return x.shape.slice(0, -1).map((_, i) => i)
 }

@@ -95,7 +95,11 @@ const lookup = (kind: AnyDefinition['kind'], name: string): E.Either<ConfigError
   const what = kind === 'activation' ? 'an activation normalizer' : 'a weight normalizer'
   return E.left(
     new ConfigError('normalizer spec', [
-      { field: 'name', value: name, message: `${d === undefined ? 'not registered' : `'${name}' is not ${what}`}; expected one of 'none', ${known.join(', ')}` },
+      {
+        field: 'name',
+        value: name,
+        message: `${d === undefined ? 'not registered' : `'${name}' is not ${what}`}; expected one of 'none', ${known.join(', ')}`,
+      },
     ]),
   )
 }
@@ -173,8 +177,16 @@ export const normSpecCodec = (kind: AnyDefinition['kind']): t.Type<NormSpec, Nor
           !Array.isArray(u) &&
           typeof (u as { name?: unknown }).name === 'string' &&
           Object.keys(u).every((k) => k === 'name' || k === 'config') &&
-          ((u as { config?: unknown }).config === undefined || (typeof (u as { config?: unknown }).config === 'object' && (u as { config?: unknown }).config !== null)))
-      if (!shapeOk) return t.failure(u, c, `expected a normalizer name or { "name": …, "config": { … } }; names: 'none', ${normalizerDefinitions(kind).map((d) => `'${d.name}'`).join(', ')}`)
+          ((u as { config?: unknown }).config === undefined ||
+            (typeof (u as { config?: unknown }).config === 'object' && (u as { config?: unknown }).config !== null)))
+      if (!shapeOk)
+        return t.failure(
+          u,
+          c,
+          `expected a normalizer name or { "name": …, "config": { … } }; names: 'none', ${normalizerDefinitions(kind)
+            .map((d) => `'${d.name}'`)
+            .join(', ')}`,
+        )
       const name = specName(u as NormSpec)
       const found = name === 'none' ? E.right(undefined) : lookup(kind, name)
       return E.isLeft(found) ? t.failure(u, c, found.left.issues[0]!.message) : t.success(u as NormSpec)

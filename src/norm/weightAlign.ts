@@ -62,10 +62,7 @@ const fields = weightAlignFields
  * const s = wa.init(kernel)                         // { params: { weight, gamma: ones[O] }, stats: {} }
  * const y = ops.conv2d(x, wa.transform(s.params), 1, 'same')
  */
-export const weightAlign = <T extends Leaf>(
-  ops: Ops<T>,
-  config: WeightAlignConfig = {},
-): E.Either<ConfigError, WeightNormalizer<T, WeightAlignParams<T>>> =>
+export const weightAlign = <T extends Leaf>(ops: Ops<T>, config: WeightAlignConfig = {}): E.Either<ConfigError, WeightNormalizer<T, WeightAlignParams<T>>> =>
   E.map((c: WeightAlignSettings) => makeWa(ops, c))(decodeWeightAlign(config))
 
 /** The decoded configuration. */
@@ -91,16 +88,16 @@ export const weightAlignDefinition: WeightNormalizerDefinition<WeightAlignSettin
 /** `weightAlign` that throws the `ConfigError` instead of returning it. */
 export const unsafeWeightAlign = <T extends Leaf>(ops: Ops<T>, config: WeightAlignConfig = {}) => unsafe(weightAlign(ops, config))
 
-const makeWa = <T extends Leaf>(
-  ops: Ops<T>,
-  c: WeightAlignSettings,
-): WeightNormalizer<T, WeightAlignParams<T>> => {
+const makeWa = <T extends Leaf>(ops: Ops<T>, c: WeightAlignSettings): WeightNormalizer<T, WeightAlignParams<T>> => {
   const transform = (params: WeightAlignParams<T>): T =>
     ops.tidy(() => {
       const w = params.weight
       const { outAxis, fanInAxes, fanIn, filters } = filterAxes('weightAlign', c.layout, w.shape)
       if (params.gamma.shape.length !== 1 || params.gamma.shape[0] !== filters) {
-        throw new ShapeMismatchError('weightAlign: gamma', `expected [${filters}] (one per output filter of ${showShape(w.shape)}), got ${showShape(params.gamma.shape)}`)
+        throw new ShapeMismatchError(
+          'weightAlign: gamma',
+          `expected [${filters}] (one per output filter of ${showShape(w.shape)}), got ${showShape(params.gamma.shape)}`,
+        )
       }
       const m = ops.moments(w, fanInAxes, { keepDims: true })
       // G·γ_o / √(N·(σ²_o + ε)) = (G/√N)·γ_o·rsqrt(σ²_o + ε)

@@ -103,22 +103,16 @@ export const weightStandardizationDefinition: WeightNormalizerDefinition<WeightS
 }
 
 /** `weightStandardization` that throws the `ConfigError` instead of returning it. */
-export const unsafeWeightStandardization = <T extends Leaf>(ops: Ops<T>, config: WeightStandardizationConfig = {}) =>
-  unsafe(weightStandardization(ops, config))
+export const unsafeWeightStandardization = <T extends Leaf>(ops: Ops<T>, config: WeightStandardizationConfig = {}) => unsafe(weightStandardization(ops, config))
 
-const makeWs = <T extends Leaf>(
-  ops: Ops<T>,
-  c: WeightStandardizationSettings,
-): WeightNormalizer<T, StandardizedWeightParams<T>> => {
+const makeWs = <T extends Leaf>(ops: Ops<T>, c: WeightStandardizationSettings): WeightNormalizer<T, StandardizedWeightParams<T>> => {
   const transform = (params: StandardizedWeightParams<T>): T =>
     ops.tidy(() => {
       const w = params.weight
       const { fanInAxes } = filterAxes('weightStandardization', c.layout, w.shape)
       const m = ops.moments(w, fanInAxes, { keepDims: true, estimator: c.estimator })
       const inv =
-        c.epsilonPlacement === 'variance'
-          ? ops.rsqrt(ops.shift(m.variance, c.epsilon))
-          : ops.div(ops.ones([]), ops.shift(ops.sqrt(m.variance), c.epsilon))
+        c.epsilonPlacement === 'variance' ? ops.rsqrt(ops.shift(m.variance, c.epsilon)) : ops.div(ops.ones([]), ops.shift(ops.sqrt(m.variance), c.epsilon))
       return ops.normalize(w, m.mean, inv, ops.zeros(inv.shape))
     })
   return {

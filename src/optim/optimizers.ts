@@ -38,11 +38,9 @@ const stepLeaves = (
   f: (p: tf.Tensor, g: tf.Tensor, s: tf.Tensor[], path: string) => tf.Tensor[],
 ): TreeRecord<tf.Tensor>[] => {
   const outs: tf.Tensor[][] = [[], ...states.map(() => [])]
-  zipN<tf.Tensor, void>(
-    [params, grads, ...states],
-    ([p, g, ...s], path) => f(p!, g!, s, path).forEach((t, i) => outs[i]!.push(t)),
-    { names: ['params', 'grads', ...states.map(() => 'optimizer state')] },
-  )
+  zipN<tf.Tensor, void>([params, grads, ...states], ([p, g, ...s], path) => f(p!, g!, s, path).forEach((t, i) => outs[i]!.push(t)), {
+    names: ['params', 'grads', ...states.map(() => 'optimizer state')],
+  })
   return outs.map((o) => fromLeaves(params, o) as TreeRecord<tf.Tensor>)
 }
 
@@ -112,7 +110,14 @@ export const lars = (config: { lr: LearningRate; momentum?: number; weightDecay?
 }
 
 /** Adam (Kingma & Ba 2015) with bias correction; optional decoupled weight decay (AdamW) on non-excluded leaves. */
-export const adam = (config: { lr: LearningRate; beta1?: number; beta2?: number; epsilon?: number; weightDecay?: number; exclude?: PathPredicate }): Optimizer => {
+export const adam = (config: {
+  lr: LearningRate
+  beta1?: number
+  beta2?: number
+  epsilon?: number
+  weightDecay?: number
+  exclude?: PathPredicate
+}): Optimizer => {
   const b1 = config.beta1 ?? 0.9
   const b2 = config.beta2 ?? 0.999
   const eps = config.epsilon ?? 1e-8

@@ -39,7 +39,14 @@ export const renderSvg = async (spec: vl.TopLevelSpec): Promise<string> => {
 }
 
 /** A line chart of `y` against `x`, one line per `series`, with optional error band (`lo`/`hi`). */
-export const lineChart = (title: string, rows: Rows, x: string, y: string, series: string, options: { xLog?: boolean; yTitle?: string; xTitle?: string } = {}): vl.TopLevelSpec => ({
+export const lineChart = (
+  title: string,
+  rows: Rows,
+  x: string,
+  y: string,
+  series: string,
+  options: { xLog?: boolean; yTitle?: string; xTitle?: string } = {},
+): vl.TopLevelSpec => ({
   $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
   title,
   width: 420,

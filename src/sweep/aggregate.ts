@@ -17,9 +17,10 @@ const pct = (x: unknown): number | undefined => (typeof x === 'number' ? Math.ro
 export const metricsOf = (r: JobResult): Record<string, number | undefined> => {
   const x = r.result as Record<string, unknown>
   const final = x.final as { student?: number; teacher?: number } | undefined
-  if (x.kind === 'semiSupervised') return { 'student accuracy (%)': pct(final?.student), 'teacher accuracy (%)': pct(final?.teacher), 'seconds': Math.round(r.seconds) }
-  if (x.kind === 'selfSupervised') return { 'linear probe (%)': pct(x.linearProbe), 'kNN (%)': pct(x.knn), 'seconds': Math.round(r.seconds) }
-  return { 'accuracy (%)': pct(x.accuracy), 'seconds': Math.round(r.seconds) }
+  if (x.kind === 'semiSupervised')
+    return { 'student accuracy (%)': pct(final?.student), 'teacher accuracy (%)': pct(final?.teacher), seconds: Math.round(r.seconds) }
+  if (x.kind === 'selfSupervised') return { 'linear probe (%)': pct(x.linearProbe), 'kNN (%)': pct(x.knn), seconds: Math.round(r.seconds) }
+  return { 'accuracy (%)': pct(x.accuracy), seconds: Math.round(r.seconds) }
 }
 
 /** Reads every finished job of `grid` in `out` and writes the table and report; returns the rows (jobs not finished are absent). */
@@ -34,7 +35,14 @@ export const aggregate = async (grid: SweepGrid, out: string): Promise<{ rows: R
       continue
     }
     results.push(r)
-    rows.push({ job: job.id, ...Object.fromEntries(grid.fields.map((f) => [f, typeof job.params[f] === 'object' ? JSON.stringify(job.params[f]) : (job.params[f] as string | number)])), ...metricsOf(r), worker: r.worker })
+    rows.push({
+      job: job.id,
+      ...Object.fromEntries(
+        grid.fields.map((f) => [f, typeof job.params[f] === 'object' ? JSON.stringify(job.params[f]) : (job.params[f] as string | number)]),
+      ),
+      ...metricsOf(r),
+      worker: r.worker,
+    })
   }
   const files = await writeReport(
     out,

@@ -68,7 +68,8 @@ const setPath = (obj: Record<string, unknown>, path: string, value: unknown): Re
 const fieldIssues = (group: 'product' | 'zip', fields: Record<string, unknown[]> | undefined): ConfigIssue[] =>
   Object.keys(fields ?? {}).flatMap((f) => {
     const parts = f.split('.')
-    if (parts.some((p) => p === '' || FORBIDDEN_KEYS.has(p))) return [{ field: `${group}.${f}`, message: 'expected a dotted path into the train file, e.g. config.seed' }]
+    if (parts.some((p) => p === '' || FORBIDDEN_KEYS.has(p)))
+      return [{ field: `${group}.${f}`, message: 'expected a dotted path into the train file, e.g. config.seed' }]
     if (!TOP.has(parts[0]!)) return [{ field: `${group}.${f}`, message: `a field of the train file starts with one of ${[...TOP].join(', ')}` }]
     return []
   })
@@ -78,16 +79,22 @@ const fieldIssues = (group: 'product' | 'zip', fields: Record<string, unknown[]>
  * (`decodeTrainFile`), naming the job and the field of the first problem. Nothing is run.
  */
 export const decodeGrid = async (json: unknown): Promise<E.Either<ConfigError, SweepGrid>> => {
-  const top = decodeConfig('sweep grid', FIELDS, { name: undefined, base: undefined as unknown as Record<string, unknown>, product: undefined, zip: undefined }, json, (g) => {
-    const issues = [...fieldIssues('product', g.product), ...fieldIssues('zip', g.zip)]
-    const zipLengths = Object.values(g.zip ?? {}).map((v) => v.length)
-    if (new Set(zipLengths).size > 1) issues.push({ field: 'zip', message: `the zipped lists must have one length, got ${zipLengths.join(', ')}` })
-    const both = Object.keys(g.product ?? {}).filter((k) => k in (g.zip ?? {}))
-    if (both.length > 0) issues.push({ field: `zip.${both[0]}`, message: 'a field may vary in product or in zip, not both' })
-    const count = Object.values(g.product ?? {}).reduce((n, v) => n * v.length, 1) * (zipLengths[0] ?? 1)
-    if (count > MAX_JOBS) issues.push({ field: 'product', message: `the grid expands to ${count} jobs, more than ${MAX_JOBS}` })
-    return issues
-  })
+  const top = decodeConfig(
+    'sweep grid',
+    FIELDS,
+    { name: undefined, base: undefined as unknown as Record<string, unknown>, product: undefined, zip: undefined },
+    json,
+    (g) => {
+      const issues = [...fieldIssues('product', g.product), ...fieldIssues('zip', g.zip)]
+      const zipLengths = Object.values(g.zip ?? {}).map((v) => v.length)
+      if (new Set(zipLengths).size > 1) issues.push({ field: 'zip', message: `the zipped lists must have one length, got ${zipLengths.join(', ')}` })
+      const both = Object.keys(g.product ?? {}).filter((k) => k in (g.zip ?? {}))
+      if (both.length > 0) issues.push({ field: `zip.${both[0]}`, message: 'a field may vary in product or in zip, not both' })
+      const count = Object.values(g.product ?? {}).reduce((n, v) => n * v.length, 1) * (zipLengths[0] ?? 1)
+      if (count > MAX_JOBS) issues.push({ field: 'product', message: `the grid expands to ${count} jobs, more than ${MAX_JOBS}` })
+      return issues
+    },
+  )
   if (E.isLeft(top)) return top
   const g = top.right
   const productFields = Object.keys(g.product ?? {})
@@ -104,11 +111,21 @@ export const decodeGrid = async (json: unknown): Promise<E.Either<ConfigError, S
       for (const [f, v] of Object.entries(params)) file = setPath(file, f, v)
       const decoded = decodeTrainFile(file)
       if (E.isLeft(decoded)) {
-        return E.left(new ConfigError('sweep grid', decoded.left.issues.map((i) => ({ ...i, field: `job ${jobs.length} (${preview(params, 120)}): ${i.field}` }))))
+        return E.left(
+          new ConfigError(
+            'sweep grid',
+            decoded.left.issues.map((i) => ({ ...i, field: `job ${jobs.length} (${preview(params, 120)}): ${i.field}` })),
+          ),
+        )
       }
       const id = (await sha256Hex(canonicalJson(decoded.right))).slice(0, 16)
       const twin = seen.get(id)
-      if (twin !== undefined) return E.left(new ConfigError('sweep grid', [{ field: `job ${jobs.length}`, value: params, message: `runs the same train file as job ${twin}; drop the repeated value` }]))
+      if (twin !== undefined)
+        return E.left(
+          new ConfigError('sweep grid', [
+            { field: `job ${jobs.length}`, value: params, message: `runs the same train file as job ${twin}; drop the repeated value` },
+          ]),
+        )
       seen.set(id, jobs.length)
       jobs.push({ id, params, file, decoded: decoded.right })
     }
@@ -120,14 +137,24 @@ export const decodeGrid = async (json: unknown): Promise<E.Either<ConfigError, S
  * Jobs from train files given one by one (what a program builds, where a grid file has product and
  * zip): each is validated and gets its stable id; the first problem names the job and the field.
  */
-export const jobsOf = async (name: string, entries: ReadonlyArray<{ readonly params: Readonly<Record<string, unknown>>; readonly file: Readonly<Record<string, unknown>> }>): Promise<E.Either<ConfigError, SweepGrid>> => {
+export const jobsOf = async (
+  name: string,
+  entries: ReadonlyArray<{ readonly params: Readonly<Record<string, unknown>>; readonly file: Readonly<Record<string, unknown>> }>,
+): Promise<E.Either<ConfigError, SweepGrid>> => {
   const jobs: SweepJob[] = []
   const seen = new Map<string, number>()
   for (const [i, e] of entries.entries()) {
     const decoded = decodeTrainFile(e.file)
-    if (E.isLeft(decoded)) return E.left(new ConfigError(name, decoded.left.issues.map((x) => ({ ...x, field: `job ${i} (${preview(e.params, 120)}): ${x.field}` }))))
+    if (E.isLeft(decoded))
+      return E.left(
+        new ConfigError(
+          name,
+          decoded.left.issues.map((x) => ({ ...x, field: `job ${i} (${preview(e.params, 120)}): ${x.field}` })),
+        ),
+      )
     const id = (await sha256Hex(canonicalJson(decoded.right))).slice(0, 16)
-    if (seen.has(id)) return E.left(new ConfigError(name, [{ field: `job ${i}`, value: e.params, message: `runs the same train file as job ${seen.get(id)!}` }]))
+    if (seen.has(id))
+      return E.left(new ConfigError(name, [{ field: `job ${i}`, value: e.params, message: `runs the same train file as job ${seen.get(id)!}` }]))
     seen.set(id, i)
     jobs.push({ id, params: e.params, file: e.file, decoded: decoded.right })
   }

@@ -49,7 +49,13 @@ export const runLocalSweep = async (
   const report = (): void => {
     const mean = durations.length === 0 ? undefined : durations.reduce((a, b) => a + b, 0) / durations.length
     const left = grid.jobs.length - done - failures.length
-    options.onProgress?.({ total: grid.jobs.length, done, running, failed: failures.length, ...(mean === undefined ? {} : { eta: (mean * left) / Math.max(1, Math.min(options.workers, left)) }) })
+    options.onProgress?.({
+      total: grid.jobs.length,
+      done,
+      running,
+      failed: failures.length,
+      ...(mean === undefined ? {} : { eta: (mean * left) / Math.max(1, Math.min(options.workers, left)) }),
+    })
   }
   report()
   let next = 0

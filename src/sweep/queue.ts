@@ -65,7 +65,14 @@ export const connectionOf = (url: string): Record<string, unknown> => {
 /** Pings Redis at `url` (3 s at most); a `RedisUnreachableError` saying why when it does not answer. */
 export const checkRedis = async (url: string): Promise<void> => {
   const { Redis } = await load()
-  const client = new Redis({ ...connectionOf(url), lazyConnect: true, connectTimeout: 3000, retryStrategy: () => null, maxRetriesPerRequest: 0, enableOfflineQueue: false })
+  const client = new Redis({
+    ...connectionOf(url),
+    lazyConnect: true,
+    connectTimeout: 3000,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+  })
   client.on('error', () => {})
   try {
     await client.connect()
@@ -103,7 +110,9 @@ export const enqueueSweep = async (grid: SweepGrid, out: string, url: string, qu
       }
       todo.push({ job, jobId })
     }
-    await queue.addBulk(todo.map(({ job, jobId }) => ({ name: job.id, data: { job, out }, opts: { jobId, attempts: 2, removeOnComplete: false, removeOnFail: false } })))
+    await queue.addBulk(
+      todo.map(({ job, jobId }) => ({ name: job.id, data: { job, out }, opts: { jobId, attempts: 2, removeOnComplete: false, removeOnFail: false } })),
+    )
     return { queued: todo.length, finished: grid.jobs.length - todo.length }
   } finally {
     await queue.close()
@@ -111,7 +120,13 @@ export const enqueueSweep = async (grid: SweepGrid, out: string, url: string, qu
 }
 
 /** Follows the jobs of `grid` until each has a result or has failed for good; reports progress every second. */
-export const followSweep = async (grid: SweepGrid, out: string, url: string, queueName: string, onProgress: (p: SweepProgress) => void): Promise<{ failures: Array<{ id: string; message: string }> }> => {
+export const followSweep = async (
+  grid: SweepGrid,
+  out: string,
+  url: string,
+  queueName: string,
+  onProgress: (p: SweepProgress) => void,
+): Promise<{ failures: Array<{ id: string; message: string }> }> => {
   const { bullmq } = await load()
   const queue = new bullmq.Queue<QueuedJob>(queueName, { connection: connectionOf(url) })
   const t0 = Date.now()
@@ -130,8 +145,16 @@ export const followSweep = async (grid: SweepGrid, out: string, url: string, que
         const state = q === undefined ? 'unknown' : await q.getState()
         if (state === 'active') running += 1
         else if (state === 'failed') failures.push({ id: job.id, message: q?.failedReason ?? 'failed' })
-        else if (state === 'completed' && (await finishedResult(out, job.id)) !== undefined) done += 1 // finished between the two looks
-        else if (state === 'unknown' || state === 'completed') failures.push({ id: job.id, message: state === 'unknown' ? 'not on the queue (removed?): run polyak sweep again to queue it' : 'completed without a result in the sweep folder: do all workers share it?' })
+        else if (state === 'completed' && (await finishedResult(out, job.id)) !== undefined)
+          done += 1 // finished between the two looks
+        else if (state === 'unknown' || state === 'completed')
+          failures.push({
+            id: job.id,
+            message:
+              state === 'unknown'
+                ? 'not on the queue (removed?): run polyak sweep again to queue it'
+                : 'completed without a result in the sweep folder: do all workers share it?',
+          })
       }
       startDone ??= done
       const rate = (done - startDone) / ((Date.now() - t0) / 1000)
@@ -146,7 +169,10 @@ export const followSweep = async (grid: SweepGrid, out: string, url: string, que
 }
 
 /** The queue's counts per state, and its active and failed jobs. */
-export const queueStatus = async (url: string, queueName = DEFAULT_QUEUE): Promise<{ counts: Record<string, number>; active: string[]; failed: Array<{ id: string; reason: string }> }> => {
+export const queueStatus = async (
+  url: string,
+  queueName = DEFAULT_QUEUE,
+): Promise<{ counts: Record<string, number>; active: string[]; failed: Array<{ id: string; reason: string }> }> => {
   await checkRedis(url)
   const { bullmq } = await load()
   const queue = new bullmq.Queue<QueuedJob>(queueName, { connection: connectionOf(url) })
@@ -188,7 +214,13 @@ export const runWorker = async (url: string, o: WorkerOptions): Promise<void> =>
       o.onEvent?.(`${name} finished job ${job.data.job.id}`)
       return { id: r.result.id, seconds: r.result.seconds }
     },
-    { connection: connectionOf(url), concurrency: o.concurrency, lockDuration: o.lockMs, stalledInterval: Math.max(500, Math.floor(o.lockMs / 2)), maxStalledCount: 5 },
+    {
+      connection: connectionOf(url),
+      concurrency: o.concurrency,
+      lockDuration: o.lockMs,
+      stalledInterval: Math.max(500, Math.floor(o.lockMs / 2)),
+      maxStalledCount: 5,
+    },
   )
   worker.on('error', (e) => o.onEvent?.(`${name} error: ${e.message}`))
   o.onEvent?.(`${name} waiting for jobs on '${o.queueName ?? DEFAULT_QUEUE}' (concurrency ${o.concurrency})`)

@@ -94,7 +94,16 @@ export const runJobProcess = async (job: SweepJob, out: string, options: { reado
   } catch {
     return { ok: false, message: `job ${job.id}: polyak train printed no JSON result` }
   }
-  const r: JobResult = { id: job.id, params: job.params, file: job.file, result, seconds: (Date.now() - t0) / 1000, polyak: VERSION, finishedAt: new Date().toISOString(), worker: options.worker }
+  const r: JobResult = {
+    id: job.id,
+    params: job.params,
+    file: job.file,
+    result,
+    seconds: (Date.now() - t0) / 1000,
+    polyak: VERSION,
+    finishedAt: new Date().toISOString(),
+    worker: options.worker,
+  }
   await writeAtomic(join(dir, 'result.json'), JSON.stringify(r, null, 2) + '\n')
   return { ok: true, result: r }
 }

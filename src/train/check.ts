@@ -46,6 +46,11 @@ export const passesOf = (file: TrainFile, inputShape = TRAIN_INPUT_SHAPE): reado
  */
 export const checkTrainFile = (file: TrainFile, inputShape = TRAIN_INPUT_SHAPE): TrainCheck => {
   const t0 = performance.now()
-  const passes = passesOf(file, inputShape).map((p) => ({ role: p.role, batch: p.batch, mode: p.mode, shapes: p.model.checkShapes(p.batch, p.mode, p.context) }))
+  const passes = passesOf(file, inputShape).map((p) => ({
+    role: p.role,
+    batch: p.batch,
+    mode: p.mode,
+    shapes: p.model.checkShapes(p.batch, p.mode, p.context),
+  }))
   return { kind: file.kind, passes, microseconds: Math.round((performance.now() - t0) * 1000) }
 }

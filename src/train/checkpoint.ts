@@ -121,7 +121,8 @@ const encodeTree = async (t: TreeRecord<tf.Tensor>, where: string, step: number)
   const out: Record<string, EncodedTensor> = {}
   for (const [path, x] of leaves<tf.Tensor>(t)) {
     const d = await x.data()
-    if (x.dtype === 'float32' && !(d as Float32Array).every(Number.isFinite)) throw new NonFiniteError(step, `${where}/${path}`, 'a checkpoint is never written with NaN or Inf')
+    if (x.dtype === 'float32' && !(d as Float32Array).every(Number.isFinite))
+      throw new NonFiniteError(step, `${where}/${path}`, 'a checkpoint is never written with NaN or Inf')
     out[path] = { shape: [...x.shape], dtype: x.dtype as 'float32' | 'int32', data: toBase64(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)) }
   }
   return out
@@ -146,7 +147,12 @@ export const encodeCheckpoint = async (id: CheckpointIdentity, state: TrainState
     student: { params: await encodeTree(state.student.params, 'student/params', step), stats: await encodeTree(state.student.stats, 'student/stats', step) },
     ...(state.teacher === undefined
       ? {}
-      : { teacher: { params: await encodeTree(state.teacher.params, 'teacher/params', step), stats: await encodeTree(state.teacher.stats, 'teacher/stats', step) } }),
+      : {
+          teacher: {
+            params: await encodeTree(state.teacher.params, 'teacher/params', step),
+            stats: await encodeTree(state.teacher.stats, 'teacher/stats', step),
+          },
+        }),
     opt: Object.fromEntries(await Promise.all(Object.entries(state.opt).map(async ([k, v]) => [k, await encodeTree(v, `opt/${k}`, step)] as const))),
   }
   return JSON.stringify({ ...body, sha256: await sha256Hex(canonicalJson(body)) })
@@ -185,11 +191,13 @@ const decodeInto = (file: string, where: string, like: TreeRecord<tf.Tensor>, en
     const bytes = fromBase64(String(e.data))
     if (bytes === undefined) throw new CheckpointError(file, `'${where}/${path}' data is not base64`)
     const n = t.shape.reduce((a, b) => a * b, 1)
-    if (bytes.length !== n * 4) throw new CheckpointError(file, `'${where}/${path}' holds ${bytes.length} bytes, ${showShape(t.shape)} ${t.dtype} needs ${n * 4}`)
+    if (bytes.length !== n * 4)
+      throw new CheckpointError(file, `'${where}/${path}' holds ${bytes.length} bytes, ${showShape(t.shape)} ${t.dtype} needs ${n * 4}`)
     const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)
     const values = t.dtype === 'int32' ? new Int32Array(ab) : new Float32Array(ab)
     if (t.dtype === 'float32' && !(values as Float32Array).every(Number.isFinite)) throw new CheckpointError(file, `'${where}/${path}' contains NaN or Inf`)
-    if (/(^|\/)variance$/.test(path) && (values as Float32Array).some((v) => v < 0)) throw new CheckpointError(file, `'${where}/${path}' holds a negative variance`)
+    if (/(^|\/)variance$/.test(path) && (values as Float32Array).some((v) => v < 0))
+      throw new CheckpointError(file, `'${where}/${path}' holds a negative variance`)
     return tf.tensor(values, t.shape, t.dtype)
   })
   return fromLeaves(like, tensors) as TreeRecord<tf.Tensor>
@@ -208,7 +216,8 @@ export const decodeCheckpoint = async (text: string, file: string, id: Checkpoin
   const json = parsed.right as Record<string, unknown>
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new CheckpointError(file, 'is not a JSON object')
   if (json.format !== FORMAT) throw new CheckpointError(file, `not a polyak checkpoint (format ${preview(json.format, 40)})`)
-  if (json.version !== FORMAT_VERSION) throw new CheckpointError(file, `format version ${preview(json.version, 40)}; this polyak reads version ${FORMAT_VERSION} (start the run afresh)`)
+  if (json.version !== FORMAT_VERSION)
+    throw new CheckpointError(file, `format version ${preview(json.version, 40)}; this polyak reads version ${FORMAT_VERSION} (start the run afresh)`)
   const { sha256, ...body } = json
   if (typeof sha256 !== 'string') throw new CheckpointError(file, "has no content hash ('sha256')")
   if ((await sha256Hex(canonicalJson(body))) !== sha256) {
@@ -231,11 +240,22 @@ export const decodeCheckpoint = async (text: string, file: string, id: Checkpoin
   }
   const student = json.student as { params?: unknown; stats?: unknown } | undefined
   const teacher = json.teacher as { params?: unknown; stats?: unknown } | undefined
-  if ((teacher === undefined) !== (like.teacher === undefined)) throw new CheckpointError(file, like.teacher === undefined ? 'has a teacher, this run has none' : 'has no teacher, this run needs one')
+  if ((teacher === undefined) !== (like.teacher === undefined))
+    throw new CheckpointError(file, like.teacher === undefined ? 'has a teacher, this run has none' : 'has no teacher, this run needs one')
   const opt = json.opt as Record<string, unknown> | undefined
   return {
-    student: { params: decodeInto(file, 'student/params', like.student.params, student?.params), stats: decodeInto(file, 'student/stats', like.student.stats, student?.stats) },
-    ...(like.teacher === undefined ? {} : { teacher: { params: decodeInto(file, 'teacher/params', like.teacher.params, teacher?.params), stats: decodeInto(file, 'teacher/stats', like.teacher.stats, teacher?.stats) } }),
+    student: {
+      params: decodeInto(file, 'student/params', like.student.params, student?.params),
+      stats: decodeInto(file, 'student/stats', like.student.stats, student?.stats),
+    },
+    ...(like.teacher === undefined
+      ? {}
+      : {
+          teacher: {
+            params: decodeInto(file, 'teacher/params', like.teacher.params, teacher?.params),
+            stats: decodeInto(file, 'teacher/stats', like.teacher.stats, teacher?.stats),
+          },
+        }),
     opt: Object.fromEntries(Object.entries(like.opt).map(([k, v]) => [k, decodeInto(file, `opt/${k}`, v, opt?.[k])])),
     step: json.step as number,
   }

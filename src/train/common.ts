@@ -36,7 +36,9 @@ export type Metrics = Record<string, number>
 
 /** The identity whose gradient is zero: `sg(x)` (tfjs has no stop-gradient op). */
 export const stopGradient = <T extends tf.Tensor>(x: T): T =>
-  tf.customGrad(((a: tf.Tensor) => ({ value: tf.clone(a), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as unknown as Parameters<typeof tf.customGrad>[0])(x) as T
+  tf.customGrad(((a: tf.Tensor) => ({ value: tf.clone(a), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as unknown as Parameters<typeof tf.customGrad>[0])(
+    x,
+  ) as T
 
 /** Disposes every tensor of a value (trees, arrays, states): `disposeTree` on the tfjs interpreter. */
 export const disposeAll = (x: unknown): void => disposeTree(tfOps, x)
@@ -63,7 +65,11 @@ export const valueAndGrads = (
   let captured: { stats: TreeRecord<tf.Tensor>; extra: Record<string, tf.Tensor>; metrics: Record<string, tf.Scalar> } | undefined
   const { value, grads } = tf.valueAndGrads((...ts: tf.Tensor[]) => {
     const out = f(fromLeaves(params, ts) as TreeRecord<tf.Tensor>)
-    captured = { stats: keepTree(out.stats), extra: keepTree(out.extra ?? {}) as Record<string, tf.Tensor>, metrics: keepTree(out.metrics ?? {}) as Record<string, tf.Scalar> }
+    captured = {
+      stats: keepTree(out.stats),
+      extra: keepTree(out.extra ?? {}) as Record<string, tf.Tensor>,
+      metrics: keepTree(out.metrics ?? {}) as Record<string, tf.Scalar>,
+    }
     return out.loss
   })(xs)
   return { loss: value, grads: fromLeaves(params, grads) as TreeRecord<tf.Tensor>, stats: captured!.stats, extra: captured!.extra, metrics: captured!.metrics }
@@ -87,4 +93,3 @@ const keepTree = <T>(t: T): T => {
 
 /** A tensor batch `[B, H, W, 1]` from host data. */
 export const toImages = (data: Float32Array, b: number, set: ImageSet): tf.Tensor4D => tf.tensor4d(data, [b, set.height, set.width, 1])
-

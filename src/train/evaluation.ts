@@ -33,7 +33,13 @@ export const accuracy = async (model: Model, params: TreeRecord<tf.Tensor>, stat
 }
 
 /** Features `h` of the first `limit` images of `set` (eval mode), as a host array `[n, F]`. */
-export const features = async (model: Model, params: TreeRecord<tf.Tensor>, stats: TreeRecord<tf.Tensor>, set: ImageSet, indices: readonly number[]): Promise<Float32Array> => {
+export const features = async (
+  model: Model,
+  params: TreeRecord<tf.Tensor>,
+  stats: TreeRecord<tf.Tensor>,
+  set: ImageSet,
+  indices: readonly number[],
+): Promise<Float32Array> => {
   const parts: Float32Array[] = []
   const r = rng(0)
   for (let start = 0; start < indices.length; start += 500) {
@@ -59,7 +65,14 @@ export const features = async (model: Model, params: TreeRecord<tf.Tensor>, stat
  * k-NN accuracy (cosine similarity, majority of the k nearest) of test features against train
  * features: the standard frozen-feature evaluation of self-supervised encoders.
  */
-export const knnAccuracy = async (trainF: Float32Array, trainY: ArrayLike<number>, testF: Float32Array, testY: ArrayLike<number>, dim: number, k = 10): Promise<number> => {
+export const knnAccuracy = async (
+  trainF: Float32Array,
+  trainY: ArrayLike<number>,
+  testF: Float32Array,
+  testY: ArrayLike<number>,
+  dim: number,
+  k = 10,
+): Promise<number> => {
   const indices = tf.tidy(() => {
     const a = l2Normalize(tf.tensor2d(trainF, [trainF.length / dim, dim]))
     const b = l2Normalize(tf.tensor2d(testF, [testF.length / dim, dim]))
@@ -75,4 +88,3 @@ export const knnAccuracy = async (trainF: Float32Array, trainY: ArrayLike<number
   })
   return correct / nn.length
 }
-

@@ -31,7 +31,12 @@ export const firstNonFiniteLeaf = async (state: TrainState): Promise<string | un
   const parts: Array<[string, TreeRecord<tf.Tensor>]> = [
     ['student/params', state.student.params],
     ['student/stats', state.student.stats],
-    ...(state.teacher === undefined ? [] : ([['teacher/params', state.teacher.params], ['teacher/stats', state.teacher.stats]] as Array<[string, TreeRecord<tf.Tensor>]>)),
+    ...(state.teacher === undefined
+      ? []
+      : ([
+          ['teacher/params', state.teacher.params],
+          ['teacher/stats', state.teacher.stats],
+        ] as Array<[string, TreeRecord<tf.Tensor>]>)),
     ...Object.entries(state.opt).map(([k, v]) => [`opt/${k}`, v] as [string, TreeRecord<tf.Tensor>]),
   ]
   for (const [prefix, tree] of parts) {

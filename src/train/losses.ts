@@ -44,4 +44,3 @@ export const infoNce = (q: tf.Tensor2D, k: tf.Tensor2D, queue: tf.Tensor2D, temp
   const logits = tf.div(tf.concat([positive, negative], 1), temperature) as tf.Tensor2D
   return crossEntropy(logits, tf.zeros([q.shape[0]], 'int32') as tf.Tensor1D)
 }
-

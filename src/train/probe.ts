@@ -15,7 +15,14 @@ import { crossEntropy } from './losses.js'
  * the training features' mean and variance), trained with polyak's `adam` (lr 0.05) on the full
  * training set for `steps` steps; returns its test accuracy.
  */
-export const linearProbe = async (trainF: Float32Array, trainY: ArrayLike<number>, testF: Float32Array, testY: ArrayLike<number>, dim: number, steps = 300): Promise<number> => {
+export const linearProbe = async (
+  trainF: Float32Array,
+  trainY: ArrayLike<number>,
+  testF: Float32Array,
+  testY: ArrayLike<number>,
+  dim: number,
+  steps = 300,
+): Promise<number> => {
   const predT = tf.tidy(() => {
     const xtr = tf.tensor2d(trainF, [trainF.length / dim, dim])
     const { mean, variance } = tf.moments(xtr, 0)
@@ -27,7 +34,10 @@ export const linearProbe = async (trainF: Float32Array, trainY: ArrayLike<number
     let state = opt.init(params)
     for (let t = 0; t < steps; t++) {
       const next = tfOps.tidy(() => {
-        const { loss, grads, stats } = valueAndGrads(params, (p) => ({ loss: crossEntropy(tf.add(tf.matMul(x, p.w as tf.Tensor2D), p.b as tf.Tensor) as tf.Tensor2D, y), stats: {} }))
+        const { loss, grads, stats } = valueAndGrads(params, (p) => ({
+          loss: crossEntropy(tf.add(tf.matMul(x, p.w as tf.Tensor2D), p.b as tf.Tensor) as tf.Tensor2D, y),
+          stats: {},
+        }))
         disposeAll([loss, stats])
         return opt.update(grads, params, state, t)
       })

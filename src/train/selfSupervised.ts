@@ -119,7 +119,12 @@ export const runSelfSupervised = async (
   const byol = config.method.startsWith('byol')
   const { model, teacherModel } = selfSupervisedModels(config, [train.height, train.width, 1])
   const moco = config.method.startsWith('moco')
-  const policy = config.method === 'byol-eman' || config.method === 'moco-eman' ? emanPolicy : config.method === 'simclr-projector' ? projectorOnly(underPrefix('projector')) : weightsOnly
+  const policy =
+    config.method === 'byol-eman' || config.method === 'moco-eman'
+      ? emanPolicy
+      : config.method === 'simclr-projector'
+        ? projectorOnly(underPrefix('projector'))
+        : weightsOnly
   // the old teacher is disposed right after each update: donate it (in-place EMA where the backend can)
   const update = unsafeTeacherUpdate(tfOps, { decay: cosineToOne(config.emaBase, config.steps), policy, donate: true })
   const opt = lars({ lr: warmupCosine({ base: config.lr, warmupSteps: Math.floor(config.steps / 10), totalSteps: config.steps }), weightDecay: 1e-5 })
@@ -138,98 +143,103 @@ export const runSelfSupervised = async (
   let lastLoss = NaN
   const guard = nonFiniteGuard(control.onNonFinite, control.onWarning)
   // MoCo: a queue of past keys (L2-normalised), the negatives of the InfoNCE loss, first-in first-out
-  let queue: tf.Tensor2D | undefined = moco ? tf.tidy(() => l2Normalize(tf.randomNormal([config.queueSize, config.projector.out], 0, 1, 'float32', config.seed) as tf.Tensor2D)) : undefined
+  let queue: tf.Tensor2D | undefined = moco
+    ? tf.tidy(() => l2Normalize(tf.randomNormal([config.queueSize, config.projector.out], 0, 1, 'float32', config.seed) as tf.Tensor2D))
+    : undefined
   const stepTimes: number[] = []
   try {
-  for (let step = 0; step < config.steps; step++) {
-    await control.yieldToHost?.()
-    if (control.signal?.aborted === true) break
-    const stepStart = Date.now()
-    const idx = next()
-    const b = idx.length
-    const v1 = makeBatch(train, idx, aug, augR)
-    const v2 = makeBatch(train, idx, aug, augR)
-    const out = tfOps.tidy(() => {
-      const x1 = toImages(v1, b, train)
-      const x2 = toImages(v2, b, train)
-      const teacher = state.teacher!
-      // targets, outside the gradient
-      let targets: [tf.Tensor2D, tf.Tensor2D] | undefined
-      let teacherStats: TreeRecord<tf.Tensor> | undefined
-      if (config.method === 'byol-m2') {
-        const t = teacherModel.forward(teacher.params, teacher.stats, tf.concat([x1, x2], 0), 'train', { step, views: 2, heads: ['projector'] })
-        targets = [tf.slice(t.projection!, [0, 0], [b, -1]), tf.slice(t.projection!, [b, 0], [b, -1])]
-        teacherStats = t.stats
-      } else if (config.method === 'byol-bn' || config.method === 'simclr-encoder' || config.method === 'moco-bn') {
-        const t1 = teacherModel.forward(teacher.params, teacher.stats, x1, 'train', { heads: ['projector'] })
-        const t2 = teacherModel.forward(teacher.params, t1.stats, x2, 'train', { heads: ['projector'] })
-        disposeAll(t1.stats)
-        targets = [t1.projection!, t2.projection!]
-        teacherStats = t2.stats
-      } else if (config.method === 'byol-eman' || config.method === 'moco-eman') {
-        const t1 = teacherModel.forward(teacher.params, teacher.stats, x1, 'eval', { heads: ['projector'] })
-        const t2 = teacherModel.forward(teacher.params, teacher.stats, x2, 'eval', { heads: ['projector'] })
-        disposeAll([t1.stats, t2.stats])
-        targets = [t1.projection!, t2.projection!]
-      }
-      const g = valueAndGrads(state.student.params, (params) => {
-        const o1 = model.forward(params, state.student.stats, x1, 'train')
-        const o2 = model.forward(params, o1.stats, x2, 'train')
-        disposeAll(o1.stats)
-        let loss: tf.Scalar
-        if (byol) loss = tf.add(byolLoss(o1.prediction!, targets![1]), byolLoss(o2.prediction!, targets![0])) as tf.Scalar
-        else if (moco) loss = tf.div(tf.add(infoNce(o1.projection!, targets![1], queue!), infoNce(o2.projection!, targets![0], queue!)), 2) as tf.Scalar
-        else if (config.method === 'simclr') loss = ntXent(o1.projection!, o2.projection!)
-        else if (config.method === 'simclr-encoder') loss = tf.div(tf.add(ntXent(o1.projection!, targets![1]), ntXent(o2.projection!, targets![0])), 2) as tf.Scalar
-        else {
-          // projector-only momentum: the momentum projector (train-mode BN, MoCo-style) sees the
-          // online features under stop-gradient: one backbone pass per view
-          const project = (h: tf.Tensor2D): tf.Tensor2D => {
-            const t = teacherModel.forward(teacher.params, teacher.stats, h, 'train', { heads: ['projector'], features: stopGradient(h) })
-            disposeAll(t.stats)
-            return stopGradient(t.projection!)
-          }
-          loss = tf.div(tf.add(ntXent(o1.projection!, project(o2.features)), ntXent(o2.projection!, project(o1.features))), 2) as tf.Scalar
+    for (let step = 0; step < config.steps; step++) {
+      await control.yieldToHost?.()
+      if (control.signal?.aborted === true) break
+      const stepStart = Date.now()
+      const idx = next()
+      const b = idx.length
+      const v1 = makeBatch(train, idx, aug, augR)
+      const v2 = makeBatch(train, idx, aug, augR)
+      const out = tfOps.tidy(() => {
+        const x1 = toImages(v1, b, train)
+        const x2 = toImages(v2, b, train)
+        const teacher = state.teacher!
+        // targets, outside the gradient
+        let targets: [tf.Tensor2D, tf.Tensor2D] | undefined
+        let teacherStats: TreeRecord<tf.Tensor> | undefined
+        if (config.method === 'byol-m2') {
+          const t = teacherModel.forward(teacher.params, teacher.stats, tf.concat([x1, x2], 0), 'train', { step, views: 2, heads: ['projector'] })
+          targets = [tf.slice(t.projection!, [0, 0], [b, -1]), tf.slice(t.projection!, [b, 0], [b, -1])]
+          teacherStats = t.stats
+        } else if (config.method === 'byol-bn' || config.method === 'simclr-encoder' || config.method === 'moco-bn') {
+          const t1 = teacherModel.forward(teacher.params, teacher.stats, x1, 'train', { heads: ['projector'] })
+          const t2 = teacherModel.forward(teacher.params, t1.stats, x2, 'train', { heads: ['projector'] })
+          disposeAll(t1.stats)
+          targets = [t1.projection!, t2.projection!]
+          teacherStats = t2.stats
+        } else if (config.method === 'byol-eman' || config.method === 'moco-eman') {
+          const t1 = teacherModel.forward(teacher.params, teacher.stats, x1, 'eval', { heads: ['projector'] })
+          const t2 = teacherModel.forward(teacher.params, teacher.stats, x2, 'eval', { heads: ['projector'] })
+          disposeAll([t1.stats, t2.stats])
+          targets = [t1.projection!, t2.projection!]
         }
-        return { loss, stats: o2.stats }
+        const g = valueAndGrads(state.student.params, (params) => {
+          const o1 = model.forward(params, state.student.stats, x1, 'train')
+          const o2 = model.forward(params, o1.stats, x2, 'train')
+          disposeAll(o1.stats)
+          let loss: tf.Scalar
+          if (byol) loss = tf.add(byolLoss(o1.prediction!, targets![1]), byolLoss(o2.prediction!, targets![0])) as tf.Scalar
+          else if (moco) loss = tf.div(tf.add(infoNce(o1.projection!, targets![1], queue!), infoNce(o2.projection!, targets![0], queue!)), 2) as tf.Scalar
+          else if (config.method === 'simclr') loss = ntXent(o1.projection!, o2.projection!)
+          else if (config.method === 'simclr-encoder')
+            loss = tf.div(tf.add(ntXent(o1.projection!, targets![1]), ntXent(o2.projection!, targets![0])), 2) as tf.Scalar
+          else {
+            // projector-only momentum: the momentum projector (train-mode BN, MoCo-style) sees the
+            // online features under stop-gradient: one backbone pass per view
+            const project = (h: tf.Tensor2D): tf.Tensor2D => {
+              const t = teacherModel.forward(teacher.params, teacher.stats, h, 'train', { heads: ['projector'], features: stopGradient(h) })
+              disposeAll(t.stats)
+              return stopGradient(t.projection!)
+            }
+            loss = tf.div(tf.add(ntXent(o1.projection!, project(o2.features)), ntXent(o2.projection!, project(o1.features))), 2) as tf.Scalar
+          }
+          return { loss, stats: o2.stats }
+        })
+        const [params, optState] = opt.update(g.grads, state.student.params, state.opt, step)
+        const student = { params, stats: g.stats }
+        const teacherBase = teacherStats === undefined ? teacher : { params: teacher.params, stats: teacherStats }
+        const studentSlots = { params: withoutPredictor(params), stats: withoutPredictor(g.stats) }
+        // plain SimCLR has no teacher: it stays as it was (a copy, so the state owns fresh tensors)
+        const newTeacher =
+          config.method === 'simclr'
+            ? { params: cloneTree(tfOps, teacher.params), stats: cloneTree(tfOps, teacher.stats) }
+            : (update(studentSlots, step)(teacherBase)[1] as { params: TreeRecord<tf.Tensor>; stats: TreeRecord<tf.Tensor> })
+        // MoCo: this step's keys (both views) enter the queue, the oldest leave
+        const nextQueue = moco
+          ? (tf.slice(tf.concat([l2Normalize(targets![0]), l2Normalize(targets![1]), queue!], 0), [0, 0], [config.queueSize, -1]) as tf.Tensor2D)
+          : undefined
+        return { next: { student, teacher: newTeacher, opt: optState, step: step + 1 } as TrainState, loss: g.loss, queue: nextQueue }
       })
-      const [params, optState] = opt.update(g.grads, state.student.params, state.opt, step)
-      const student = { params, stats: g.stats }
-      const teacherBase = teacherStats === undefined ? teacher : { params: teacher.params, stats: teacherStats }
-      const studentSlots = { params: withoutPredictor(params), stats: withoutPredictor(g.stats) }
-      // plain SimCLR has no teacher: it stays as it was (a copy, so the state owns fresh tensors)
-      const newTeacher =
-        config.method === 'simclr'
-          ? { params: cloneTree(tfOps, teacher.params), stats: cloneTree(tfOps, teacher.stats) }
-          : (update(studentSlots, step)(teacherBase)[1] as { params: TreeRecord<tf.Tensor>; stats: TreeRecord<tf.Tensor> })
-      // MoCo: this step's keys (both views) enter the queue, the oldest leave
-      const nextQueue = moco ? (tf.slice(tf.concat([l2Normalize(targets![0]), l2Normalize(targets![1]), queue!], 0), [0, 0], [config.queueSize, -1]) as tf.Tensor2D) : undefined
-      return { next: { student, teacher: newTeacher, opt: optState, step: step + 1 } as TrainState, loss: g.loss, queue: nextQueue }
-    })
-    disposeAll(state)
-    state = out.next
-    if (out.queue !== undefined) {
-      queue?.dispose()
-      queue = out.queue
+      disposeAll(state)
+      state = out.next
+      if (out.queue !== undefined) {
+        queue?.dispose()
+        queue = out.queue
+      }
+      lastLoss = (await readMetrics({ loss: out.loss })).loss!
+      if (step >= 5) stepTimes.push(Date.now() - stepStart)
+      await guard.loss(step + 1, lastLoss, state)
+      onProgress?.(step + 1, { loss: lastLoss })
     }
-    lastLoss = (await readMetrics({ loss: out.loss })).loss!
-    if (step >= 5) stepTimes.push(Date.now() - stepStart)
-    await guard.loss(step + 1, lastLoss, state)
-    onProgress?.(step + 1, { loss: lastLoss })
-  }
-  await guard.state(state.step, state)
-  // frozen-feature evaluation of the online encoder
-  const trainIdx = Array.from({ length: Math.min(config.probeTrain, train.n) }, (_, i) => i)
-  const testIdx = Array.from({ length: Math.min(config.probeTest, test.n) }, (_, i) => i)
-  const ftr = await features(model, state.student.params, state.student.stats, train, trainIdx)
-  const fte = await features(model, state.student.params, state.student.stats, test, testIdx)
-  const dim = config.widths[config.widths.length - 1]!
-  const ytr = trainIdx.map((i) => train.labels[i]!)
-  const yte = testIdx.map((i) => test.labels[i]!)
-  const probe = await linearProbe(ftr, ytr, fte, yte, dim)
-  const knn = await knnAccuracy(ftr, ytr, fte, yte, dim)
-  const stepMs = stepTimes.length === 0 ? NaN : stepTimes.reduce((a, b) => a + b, 0) / stepTimes.length
-  return { config, linearProbe: probe, knn, finalLoss: lastLoss, stepMs, seconds: (Date.now() - t0) / 1000 }
+    await guard.state(state.step, state)
+    // frozen-feature evaluation of the online encoder
+    const trainIdx = Array.from({ length: Math.min(config.probeTrain, train.n) }, (_, i) => i)
+    const testIdx = Array.from({ length: Math.min(config.probeTest, test.n) }, (_, i) => i)
+    const ftr = await features(model, state.student.params, state.student.stats, train, trainIdx)
+    const fte = await features(model, state.student.params, state.student.stats, test, testIdx)
+    const dim = config.widths[config.widths.length - 1]!
+    const ytr = trainIdx.map((i) => train.labels[i]!)
+    const yte = testIdx.map((i) => test.labels[i]!)
+    const probe = await linearProbe(ftr, ytr, fte, yte, dim)
+    const knn = await knnAccuracy(ftr, ytr, fte, yte, dim)
+    const stepMs = stepTimes.length === 0 ? NaN : stepTimes.reduce((a, b) => a + b, 0) / stepTimes.length
+    return { config, linearProbe: probe, knn, finalLoss: lastLoss, stepMs, seconds: (Date.now() - t0) / 1000 }
   } finally {
     disposeAll(state)
     queue?.dispose()

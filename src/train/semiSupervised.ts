@@ -115,7 +115,12 @@ export const semiSupervisedModels = (config: SemiSupervisedConfig, inputShape: r
   const teacherModel = config.teacher === 'eman' ? convNet({ ...model.config, norm: 'eman' }) : model
   const passes: ModelPass[] = [
     { role: 'student ([labelled; strong])', model, batch: config.batchLabelled + config.batchUnlabelled, mode: 'train' },
-    { role: `labeller (${config.teacher === 'none' ? 'the student' : `${config.teacher} teacher`}, weak view)`, model: teacherModel, batch: config.batchUnlabelled, mode: config.teacher === 'eman' ? 'eval' : 'train' },
+    {
+      role: `labeller (${config.teacher === 'none' ? 'the student' : `${config.teacher} teacher`}, weak view)`,
+      model: teacherModel,
+      batch: config.batchUnlabelled,
+      mode: config.teacher === 'eman' ? 'eval' : 'train',
+    },
     { role: 'evaluation', model: teacherModel, batch: Math.min(500, config.evalLimit), mode: 'eval' },
   ]
   return { model, teacherModel, passes }
@@ -134,7 +139,12 @@ export const runSemiSupervised = async (
   const nextL = batchStream(split.labelled, config.batchLabelled, config.seed, 'labelled')
   const nextU = batchStream(split.unlabelled, config.batchUnlabelled, config.seed, 'unlabelled')
   const augR = derive(config.seed, 'augment')
-  const opt = sgd({ lr: warmupCosine({ base: config.lr, warmupSteps: Math.floor(config.steps / 20), totalSteps: config.steps }), momentum: 0.9, weightDecay: config.weightDecay, nesterov: true })
+  const opt = sgd({
+    lr: warmupCosine({ base: config.lr, warmupSteps: Math.floor(config.steps / 20), totalSteps: config.steps }),
+    momentum: 0.9,
+    weightDecay: config.weightDecay,
+    nesterov: true,
+  })
   // the old teacher is disposed right after each update: donate it (in-place EMA where the backend can)
   const update = unsafeTeacherUpdate(tfOps, { decay: config.emaDecay, policy: policyOf(config.teacher), donate: true })
 
@@ -165,91 +175,95 @@ export const runSemiSupervised = async (
     state = loaded
   }
   try {
-  const startStep = state.step
-  const lastStep = Math.min(config.steps, control.stopAfter ?? config.steps)
-  const curve: EvalPoint[] = []
-  const evaluate = async (s: TrainState): Promise<EvalPoint> => {
-    const student = await accuracy(model, s.student.params, s.student.stats, test, config.evalLimit)
-    const teacher = s.teacher === undefined ? undefined : await accuracy(teacherModel, s.teacher.params, s.teacher.stats, test, config.evalLimit)
-    return teacher === undefined ? { step: s.step, student } : { step: s.step, student, teacher }
-  }
-
-  for (let step = 0; step < lastStep; step++) {
-    if (step >= startStep) {
-      await control.yieldToHost?.()
-      if (control.signal?.aborted === true) break
+    const startStep = state.step
+    const lastStep = Math.min(config.steps, control.stopAfter ?? config.steps)
+    const curve: EvalPoint[] = []
+    const evaluate = async (s: TrainState): Promise<EvalPoint> => {
+      const student = await accuracy(model, s.student.params, s.student.stats, test, config.evalLimit)
+      const teacher = s.teacher === undefined ? undefined : await accuracy(teacherModel, s.teacher.params, s.teacher.stats, test, config.evalLimit)
+      return teacher === undefined ? { step: s.step, student } : { step: s.step, student, teacher }
     }
-    const li = nextL()
-    const ui = nextU()
-    const ls = Array.from(li, (i) => train.labels[i]!)
-    const xl = makeBatch(train, li, WEAK, augR)
-    const uw = makeBatch(train, ui, WEAK, augR)
-    const us = makeBatch(train, ui, strong(train.width), augR)
-    if (step < startStep) continue // replaying the data streams of a resumed run
 
-    const { next, metrics } = tfOps.tidy(() => {
-      // 1. targets from the teacher (or the student) on the weak view, outside the gradient
-      const labeller = state.teacher ?? state.student
-      const labellerModel = state.teacher === undefined ? model : teacherModel
-      const mode = config.teacher === 'eman' ? 'eval' : 'train'
-      const tOut = labellerModel.forward(labeller.params, labeller.stats, toImages(uw, ui.length, train), mode, { heads: ['classifier'] })
-      const probs = tf.softmax(tOut.logits!)
-      const conf = tf.max(probs, 1)
-      const pseudo = tf.argMax(probs, 1) as tf.Tensor1D
-      const mask = tf.cast(tf.greaterEqual(conf, config.threshold), 'float32') as tf.Tensor1D
-      // a BN teacher's own statistics move with its train-mode forward; EMAN's never do
-      const teacherStats = config.teacher === 'bn' ? tOut.stats : undefined
-      if (teacherStats === undefined) disposeAll(tOut.stats)
+    for (let step = 0; step < lastStep; step++) {
+      if (step >= startStep) {
+        await control.yieldToHost?.()
+        if (control.signal?.aborted === true) break
+      }
+      const li = nextL()
+      const ui = nextU()
+      const ls = Array.from(li, (i) => train.labels[i]!)
+      const xl = makeBatch(train, li, WEAK, augR)
+      const uw = makeBatch(train, ui, WEAK, augR)
+      const us = makeBatch(train, ui, strong(train.width), augR)
+      if (step < startStep) continue // replaying the data streams of a resumed run
 
-      // 2. student loss over [labelled; strong] in one BN pass
-      const x = tf.concat([toImages(xl, li.length, train), toImages(us, ui.length, train)], 0)
-      const yl = tf.tensor1d(ls, 'int32')
-      const g = valueAndGrads(state.student.params, (params) => {
-        const out = model.forward(params, state.student.stats, x, 'train', { heads: ['classifier'] })
-        const logitsL = tf.slice(out.logits!, [0, 0], [li.length, 10]) as tf.Tensor2D
-        const logitsU = tf.slice(out.logits!, [li.length, 0], [ui.length, 10]) as tf.Tensor2D
-        const lx = crossEntropy(logitsL, yl)
-        const lu =
-          config.method === 'fixmatch'
-            ? maskedCrossEntropy(logitsU, pseudo, mask)
-            : (tf.mean(tf.sum(tf.square(tf.sub(tf.softmax(logitsU), probs)), 1)) as tf.Scalar)
-        return { loss: tf.add(lx, tf.mul(lu, config.lambdaU)) as tf.Scalar, stats: out.stats, metrics: { lossX: lx, lossU: lu, mask: tf.mean(mask) as tf.Scalar } }
+      const { next, metrics } = tfOps.tidy(() => {
+        // 1. targets from the teacher (or the student) on the weak view, outside the gradient
+        const labeller = state.teacher ?? state.student
+        const labellerModel = state.teacher === undefined ? model : teacherModel
+        const mode = config.teacher === 'eman' ? 'eval' : 'train'
+        const tOut = labellerModel.forward(labeller.params, labeller.stats, toImages(uw, ui.length, train), mode, { heads: ['classifier'] })
+        const probs = tf.softmax(tOut.logits!)
+        const conf = tf.max(probs, 1)
+        const pseudo = tf.argMax(probs, 1) as tf.Tensor1D
+        const mask = tf.cast(tf.greaterEqual(conf, config.threshold), 'float32') as tf.Tensor1D
+        // a BN teacher's own statistics move with its train-mode forward; EMAN's never do
+        const teacherStats = config.teacher === 'bn' ? tOut.stats : undefined
+        if (teacherStats === undefined) disposeAll(tOut.stats)
+
+        // 2. student loss over [labelled; strong] in one BN pass
+        const x = tf.concat([toImages(xl, li.length, train), toImages(us, ui.length, train)], 0)
+        const yl = tf.tensor1d(ls, 'int32')
+        const g = valueAndGrads(state.student.params, (params) => {
+          const out = model.forward(params, state.student.stats, x, 'train', { heads: ['classifier'] })
+          const logitsL = tf.slice(out.logits!, [0, 0], [li.length, 10]) as tf.Tensor2D
+          const logitsU = tf.slice(out.logits!, [li.length, 0], [ui.length, 10]) as tf.Tensor2D
+          const lx = crossEntropy(logitsL, yl)
+          const lu =
+            config.method === 'fixmatch'
+              ? maskedCrossEntropy(logitsU, pseudo, mask)
+              : (tf.mean(tf.sum(tf.square(tf.sub(tf.softmax(logitsU), probs)), 1)) as tf.Scalar)
+          return {
+            loss: tf.add(lx, tf.mul(lu, config.lambdaU)) as tf.Scalar,
+            stats: out.stats,
+            metrics: { lossX: lx, lossU: lu, mask: tf.mean(mask) as tf.Scalar },
+          }
+        })
+        // 3. optimizer step, then 4. the teacher update from the new student
+        const [params, optState] = opt.update(g.grads, state.student.params, state.opt, step)
+        const student = { params, stats: g.stats }
+        let teacher = state.teacher
+        if (teacher !== undefined) {
+          const base = teacherStats === undefined ? teacher : { params: teacher.params, stats: teacherStats }
+          teacher = update(student, step)(base)[1] as typeof teacher
+        }
+        const nextState: TrainState = { student, ...(teacher === undefined ? {} : { teacher }), opt: optState, step: step + 1 }
+        return { next: nextState, metrics: { loss: g.loss, ...g.metrics } }
       })
-      // 3. optimizer step, then 4. the teacher update from the new student
-      const [params, optState] = opt.update(g.grads, state.student.params, state.opt, step)
-      const student = { params, stats: g.stats }
-      let teacher = state.teacher
-      if (teacher !== undefined) {
-        const base = teacherStats === undefined ? teacher : { params: teacher.params, stats: teacherStats }
-        teacher = update(student, step)(base)[1] as typeof teacher
+      disposeAll(state)
+      state = next
+      const m = await readMetrics(metrics)
+      await guard.loss(step + 1, m.loss, state)
+      let point: EvalPoint | undefined
+      if ((config.evalEvery > 0 && (step + 1) % config.evalEvery === 0) || step + 1 === config.steps) {
+        await guard.state(step + 1, state)
+        point = await evaluate(state)
+        curve.push(point)
       }
-      const nextState: TrainState = { student, ...(teacher === undefined ? {} : { teacher }), opt: optState, step: step + 1 }
-      return { next: nextState, metrics: { loss: g.loss, ...g.metrics } }
-    })
-    disposeAll(state)
-    state = next
-    const m = await readMetrics(metrics)
-    await guard.loss(step + 1, m.loss, state)
-    let point: EvalPoint | undefined
-    if ((config.evalEvery > 0 && (step + 1) % config.evalEvery === 0) || step + 1 === config.steps) {
-      await guard.state(step + 1, state)
-      point = await evaluate(state)
-      curve.push(point)
-    }
-    onProgress?.(step + 1, m, point)
-    if (control.checkpoint !== undefined && ((step + 1) % control.checkpoint.every === 0 || step + 1 === lastStep)) {
-      // the encoder refuses a non-finite state (reading each tensor once), so the last good checkpoint stays
-      try {
-        await saveCheckpoint(control.checkpoint.store, identity, state)
-      } catch (e) {
-        if (!(e instanceof NonFiniteError)) throw e
-        guard.report(e)
+      onProgress?.(step + 1, m, point)
+      if (control.checkpoint !== undefined && ((step + 1) % control.checkpoint.every === 0 || step + 1 === lastStep)) {
+        // the encoder refuses a non-finite state (reading each tensor once), so the last good checkpoint stays
+        try {
+          await saveCheckpoint(control.checkpoint.store, identity, state)
+        } catch (e) {
+          if (!(e instanceof NonFiniteError)) throw e
+          guard.report(e)
+        }
       }
     }
-  }
-  const last = curve[curve.length - 1]
-  const final = last !== undefined && last.step === state.step ? last : await evaluate(state)
-  return { config, curve, final, seconds: (Date.now() - t0) / 1000 }
+    const last = curve[curve.length - 1]
+    const final = last !== undefined && last.step === state.step ? last : await evaluate(state)
+    return { config, curve, final, seconds: (Date.now() - t0) / 1000 }
   } finally {
     disposeAll(state)
   }

@@ -72,40 +72,45 @@ export const runSupervised = async (
   const t0 = Date.now()
   const steps = Math.ceil(config.samples / config.batchSize)
   const { model } = supervisedModels(config, [train.height, train.width, 1])
-  const next = batchStream(Array.from({ length: train.n }, (_, i) => i), config.batchSize, config.seed, 'supervised')
+  const next = batchStream(
+    Array.from({ length: train.n }, (_, i) => i),
+    config.batchSize,
+    config.seed,
+    'supervised',
+  )
   const augR = derive(config.seed, 'augment')
   const opt = adam({ lr: config.lr })
   const init = model.init(config.seed)
   let state: TrainState = { student: init, opt: opt.init(init.params), step: 0 }
   const guard = nonFiniteGuard(control.onNonFinite, control.onWarning)
   try {
-  let lastLoss = NaN
-  let done = 0
-  for (let step = 0; step < steps; step++) {
-    await control.yieldToHost?.()
-    if (control.signal?.aborted === true) break
-    done = step + 1
-    const idx = next()
-    const x = makeBatch(train, idx, WEAK, augR)
-    const y = Array.from(idx, (i) => train.labels[i]!)
-    const out = tfOps.tidy(() => {
-      const g = valueAndGrads(state.student.params, (params) => {
-        const o = model.forward(params, state.student.stats, toImages(x, idx.length, train), 'train', { heads: ['classifier'], step })
-        return { loss: crossEntropy(o.logits!, tf.tensor1d(y, 'int32')), stats: o.stats }
+    let lastLoss = NaN
+    let done = 0
+    for (let step = 0; step < steps; step++) {
+      await control.yieldToHost?.()
+      if (control.signal?.aborted === true) break
+      done = step + 1
+      const idx = next()
+      const x = makeBatch(train, idx, WEAK, augR)
+      const y = Array.from(idx, (i) => train.labels[i]!)
+      const out = tfOps.tidy(() => {
+        const g = valueAndGrads(state.student.params, (params) => {
+          const o = model.forward(params, state.student.stats, toImages(x, idx.length, train), 'train', { heads: ['classifier'], step })
+          return { loss: crossEntropy(o.logits!, tf.tensor1d(y, 'int32')), stats: o.stats }
+        })
+        const [params, optState] = opt.update(g.grads, state.student.params, state.opt, step)
+        return { next: { student: { params, stats: g.stats }, opt: optState, step: step + 1 } as TrainState, loss: g.loss }
       })
-      const [params, optState] = opt.update(g.grads, state.student.params, state.opt, step)
-      return { next: { student: { params, stats: g.stats }, opt: optState, step: step + 1 } as TrainState, loss: g.loss }
-    })
-    disposeAll(state)
-    state = out.next
-    lastLoss = (await readMetrics({ loss: out.loss })).loss!
-    await guard.loss(step + 1, lastLoss, state)
-    const report = step + 1 === steps || (step + 1) % Math.max(1, Math.floor(steps / 20)) === 0
-    onProgress?.(step + 1, steps, report ? { loss: lastLoss } : undefined)
-  }
-  await guard.state(done, state)
-  const acc = await accuracy(model, state.student.params, state.student.stats, test, config.evalLimit)
-  return { config, steps: done, accuracy: acc, finalLoss: lastLoss, seconds: (Date.now() - t0) / 1000 }
+      disposeAll(state)
+      state = out.next
+      lastLoss = (await readMetrics({ loss: out.loss })).loss!
+      await guard.loss(step + 1, lastLoss, state)
+      const report = step + 1 === steps || (step + 1) % Math.max(1, Math.floor(steps / 20)) === 0
+      onProgress?.(step + 1, steps, report ? { loss: lastLoss } : undefined)
+    }
+    await guard.state(done, state)
+    const acc = await accuracy(model, state.student.params, state.student.stats, test, config.evalLimit)
+    return { config, steps: done, accuracy: acc, finalLoss: lastLoss, seconds: (Date.now() - t0) / 1000 }
   } finally {
     disposeAll(state)
   }

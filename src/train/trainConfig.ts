@@ -11,7 +11,17 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
-import { type ConfigError, ConfigError as ConfigErrorClass, type ConfigIssue, Decay, type Decoded, NonNegativeInt, PositiveFinite, PositiveInt, decodeConfig } from '../codecs/config.js'
+import {
+  type ConfigError,
+  ConfigError as ConfigErrorClass,
+  type ConfigIssue,
+  Decay,
+  type Decoded,
+  NonNegativeInt,
+  PositiveFinite,
+  PositiveInt,
+  decodeConfig,
+} from '../codecs/config.js'
 import { checkSpec, normSpecCodec } from '../norm/registry.js'
 import { SELF_DEFAULTS, type SelfSupervisedConfig } from './selfSupervised.js'
 import { SEMI_DEFAULTS, type SemiSupervisedConfig } from './semiSupervised.js'
@@ -40,7 +50,16 @@ const semiFields = {
 }
 
 const selfFields = {
-  method: t.keyof({ 'byol-bn': null, 'byol-eman': null, 'byol-m2': null, 'moco-bn': null, 'moco-eman': null, simclr: null, 'simclr-encoder': null, 'simclr-projector': null }),
+  method: t.keyof({
+    'byol-bn': null,
+    'byol-eman': null,
+    'byol-m2': null,
+    'moco-bn': null,
+    'moco-eman': null,
+    simclr: null,
+    'simclr-encoder': null,
+    'simclr-projector': null,
+  }),
   steps: PositiveInt,
   batchSize: PositiveInt,
   lr: PositiveFinite,
@@ -65,7 +84,16 @@ const supervisedFields = {
 }
 
 /** Defaults of a supervised run. */
-export const SUPERVISED_DEFAULTS: SupervisedConfig = { norm: 'batchNorm', weightNorm: 'none', batchSize: 64, samples: 8192, lr: 1e-3, widths: [16, 32], seed: 0, evalLimit: 2000 }
+export const SUPERVISED_DEFAULTS: SupervisedConfig = {
+  norm: 'batchNorm',
+  weightNorm: 'none',
+  batchSize: 64,
+  samples: 8192,
+  lr: 1e-3,
+  widths: [16, 32],
+  seed: 0,
+  evalLimit: 2000,
+}
 
 /** A decoded training file. */
 export type TrainFile =
@@ -93,13 +121,22 @@ const supervisedIssues = (c: Decoded<typeof supervisedFields>): ConfigIssue[] =>
   return [...norm.slice(0, 1), ...weight.slice(0, 1)]
 }
 
-const prefix = (e: ConfigError, p: string): ConfigError => new ConfigErrorClass('train file', e.issues.map((i) => ({ ...i, field: `${p}.${i.field}` })))
+const prefix = (e: ConfigError, p: string): ConfigError =>
+  new ConfigErrorClass(
+    'train file',
+    e.issues.map((i) => ({ ...i, field: `${p}.${i.field}` })),
+  )
 
 /** Decodes a training file's JSON. */
 export const decodeTrainFile = (json: unknown): E.Either<ConfigError, TrainFile> => {
   const top = decodeConfig(
     'train file',
-    { kind: t.keyof({ semiSupervised: null, selfSupervised: null, supervised: null }), backend: t.union([t.string, t.undefined]), data: t.union([t.UnknownRecord, t.undefined]), config: t.union([t.UnknownRecord, t.undefined]) },
+    {
+      kind: t.keyof({ semiSupervised: null, selfSupervised: null, supervised: null }),
+      backend: t.union([t.string, t.undefined]),
+      data: t.union([t.UnknownRecord, t.undefined]),
+      config: t.union([t.UnknownRecord, t.undefined]),
+    },
     { kind: undefined as unknown as 'supervised', backend: undefined, data: undefined, config: undefined },
     json,
   )

@@ -29,7 +29,17 @@ describe('bench', () => {
       bandwidth: { copyGBs: 10, triadGBs: 12 },
       jsLoop: { emaResnet18: { median: 20, min: 19, max: 22, samples: 7 } },
       torch: { available: true, version: '1.13' },
-      rows: [{ job: 'EMA', backend: 'wasm', timing: { median: 12, min: 11, max: 13, samples: 7 }, torch: { median: 6, min: 6, max: 7, samples: 7 }, vsTorch: 2, floor: 11.7, vsFloor: 12 / 11.7 }],
+      rows: [
+        {
+          job: 'EMA',
+          backend: 'wasm',
+          timing: { median: 12, min: 11, max: 13, samples: 7 },
+          torch: { median: 6, min: 6, max: 7, samples: 7 },
+          vsTorch: 2,
+          floor: 11.7,
+          vsFloor: 12 / 11.7,
+        },
+      ],
       seconds: 3,
     })
     expect(md).toMatch(/\| EMA \| wasm \| 12\.0 \(11\.0–13\.0\) \| 6\.0 \(6\.0–7\.0\) \| 2\.00× \| 11\.7 \| 1\.03× \|/)

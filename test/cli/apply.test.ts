@@ -13,8 +13,20 @@ interface Out {
   stats: Record<string, { data: number[] }>
 }
 
-const bn = loadFixture<{ cases: Array<{ momentum: number; eps: number; params: { gamma: FixtureTensor; beta: FixtureTensor }; train: Array<{ x: FixtureTensor; y: FixtureTensor; mean: FixtureTensor; variance: FixtureTensor; count: FixtureTensor }> }> }>('batchnorm.json')
-const eman = loadFixture<{ decay: number; student: Record<string, FixtureTensor>; teacherBefore: Record<string, FixtureTensor>; teacherAfter: Record<string, FixtureTensor> }>('eman.json')
+const bn = loadFixture<{
+  cases: Array<{
+    momentum: number
+    eps: number
+    params: { gamma: FixtureTensor; beta: FixtureTensor }
+    train: Array<{ x: FixtureTensor; y: FixtureTensor; mean: FixtureTensor; variance: FixtureTensor; count: FixtureTensor }>
+  }>
+}>('batchnorm.json')
+const eman = loadFixture<{
+  decay: number
+  student: Record<string, FixtureTensor>
+  teacherBefore: Record<string, FixtureTensor>
+  teacherAfter: Record<string, FixtureTensor>
+}>('eman.json')
 
 describe('polyak apply', () => {
   it('writes an output of more than 1 MB through a pipe whole before it exits', async () => {
@@ -72,7 +84,11 @@ describe('polyak apply', () => {
       stats: teacher.stats,
     })
     expect(code, stderr).toBe(0)
-    const out = JSON.parse(stdout) as { outputs: { report: { copy: number } }; params: Record<string, Record<string, { data: number[]; dtype: string }>>; stats: Record<string, Record<string, { data: number[]; dtype: string }>> }
+    const out = JSON.parse(stdout) as {
+      outputs: { report: { copy: number } }
+      params: Record<string, Record<string, { data: number[]; dtype: string }>>
+      stats: Record<string, Record<string, { data: number[]; dtype: string }>>
+    }
     expect(out.outputs.report.copy).toBe(2)
     for (const slot of ['params', 'stats'] as const) {
       for (const [layer, leaves] of Object.entries(want[slot])) {

@@ -20,7 +20,15 @@ describe('model.checkShapes', () => {
   const configs: ConvNetConfig[] = [
     { inputShape: [14, 14, 1], widths: [4, 8], norm: 'batchNorm', weightNorm: 'none', classes: 10 },
     { inputShape: [9, 7, 2], widths: [3, 6, 6], norm: { name: 'groupNorm', config: { groups: 3 } }, weightNorm: 'weightAlign', classes: 5 },
-    { inputShape: [5, 5, 1], widths: [4], norm: 'momentumBatchNorm', weightNorm: 'weightStandardization', totalSteps: 5, projector: { hidden: 6, out: 3, norm: 'layerNorm' }, predictor: { hidden: 5, out: 3, norm: 'instanceNorm' } },
+    {
+      inputShape: [5, 5, 1],
+      widths: [4],
+      norm: 'momentumBatchNorm',
+      weightNorm: 'weightStandardization',
+      totalSteps: 5,
+      projector: { hidden: 6, out: 3, norm: 'layerNorm' },
+      predictor: { hidden: 5, out: 3, norm: 'instanceNorm' },
+    },
     { inputShape: [3, 3, 1], widths: [2, 2, 2], norm: 'none', weightNorm: 'none', classes: 2 },
   ]
   for (const config of configs) {
@@ -28,7 +36,9 @@ describe('model.checkShapes', () => {
       const model = convNet(config)
       const predicted = model.checkShapes(3)
       const { params, stats } = model.init(0)
-      const out = tf.tidy(() => model.forward(params, stats, tf.zeros([3, ...config.inputShape]), 'train', { step: 0 }) as never) as ReturnType<typeof model.forward>
+      const out = tf.tidy(() => model.forward(params, stats, tf.zeros([3, ...config.inputShape]), 'train', { step: 0 }) as never) as ReturnType<
+        typeof model.forward
+      >
       const real = { features: out.features.shape, logits: out.logits?.shape, projection: out.projection?.shape, prediction: out.prediction?.shape }
       tf.dispose(out as never)
       tf.dispose([params as never, stats as never])
@@ -44,9 +54,13 @@ describe('model.checkShapes', () => {
     const model = convNet({ inputShape: [4, 4, 1], widths: [2, 2, 2], norm: 'batchNorm', weightNorm: 'none', classes: 2 })
     expect(() => model.checkShapes(1)).toThrow(/^stage2\/norm: .*more than 1 value per channel/)
     const { params, stats } = model.init(0)
-    expect(() => tf.tidy(() => model.forward(params, stats, tf.zeros([1, 4, 4, 1]), 'train') as never)).toThrow(/^stage2\/norm: .*more than 1 value per channel/)
+    expect(() => tf.tidy(() => model.forward(params, stats, tf.zeros([1, 4, 4, 1]), 'train') as never)).toThrow(
+      /^stage2\/norm: .*more than 1 value per channel/,
+    )
     tf.dispose([params as never, stats as never])
-    expect(() => convNet({ inputShape: [4, 4, 1], widths: [6], norm: { name: 'groupNorm', config: { groups: 4 } }, weightNorm: 'none' }).checkShapes(2)).toThrow(/^stage0\/norm: .*4 groups do not divide 6 channels/)
+    expect(() =>
+      convNet({ inputShape: [4, 4, 1], widths: [6], norm: { name: 'groupNorm', config: { groups: 4 } }, weightNorm: 'none' }).checkShapes(2),
+    ).toThrow(/^stage0\/norm: .*4 groups do not divide 6 channels/)
   })
 })
 
@@ -73,7 +87,10 @@ describe('polyak check', () => {
     const oneValue = await polyak(['check', file('bn.json', { kind: 'supervised', config: { batchSize: 1, widths: [4, 4, 4, 4] } })])
     expect(oneValue.code).toBe(2)
     expect(oneValue.stderr).toMatch(/stage3\/norm: .*more than 1 value per channel/)
-    const groups = await polyak(['check', file('gn.json', { kind: 'supervised', config: { norm: { name: 'groupNorm', config: { groups: 3 } }, widths: [6, 8] } })])
+    const groups = await polyak([
+      'check',
+      file('gn.json', { kind: 'supervised', config: { norm: { name: 'groupNorm', config: { groups: 3 } }, widths: [6, 8] } }),
+    ])
     expect(groups.code).toBe(2)
     expect(groups.stderr).toMatch(/stage1\/norm: .*3 groups do not divide 8 channels/)
   })
@@ -93,7 +110,10 @@ describe('polyak check', () => {
   })
 
   it('polyak train refuses a config that does not fit before loading data', async () => {
-    const { code, stderr } = await polyak(['train', file('train.json', { kind: 'supervised', backend: 'cpu', data: { trainImages: 100, testImages: 10 }, config: { batchSize: 1, widths: [4, 4, 4, 4] } })])
+    const { code, stderr } = await polyak([
+      'train',
+      file('train.json', { kind: 'supervised', backend: 'cpu', data: { trainImages: 100, testImages: 10 }, config: { batchSize: 1, widths: [4, 4, 4, 4] } }),
+    ])
     expect(code).toBe(2)
     expect(stderr).toMatch(/stage3\/norm: .*more than 1 value per channel/)
     expect(stderr).not.toMatch(/supervised batchNorm/) // no progress bar: no step ran

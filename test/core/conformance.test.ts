@@ -13,16 +13,7 @@ import { expect } from 'vitest'
 import { type Leaf, type Ops, type RefTensor, referenceOps, unsafeBatchNorm } from 'polyak'
 import { assertAllClose as expectAllClose } from 'polyak/laws'
 import { sizeOf } from '../../laws/arbitraries.js'
-import {
-  type HostTensor,
-  axesArb,
-  broadcastPairArb,
-  hostTensorArb,
-  rangeDataArb,
-  shapeArb,
-  tensorArb,
-  valueArb,
-} from 'polyak/laws'
+import { type HostTensor, axesArb, broadcastPairArb, hostTensorArb, rangeDataArb, shapeArb, tensorArb, valueArb } from 'polyak/laws'
 import { describeEachBackend, itOn } from '../support/backends.js'
 
 const U = FLOAT32_UNIT_ROUNDOFF
@@ -49,18 +40,11 @@ interface Case<I> {
 const elementwise: Bound = { kind: 'elementwise' }
 const exact: Bound = { kind: 'exact' }
 const abs = (h: HostTensor): HostTensor => ({ shape: h.shape, data: h.data.map(Math.abs) })
-const accumulate = <I>(n: (i: I) => number, absInput: (i: I) => I): Bound =>
-  ({ kind: 'accumulate', n, absInput }) as unknown as Bound
+const accumulate = <I>(n: (i: I) => number, absInput: (i: I) => I): Bound => ({ kind: 'accumulate', n, absInput }) as unknown as Bound
 
 const defineCase = <I>(c: Case<I>): Case<unknown> => c as unknown as Case<unknown>
 
-const unaryCase = (
-  name: string,
-  f: <T extends Leaf>(ops: Ops<T>, x: T) => T,
-  min = -1e3,
-  max = 1e3,
-  bound: Bound = elementwise,
-): Case<unknown> =>
+const unaryCase = (name: string, f: <T extends Leaf>(ops: Ops<T>, x: T) => T, min = -1e3, max = 1e3, bound: Bound = elementwise): Case<unknown> =>
   defineCase<HostTensor>({
     name,
     input: hostTensorArb({ min, max }),
@@ -76,15 +60,20 @@ const binaryCase = (name: string, f: <T extends Leaf>(ops: Ops<T>, a: T, b: T) =
     bound,
   })
 
-const reduceInput = hostTensorArb({ minRank: 0, maxRank: 4, maxDim: 5 }).chain((x) =>
-  fc.tuple(fc.constant(x), axesArb(x.shape.length), fc.boolean()),
-)
+const reduceInput = hostTensorArb({ minRank: 0, maxRank: 4, maxDim: 5 }).chain((x) => fc.tuple(fc.constant(x), axesArb(x.shape.length), fc.boolean()))
 const reducedCount = (x: HostTensor, axes: number[] | undefined): number =>
   axes === undefined ? sizeOf(x.shape) : axes.reduce((n, a) => n * x.shape[(a + x.shape.length) % x.shape.length]!, 1)
 
 const cases: Array<Case<unknown>> = [
   binaryCase('add', (ops, a, b) => ops.add(a, b)),
-  binaryCase('sub', (ops, a, b) => ops.sub(a, b), accumulate<readonly [HostTensor, HostTensor]>(() => 1, ([a, b]) => [abs(a), { shape: b.shape, data: b.data.map((v) => -Math.abs(v)) }])),
+  binaryCase(
+    'sub',
+    (ops, a, b) => ops.sub(a, b),
+    accumulate<readonly [HostTensor, HostTensor]>(
+      () => 1,
+      ([a, b]) => [abs(a), { shape: b.shape, data: b.data.map((v) => -Math.abs(v)) }],
+    ),
+  ),
   binaryCase('mul', (ops, a, b) => ops.mul(a, b)),
   binaryCase('maximum', (ops, a, b) => ops.maximum(a, b), exact),
   binaryCase('minimum', (ops, a, b) => ops.minimum(a, b), exact),
@@ -100,7 +89,16 @@ const cases: Array<Case<unknown>> = [
   unaryCase('sqrt', (ops, x) => ops.sqrt(x), 1e-3, 1e3),
   unaryCase('rsqrt', (ops, x) => ops.rsqrt(x), 1e-3, 1e3),
   unaryCase('exp', (ops, x) => ops.exp(x), -20, 20),
-  unaryCase('log', (ops, x) => ops.log(x), 1e-3, 1e3, accumulate<HostTensor>(() => 1, (x) => ({ shape: x.shape, data: x.data.map(() => 10) }))),
+  unaryCase(
+    'log',
+    (ops, x) => ops.log(x),
+    1e-3,
+    1e3,
+    accumulate<HostTensor>(
+      () => 1,
+      (x) => ({ shape: x.shape, data: x.data.map(() => 10) }),
+    ),
+  ),
   unaryCase('relu', (ops, x) => ops.relu(x), -1e3, 1e3, exact),
   defineCase<readonly [HostTensor, number]>({
     name: 'scale',
@@ -112,7 +110,10 @@ const cases: Array<Case<unknown>> = [
     name: 'shift',
     input: fc.tuple(hostTensorArb(), valueArb(-1e3, 1e3)),
     run: (ops, make, [x, s]) => [ops.shift(make(x), s)],
-    bound: accumulate<readonly [HostTensor, number]>(() => 1, ([x, s]) => [abs(x), Math.abs(s)]),
+    bound: accumulate<readonly [HostTensor, number]>(
+      () => 1,
+      ([x, s]) => [abs(x), Math.abs(s)],
+    ),
   }),
   defineCase<readonly [readonly [HostTensor, HostTensor], number, number]>({
     name: 'axpby',
@@ -128,7 +129,8 @@ const cases: Array<Case<unknown>> = [
     name: 'normalize',
     input: hostTensorArb({ minRank: 1, maxRank: 4, maxDim: 6, min: -100, max: 100 }).chain((x) =>
       fc.tuple(fc.nat({ max: x.shape.length }), fc.boolean()).chain(([axis, flat]) => {
-        const coef = axis === x.shape.length ? x.shape.map(() => 1) : flat && axis === x.shape.length - 1 ? [x.shape[axis]!] : x.shape.map((d, i) => (i === axis ? d : 1))
+        const coef =
+          axis === x.shape.length ? x.shape.map(() => 1) : flat && axis === x.shape.length - 1 ? [x.shape[axis]!] : x.shape.map((d, i) => (i === axis ? d : 1))
         return fc.tuple(fc.constant(x), ofShape(coef, -100, 100), ofShape(coef, -10, 10), ofShape(coef, -100, 100))
       }),
     ),
@@ -144,13 +146,19 @@ const cases: Array<Case<unknown>> = [
     name: 'sum',
     input: reduceInput,
     run: (ops, make, [x, axes, keep]) => [ops.sum(make(x), axes, keep)],
-    bound: accumulate<readonly [HostTensor, number[] | undefined, boolean]>(([x, axes]) => reducedCount(x, axes), ([x, a, k]) => [abs(x), a, k]),
+    bound: accumulate<readonly [HostTensor, number[] | undefined, boolean]>(
+      ([x, axes]) => reducedCount(x, axes),
+      ([x, a, k]) => [abs(x), a, k],
+    ),
   }),
   defineCase<readonly [HostTensor, number[] | undefined, boolean]>({
     name: 'mean',
     input: reduceInput,
     run: (ops, make, [x, axes, keep]) => [ops.mean(make(x), axes, keep)],
-    bound: accumulate<readonly [HostTensor, number[] | undefined, boolean]>(([x, axes]) => reducedCount(x, axes), ([x, a, k]) => [abs(x), a, k]),
+    bound: accumulate<readonly [HostTensor, number[] | undefined, boolean]>(
+      ([x, axes]) => reducedCount(x, axes),
+      ([x, a, k]) => [abs(x), a, k],
+    ),
   }),
   defineCase<readonly [HostTensor, number[] | undefined, boolean]>({
     name: 'max',
@@ -191,9 +199,9 @@ const cases: Array<Case<unknown>> = [
     input: hostTensorArb({ minRank: 1 }).chain((x) =>
       fc.tuple(
         fc.constant(x),
-        fc.shuffledSubarray([...x.shape], { minLength: x.shape.length, maxLength: x.shape.length }).chain((dims) =>
-          fc.integer({ min: 0, max: dims.length - 1 }).map((i) => dims.map((d, j) => (j === i ? -1 : d))),
-        ),
+        fc
+          .shuffledSubarray([...x.shape], { minLength: x.shape.length, maxLength: x.shape.length })
+          .chain((dims) => fc.integer({ min: 0, max: dims.length - 1 }).map((i) => dims.map((d, j) => (j === i ? -1 : d)))),
       ),
     ),
     run: (ops, make, [x, shape]) => [ops.reshape(make(x), shape)],
@@ -253,11 +261,12 @@ const cases: Array<Case<unknown>> = [
     name: 'matMul',
     input: fc
       .tuple(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 6 }), fc.boolean(), fc.boolean())
-      .chain(([m, k, n, ta, tb]) =>
-        fc.tuple(ofShape(ta ? [k, m] : [m, k], -10, 10), ofShape(tb ? [n, k] : [k, n], -10, 10), fc.constant(ta), fc.constant(tb)),
-      ),
+      .chain(([m, k, n, ta, tb]) => fc.tuple(ofShape(ta ? [k, m] : [m, k], -10, 10), ofShape(tb ? [n, k] : [k, n], -10, 10), fc.constant(ta), fc.constant(tb))),
     run: (ops, make, [a, b, ta, tb]) => [ops.matMul(make(a), make(b), ta, tb)],
-    bound: accumulate<readonly [HostTensor, HostTensor, boolean, boolean]>(([a, , ta]) => (ta ? a.shape[0]! : a.shape[1]!), ([a, b, ta, tb]) => [abs(a), abs(b), ta, tb]),
+    bound: accumulate<readonly [HostTensor, HostTensor, boolean, boolean]>(
+      ([a, , ta]) => (ta ? a.shape[0]! : a.shape[1]!),
+      ([a, b, ta, tb]) => [abs(a), abs(b), ta, tb],
+    ),
   }),
   defineCase<readonly [HostTensor, HostTensor, number, 'same' | 'valid']>({
     name: 'conv2d',
@@ -273,14 +282,7 @@ const cases: Array<Case<unknown>> = [
         padding: fc.constantFrom('same' as const, 'valid' as const),
       })
       .filter((r) => r.padding === 'same' || (r.k <= r.h && r.k <= r.w))
-      .chain((r) =>
-        fc.tuple(
-          ofShape([r.n, r.h, r.w, r.c], -10, 10),
-          ofShape([r.k, r.k, r.c, r.o], -10, 10),
-          fc.constant(r.stride),
-          fc.constant(r.padding),
-        ),
-      ),
+      .chain((r) => fc.tuple(ofShape([r.n, r.h, r.w, r.c], -10, 10), ofShape([r.k, r.k, r.c, r.o], -10, 10), fc.constant(r.stride), fc.constant(r.padding))),
     run: (ops, make, [x, f, s, p]) => [ops.conv2d(make(x), make(f), s, p)],
     bound: accumulate<readonly [HostTensor, HostTensor, number, 'same' | 'valid']>(
       ([, f]) => f.shape[0]! * f.shape[1]! * f.shape[2]!,
@@ -311,11 +313,15 @@ describeEachBackend('Ops conformance against the Float64 reference', (b) => {
           }
           const outs = c.run(ops, make, input as never)
           const refMade: RefTensor[] = []
-          const refOuts = c.run(referenceOps, (h) => {
-            const t = referenceOps.tensor(h.data, h.shape)
-            refMade.push(t)
-            return t
-          }, input as never)
+          const refOuts = c.run(
+            referenceOps,
+            (h) => {
+              const t = referenceOps.tensor(h.data, h.shape)
+              refMade.push(t)
+              return t
+            },
+            input as never,
+          )
           let scales: Array<ArrayLike<number>> | undefined
           let n = 1
           if (c.bound.kind === 'accumulate') {
@@ -366,8 +372,14 @@ describeEachBackend('Ops conformance against the Float64 reference', (b) => {
     // layouts [rows, c] (per channel) and [a, c, b] (per group), sizes past one float32 block
     for (const [shape, axes] of [
       [[1000, 3], [0]],
-      [[4, 130, 3], [0, 1]],
-      [[2, 3, 700], [0, 2]],
+      [
+        [4, 130, 3],
+        [0, 1],
+      ],
+      [
+        [2, 3, 700],
+        [0, 2],
+      ],
     ] as Array<[number[], number[]]>) {
       const n = shape.reduce((a, d) => a * d, 1)
       const values = [0.1, -3.7, 1234.567]
@@ -384,7 +396,10 @@ describeEachBackend('Ops conformance against the Float64 reference', (b) => {
       ;[x, m.mean, m.variance].forEach((t) => ops.dispose(t))
     }
     const bn = unsafeBatchNorm(ops)
-    const x = ops.tensor(Array.from({ length: 64 * 2 }, (_, i) => (i % 2 === 0 ? 0.1 : 7.3)), [64, 2])
+    const x = ops.tensor(
+      Array.from({ length: 64 * 2 }, (_, i) => (i % 2 === 0 ? 0.1 : 7.3)),
+      [64, 2],
+    )
     const state = { params: { gamma: ops.tensor([2, 3], [2]), beta: ops.tensor([0.25, -0.5], [2]) }, stats: bn.init(2).stats }
     const [y] = bn.apply(x, 'train')(state)
     expect(Array.from(await ops.read(y))).toEqual(Array.from({ length: 128 }, (_, i) => (i % 2 === 0 ? 0.25 : -0.5)))

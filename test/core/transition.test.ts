@@ -33,8 +33,7 @@ const emaToward = <T extends Leaf>(ops: Ops<T>, target: T, decay: number): Trans
   })
 
 /** A body that passes every input leaf straight through (the case `transition` must clone). */
-const passThrough = <T extends Leaf>(ops: Ops<T>): Transition<P<T>, S<T>, T> =>
-  transition(ops, (s) => [s.params.w, s])
+const passThrough = <T extends Leaf>(ops: Ops<T>): Transition<P<T>, S<T>, T> => transition(ops, (s) => [s.params.w, s])
 
 const read = async <T extends Leaf>(ops: Ops<T>, t: T): Promise<number[]> => Array.from(await ops.read(t))
 
@@ -98,7 +97,12 @@ describeEachBackend('transitions and the memory policy', (b) => {
       ops,
       pipe(
         step,
-        State.flatMap((first) => pipe(step, State.map((second) => [first, second] as const))),
+        State.flatMap((first) =>
+          pipe(
+            step,
+            State.map((second) => [first, second] as const),
+          ),
+        ),
       ),
     )
     const s0 = init(ops)

@@ -11,12 +11,7 @@ describe('tree', () => {
   }
 
   it('lists leaves and paths in insertion order, arrays by index', () => {
-    expect(tree.paths(params)).toEqual([
-      'backbone/conv1/weight',
-      'backbone/conv1/bias',
-      'projector/0/weight',
-      'projector/1/weight',
-    ])
+    expect(tree.paths(params)).toEqual(['backbone/conv1/weight', 'backbone/conv1/bias', 'projector/0/weight', 'projector/1/weight'])
     expect(tree.size(params)).toBe(4)
   })
 

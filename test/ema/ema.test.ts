@@ -7,7 +7,9 @@ import { assertAllClose } from 'polyak/laws'
 import { describeEachBackend, itOn } from '../support/backends.js'
 import { type FixtureTensor, loadFixture, tensorOf } from '../support/fixtures.js'
 
-const chains = loadFixture<{ chains: Array<{ decay: number; theta0: FixtureTensor; xs: FixtureTensor[]; torchFloat32: FixtureTensor; float64: FixtureTensor }> }>('ema.json').chains
+const chains = loadFixture<{
+  chains: Array<{ decay: number; theta0: FixtureTensor; xs: FixtureTensor[]; torchFloat32: FixtureTensor; float64: FixtureTensor }>
+}>('ema.json').chains
 
 describeEachBackend('ema', (b) => {
   const it = itOn(b)
@@ -86,7 +88,10 @@ describeEachBackend('ema', (b) => {
         fc.array(fc.float({ min: -1e3, max: 1e3, noNaN: true }), { minLength: 8, maxLength: 8 }),
         async (theta, xs) => {
           const x = xs.slice(0, theta.length)
-          for (const [decay, want] of [[1, theta], [0, x]] as const) {
+          for (const [decay, want] of [
+            [1, theta],
+            [0, x],
+          ] as const) {
             const avg = unsafeEma(ops, { decay, init: 'copy' })
             const s0 = avg.init({ w: ops.tensor(theta, [theta.length]) })
             const [r, s1] = avg.update({ w: ops.tensor(x, [x.length]) })(s0)

@@ -21,7 +21,11 @@ describe('polyak experiments --budget quick', () => {
     expect(verdicts.map((v) => v.claim)).toEqual(CLAIMS)
     for (const v of verdicts) expect(v.verdict).toMatch(/^(reproduced|not reproduced)/)
 
-    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Record<string, unknown> & { versions: Record<string, string>; seeds: number[]; hyperparameters: Array<{ claim: string; trainFile: { config: unknown } }> }
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Record<string, unknown> & {
+      versions: Record<string, string>
+      seeds: number[]
+      hyperparameters: Array<{ claim: string; trainFile: { config: unknown } }>
+    }
     expect(Object.keys(results.versions).sort()).toEqual(['node', 'polyak', 'tfjs'])
     expect(results.seeds).toEqual([0, 1])
     expect(results).toMatchObject({ budget: 'quick', dataset: 'mnist', backend: 'wasm' })
@@ -35,7 +39,8 @@ describe('polyak experiments --budget quick', () => {
       for (const col of header.split(',').slice(3)) expect(col, `${c}.csv column '${col}' carries a unit`).toMatch(/\((%|ms)\)/)
     }
     const html = readFileSync(join(out, 'index.html'), 'utf8')
-    for (const title of ['EMAN, semi-supervised', 'EMAN, self-supervised', 'Momentum² Teacher', 'Projector-only momentum', 'WeightAlign across batch sizes']) expect(html).toContain(title)
+    for (const title of ['EMAN, semi-supervised', 'EMAN, self-supervised', 'Momentum² Teacher', 'Projector-only momentum', 'WeightAlign across batch sizes'])
+      expect(html).toContain(title)
     expect((html.match(/<svg/g) ?? []).length).toBeGreaterThanOrEqual(7)
     expect(html).toContain('test accuracy (%)')
     expect(html).not.toMatch(/accuracy[^<]{0,30}, lo/) // no band title leaking into the axis

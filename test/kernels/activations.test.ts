@@ -38,7 +38,13 @@ describeEachBackend(
         const n = shape.reduce((p: number, d) => p * d, 1)
         const x = tf.tensor4d(values(n, 1), [...shape])
         const out = [shape[0], Math.floor(shape[1] / 2), Math.floor(shape[2] / 2), shape[3]]
-        const weights = tf.tensor(values(out.reduce((p, d) => p * d, 1), 2), out)
+        const weights = tf.tensor(
+          values(
+            out.reduce((p, d) => p * d, 1),
+            2,
+          ),
+          out,
+        )
         const { fused, composed } = await bothWays((t) => avgPool2x2(t as tf.Tensor4D), x, weights)
         assertAllClose(fused[0]!, composed[0]!, { rtol: 1e-6, atol: 1e-6, label: 'pooled' })
         assertAllClose(fused[1]!, composed[1]!, { rtol: 1e-6, atol: 1e-6, label: 'gradient' })
@@ -48,7 +54,10 @@ describeEachBackend(
 
     it('the ReLU gradient equals the composed path, zero where x ≤ 0', async () => {
       registerGradients()
-      const x = tf.tensor(Float32Array.from(values(1027, 3), (v, i) => (i % 7 === 0 ? 0 : v)), [1027])
+      const x = tf.tensor(
+        Float32Array.from(values(1027, 3), (v, i) => (i % 7 === 0 ? 0 : v)),
+        [1027],
+      )
       const { fused, composed } = await bothWays((t) => tf.relu(t), x, tf.tensor(values(1027, 4), [1027]))
       assertAllClose(fused[1]!, composed[1]!, { rtol: 0, atol: 0, label: 'gradient (±0 alike)' })
       const xs = await x.data()

@@ -16,24 +16,28 @@ describeEachBackend(
   (b) => {
     const it = itOn(b)
     // 300 000: four lanes at a time where a kernel vectorises; 300 001: the scalar path or tail
-    for (const n of [300_000, 300_001]) it(`matches the composed path and the reference on ${n} elements`, async (ops) => {
-      const xs = Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 10)
-      const ys = Float32Array.from({ length: n }, (_, i) => Math.cos(i * 0.7) * 3)
-      const x = ops.tensor(xs, [n])
-      const y = ops.tensor(ys, [n])
-      const fused = await ops.read(ops.axpby(0.999, x, 1 - 0.999, y))
-      useFusedKernels(false)
-      const composed = await ops.read(ops.axpby(0.999, x, 1 - 0.999, y))
-      useFusedKernels(true)
-      const want = referenceOps.readSync(referenceOps.axpby(0.999, referenceOps.tensor(xs, [n]), 1 - 0.999, referenceOps.tensor(ys, [n])))
-      assertAllClose(fused, want, { rtol: 4e-7, atol: 1e-6, label: 'fused vs reference' })
-      assertAllClose(composed, want, { rtol: 4e-7, atol: 1e-6, label: 'composed vs reference' })
-      expect(tf.getKernel(AXPBY, b.descriptor.name)).toBeDefined()
-    })
+    for (const n of [300_000, 300_001])
+      it(`matches the composed path and the reference on ${n} elements`, async (ops) => {
+        const xs = Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 10)
+        const ys = Float32Array.from({ length: n }, (_, i) => Math.cos(i * 0.7) * 3)
+        const x = ops.tensor(xs, [n])
+        const y = ops.tensor(ys, [n])
+        const fused = await ops.read(ops.axpby(0.999, x, 1 - 0.999, y))
+        useFusedKernels(false)
+        const composed = await ops.read(ops.axpby(0.999, x, 1 - 0.999, y))
+        useFusedKernels(true)
+        const want = referenceOps.readSync(referenceOps.axpby(0.999, referenceOps.tensor(xs, [n]), 1 - 0.999, referenceOps.tensor(ys, [n])))
+        assertAllClose(fused, want, { rtol: 4e-7, atol: 1e-6, label: 'fused vs reference' })
+        assertAllClose(composed, want, { rtol: 4e-7, atol: 1e-6, label: 'composed vs reference' })
+        expect(tf.getKernel(AXPBY, b.descriptor.name)).toBeDefined()
+      })
 
     it('is differentiable: d(α·x + β·y)/dx = α, /dy = β', async (ops) => {
       registerGradients()
-      const [gx, gy] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(ops.axpby(0.25, x as never, 0.75, y as never) as unknown as tf.Tensor) as tf.Scalar)([tf.ones([3]), tf.ones([3])])
+      const [gx, gy] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(ops.axpby(0.25, x as never, 0.75, y as never) as unknown as tf.Tensor) as tf.Scalar)([
+        tf.ones([3]),
+        tf.ones([3]),
+      ])
       expect(Array.from(await gx!.data())).toEqual([0.25, 0.25, 0.25])
       expect(Array.from(await gy!.data())).toEqual([0.75, 0.75, 0.75])
     })
@@ -92,7 +96,10 @@ describeEachBackend(
     it('the donated teacher computes the same logits as the undonated one', async () => {
       const { convNet, unsafeTeacherUpdate, emanPolicy, tfOps, disposeTree } = await import('polyak')
       const model = convNet({ inputShape: [8, 8, 1], widths: [4, 8], norm: 'eman', weightNorm: 'none', classes: 3 })
-      const x = tf.tensor4d(Float32Array.from({ length: 2 * 8 * 8 }, (_, i) => Math.sin(i * 0.3)), [2, 8, 8, 1])
+      const x = tf.tensor4d(
+        Float32Array.from({ length: 2 * 8 * 8 }, (_, i) => Math.sin(i * 0.3)),
+        [2, 8, 8, 1],
+      )
       const logits = async (s: { params: unknown; stats: unknown }) =>
         Array.from(await tf.tidy(() => model.forward(s.params as never, s.stats as never, x, 'eval', { heads: ['classifier'] }).logits!).data())
       const student = model.init(1)

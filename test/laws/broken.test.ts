@@ -129,12 +129,27 @@ describe('teacher laws reject broken teacher updates', () => {
     let i = 0
     const params = mapLeaves(teacher.params, (t) => {
       const s = sl[i++]
-      return s === undefined || s.shape.length !== t.shape.length ? o.clone(t) : o.axpby(decay, t, 1 - decay, o.broadcastTo(o.slice(s, s.shape.map(() => 0), s.shape.map((d, k) => Math.min(d, t.shape[k]!))), t.shape))
+      return s === undefined || s.shape.length !== t.shape.length
+        ? o.clone(t)
+        : o.axpby(
+            decay,
+            t,
+            1 - decay,
+            o.broadcastTo(
+              o.slice(
+                s,
+                s.shape.map(() => 0),
+                s.shape.map((d, k) => Math.min(d, t.shape[k]!)),
+              ),
+              t.shape,
+            ),
+          )
     })
     return { params, stats: mapLeaves(teacher.stats, (t) => o.clone(t)) }
   }
   /** A classic BN teacher: parameters averaged, statistics kept (no EMAN). */
-  const keepsStats: TeacherUpdateSubject = (o, student, teacher, decay) => unsafeTeacherUpdate(o, { decay, policy: (slot) => (slot === 'params' ? 'ema' : 'keep') })(student)(teacher)[1]
+  const keepsStats: TeacherUpdateSubject = (o, student, teacher, decay) =>
+    unsafeTeacherUpdate(o, { decay, policy: (slot) => (slot === 'params' ? 'ema' : 'keep') })(student)(teacher)[1]
   it('keepAndEma: an update that ignores the policy', () => rejects(teacherKeepAndEma, averagesEverything, polyakTeacherUpdate))
   it('integersCopied: integer counters averaged in float', () => rejects(teacherIntegersCopied, averagesEverything, polyakTeacherUpdate))
   it('rejectsMismatch: pairing by position', () => rejects(teacherRejectsMismatch, byPosition, polyakTeacherUpdate))
@@ -143,7 +158,10 @@ describe('teacher laws reject broken teacher updates', () => {
 
 /** A BatchNorm whose apply is replaced. */
 const bnWith = (
-  apply: <T extends Leaf>(o: Ops<T>, inner: Normalizer<T, BatchNormParams<T>, BatchNormStats<T>>) => Normalizer<T, BatchNormParams<T>, BatchNormStats<T>>['apply'],
+  apply: <T extends Leaf>(
+    o: Ops<T>,
+    inner: Normalizer<T, BatchNormParams<T>, BatchNormStats<T>>,
+  ) => Normalizer<T, BatchNormParams<T>, BatchNormStats<T>>['apply'],
   claims: Partial<BatchNormSubject> = {},
 ): BatchNormSubject => ({
   ...polyakBatchNorm,
@@ -158,12 +176,26 @@ describe('BatchNorm laws reject broken BatchNorms', () => {
   const runningInTrain = bnWith((o, inner) => (x) => inner.apply(x, 'eval'))
   const storesBiased: BatchNormSubject = { ...polyakBatchNorm, make: (o) => unsafeBatchNorm(o, { runningVariance: 'biased' }) }
   const evalUpdates = bnWith((o, inner) => (x) => inner.apply(x, 'train'))
-  const firstSample = bnWith((o) => (x) => transition(o, (s) => [o.sub(x, o.slice(x, x.shape.map(() => 0), [1, ...x.shape.slice(1)])), s]))
-  const noCentering = bnWith((o) => (x) =>
-    transition(o, (s) => {
-      const axes = x.shape.slice(0, -1).map((_, i) => i)
-      return [o.mul(x, o.rsqrt(o.shift(o.moments(x, axes).variance, 1e-5))), s]
-    }),
+  const firstSample = bnWith(
+    (o) => (x) =>
+      transition(o, (s) => [
+        o.sub(
+          x,
+          o.slice(
+            x,
+            x.shape.map(() => 0),
+            [1, ...x.shape.slice(1)],
+          ),
+        ),
+        s,
+      ]),
+  )
+  const noCentering = bnWith(
+    (o) => (x) =>
+      transition(o, (s) => {
+        const axes = x.shape.slice(0, -1).map((_, i) => i)
+        return [o.mul(x, o.rsqrt(o.shift(o.moments(x, axes).variance, 1e-5))), s]
+      }),
   )
   it('trainMoments: normalising with running statistics in train mode', () => rejects(bnTrainMoments, runningInTrain, polyakBatchNorm))
   it('oneStepStats: a biased/unbiased swap (claims unbiased, stores biased)', () => rejects(bnOneStepStats, storesBiased, polyakBatchNorm))
@@ -173,12 +205,27 @@ describe('BatchNorm laws reject broken BatchNorms', () => {
 })
 
 describe('batch independence rejects cross-sample leaks', () => {
-  const good: BatchForwardSubject = { channels: 3, forward: (o, x) => { const n = unsafeLayerNorm(o); return n.apply(x, 'train')(n.init(3))[0] } }
+  const good: BatchForwardSubject = {
+    channels: 3,
+    forward: (o, x) => {
+      const n = unsafeLayerNorm(o)
+      return n.apply(x, 'train')(n.init(3))[0]
+    },
+  }
   const leaky: BatchForwardSubject = {
     channels: 3,
-    forward: (o, x) => { const n = unsafeLayerNorm(o); return o.add(n.apply(x, 'train')(n.init(3))[0], o.scale(o.mean(x, [0], true), 0.1)) },
+    forward: (o, x) => {
+      const n = unsafeLayerNorm(o)
+      return o.add(n.apply(x, 'train')(n.init(3))[0], o.scale(o.mean(x, [0], true), 0.1))
+    },
   }
-  const trainBn: BatchForwardSubject = { channels: 3, forward: (o, x) => { const n = unsafeBatchNorm(o); return n.apply(x, 'train')(n.init(3))[0] } }
+  const trainBn: BatchForwardSubject = {
+    channels: 3,
+    forward: (o, x) => {
+      const n = unsafeBatchNorm(o)
+      return n.apply(x, 'train')(n.init(3))[0]
+    },
+  }
   it('a LayerNorm plus a tenth of the batch mean', () => rejects(batchIndependence, leaky, good))
   it('train-mode BatchNorm', () => rejects(batchIndependence, trainBn, good))
 })
@@ -219,18 +266,35 @@ describe('WeightAlign laws reject broken WeightAligns', () => {
 })
 
 describe('transition laws reject impure, reshaping and leaking transitions', () => {
-  const good: TransitionSubject = { make: (o) => { const bn = unsafeBatchNorm(o); return { init: () => bn.init(3), step: (x) => bn.apply(x, 'train') as never, inputShape: [4, 3] } } }
+  const good: TransitionSubject = {
+    make: (o) => {
+      const bn = unsafeBatchNorm(o)
+      return { init: () => bn.init(3), step: (x) => bn.apply(x, 'train') as never, inputShape: [4, 3] }
+    },
+  }
   let calls = 0
   const impure: TransitionSubject = {
     make: (o) => {
       const bn = unsafeBatchNorm(o)
-      return { init: () => bn.init(3), step: (x) => ((s: never) => { calls += 1; return bn.apply(o.shift(x, calls), 'train')(s) }) as never, inputShape: [4, 3] }
+      return {
+        init: () => bn.init(3),
+        step: (x) =>
+          ((s: never) => {
+            calls += 1
+            return bn.apply(o.shift(x, calls), 'train')(s)
+          }) as never,
+        inputShape: [4, 3],
+      }
     },
   }
   const reshaping: TransitionSubject = {
     make: (o) => ({
       init: () => ({ params: { w: o.zeros([3]) }, stats: {} }),
-      step: () => transition(o as unknown as Ops<Leaf>, (s: Slots<{ w: Leaf }, object>) => [undefined, { params: { w: (o as unknown as Ops<Leaf>).concat([s.params.w, s.params.w], 0) }, stats: s.stats }]) as never,
+      step: () =>
+        transition(o as unknown as Ops<Leaf>, (s: Slots<{ w: Leaf }, object>) => [
+          undefined,
+          { params: { w: (o as unknown as Ops<Leaf>).concat([s.params.w, s.params.w], 0) }, stats: s.stats },
+        ]) as never,
       inputShape: [4, 3],
     }),
   }
@@ -239,7 +303,11 @@ describe('transition laws reject impure, reshaping and leaking transitions', () 
       const bn = unsafeBatchNorm(o)
       return {
         init: () => bn.init(3),
-        step: (x) => transition(o, (s: Slots<BatchNormParams<typeof x>, BatchNormStats<typeof x>>) => { o.keep(o.add(x, x)); return bn.apply(x, 'train')(s) }) as unknown as never,
+        step: (x) =>
+          transition(o, (s: Slots<BatchNormParams<typeof x>, BatchNormStats<typeof x>>) => {
+            o.keep(o.add(x, x))
+            return bn.apply(x, 'train')(s)
+          }) as unknown as never,
         inputShape: [4, 3],
       }
     },
@@ -263,7 +331,11 @@ describe('the donation law rejects a donated path that changes the result', () =
 
 describe('backend conformance rejects a broken backend', () => {
   it('an add that is off by 1e-3 relative', async () => {
-    const broken: Ops<Leaf> = { ...(tfOps as unknown as Ops<Leaf>), name: 'broken', add: (a, b) => tfOps.scale(tfOps.add(a as never, b as never), 1.001) as never }
+    const broken: Ops<Leaf> = {
+      ...(tfOps as unknown as Ops<Leaf>),
+      name: 'broken',
+      add: (a, b) => tfOps.scale(tfOps.add(a as never, b as never), 1.001) as never,
+    }
     await expect(assertLaws('cpu', ops, [backendConformance], ops, { numRuns: 100 })).resolves.toHaveLength(1)
     await expect(assertLaws('broken', broken, [backendConformance], broken, { numRuns: 200 })).rejects.toThrow(/law backend\.conformance failed for broken/)
   })
@@ -303,8 +375,9 @@ describe('round 2: GroupNorm group moments', () => {
 
 describe('round 2: BatchNorm eval output and untouched inputs', () => {
   /** Eval mode that falls back to the batch statistics when the batch has more than one sample. */
-  const evalUsesBatch = bnWith((o, inner) => (x, mode, ctx) =>
-    mode === 'eval' && x.shape[0]! > 1 ? transition(o, (s) => [inner.apply(x, 'train')(s)[0], s]) : inner.apply(x, mode, ctx))
+  const evalUsesBatch = bnWith(
+    (o, inner) => (x, mode, ctx) => (mode === 'eval' && x.shape[0]! > 1 ? transition(o, (s) => [inner.apply(x, 'train')(s)[0], s]) : inner.apply(x, mode, ctx)),
+  )
   /** A train step that also writes the new running mean into the input statistics' storage (cpu). */
   const writesStats = bnWith((o, inner) => (x, mode, ctx) => (s) => {
     const r = inner.apply(x, mode, ctx)(s)
@@ -358,7 +431,8 @@ describe('round 2: EMA and teacher updates leave their inputs untouched, on any 
   const skipsNorm: TeacherUpdateSubject = (o, student, teacher, decay, policy) =>
     unsafeTeacherUpdate(o, { decay, policy: (slot, path) => (path.includes('norm') ? 'keep' : policy(slot, path)) })(student)(teacher)[1]
   it('ema.inputsUntouched: an EMA step that writes into its average', () => rejects(emaInputsUntouched, inPlaceEma, polyakEmaStep))
-  it('teacher.inputsUntouched: a teacher update that writes into the teacher it was given', () => rejects(teacherInputsUntouched, inPlaceTeacher, polyakTeacherUpdate))
+  it('teacher.inputsUntouched: a teacher update that writes into the teacher it was given', () =>
+    rejects(teacherInputsUntouched, inPlaceTeacher, polyakTeacherUpdate))
   it("teacher.perLeafPolicy: an update that skips leaves whose path contains 'norm'", () => rejects(teacherPerLeafPolicy, skipsNorm, polyakTeacherUpdate))
 })
 
@@ -370,8 +444,10 @@ describe('round 2: Momentum BN variance conventions', () => {
     ...polyakMomentumBnPlain,
     make: (o, K) => unsafeMomentumBatchNorm(o, { totalSteps: K, normalizeVariance: 'biased', storedVariance: 'biased' }),
   }
-  it('alphaEndpoints: normalising with the unbiased variance where the biased one is claimed', () => rejects(mbnAlphaEndpoints, claimsPlainNormalizesUnbiased, polyakMomentumBnPlain))
-  it('storedVariance: storing the biased variance where the unbiased one is claimed', () => rejects(mbnStoredVariance, claimsPlainStoresBiased, polyakMomentumBnPlain))
+  it('alphaEndpoints: normalising with the unbiased variance where the biased one is claimed', () =>
+    rejects(mbnAlphaEndpoints, claimsPlainNormalizesUnbiased, polyakMomentumBnPlain))
+  it('storedVariance: storing the biased variance where the unbiased one is claimed', () =>
+    rejects(mbnStoredVariance, claimsPlainStoresBiased, polyakMomentumBnPlain))
 })
 
 /** Helpers for the hand-written broken subjects. */

@@ -39,13 +39,78 @@ describe('gradients (cpu)', () => {
   const w = () => tf.tensor([0.3, -0.7, 1.1, 0.2, -0.4, 0.9], [2, 3])
   check('Add/Sub/Mul with broadcasting', (x) => tf.sum(tf.mul(tf.sub(tf.add(x, tf.tensor([1, 2, 3])), tf.tensor([[0.5], [0.25]])), x)) as tf.Scalar, [2, 3])
   check('RealDiv', (x) => tf.sum(tf.div(tf.tensor([1, 2, 3, 4], [2, 2]), x)) as tf.Scalar, [2, 2], true)
-  check('Square, Sqrt, Rsqrt, Exp, Log', (x) => tf.sum(tf.add(tf.add(tf.sqrt(x), tf.rsqrt(x)), tf.add(tf.exp(tf.mul(x, 0.1)), tf.log(tf.square(x))))) as tf.Scalar, [4], true)
+  check(
+    'Square, Sqrt, Rsqrt, Exp, Log',
+    (x) => tf.sum(tf.add(tf.add(tf.sqrt(x), tf.rsqrt(x)), tf.add(tf.exp(tf.mul(x, 0.1)), tf.log(tf.square(x))))) as tf.Scalar,
+    [4],
+    true,
+  )
   check('Relu, Neg, Mean, Sum over axes', (x) => tf.mean(tf.sum(tf.neg(tf.relu(x)), 1)) as tf.Scalar, [3, 4])
   check('MatMul (both transposes)', (x) => tf.sum(tf.add(tf.matMul(x, w(), false, false), tf.matMul(w(), x, true, true))) as tf.Scalar, [3, 2])
-  check('Reshape, Transpose, Slice, Concat', (x) => tf.sum(tf.mul(tf.concat([tf.slice(tf.transpose(tf.reshape(x, [3, 2])), [0, 1], [2, 2]), tf.slice(tf.reshape(x, [2, 3]), [0, 0], [2, 1])], 1), tf.tensor([[1, 2, 3], [4, 5, 6]]))) as tf.Scalar, [6])
-  check('Softmax and logSoftmax', (x) => tf.sum(tf.mul(tf.add(tf.softmax(x), tf.logSoftmax(x)), tf.tensor([[1, 0, 2], [0.5, 1, 0]]))) as tf.Scalar, [2, 3])
-  check('Conv2D input (same padding, stride 2)', (x) => tf.sum(tf.square(tf.conv2d(x as tf.Tensor4D, tf.tensor4d(Array.from({ length: 18 }, (_, i) => Math.cos(i)), [3, 3, 1, 2]), 2, 'same'))) as tf.Scalar, [1, 5, 5, 1])
-  check('Conv2D filter (valid padding)', (f) => tf.sum(tf.square(tf.conv2d(tf.tensor4d(Array.from({ length: 32 }, (_, i) => Math.sin(i)), [1, 4, 4, 2]), f as tf.Tensor4D, 1, 'valid'))) as tf.Scalar, [2, 2, 2, 1])
+  check(
+    'Reshape, Transpose, Slice, Concat',
+    (x) =>
+      tf.sum(
+        tf.mul(
+          tf.concat([tf.slice(tf.transpose(tf.reshape(x, [3, 2])), [0, 1], [2, 2]), tf.slice(tf.reshape(x, [2, 3]), [0, 0], [2, 1])], 1),
+          tf.tensor([
+            [1, 2, 3],
+            [4, 5, 6],
+          ]),
+        ),
+      ) as tf.Scalar,
+    [6],
+  )
+  check(
+    'Softmax and logSoftmax',
+    (x) =>
+      tf.sum(
+        tf.mul(
+          tf.add(tf.softmax(x), tf.logSoftmax(x)),
+          tf.tensor([
+            [1, 0, 2],
+            [0.5, 1, 0],
+          ]),
+        ),
+      ) as tf.Scalar,
+    [2, 3],
+  )
+  check(
+    'Conv2D input (same padding, stride 2)',
+    (x) =>
+      tf.sum(
+        tf.square(
+          tf.conv2d(
+            x as tf.Tensor4D,
+            tf.tensor4d(
+              Array.from({ length: 18 }, (_, i) => Math.cos(i)),
+              [3, 3, 1, 2],
+            ),
+            2,
+            'same',
+          ),
+        ),
+      ) as tf.Scalar,
+    [1, 5, 5, 1],
+  )
+  check(
+    'Conv2D filter (valid padding)',
+    (f) =>
+      tf.sum(
+        tf.square(
+          tf.conv2d(
+            tf.tensor4d(
+              Array.from({ length: 32 }, (_, i) => Math.sin(i)),
+              [1, 4, 4, 2],
+            ),
+            f as tf.Tensor4D,
+            1,
+            'valid',
+          ),
+        ),
+      ) as tf.Scalar,
+    [2, 2, 2, 1],
+  )
 
   it('the wasm Conv2D gradients (flipped convolution for x, im2col for the filter) equal the cpu kernels', async () => {
     const configs = [
@@ -65,13 +130,18 @@ describe('gradients (cpu)', () => {
       const xs = Array.from({ length: c.x.reduce((a: number, b) => a * b, 1) }, (_, i) => Math.sin(i * 0.37))
       const fs = Array.from({ length: c.f.reduce((a: number, b) => a * b, 1) }, (_, i) => Math.cos(i * 0.21))
       const loss = (x: tf.Tensor, f: tf.Tensor) => tf.sum(tf.square(tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, c.stride, c.pad))) as tf.Scalar
-      const grads = () => tf.grads(loss)([tf.tensor4d(xs, [...c.x]), tf.tensor4d(fs, [...c.f])]).map((t) => Array.from(t.dataSync()))
+      const grads = () =>
+        tf
+          .grads(loss)([tf.tensor4d(xs, [...c.x]), tf.tensor4d(fs, [...c.f])])
+          .map((t) => Array.from(t.dataSync()))
       const native = grads()
       await unsafeUseBackend('wasm')
       const viaWasm = grads()
       await unsafeUseBackend('cpu')
       ;['x', 'filter'].forEach((name, k) =>
-        native[k]!.forEach((v, i) => expect(Math.abs(v - viaWasm[k]![i]!), `${JSON.stringify(c)} d${name}[${i}]`).toBeLessThan(1e-3 * Math.max(1, Math.abs(v)))),
+        native[k]!.forEach((v, i) =>
+          expect(Math.abs(v - viaWasm[k]![i]!), `${JSON.stringify(c)} d${name}[${i}]`).toBeLessThan(1e-3 * Math.max(1, Math.abs(v))),
+        ),
       )
     }
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeUndefined()

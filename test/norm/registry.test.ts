@@ -81,7 +81,13 @@ describe('a normalizer registered in the test', () => {
   })
 
   it('is the normalizer slot of a model, with no cross-sample dependency', () => {
-    const model = convNet({ inputShape: [6, 6, 1], widths: [4, 8], norm: { name: 'rmsNorm', config: { epsilon: 1e-5 } }, weightNorm: 'weightAlign', classes: 3 })
+    const model = convNet({
+      inputShape: [6, 6, 1],
+      widths: [4, 8],
+      norm: { name: 'rmsNorm', config: { epsilon: 1e-5 } },
+      weightNorm: 'weightAlign',
+      classes: 3,
+    })
     const { params, stats } = model.init(0)
     const stage0 = params.stage0 as { norm: { gamma: tf.Tensor }; conv: { gamma: tf.Tensor } }
     expect(stage0.norm.gamma.shape).toEqual([4])
@@ -96,7 +102,11 @@ describe('a normalizer registered in the test', () => {
   })
 
   it('is accepted by a train config, which checks its config, and trains', async () => {
-    const file = { kind: 'supervised', backend: 'cpu', config: { norm: { name: 'rmsNorm', config: { epsilon: 1e-5 } }, batchSize: 16, samples: 64, widths: [4, 8], evalLimit: 40 } }
+    const file = {
+      kind: 'supervised',
+      backend: 'cpu',
+      config: { norm: { name: 'rmsNorm', config: { epsilon: 1e-5 } }, batchSize: 16, samples: 64, widths: [4, 8], evalLimit: 40 },
+    }
     const decoded = decodeTrainFile(file)
     if (E.isLeft(decoded)) throw decoded.left
     const bad = decodeTrainFile({ ...file, config: { ...file.config, norm: { name: 'rmsNorm', config: { epsilon: 0 } } } })
@@ -115,7 +125,10 @@ describe('a normalizer registered in the test', () => {
   it('every built-in activation normalizer is a train-config norm (Momentum BN and InstanceNorm included)', async () => {
     const { train, test } = tinyMnist()
     for (const name of ['batchNorm', 'eman', 'momentumBatchNorm', 'groupNorm', 'layerNorm', 'instanceNorm', 'none']) {
-      const decoded = decodeTrainFile({ kind: 'supervised', config: { norm: name, weightNorm: 'weightStandardization', batchSize: 16, samples: 32, widths: [4], evalLimit: 20 } })
+      const decoded = decodeTrainFile({
+        kind: 'supervised',
+        config: { norm: name, weightNorm: 'weightStandardization', batchSize: 16, samples: 32, widths: [4], evalLimit: 20 },
+      })
       if (E.isLeft(decoded)) throw decoded.left
       const result = await runSupervised(decoded.right.config as never, train, test)
       expect(Number.isFinite(result.finalLoss), name).toBe(true)
@@ -133,10 +146,14 @@ describe('a normalizer registered in the test', () => {
     registerNormalizer(rmsNorm('rmsNormClaimingStats', { batchDependent: false, hasStats: true }))
     registerNormalizer(rmsNorm('rmsNormClaimingBatch', { batchDependent: true, hasStats: false }))
     const lying = registryEntries().filter((e) => e.subject.startsWith('rmsNormClaiming') && e.suite !== 'transition')
-    const outcomes = await Promise.all(lying.map(async (e) => ({ e, ok: (await e.run(tfOps, { numRuns: 10 })).every((r) => r.passed === (e.expect === 'pass')) })))
-    expect(outcomes.filter((o) => !o.ok).map((o) => `${o.e.suite}: ${o.e.subject}`).sort()).toEqual([
-      'independence: rmsNormClaimingBatch (registered)',
-      'registry: rmsNormClaimingStats (registered)',
-    ])
+    const outcomes = await Promise.all(
+      lying.map(async (e) => ({ e, ok: (await e.run(tfOps, { numRuns: 10 })).every((r) => r.passed === (e.expect === 'pass')) })),
+    )
+    expect(
+      outcomes
+        .filter((o) => !o.ok)
+        .map((o) => `${o.e.suite}: ${o.e.subject}`)
+        .sort(),
+    ).toEqual(['independence: rmsNormClaimingBatch (registered)', 'registry: rmsNormClaimingStats (registered)'])
   })
 })

@@ -75,7 +75,9 @@ const runThree = async (opt: Optimizer): Promise<Leaf3> => {
 }
 
 const expectClose = (got: Leaf3, want: Leaf3, tol: number) =>
-  (['weight', 'bias'] as const).forEach((leaf) => got[leaf].forEach((v, i) => expect(Math.abs(v - want[leaf][i]!), `${leaf}[${i}]: ${v} vs ${want[leaf][i]}`).toBeLessThan(tol)))
+  (['weight', 'bias'] as const).forEach((leaf) =>
+    got[leaf].forEach((v, i) => expect(Math.abs(v - want[leaf][i]!), `${leaf}[${i}]: ${v} vs ${want[leaf][i]}`).toBeLessThan(tol)),
+  )
 
 const norm = (v: number[]) => Math.sqrt(v.reduce((s, x) => s + x * x, 0))
 

@@ -12,10 +12,36 @@ import { missingPackage } from '../../backends/host.js'
 
 describe('package entries', () => {
   it('the root entry exports the library by name and keeps internals and Node-only parts out', () => {
-    for (const name of ['tfOps', 'referenceOps', 'transition', 'teacherUpdate', 'emanPolicy', 'unsafeBatchNorm', 'unsafeWeightAlign', 'convNet', 'sgd', 'fromIdx', 'runSemiSupervised', 'memoryStore']) {
+    for (const name of [
+      'tfOps',
+      'referenceOps',
+      'transition',
+      'teacherUpdate',
+      'emanPolicy',
+      'unsafeBatchNorm',
+      'unsafeWeightAlign',
+      'convNet',
+      'sgd',
+      'fromIdx',
+      'runSemiSupervised',
+      'memoryStore',
+    ]) {
       expect(polyak, name).toHaveProperty(name)
     }
-    for (const name of ['checkShape', 'broadcastShapes', 'resolveReshape', 'rng', 'derive', 'permutation', 'loadMnist', 'checkpointFile', 'writeReport', 'writeAtomic', 'countLeaves', 'of']) {
+    for (const name of [
+      'checkShape',
+      'broadcastShapes',
+      'resolveReshape',
+      'rng',
+      'derive',
+      'permutation',
+      'loadMnist',
+      'checkpointFile',
+      'writeReport',
+      'writeAtomic',
+      'countLeaves',
+      'of',
+    ]) {
       expect(polyak, name).not.toHaveProperty(name)
     }
   })

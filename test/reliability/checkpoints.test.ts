@@ -27,9 +27,24 @@ beforeAll(async () => {
   ;({ train, test } = tinyMnist())
 })
 
-const config = { ...SEMI_DEFAULTS, teacher: 'eman' as const, labelledFraction: 0.05, steps: 6, batchLabelled: 8, batchUnlabelled: 8, widths: [4, 8], evalEvery: 0, evalLimit: 40 }
+const config = {
+  ...SEMI_DEFAULTS,
+  teacher: 'eman' as const,
+  labelledFraction: 0.05,
+  steps: 6,
+  batchLabelled: 8,
+  batchUnlabelled: 8,
+  widths: [4, 8],
+  evalEvery: 0,
+  evalLimit: 40,
+}
 
-type Json = Record<string, unknown> & { student: { params: Record<string, { data: string }>; stats: Record<string, { data: string; shape: number[] }> }; teacher: unknown; step: number; sha256: string }
+type Json = Record<string, unknown> & {
+  student: { params: Record<string, { data: string }>; stats: Record<string, { data: string; shape: number[] }> }
+  teacher: unknown
+  step: number
+  sha256: string
+}
 
 /** Writes `json` back with a fresh, valid content hash: the edit then has to be caught by a check other than the hash. */
 const reseal = async (json: Json): Promise<string> => {
@@ -68,21 +83,138 @@ describe('checkpoint corruption is refused, naming what is wrong', () => {
   }
 
   const CASES: Array<[string, () => Promise<string> | string, RegExp]> = [
-    ['one flipped bit in a float value', () => { const j = parsed(); const w = j.student.params['stage0/conv/weight']!; w.data = flipBit(w.data, 5, 3); return JSON.stringify(j) }, /content hash mismatch/],
-    ['one changed base64 character', () => { const j = parsed(); const w = j.student.params['stage0/conv/weight']!; w.data = (w.data[0] === 'A' ? 'B' : 'A') + w.data.slice(1); return JSON.stringify(j) }, /content hash mismatch/],
-    ['step decremented', () => { const j = parsed(); j.step -= 1; return JSON.stringify(j) }, /content hash mismatch/],
-    ['step set to 1e9 (resealed)', () => { const j = parsed(); j.step = 1e9; return reseal(j) }, /'step' must be an integer in \[0, 6\]/],
-    ['student and teacher swapped', () => { const j = parsed(); const s = j.student; j.student = j.teacher as Json['student']; j.teacher = s; return JSON.stringify(j) }, /content hash mismatch/],
-    ['a negative running variance (resealed)', () => { const j = parsed(); const [k, v] = Object.entries(j.student.stats).find(([p]) => p.endsWith('variance'))!; const f = new Float32Array(Uint8Array.from(atob(v.data), (c) => c.charCodeAt(0)).buffer); f[0] = -1; j.student.stats[k]!.data = btoa(String.fromCharCode(...new Uint8Array(f.buffer))); return reseal(j) }, /negative variance/],
-    ['a different polyak version (resealed)', () => { const j = parsed(); j.polyak = '0.0.1'; return reseal(j) }, /different polyak \(field 'polyak': "0\.0\.1" vs "0\.1\.0"\)/],
-    ['a different config field (resealed)', () => { const j = parsed(); (j.config as Record<string, unknown>).lr = 0.5; return reseal(j) }, /different config \(field 'config\.lr': 0\.5 vs 0\.05\)/],
-    ['a different backend (resealed)', () => { const j = parsed(); j.backend = 'cpu'; return reseal(j) }, /different backend \(field 'backend': "cpu" vs "wasm"\)/],
-    ['a different data budget (resealed)', () => { const j = parsed(); (j.data as Record<string, number>).train = 500; return reseal(j) }, /different data \(field 'data\.train': 500 vs 400\)/],
-    ['a wrong shape (resealed)', () => { const j = parsed(); (j.student.params['stage0/conv/weight'] as unknown as { shape: number[] }).shape = [3, 3, 1, 5]; return reseal(j) }, /'student\/params\/stage0\/conv\/weight' has shape \[3,3,1,5\], the model needs \[3,3,1,4\]/],
-    ['a __proto__ key (resealed)', () => { const j = parsed(); return reseal(j).then((t) => t.replace('"student":{', '"student":{"__proto__":{},')) }, /__proto__/],
+    [
+      'one flipped bit in a float value',
+      () => {
+        const j = parsed()
+        const w = j.student.params['stage0/conv/weight']!
+        w.data = flipBit(w.data, 5, 3)
+        return JSON.stringify(j)
+      },
+      /content hash mismatch/,
+    ],
+    [
+      'one changed base64 character',
+      () => {
+        const j = parsed()
+        const w = j.student.params['stage0/conv/weight']!
+        w.data = (w.data[0] === 'A' ? 'B' : 'A') + w.data.slice(1)
+        return JSON.stringify(j)
+      },
+      /content hash mismatch/,
+    ],
+    [
+      'step decremented',
+      () => {
+        const j = parsed()
+        j.step -= 1
+        return JSON.stringify(j)
+      },
+      /content hash mismatch/,
+    ],
+    [
+      'step set to 1e9 (resealed)',
+      () => {
+        const j = parsed()
+        j.step = 1e9
+        return reseal(j)
+      },
+      /'step' must be an integer in \[0, 6\]/,
+    ],
+    [
+      'student and teacher swapped',
+      () => {
+        const j = parsed()
+        const s = j.student
+        j.student = j.teacher as Json['student']
+        j.teacher = s
+        return JSON.stringify(j)
+      },
+      /content hash mismatch/,
+    ],
+    [
+      'a negative running variance (resealed)',
+      () => {
+        const j = parsed()
+        const [k, v] = Object.entries(j.student.stats).find(([p]) => p.endsWith('variance'))!
+        const f = new Float32Array(Uint8Array.from(atob(v.data), (c) => c.charCodeAt(0)).buffer)
+        f[0] = -1
+        j.student.stats[k]!.data = btoa(String.fromCharCode(...new Uint8Array(f.buffer)))
+        return reseal(j)
+      },
+      /negative variance/,
+    ],
+    [
+      'a different polyak version (resealed)',
+      () => {
+        const j = parsed()
+        j.polyak = '0.0.1'
+        return reseal(j)
+      },
+      /different polyak \(field 'polyak': "0\.0\.1" vs "0\.1\.0"\)/,
+    ],
+    [
+      'a different config field (resealed)',
+      () => {
+        const j = parsed()
+        ;(j.config as Record<string, unknown>).lr = 0.5
+        return reseal(j)
+      },
+      /different config \(field 'config\.lr': 0\.5 vs 0\.05\)/,
+    ],
+    [
+      'a different backend (resealed)',
+      () => {
+        const j = parsed()
+        j.backend = 'cpu'
+        return reseal(j)
+      },
+      /different backend \(field 'backend': "cpu" vs "wasm"\)/,
+    ],
+    [
+      'a different data budget (resealed)',
+      () => {
+        const j = parsed()
+        ;(j.data as Record<string, number>).train = 500
+        return reseal(j)
+      },
+      /different data \(field 'data\.train': 500 vs 400\)/,
+    ],
+    [
+      'a wrong shape (resealed)',
+      () => {
+        const j = parsed()
+        ;(j.student.params['stage0/conv/weight'] as unknown as { shape: number[] }).shape = [3, 3, 1, 5]
+        return reseal(j)
+      },
+      /'student\/params\/stage0\/conv\/weight' has shape \[3,3,1,5\], the model needs \[3,3,1,4\]/,
+    ],
+    [
+      'a __proto__ key (resealed)',
+      () => {
+        const j = parsed()
+        return reseal(j).then((t) => t.replace('"student":{', '"student":{"__proto__":{},'))
+      },
+      /__proto__/,
+    ],
     ['truncated', () => original.slice(0, original.length / 2), /not valid JSON/],
-    ['no content hash', () => { const { sha256: _, ...j } = parsed(); return JSON.stringify(j) }, /no content hash/],
-    ['format version 1', () => { const j = parsed(); j.version = 1; return JSON.stringify(j) }, /format version 1/],
+    [
+      'no content hash',
+      () => {
+        const { sha256: _, ...j } = parsed()
+        return JSON.stringify(j)
+      },
+      /no content hash/,
+    ],
+    [
+      'format version 1',
+      () => {
+        const j = parsed()
+        j.version = 1
+        return JSON.stringify(j)
+      },
+      /format version 1/,
+    ],
   ]
   for (const [name, make, message] of CASES) {
     it(`refuses ${name}`, async () => {
@@ -111,14 +243,22 @@ describe('SIGKILL during training', () => {
   it(`leaves a loadable checkpoint or none, ${KILLS} times, and resume ends bitwise where an uninterrupted run ends`, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'polyak-kill-'))
     const cfg = join(dir, 'run.json')
-    writeFileSync(cfg, JSON.stringify({ kind: 'semiSupervised', backend: 'wasm', data: { trainImages: 400, testImages: 40 }, config: { steps: 200, batchLabelled: 8, batchUnlabelled: 8, widths: [4, 8], labelledFraction: 0.05, evalEvery: 0, evalLimit: 40 } }))
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        kind: 'semiSupervised',
+        backend: 'wasm',
+        data: { trainImages: 400, testImages: 40 },
+        config: { steps: 200, batchLabelled: 8, batchUnlabelled: 8, widths: [4, 8], labelledFraction: 0.05, evalEvery: 0, evalLimit: 40 },
+      }),
+    )
     const reference = join(dir, 'reference.json')
     const straight = await polyak(['train', cfg, '--checkpoint', reference, '--every', '50', '--json'])
     expect(straight.code, straight.stderr).toBe(0)
 
     const ckpt = join(dir, 'killed.json')
     let seed = 12345
-    const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
+    const random = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
     let survived = 0
     let sawCheckpoint = 0
     for (let k = 0; k < KILLS; k++) {
@@ -146,8 +286,13 @@ describe('SIGKILL during training', () => {
     expect(b.student).toEqual(a.student)
     expect(b.teacher).toEqual(a.teacher)
     expect(b.opt).toEqual(a.opt)
-    expect(readdirSync(dir).filter((f) => f.includes('.tmp-')), 'temp files of killed runs are removed').toEqual([])
+    expect(
+      readdirSync(dir).filter((f) => f.includes('.tmp-')),
+      'temp files of killed runs are removed',
+    ).toEqual([])
     expect(survived, 'most kills landed during a run').toBeGreaterThan(KILLS / 2)
-    console.log(`[reliability] ${survived} of ${KILLS} SIGKILLs landed mid-run; ${sawCheckpoint} left a checkpoint, all sealed; ${temps} stale temp file(s) removed; the resumed run ended bitwise equal`)
+    console.log(
+      `[reliability] ${survived} of ${KILLS} SIGKILLs landed mid-run; ${sawCheckpoint} left a checkpoint, all sealed; ${temps} stale temp file(s) removed; the resumed run ended bitwise equal`,
+    )
   })
 })

@@ -28,7 +28,17 @@ describe('soak', () => {
   it(`${STEPS} semi-supervised steps on wasm with a flat tensor count`, async () => {
     const counts: Array<[number, number]> = []
     const every = Math.max(1, Math.floor(STEPS / 10))
-    const config = { ...SEMI_DEFAULTS, teacher: 'eman' as const, labelledFraction: 0.05, steps: STEPS, batchLabelled: 4, batchUnlabelled: 4, widths: [2, 4], evalEvery: every, evalLimit: 20 }
+    const config = {
+      ...SEMI_DEFAULTS,
+      teacher: 'eman' as const,
+      labelledFraction: 0.05,
+      steps: STEPS,
+      batchLabelled: 4,
+      batchUnlabelled: 4,
+      widths: [2, 4],
+      evalEvery: every,
+      evalLimit: 20,
+    }
     const before = tf.memory().numTensors
     await runSemiSupervised(config, train, test, (step) => {
       if (step % every === 0 || step === 10) counts.push([step, tf.memory().numTensors])
@@ -43,7 +53,11 @@ describe('soak', () => {
 describe('NaN guard', () => {
   it('stops a diverging supervised run with a NonFiniteError naming the step and the leaf, and frees its tensors', async () => {
     const before = tf.memory().numTensors
-    const run = runSupervised({ norm: 'batchNorm', weightNorm: 'none', batchSize: 8, samples: 8 * 40, lr: 1e38, widths: [4, 8], seed: 0, evalLimit: 20 }, train, test)
+    const run = runSupervised(
+      { norm: 'batchNorm', weightNorm: 'none', batchSize: 8, samples: 8 * 40, lr: 1e38, widths: [4, 8], seed: 0, evalLimit: 20 },
+      train,
+      test,
+    )
     await expect(run).rejects.toBeInstanceOf(NonFiniteError)
     await expect(run).rejects.toThrow(/non-finite value at step \d+ in '(loss|student\/.+)'/)
     expect(tf.memory().numTensors).toBe(before)
@@ -51,7 +65,13 @@ describe('NaN guard', () => {
 
   it('warns once and goes on when asked to', async () => {
     const warnings: string[] = []
-    const r = await runSupervised({ norm: 'batchNorm', weightNorm: 'none', batchSize: 8, samples: 8 * 40, lr: 1e38, widths: [4, 8], seed: 0, evalLimit: 20 }, train, test, undefined, { onNonFinite: 'warn', onWarning: (m) => warnings.push(m) })
+    const r = await runSupervised(
+      { norm: 'batchNorm', weightNorm: 'none', batchSize: 8, samples: 8 * 40, lr: 1e38, widths: [4, 8], seed: 0, evalLimit: 20 },
+      train,
+      test,
+      undefined,
+      { onNonFinite: 'warn', onWarning: (m) => warnings.push(m) },
+    )
     expect(r.steps).toBe(40)
     expect(warnings).toHaveLength(1)
     expect(warnings[0]).toMatch(/non-finite value at step \d+/)
@@ -61,7 +81,15 @@ describe('NaN guard', () => {
     const dir = mkdtempSync(join(tmpdir(), 'polyak-nan-'))
     const cfg = join(dir, 'nan.json')
     const ckpt = join(dir, 'ckpt.json')
-    writeFileSync(cfg, JSON.stringify({ kind: 'semiSupervised', backend: 'wasm', data: { trainImages: 400, testImages: 40 }, config: { steps: 40, batchLabelled: 8, batchUnlabelled: 8, widths: [4, 8], labelledFraction: 0.05, evalEvery: 0, evalLimit: 40, lr: 1e6 } }))
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        kind: 'semiSupervised',
+        backend: 'wasm',
+        data: { trainImages: 400, testImages: 40 },
+        config: { steps: 40, batchLabelled: 8, batchUnlabelled: 8, widths: [4, 8], labelledFraction: 0.05, evalEvery: 0, evalLimit: 40, lr: 1e6 },
+      }),
+    )
     const r = await polyak(['train', cfg, '--checkpoint', ckpt, '--every', '1'])
     expect(r.code, r.stderr).toBe(1)
     const m = /non-finite value at step (\d+) in '([^']+)'/.exec(r.stderr)

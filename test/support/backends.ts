@@ -32,11 +32,7 @@ const reported = new Set<string>()
  * `describe`s `body` once per backend (`names` defaults to all). Inside, each test should begin
  * with `if (skipIfUnavailable(b, ctx)) return` or use `itOn(b)`.
  */
-export const describeEachBackend = (
-  title: string,
-  body: (b: BackendHandle) => void,
-  names: readonly string[] = backends.map((d) => d.name),
-): void => {
+export const describeEachBackend = (title: string, body: (b: BackendHandle) => void, names: readonly string[] = backends.map((d) => d.name)): void => {
   for (const descriptor of backends.filter((d) => names.includes(d.name))) {
     describe(`${title} [${descriptor.name}]`, () => {
       let active: ActiveBackend | undefined
@@ -44,9 +40,7 @@ export const describeEachBackend = (
         const availability = await descriptor.probe()
         if (!availability.available) {
           if (requiredBackends().has(descriptor.name)) {
-            throw new Error(
-              `backend '${descriptor.name}' is required by POLYAK_REQUIRE_BACKENDS but unavailable: ${availability.reason}`,
-            )
+            throw new Error(`backend '${descriptor.name}' is required by POLYAK_REQUIRE_BACKENDS but unavailable: ${availability.reason}`)
           }
           if (!reported.has(descriptor.name)) {
             reported.add(descriptor.name)

@@ -12,7 +12,11 @@ export const polyak = (
   options: { stdin?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> =>
   new Promise((resolve) => {
-    const p = spawn(process.execPath, [cli, ...args], { env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], ...(options.cwd === undefined ? {} : { cwd: options.cwd }) })
+    const p = spawn(process.execPath, [cli, ...args], {
+      env: options.env ?? process.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    })
     const timer = setTimeout(() => p.kill('SIGKILL'), options.timeoutMs ?? 300_000)
     let stdout = ''
     let stderr = ''

@@ -14,8 +14,7 @@ export interface FixtureTensor {
 }
 
 /** Reads `test/fixtures/<name>`. */
-export const loadFixture = <F>(name: string): F =>
-  JSON.parse(readFileSync(fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url)), 'utf8')) as F
+export const loadFixture = <F>(name: string): F => JSON.parse(readFileSync(fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url)), 'utf8')) as F
 
 /** Host-side NCHW → NHWC (rank 4) or identity (rank ≤ 3, channels already on axis 1 of [N, C] only). */
 export const toChannelsLast = (t: FixtureTensor): FixtureTensor => {
@@ -24,8 +23,7 @@ export const toChannelsLast = (t: FixtureTensor): FixtureTensor => {
   const out = new Array<number>(t.data.length)
   for (let b = 0; b < n; b++)
     for (let ch = 0; ch < c; ch++)
-      for (let i = 0; i < h; i++)
-        for (let j = 0; j < w; j++) out[((b * h + i) * w + j) * c + ch] = t.data[((b * c + ch) * h + i) * w + j]!
+      for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) out[((b * h + i) * w + j) * c + ch] = t.data[((b * c + ch) * h + i) * w + j]!
   return { shape: [n, h, w, c], dtype: t.dtype, data: out }
 }
 

@@ -20,7 +20,12 @@ if (missing !== undefined && !redisRequired()) console.warn(`[polyak tests] skip
 
 const grid = {
   name: 'kill-a-worker',
-  base: { kind: 'semiSupervised', backend: 'wasm', data: { trainImages: 400, testImages: 40 }, config: { steps: 400, batchLabelled: 8, batchUnlabelled: 8, widths: [4, 8], labelledFraction: 0.05, evalEvery: 100, evalLimit: 40 } },
+  base: {
+    kind: 'semiSupervised',
+    backend: 'wasm',
+    data: { trainImages: 400, testImages: 40 },
+    config: { steps: 400, batchLabelled: 8, batchUnlabelled: 8, widths: [4, 8], labelledFraction: 0.05, evalEvery: 100, evalLimit: 40 },
+  },
   product: { 'config.teacher': ['bn', 'eman'], 'config.seed': [0, 1] },
 }
 
@@ -84,7 +89,10 @@ describe.skipIf(missing !== undefined && !redisRequired())('polyak sweep --redis
     const g = await decodeGrid(grid)
     if (g._tag === 'Left') throw g.left
     for (const job of g.right.jobs) {
-      const d = JSON.parse(readFileSync(join(dir, 'dist', 'jobs', job.id, 'result.json'), 'utf8')) as { result: { final: unknown; curve: unknown }; worker: string }
+      const d = JSON.parse(readFileSync(join(dir, 'dist', 'jobs', job.id, 'result.json'), 'utf8')) as {
+        result: { final: unknown; curve: unknown }
+        worker: string
+      }
       const l = JSON.parse(readFileSync(join(dir, 'local', 'jobs', job.id, 'result.json'), 'utf8')) as { result: { final: unknown; curve: unknown } }
       expect(d.result.final, `job ${job.id}`).toEqual(l.result.final)
       expect(d.result.curve, `job ${job.id}`).toEqual(l.result.curve)
@@ -99,6 +107,8 @@ describe.skipIf(missing !== undefined && !redisRequired())('polyak sweep --redis
     const status = await polyak(['sweep', '--status', '--redis', redis.url, '--json'])
     const counts = (JSON.parse(status.stdout) as { counts: Record<string, number> }).counts
     expect(counts).toMatchObject({ completed: 4, failed: 0, active: 0, waiting: 0 })
-    console.log(`[sweep] 2 workers over Redis, worker A killed at step ${killedAtStep} of job ${victim}: 4 jobs in ${seconds.toFixed(1)} s, all bitwise equal to the local run`)
+    console.log(
+      `[sweep] 2 workers over Redis, worker A killed at step ${killedAtStep} of job ${victim}: 4 jobs in ${seconds.toFixed(1)} s, all bitwise equal to the local run`,
+    )
   }, 300_000)
 })

@@ -10,16 +10,29 @@ import { decodeGrid } from '../../src/sweep/grid.js'
 import { freePort } from '../support/redis.js'
 import { polyak } from '../support/cli.js'
 
-const base = { kind: 'supervised', backend: 'wasm', data: { trainImages: 400, testImages: 100 }, config: { samples: 320, batchSize: 16, widths: [4, 8], evalLimit: 100 } }
+const base = {
+  kind: 'supervised',
+  backend: 'wasm',
+  data: { trainImages: 400, testImages: 100 },
+  config: { samples: 320, batchSize: 16, widths: [4, 8], evalLimit: 100 },
+}
 
 describe('sweep grids', () => {
   it('expand product and zip into validated jobs with stable ids', async () => {
-    const g = await decodeGrid({ base, product: { 'config.norm': ['batchNorm', 'groupNorm'] }, zip: { 'config.batchSize': [8, 16, 32], 'config.lr': [0.001, 0.002, 0.004] } })
+    const g = await decodeGrid({
+      base,
+      product: { 'config.norm': ['batchNorm', 'groupNorm'] },
+      zip: { 'config.batchSize': [8, 16, 32], 'config.lr': [0.001, 0.002, 0.004] },
+    })
     if (g._tag === 'Left') throw g.left
     expect(g.right.jobs).toHaveLength(6)
     expect(g.right.fields).toEqual(['config.norm', 'config.batchSize', 'config.lr'])
     expect(g.right.jobs.map((j) => [j.params['config.norm'], j.params['config.batchSize'], j.params['config.lr']])).toContainEqual(['groupNorm', 16, 0.002])
-    const again = await decodeGrid({ base, product: { 'config.norm': ['batchNorm', 'groupNorm'] }, zip: { 'config.batchSize': [8, 16, 32], 'config.lr': [0.001, 0.002, 0.004] } })
+    const again = await decodeGrid({
+      base,
+      product: { 'config.norm': ['batchNorm', 'groupNorm'] },
+      zip: { 'config.batchSize': [8, 16, 32], 'config.lr': [0.001, 0.002, 0.004] },
+    })
     if (again._tag === 'Left') throw again.left
     expect(again.right.jobs.map((j) => j.id)).toEqual(g.right.jobs.map((j) => j.id))
     expect(new Set(g.right.jobs.map((j) => j.id)).size).toBe(6)
@@ -29,11 +42,19 @@ describe('sweep grids', () => {
     ['no base', { product: {} }, /field 'base'/],
     ['an empty list', { base, product: { 'config.seed': [] } }, /field 'product\.config\.seed'/],
     ['zipped lists of two lengths', { base, zip: { 'config.seed': [1, 2], 'config.lr': [0.1] } }, /zipped lists must have one length/],
-    ['a field outside the train file', { base, product: { 'settings.seed': [1, 2] } }, /product\.settings\.seed'.*starts with one of kind, backend, data, config/],
+    [
+      'a field outside the train file',
+      { base, product: { 'settings.seed': [1, 2] } },
+      /product\.settings\.seed'.*starts with one of kind, backend, data, config/,
+    ],
     ['a value the train file refuses', { base, product: { 'config.batchSize': [8, -1] } }, /job 1 .*config\.batchSize/],
     ['the same job twice', { base, product: { 'config.seed': [1, 1] } }, /runs the same train file as job 0/],
     ['a __proto__ path', { base, product: { '__proto__.x': [1] } }, /__proto__/],
-    ['a grid of 100 000 jobs', { base, product: { 'config.seed': Array.from({ length: 1000 }, (_, i) => i), 'config.lr': Array.from({ length: 100 }, (_, i) => (i + 1) / 1000) } }, /expands to 100000 jobs, more than 10000/],
+    [
+      'a grid of 100 000 jobs',
+      { base, product: { 'config.seed': Array.from({ length: 1000 }, (_, i) => i), 'config.lr': Array.from({ length: 100 }, (_, i) => (i + 1) / 1000) } },
+      /expands to 100000 jobs, more than 10000/,
+    ],
   ]
   for (const [name, grid, message] of BAD) {
     it(`refuses ${name} with exit 2, naming the field, writing nothing`, async () => {

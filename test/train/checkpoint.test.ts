@@ -14,7 +14,17 @@ beforeAll(() => {
   test = loadMnist('test', { limit: 40, factor: 2 })
 })
 
-const config = { ...SEMI_DEFAULTS, teacher: 'eman' as const, labelledFraction: 0.05, steps: 6, batchLabelled: 8, batchUnlabelled: 8, widths: [4, 8], evalEvery: 0, evalLimit: 40 }
+const config = {
+  ...SEMI_DEFAULTS,
+  teacher: 'eman' as const,
+  labelledFraction: 0.05,
+  steps: 6,
+  batchLabelled: 8,
+  batchUnlabelled: 8,
+  widths: [4, 8],
+  evalEvery: 0,
+  evalLimit: 40,
+}
 
 describeEachBackend(
   'checkpoints',
@@ -27,7 +37,10 @@ describeEachBackend(
       const a = await runSemiSupervised(config, train, test, undefined, { checkpoint: { store: checkpointFile(straight), every: 100 } })
       await runSemiSupervised(config, train, test, undefined, { checkpoint: { store: checkpointFile(resumed), every: 100 }, stopAfter: 3 })
       expect((JSON.parse(readFileSync(resumed, 'utf8')) as { step: number }).step).toBe(3)
-      const c = await runSemiSupervised(config, train, test, undefined, { checkpoint: { store: checkpointFile(resumed), every: 100 }, resumeFrom: checkpointFile(resumed) })
+      const c = await runSemiSupervised(config, train, test, undefined, {
+        checkpoint: { store: checkpointFile(resumed), every: 100 },
+        resumeFrom: checkpointFile(resumed),
+      })
       const left = JSON.parse(readFileSync(straight, 'utf8')) as Record<string, unknown>
       const right = JSON.parse(readFileSync(resumed, 'utf8')) as Record<string, unknown>
       expect(right.step).toBe(6)
@@ -41,7 +54,9 @@ describeEachBackend(
       const dir = mkdtempSync(join(tmpdir(), 'polyak-ckpt-'))
       const file = join(dir, 'c.json')
       await runSemiSupervised(config, train, test, undefined, { checkpoint: { store: checkpointFile(file), every: 100 }, stopAfter: 1 })
-      await expect(runSemiSupervised({ ...config, lr: 0.1 }, train, test, undefined, { resumeFrom: checkpointFile(file) })).rejects.toThrow(/different config \(field 'config\.lr': 0\.05 vs 0\.1\)/)
+      await expect(runSemiSupervised({ ...config, lr: 0.1 }, train, test, undefined, { resumeFrom: checkpointFile(file) })).rejects.toThrow(
+        /different config \(field 'config\.lr': 0\.05 vs 0\.1\)/,
+      )
       const json = JSON.parse(readFileSync(file, 'utf8')) as { student: { params: Record<string, { shape: number[] }> } }
       json.student.params['stage0/conv/weight']!.shape = [3, 3, 1, 5]
       writeFileSync(file, JSON.stringify(json))

@@ -27,10 +27,30 @@ describeEachBackend(
       await run()
       expect(tf.memory().numTensors, 'tensors left after the run').toBe(before)
     }
-    for (const [method, teacher] of [['fixmatch', 'none'], ['fixmatch', 'bn'], ['fixmatch', 'eman'], ['meanTeacher', 'eman']] as const) {
+    for (const [method, teacher] of [
+      ['fixmatch', 'none'],
+      ['fixmatch', 'bn'],
+      ['fixmatch', 'eman'],
+      ['meanTeacher', 'eman'],
+    ] as const) {
       it(`semi-supervised ${method} with teacher ${teacher}`, () =>
         flat(async () => {
-          const r = await runSemiSupervised({ ...SEMI_DEFAULTS, method, teacher, labelledFraction: 0.05, steps: 3, batchLabelled: 8, batchUnlabelled: 8, widths: [4, 8], evalEvery: 2, evalLimit: 40 }, train, test)
+          const r = await runSemiSupervised(
+            {
+              ...SEMI_DEFAULTS,
+              method,
+              teacher,
+              labelledFraction: 0.05,
+              steps: 3,
+              batchLabelled: 8,
+              batchUnlabelled: 8,
+              widths: [4, 8],
+              evalEvery: 2,
+              evalLimit: 40,
+            },
+            train,
+            test,
+          )
           expect(r.curve.map((p) => p.step)).toEqual([2, 3])
           expect(r.final.student).toBeGreaterThanOrEqual(0)
           expect(r.final.teacher === undefined).toBe(teacher === 'none')
@@ -40,14 +60,22 @@ describeEachBackend(
       it(`self-supervised ${method}`, () =>
         flat(async () => {
           const losses: number[] = []
-          const r = await runSelfSupervised({ ...SELF_DEFAULTS, method, steps: 3, batchSize: 8, widths: [4, 8], projector: { hidden: 8, out: 4 }, probeTrain: 40, probeTest: 20 }, train, test, (_s, m) => losses.push(m.loss!))
+          const r = await runSelfSupervised(
+            { ...SELF_DEFAULTS, method, steps: 3, batchSize: 8, widths: [4, 8], projector: { hidden: 8, out: 4 }, probeTrain: 40, probeTest: 20 },
+            train,
+            test,
+            (_s, m) => losses.push(m.loss!),
+          )
           expect(losses.length).toBe(3)
           expect(losses.every(Number.isFinite)).toBe(true)
           expect(r.linearProbe).toBeGreaterThanOrEqual(0)
           expect(r.knn).toBeGreaterThanOrEqual(0)
         }))
     }
-    for (const [norm, weightNorm] of [['batchNorm', 'none'], ['groupNorm', 'weightAlign']] as const) {
+    for (const [norm, weightNorm] of [
+      ['batchNorm', 'none'],
+      ['groupNorm', 'weightAlign'],
+    ] as const) {
       it(`supervised ${norm} + ${weightNorm}`, () =>
         flat(async () => {
           const r = await runSupervised({ norm, weightNorm, batchSize: 4, samples: 12, lr: 1e-3, widths: [4, 8], seed: 0, evalLimit: 40 }, train, test)

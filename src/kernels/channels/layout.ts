@@ -38,4 +38,3 @@ export const statsShape = (shape: readonly number[], layout: ChannelLayout): num
   const [groups, , c] = channelView(shape, layout)
   return [groups * c]
 }
-

@@ -17,7 +17,22 @@ export interface WasmKernelExports {
   moments(x: number, a: number, c: number, b: number, mean: number, variance: number, scratch: number): void
   normalize(x: number, a: number, c: number, b: number, center: number, scale: number, offset: number, out: number): void
   normalizeGradSums(dy: number, x: number, a: number, c: number, b: number, center: number, sumDy: number, sumDyCentered: number, scratch: number): void
-  im2colT(x: number, n: number, h: number, w: number, ci: number, kh: number, kw: number, sh: number, sw: number, top: number, left: number, oh: number, ow: number, out: number): void
+  im2colT(
+    x: number,
+    n: number,
+    h: number,
+    w: number,
+    ci: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    top: number,
+    left: number,
+    oh: number,
+    ow: number,
+    out: number,
+  ): void
   reluGrad(out: number, dy: number, x: number, n: number): void
   avgPool2(x: number, n: number, h: number, w: number, c: number, out: number): void
   avgPool2Grad(dy: number, n: number, h: number, w: number, c: number, out: number): void
@@ -25,10 +40,8 @@ export interface WasmKernelExports {
 }
 
 /** `() => kernel` where this process can instantiate the module on the active wasm backend, else `() => undefined` (for `defineKernel`). */
-export const onWasm =
-  (kernel: tf.KernelFunc) =>
-  (): tf.KernelFunc | undefined =>
-    wasmKernels(tf.backend() as unknown as WasmBackendLike) === null ? undefined : kernel
+export const onWasm = (kernel: tf.KernelFunc) => (): tf.KernelFunc | undefined =>
+  wasmKernels(tf.backend() as unknown as WasmBackendLike) === null ? undefined : kernel
 
 /** The parts of tfjs-backend-wasm's `BackendWasm` the kernels use. */
 export interface WasmBackendLike {
@@ -132,7 +145,10 @@ export const wasmKernels = (backend: WasmBackendLike): WasmKernelExports | null 
     }
     instances.set(memory, exports)
   } else {
-    lastStatus = exports === null ? lastStatus : { on: true, memory: typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer ? 'shared' : 'plain' }
+    lastStatus =
+      exports === null
+        ? lastStatus
+        : { on: true, memory: typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer ? 'shared' : 'plain' }
   }
   return exports
 }
@@ -155,7 +171,11 @@ export const renewIdentity = (backend: WasmBackendLike, t: tf.TensorInfo): void 
   if (entry === undefined) throw new Error('polyak wasm kernel: renewIdentity of a tensor that is not on the wasm backend')
   backend.wasm.tfjs.disposeData(entry.id) // drops the caches keyed by the old id; the memory stays (JS frees it)
   const id = backend.dataIdNextNumber++
-  backend.wasm.tfjs.registerTensor(id, t.shape.reduce((p, d) => p * d, 1), entry.memoryOffset)
+  backend.wasm.tfjs.registerTensor(
+    id,
+    t.shape.reduce((p, d) => p * d, 1),
+    entry.memoryOffset,
+  )
   entry.id = id
 }
 
