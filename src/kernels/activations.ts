@@ -13,12 +13,11 @@
  * @module kernels/activations
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { defineKernel } from './registry.js'
+import { type KernelImpl, defineKernel } from './registry.js'
 import { type WasmBackendLike, offsetOf, onWasm, wasmKernels } from './wasm/module.js'
 
-const reluGradWasm: tf.KernelFunc = ({ inputs, backend }) => {
-  const { dy, x } = inputs as { dy: tf.TensorInfo; x: tf.TensorInfo }
-  const be = backend as unknown as WasmBackendLike
+const reluGradWasm: KernelImpl<'wasm', 'dy' | 'x', Record<string, never>> = ({ inputs: { dy, x }, backend }) => {
+  const be = backend
   const out = be.makeOutput([...x.shape], 'float32')
   wasmKernels(be)!.reluGrad(
     offsetOf(be, out),
@@ -34,22 +33,20 @@ const reluGradKernel = defineKernel({ name: 'PolyakReluGrad', backends: { wasm: 
 /** `dy·[x > 0]`, fused where the backend has the kernel. */
 export const reluGrad = (dy: tf.Tensor, x: tf.Tensor): tf.Tensor =>
   dy.dtype === 'float32' && x.dtype === 'float32' && reluGradKernel.available()
-    ? (tf.engine().runKernel('PolyakReluGrad', { dy, x }, {}) as tf.Tensor)
+    ? reluGradKernel.run({ dy, x }, {})
     : tf.mul(dy, tf.cast(tf.greater(x, 0), 'float32'))
 
-const poolWasm: tf.KernelFunc = ({ inputs, backend }) => {
-  const { x } = inputs as { x: tf.TensorInfo }
+const poolWasm: KernelImpl<'wasm', 'x', Record<string, never>> = ({ inputs: { x }, backend }) => {
   const [n, h, w, c] = x.shape as [number, number, number, number]
-  const be = backend as unknown as WasmBackendLike
+  const be = backend
   const out = be.makeOutput([n, h >> 1, w >> 1, c], 'float32')
   wasmKernels(be)!.avgPool2(offsetOf(be, x), n, h, w, c, offsetOf(be, out))
   return out
 }
 
-const poolGradWasm: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { dy } = inputs as { dy: tf.TensorInfo }
-  const [n, h, w, c] = (attrs as unknown as { inputShape: [number, number, number, number] }).inputShape
-  const be = backend as unknown as WasmBackendLike
+const poolGradWasm: KernelImpl<'wasm', 'dy', { inputShape: [number, number, number, number] }> = ({ inputs: { dy }, backend, attrs }) => {
+  const [n, h, w, c] = attrs.inputShape
+  const be = backend
   const out = be.makeOutput([n, h, w, c], 'float32')
   wasmKernels(be)!.avgPool2Grad(offsetOf(be, dy), n, h, w, c, offsetOf(be, out))
   return out
@@ -63,7 +60,7 @@ const poolKernel = defineKernel({
   gradient: {
     inputsToSave: ['x'],
     gradFunc: (dy, [x]) => ({
-      x: () => tf.engine().runKernel('PolyakAvgPool2Grad', { dy: dy as tf.Tensor }, { inputShape: [...x!.shape] }) as tf.Tensor,
+      x: () => poolGradKernel.run({ dy: dy as tf.Tensor }, { inputShape: [...x!.shape] as [number, number, number, number] }),
     }),
   },
 })
@@ -75,7 +72,7 @@ const poolKernel = defineKernel({
 export const avgPool2x2 = (x: tf.Tensor4D): tf.Tensor4D => {
   const [n, h, w, c] = x.shape
   // the fused forward only where its gradient kernel runs too
-  if (x.dtype === 'float32' && poolKernel.available() && poolGradKernel.available()) return tf.engine().runKernel('PolyakAvgPool2', { x }, {}) as tf.Tensor4D
+  if (x.dtype === 'float32' && poolKernel.available() && poolGradKernel.available()) return poolKernel.run<tf.Tensor4D>({ x }, {})
   const [ph, pw] = [Math.floor(h / 2), Math.floor(w / 2)]
   const even = ph * 2 === h && pw * 2 === w ? x : tf.slice(x, [0, 0, 0, 0], [n, ph * 2, pw * 2, c])
   return tf.mean(tf.reshape(even, [n, ph, 2, pw, 2, c]), [2, 4]) as tf.Tensor4D

@@ -17,7 +17,7 @@
  * @module kernels/axpby
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { type CpuBackendLike, type WebGpuBackendLike, defineKernel } from './registry.js'
+import { type KernelImpl, defineKernel } from './registry.js'
 import { type WasmBackendLike, offsetOf, onWasm, renewIdentity, wasmKernels } from './wasm/module.js'
 import { ElementwiseProgram } from './webgpuProgram.js'
 
@@ -38,16 +38,15 @@ interface AxpbyAttrs {
 const mayWriteInPlace = (backend: { refCount: (id: unknown) => number }, attrs: AxpbyAttrs, x: tf.TensorInfo, y: tf.TensorInfo): boolean =>
   attrs.inPlace === true && backend.refCount(x.dataId) === 1 && x.dataId !== y.dataId
 
-const cpuKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x, y } = inputs as { x: tf.TensorInfo; y: tf.TensorInfo }
-  const { alpha, beta } = attrs as unknown as AxpbyAttrs
-  const b = backend as unknown as CpuBackendLike
+const cpuKernel: KernelImpl<'cpu', 'x' | 'y', AxpbyAttrs> = ({ inputs: { x, y }, backend, attrs }) => {
+  const { alpha, beta } = attrs
+  const b = backend
   const xv = b.data.get(x.dataId).values
   const yv = b.data.get(y.dataId).values
   const a = Math.fround(alpha)
   const c = Math.fround(beta)
   // Donated and not shared with any other tensor (a clone on cpu shares storage): update in place.
-  if (mayWriteInPlace(b, attrs as unknown as AxpbyAttrs, x, y)) {
+  if (mayWriteInPlace(b, attrs, x, y)) {
     for (let i = 0; i < xv.length; i++) xv[i] = a * xv[i]! + c * yv[i]!
     b.incRef(x.dataId)
     return { dataId: x.dataId, shape: [...x.shape], dtype: 'float32' }
@@ -79,24 +78,22 @@ class AxpbyProgram extends ElementwiseProgram {
   }
 }
 
-const webgpuKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x, y } = inputs as { x: tf.TensorInfo; y: tf.TensorInfo }
-  const { alpha, beta } = attrs as unknown as AxpbyAttrs
-  return (backend as unknown as WebGpuBackendLike).runWebGPUProgram(new AxpbyProgram([...x.shape]), [x, y], 'float32', [
+const webgpuKernel: KernelImpl<'webgpu', 'x' | 'y', AxpbyAttrs> = ({ inputs: { x, y }, backend, attrs }) => {
+  const { alpha, beta } = attrs
+  return backend.runWebGPUProgram(new AxpbyProgram([...x.shape]), [x, y], 'float32', [
     { type: 'float32', data: [alpha] },
     { type: 'float32', data: [beta] },
   ])
 }
 
-const wasmKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x, y } = inputs as { x: tf.TensorInfo; y: tf.TensorInfo }
-  const { alpha, beta } = attrs as unknown as AxpbyAttrs
-  const b = backend as unknown as WasmBackendLike
+const wasmKernel: KernelImpl<'wasm', 'x' | 'y', AxpbyAttrs> = ({ inputs: { x, y }, backend, attrs }) => {
+  const { alpha, beta } = attrs
+  const b = backend
   const k = wasmKernels(b)!
   const n = x.shape.reduce((p, d) => p * d, 1)
   // Donated and unshared: write into x's storage (each element is read before it is written), then
   // give the storage a new identity, since XNNPACK caches packed conv/matMul weights by tensor id
-  if (mayWriteInPlace(b, attrs as unknown as AxpbyAttrs, x, y)) {
+  if (mayWriteInPlace(b, attrs, x, y)) {
     k.axpby(offsetOf(b, x), offsetOf(b, x), offsetOf(b, y), n, alpha, beta)
     renewIdentity(b, x)
     b.incRef(x.dataId)
@@ -116,7 +113,7 @@ const axpbyKernel = defineKernel({
   },
   gradient: {
     gradFunc: (dy, _saved, attrs) => {
-      const { alpha, beta } = attrs as unknown as AxpbyAttrs
+      const { alpha, beta } = attrs
       return { x: () => tf.mul(dy as tf.Tensor, tf.scalar(alpha)), y: () => tf.mul(dy as tf.Tensor, tf.scalar(beta)) }
     },
   },
@@ -128,4 +125,4 @@ export const canFuseAxpby = (x: tf.Tensor, y: tf.Tensor): boolean =>
 
 /** Runs the fused kernel; with `donate`, a backend that can may reuse `x`'s storage for the result. */
 export const fusedAxpby = (alpha: number, x: tf.Tensor, beta: number, y: tf.Tensor, donate = false): tf.Tensor =>
-  tf.engine().runKernel(AXPBY, { x, y }, { alpha, beta, inPlace: donate }) as tf.Tensor
+  axpbyKernel.run({ x, y }, { alpha, beta, inPlace: donate })

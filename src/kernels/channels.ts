@@ -43,12 +43,12 @@ const normalizeKernel = defineKernel({
     inputsToSave: ['x', 'center', 'scale'],
     gradFunc: (dy, saved, attrs) => {
       const [x, center, scale] = saved as [tf.Tensor, tf.Tensor, tf.Tensor]
-      const layout = attrs as unknown as ChannelLayout
+      const layout = attrs
       const g = dy as tf.Tensor
       // computed here, not inside the closures: tfjs runs each closure in its own tidy
       const axes = x.shape.map((_, i) => i).filter((i) => i >= layout.lead && i !== layout.axis)
       const [sumDy, sumDyCentered] = gradSumsKernel.available()
-        ? (tf.engine().runKernel('PolyakNormalizeGradSums', { dy: g, x, center }, { ...layout }) as tf.Tensor[])
+        ? gradSumsKernel.run<tf.Tensor[]>({ dy: g, x, center }, layout)
         : [g, tf.mul(g, tf.sub(x, tf.reshape(center, statsBroadcastShape(x.shape, layout))))].map((t) => tf.reshape(tf.sum(t, axes), [-1]))
       return {
         // ∂/∂x = dy·scale[c]; ∂/∂center = −scale·Σ dy; ∂/∂scale = Σ dy·(x − center); ∂/∂offset = Σ dy
@@ -70,7 +70,7 @@ const momentsKernel = defineKernel({
     gradFunc: (dys, saved, attrs) => {
       const [dMean, dVariance] = dys as tf.Tensor[]
       const [x, mean] = saved as [tf.Tensor, tf.Tensor]
-      const layout = attrs as unknown as ChannelLayout
+      const layout = attrs
       const n = x.size / mean.size
       // ∂/∂x = dMean/n + dVariance·2(x − mean)/n, one fused pass
       return { x: () => fusedNormalize(x, mean, tf.mul(dVariance!, tf.scalar(2 / n)), tf.div(dMean!, tf.scalar(n)), layout) }
@@ -83,8 +83,7 @@ export const canFuseMoments = (x: tf.Tensor, layout: ChannelLayout): boolean =>
   x.dtype === 'float32' && x.size > 0 && (tf.getBackend() !== 'webgpu' || statsShape(x.shape, layout)[0]! <= MAX_WEBGPU_STATS) && momentsKernel.available()
 
 /** `[mean, biased variance]`, each `[G·C]`, over the axes outside `layout`. */
-export const fusedMoments = (x: tf.Tensor, layout: ChannelLayout): [tf.Tensor1D, tf.Tensor1D] =>
-  tf.engine().runKernel('PolyakMoments', { x }, { ...layout }) as unknown as [tf.Tensor1D, tf.Tensor1D]
+export const fusedMoments = (x: tf.Tensor, layout: ChannelLayout): [tf.Tensor1D, tf.Tensor1D] => momentsKernel.run<[tf.Tensor1D, tf.Tensor1D]>({ x }, layout)
 
 /** True when `normalize` can run fused on the active backend (the layout is checked by the caller). */
 export const canFuseNormalize = (x: tf.Tensor, coefficients: readonly tf.Tensor[]): boolean =>
@@ -92,4 +91,4 @@ export const canFuseNormalize = (x: tf.Tensor, coefficients: readonly tf.Tensor[
 
 /** `(x − center)·scale + offset` with `[G·C]` coefficients laid out by `layout`. */
 export const fusedNormalize = (x: tf.Tensor, center: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, layout: ChannelLayout): tf.Tensor =>
-  tf.engine().runKernel('PolyakNormalize', { x, center, scale, offset }, { ...layout }) as tf.Tensor
+  normalizeKernel.run({ x, center, scale, offset }, layout)

@@ -9,7 +9,7 @@
  * @module kernels/im2col
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { defineKernel } from './registry.js'
+import { type KernelImpl, defineKernel } from './registry.js'
 import { type WasmBackendLike, offsetOf, onWasm, wasmKernels } from './wasm/module.js'
 
 /** The window geometry of `im2colT`. */
@@ -24,11 +24,10 @@ export interface Im2ColGeometry {
   readonly ow: number
 }
 
-const im2colWasm: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x } = inputs as { x: tf.TensorInfo }
-  const g = attrs as unknown as Im2ColGeometry
+const im2colWasm: KernelImpl<'wasm', 'x', Im2ColGeometry> = ({ inputs: { x }, backend, attrs }) => {
+  const g = attrs
   const [n, h, w, ci] = x.shape as [number, number, number, number]
-  const be = backend as unknown as WasmBackendLike
+  const be = backend
   const out = be.makeOutput([g.kh * g.kw * ci, n * g.oh * g.ow], 'float32')
   wasmKernels(be)!.im2colT(offsetOf(be, x), n, h, w, ci, g.kh, g.kw, g.sh, g.sw, g.top, g.left, g.oh, g.ow, offsetOf(be, out))
   return out
@@ -43,5 +42,4 @@ const im2colKernel = defineKernel({
 export const canIm2ColT = (x: tf.Tensor): boolean => x.dtype === 'float32' && x.rank === 4 && im2colKernel.available()
 
 /** `cols`, `[kh·kw·ci, n·oh·ow]`, of an NHWC `x` (see the module doc). */
-export const im2colT = (x: tf.Tensor4D, geometry: Im2ColGeometry): tf.Tensor2D =>
-  tf.engine().runKernel('PolyakIm2ColT', { x }, geometry as unknown as tf.NamedAttrMap) as tf.Tensor2D
+export const im2colT = (x: tf.Tensor4D, geometry: Im2ColGeometry): tf.Tensor2D => im2colKernel.run<tf.Tensor2D>({ x }, geometry)

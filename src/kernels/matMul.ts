@@ -12,14 +12,13 @@
  * @module kernels/matMul
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { defineKernel } from './registry.js'
+import { type KernelImpl, defineKernel } from './registry.js'
 import { type WasmBackendLike, offsetOf, onWasm, wasmKernels } from './wasm/module.js'
 
-const fewRowsWasm: tf.KernelFunc = ({ inputs, backend }) => {
-  const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo }
+const fewRowsWasm: KernelImpl<'wasm', 'a' | 'b', Record<string, never>> = ({ inputs: { a, b }, backend }) => {
   const [m, k] = a.shape as [number, number]
   const n = b.shape[1]!
-  const be = backend as unknown as WasmBackendLike
+  const be = backend
   const out = be.makeOutput([m, n], 'float32')
   wasmKernels(be)!.matMulFewRows(offsetOf(be, a), offsetOf(be, b), m, k, n, offsetOf(be, out))
   return out
@@ -53,7 +52,7 @@ export const matMulT = (a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transpo
     b.dtype === 'float32' &&
     fewRowsKernel.available()
   ) {
-    return tf.engine().runKernel('PolyakMatMulFewRows', { a, b }, {}) as tf.Tensor
+    return fewRowsKernel.run({ a, b }, {})
   }
   if (!transposeA) return tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, false, transposeB)
   return tf.tidy(() => tf.matMul(tf.transpose(a as tf.Tensor2D), b as tf.Tensor2D, false, transposeB))

@@ -7,6 +7,7 @@
  * @module kernels/registry
  */
 import * as tf from '@tensorflow/tfjs-core'
+import type { WasmBackendLike } from './wasm/module.js'
 
 /** The parts of tfjs-backend-cpu's `MathBackendCPU` the cpu kernels use (storage is a typed array per tensor). */
 export interface CpuBackendLike {
@@ -21,19 +22,42 @@ export interface WebGpuBackendLike {
   runWebGPUProgram: (program: unknown, inputs: tf.TensorInfo[], dtype: 'float32', uniforms: Array<{ type: string; data: number[] }>) => tf.TensorInfo
 }
 
-/** A fused kernel: its tfjs name, its implementations per backend name, its gradient. */
-export interface KernelSpec {
+/** The backend object each tfjs backend passes to a kernel, as polyak's kernels see it. */
+export interface KernelBackends {
+  readonly cpu: CpuBackendLike
+  readonly wasm: WasmBackendLike
+  readonly webgpu: WebGpuBackendLike
+}
+
+/** A kernel implementation on backend `B`, with named inputs `I` and attributes `A` (typed: tfjs's own are untyped maps). */
+export type KernelImpl<B extends keyof KernelBackends, I extends string, A = Record<string, never>> = (args: {
+  readonly inputs: Readonly<Record<I, tf.TensorInfo>>
+  readonly backend: KernelBackends[B]
+  readonly attrs: A
+}) => tf.TensorInfo | tf.TensorInfo[]
+
+/** A kernel's gradient with typed attributes. */
+export interface KernelGradient<A> {
+  readonly inputsToSave?: string[]
+  readonly outputsToSave?: boolean[]
+  readonly gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: A) => Record<string, () => tf.Tensor>
+}
+
+/** A fused kernel: its tfjs name (one constant), its implementations per backend, its gradient. */
+export interface KernelSpec<I extends string, A> {
   readonly name: string
   /** Implementation per tfjs backend name; `() => undefined` where this process cannot run it (checked once). */
-  readonly backends: Readonly<Record<string, () => tf.KernelFunc | undefined>>
-  readonly gradient?: Omit<tf.GradConfig, 'kernelName'>
+  readonly backends: { readonly [B in keyof KernelBackends]?: () => KernelImpl<B, I, A> | undefined }
+  readonly gradient?: KernelGradient<A>
 }
 
 /** A registered-on-demand fused kernel. */
-export interface FusedKernel {
+export interface FusedKernel<I extends string, A> {
   readonly name: string
   /** True when the fused path is on and the active backend runs this kernel (registers it on first call per backend). */
   available(): boolean
+  /** Runs the kernel on the active backend (after `available()`): typed inputs and attributes in, tensors out. */
+  run<R extends tf.Tensor | tf.Tensor[] = tf.Tensor>(inputs: Readonly<Record<I, tf.Tensor>>, attrs: A): R
 }
 
 let disabled = false
@@ -43,15 +67,25 @@ export const useFusedKernels = (on: boolean): void => {
   disabled = !on
 }
 
-/** Defines a fused kernel; registration happens lazily, per backend, in `available()`. */
-export const defineKernel = (spec: KernelSpec): FusedKernel => {
+/**
+ * Defines a fused kernel; registration happens lazily, per backend, in `available()`. The only casts
+ * between tfjs's untyped kernel interface and the typed one are here.
+ */
+export const defineKernel = <I extends string, A = Record<string, never>>(spec: KernelSpec<I, A>): FusedKernel<I, A> => {
   const tried = new Set<string>()
   const register = (backendName: string): void => {
     tried.add(backendName)
-    const impl = spec.backends[backendName]?.()
+    const impl = (spec.backends as Record<string, (() => KernelImpl<keyof KernelBackends, I, A> | undefined) | undefined>)[backendName]?.()
     if (impl === undefined) return
-    if (tf.getKernel(spec.name, backendName) === undefined) tf.registerKernel({ kernelName: spec.name, backendName, kernelFunc: impl })
-    if (spec.gradient !== undefined && tf.getGradient(spec.name) === undefined) tf.registerGradient({ kernelName: spec.name, ...spec.gradient })
+    if (tf.getKernel(spec.name, backendName) === undefined) {
+      const kernelFunc: tf.KernelFunc = ({ inputs, backend, attrs }) =>
+        impl({ inputs: inputs as Record<I, tf.TensorInfo>, backend: backend as unknown as KernelBackends[keyof KernelBackends], attrs: attrs as unknown as A })
+      tf.registerKernel({ kernelName: spec.name, backendName, kernelFunc })
+    }
+    if (spec.gradient !== undefined && tf.getGradient(spec.name) === undefined) {
+      const { gradFunc, ...saved } = spec.gradient
+      tf.registerGradient({ kernelName: spec.name, ...saved, gradFunc: (dy, s, attrs) => gradFunc(dy, s, attrs as unknown as A) })
+    }
   }
   return {
     name: spec.name,
@@ -61,5 +95,7 @@ export const defineKernel = (spec: KernelSpec): FusedKernel => {
       if (!tried.has(backendName)) register(backendName)
       return tf.getKernel(spec.name, backendName) !== undefined
     },
+    run: <R extends tf.Tensor | tf.Tensor[]>(inputs: Readonly<Record<I, tf.Tensor>>, attrs: A) =>
+      tf.engine().runKernel(spec.name, inputs as unknown as tf.NamedTensorMap, { ...(attrs as object) } as tf.NamedAttrMap) as unknown as R,
   }
 }

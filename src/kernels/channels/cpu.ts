@@ -7,6 +7,7 @@
 import type * as tf from '@tensorflow/tfjs-core'
 import type { CpuBackendLike } from '../registry.js'
 import { type ChannelLayout, perGroup, statsShape } from './layout.js'
+import type { KernelImpl } from '../registry.js'
 
 /** Calls `f(base, a, c, b, g)` per group, `base` the group's first element. */
 const groups = (shape: readonly number[], layout: ChannelLayout, f: (base: number, a: number, c: number, b: number, g: number) => void): void =>
@@ -57,9 +58,8 @@ const channelSums = (
 const cpuValues = (backend: unknown, t: tf.TensorInfo): Float32Array => (backend as CpuBackendLike).data.get(t.dataId).values
 
 /** `PolyakMoments` on cpu. */
-export const momentsCpu: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x } = inputs as { x: tf.TensorInfo }
-  const layout = attrs as unknown as ChannelLayout
+export const momentsCpu: KernelImpl<'cpu', 'x', ChannelLayout> = ({ inputs: { x }, backend, attrs }) => {
+  const layout = attrs
   const xv = cpuValues(backend, x)
   const [size] = statsShape(x.shape, layout) as [number]
   const mean = new Float32Array(size)
@@ -77,11 +77,14 @@ export const momentsCpu: tf.KernelFunc = ({ inputs, backend, attrs }) => {
 }
 
 /** `PolyakNormalize` on cpu. */
-export const normalizeCpu: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x, center, scale, offset } = inputs as Record<'x' | 'center' | 'scale' | 'offset', tf.TensorInfo>
+export const normalizeCpu: KernelImpl<'cpu', 'x' | 'center' | 'scale' | 'offset', ChannelLayout> = ({
+  inputs: { x, center, scale, offset },
+  backend,
+  attrs,
+}) => {
   const [xv, cv, sv, ov] = [x, center, scale, offset].map((t) => cpuValues(backend, t)) as [Float32Array, Float32Array, Float32Array, Float32Array]
   const out = new Float32Array(xv.length)
-  groups(x.shape, attrs as unknown as ChannelLayout, (base, a, c, b, g) => {
+  groups(x.shape, attrs, (base, a, c, b, g) => {
     if (b === 1) {
       const k0 = g * c
       for (let r = base; r < base + a * c; r += c) for (let ch = 0; ch < c; ch++) out[r + ch] = (xv[r + ch]! - cv[k0 + ch]!) * sv[k0 + ch]! + ov[k0 + ch]!
@@ -102,9 +105,8 @@ export const normalizeCpu: tf.KernelFunc = ({ inputs, backend, attrs }) => {
 }
 
 /** `PolyakNormalizeGradSums` on cpu. */
-export const gradSumsCpu: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { dy, x, center } = inputs as Record<'dy' | 'x' | 'center', tf.TensorInfo>
-  const layout = attrs as unknown as ChannelLayout
+export const gradSumsCpu: KernelImpl<'cpu', 'dy' | 'x' | 'center', ChannelLayout> = ({ inputs: { dy, x, center }, backend, attrs }) => {
+  const layout = attrs
   const [gv, xv, cv] = [dy, x, center].map((t) => cpuValues(backend, t)) as [Float32Array, Float32Array, Float32Array]
   const [size] = statsShape(x.shape, layout) as [number]
   const sumDy = new Float32Array(size)

@@ -7,12 +7,12 @@
 import type * as tf from '@tensorflow/tfjs-core'
 import { type WasmBackendLike, offsetOf, wasmKernels, withScratch } from '../wasm/module.js'
 import { type ChannelLayout, perGroup, statsShape } from './layout.js'
+import type { KernelImpl } from '../registry.js'
 
 /** `PolyakMoments` on wasm. */
-export const momentsWasm: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x } = inputs as { x: tf.TensorInfo }
-  const layout = attrs as unknown as ChannelLayout
-  const be = backend as unknown as WasmBackendLike
+export const momentsWasm: KernelImpl<'wasm', 'x', ChannelLayout> = ({ inputs: { x }, backend, attrs }) => {
+  const layout = attrs
+  const be = backend
   const mean = be.makeOutput(statsShape(x.shape, layout), 'float32')
   const variance = be.makeOutput(statsShape(x.shape, layout), 'float32')
   const k = wasmKernels(be)!
@@ -24,13 +24,16 @@ export const momentsWasm: tf.KernelFunc = ({ inputs, backend, attrs }) => {
 }
 
 /** `PolyakNormalize` on wasm. */
-export const normalizeWasm: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x, center, scale, offset } = inputs as Record<'x' | 'center' | 'scale' | 'offset', tf.TensorInfo>
-  const be = backend as unknown as WasmBackendLike
+export const normalizeWasm: KernelImpl<'wasm', 'x' | 'center' | 'scale' | 'offset', ChannelLayout> = ({
+  inputs: { x, center, scale, offset },
+  backend,
+  attrs,
+}) => {
+  const be = backend
   const out = be.makeOutput([...x.shape], 'float32')
   const k = wasmKernels(be)!
   const [px, pc, ps, po, pout] = [x, center, scale, offset, out].map((t) => offsetOf(be, t)) as [number, number, number, number, number]
-  perGroup(x.shape, attrs as unknown as ChannelLayout, (g, a, c, b) => {
+  perGroup(x.shape, attrs, (g, a, c, b) => {
     const [at, co] = [4 * g * a * c * b, 4 * g * c]
     k.normalize(px + at, a, c, b, pc + co, ps + co, po + co, pout + at)
   })
@@ -38,10 +41,9 @@ export const normalizeWasm: tf.KernelFunc = ({ inputs, backend, attrs }) => {
 }
 
 /** `PolyakNormalizeGradSums` on wasm. */
-export const gradSumsWasm: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { dy, x, center } = inputs as Record<'dy' | 'x' | 'center', tf.TensorInfo>
-  const layout = attrs as unknown as ChannelLayout
-  const be = backend as unknown as WasmBackendLike
+export const gradSumsWasm: KernelImpl<'wasm', 'dy' | 'x' | 'center', ChannelLayout> = ({ inputs: { dy, x, center }, backend, attrs }) => {
+  const layout = attrs
+  const be = backend
   const sumDy = be.makeOutput(statsShape(x.shape, layout), 'float32')
   const sumDyCentered = be.makeOutput(statsShape(x.shape, layout), 'float32')
   const k = wasmKernels(be)!

@@ -8,6 +8,7 @@ import type * as tf from '@tensorflow/tfjs-core'
 import type { WebGpuBackendLike } from '../registry.js'
 import { ElementwiseProgram } from '../webgpuProgram.js'
 import { type ChannelLayout, channelView } from './layout.js'
+import type { KernelImpl } from '../registry.js'
 
 /** `(x − center[k])·scale[k] + offset[k]`, `k = g·C + c`, over a flat `[G, A, C, B]` view (tfjs-backend-webgpu's program interface). */
 class NormalizeProgram extends ElementwiseProgram {
@@ -89,10 +90,9 @@ class ChannelStatsProgram {
 export const MAX_WEBGPU_STATS = 65535
 
 /** `PolyakMoments` on webgpu: a mean pass, then a centred-squares pass. */
-export const momentsWebgpu: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x } = inputs as { x: tf.TensorInfo }
-  const [groups, a, c, b] = channelView(x.shape, attrs as unknown as ChannelLayout)
-  const be = backend as unknown as WebGpuBackendLike
+export const momentsWebgpu: KernelImpl<'webgpu', 'x', ChannelLayout> = ({ inputs: { x }, backend, attrs }) => {
+  const [groups, a, c, b] = channelView(x.shape, attrs)
+  const be = backend
   const uniforms = [a * c * b, b, c, a * b].map((v) => ({ type: 'int32', data: [v] }))
   const mean = be.runWebGPUProgram(new ChannelStatsProgram([groups * c], false), [x], 'float32', uniforms)
   const variance = be.runWebGPUProgram(new ChannelStatsProgram([groups * c], true), [x, mean], 'float32', uniforms)
@@ -100,11 +100,14 @@ export const momentsWebgpu: tf.KernelFunc = ({ inputs, backend, attrs }) => {
 }
 
 /** `PolyakNormalize` on webgpu. */
-export const normalizeWebgpu: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x, center, scale, offset } = inputs as Record<'x' | 'center' | 'scale' | 'offset', tf.TensorInfo>
-  const [, a, c, b] = channelView(x.shape, attrs as unknown as ChannelLayout)
+export const normalizeWebgpu: KernelImpl<'webgpu', 'x' | 'center' | 'scale' | 'offset', ChannelLayout> = ({
+  inputs: { x, center, scale, offset },
+  backend,
+  attrs,
+}) => {
+  const [, a, c, b] = channelView(x.shape, attrs)
   const program = new NormalizeProgram([...x.shape], b === 1 && c % 4 === 0)
-  return (backend as unknown as WebGpuBackendLike).runWebGPUProgram(program, [x, center, scale, offset], 'float32', [
+  return backend.runWebGPUProgram(program, [x, center, scale, offset], 'float32', [
     { type: 'int32', data: [a * c * b] },
     { type: 'int32', data: [b] },
     { type: 'int32', data: [c] },

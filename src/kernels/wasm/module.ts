@@ -40,8 +40,10 @@ export interface WasmKernelExports {
 }
 
 /** `() => kernel` where this process can instantiate the module on the active wasm backend, else `() => undefined` (for `defineKernel`). */
-export const onWasm = (kernel: tf.KernelFunc) => (): tf.KernelFunc | undefined =>
-  wasmKernels(tf.backend() as unknown as WasmBackendLike) === null ? undefined : kernel
+export const onWasm =
+  <K>(kernel: K) =>
+  (): K | undefined =>
+    wasmKernels(tf.backend() as unknown as WasmBackendLike) === null ? undefined : kernel
 
 /** The parts of tfjs-backend-wasm's `BackendWasm` the kernels use. */
 export interface WasmBackendLike {
