@@ -18,7 +18,7 @@ import { unsafeUseBackend } from 'polyak/backends'
 import { checkpointFile, loadMnist } from 'polyak/node'
 import { canonicalJson, sha256Hex } from '../../src/train/checkpoint.js'
 import { polyak } from '../support/cli.js'
-import { tinyMnist } from '../support/data.js'
+import { TINY_SEMI, tinyMnist } from '../support/data.js'
 
 let train: ImageSet
 let test: ImageSet
@@ -27,17 +27,7 @@ beforeAll(async () => {
   ;({ train, test } = tinyMnist())
 })
 
-const config = {
-  ...SEMI_DEFAULTS,
-  teacher: 'eman' as const,
-  labelledFraction: 0.05,
-  steps: 6,
-  batchLabelled: 8,
-  batchUnlabelled: 8,
-  widths: [4, 8],
-  evalEvery: 0,
-  evalLimit: 40,
-}
+const config = { ...SEMI_DEFAULTS, ...TINY_SEMI }
 
 type Json = Record<string, unknown> & {
   student: { params: Record<string, { data: string }>; stats: Record<string, { data: string; shape: number[] }> }

@@ -5,6 +5,7 @@ import { beforeAll, expect } from 'vitest'
 import type { ImageSet } from 'polyak'
 import { checkpointFile, loadMnist } from 'polyak/node'
 import { SEMI_DEFAULTS, runSemiSupervised } from '../../src/train/semiSupervised.js'
+import { TINY_SEMI } from '../support/data.js'
 import { describeEachBackend, itOn } from '../support/backends.js'
 
 let train: ImageSet
@@ -14,17 +15,7 @@ beforeAll(() => {
   test = loadMnist('test', { limit: 40, factor: 2 })
 })
 
-const config = {
-  ...SEMI_DEFAULTS,
-  teacher: 'eman' as const,
-  labelledFraction: 0.05,
-  steps: 6,
-  batchLabelled: 8,
-  batchUnlabelled: 8,
-  widths: [4, 8],
-  evalEvery: 0,
-  evalLimit: 40,
-}
+const config = { ...SEMI_DEFAULTS, ...TINY_SEMI }
 
 describeEachBackend(
   'checkpoints',
