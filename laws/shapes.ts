@@ -9,7 +9,6 @@ import { showShape } from '../src/core/errors.js'
 import type { Ops } from '../src/core/ops.js'
 import { type ShapeTensor, placeholder } from '../src/core/shapeOps.js'
 import { type Leaf, leaves } from '../src/core/tree.js'
-import { transition } from '../src/core/transition.js'
 import { disposeTree } from '../src/core/memory.js'
 import { unsafeTeacherUpdate } from '../src/ema/teacher.js'
 import { activationNormalizer, normalizerDefinitions, weightNormalizer } from '../src/norm/registry.js'
@@ -111,23 +110,20 @@ const caseArb = (): fc.Arbitrary<Case> => {
     })
     .map((r): Case => ({
       what: `primitives on a ${showShape(r.a)}, b ${showShape(r.b)}, axis ${r.axis}`,
-      run: (ops, input) =>
-        transition(ops, () => {
-          const a = input(r.a)
-          const b = input(r.b)
-          const m = ops.moments(ops.axpby(0.5, a, 0.5, b), [r.axis], { keepDims: r.keep })
-          return [
-            {
-              sum: ops.add(a, b),
-              all: ops.mean(b, undefined, r.keep),
-              max: ops.max(a, undefined, r.keep),
-              mean: m.mean,
-              variance: m.variance,
-              normalized: ops.normalize(a, b, b, a),
-            },
-            { params: {}, stats: {} },
-          ]
-        })({ params: {}, stats: {} })[0],
+      run: (ops, input) => {
+        // outcome() runs this in a tidy scope: the inputs and intermediates are freed there
+        const a = input(r.a)
+        const b = input(r.b)
+        const m = ops.moments(ops.axpby(0.5, a, 0.5, b), [r.axis], { keepDims: r.keep })
+        return {
+          sum: ops.add(a, b),
+          all: ops.mean(b, undefined, r.keep),
+          max: ops.max(a, undefined, r.keep),
+          mean: m.mean,
+          variance: m.variance,
+          normalized: ops.normalize(a, b, b, a),
+        }
+      },
     }))
   return fc.oneof(normalizerCase, normalizerCase, weightCase, teacherCase, primitiveCase)
 }

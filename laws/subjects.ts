@@ -16,6 +16,7 @@ import { shapesAgree } from './shapes.js'
 import { unsafe } from '../src/codecs/config.js'
 import type { Normalizer } from '../src/norm/normalizer.js'
 import { activationNormalizer, normalizerDefinitions, weightNormalizer } from '../src/norm/registry.js'
+import type { WeightNormalizer } from '../src/norm/weightStandardization.js'
 import type { Leaf } from '../src/core/tree.js'
 import { emaLeaf, unsafeEma } from '../src/ema/ema.js'
 import { unsafeTeacherUpdate } from '../src/ema/teacher.js'
@@ -92,14 +93,16 @@ const trainedStats = <T extends Leaf>(ops: Ops<T>) => ({
   stats: { mean: ops.tensor([0.5, -1, 0, 2], [CHANNELS]), variance: ops.tensor([1, 4, 0.25, 2], [CHANNELS]), count: ops.scalar(10, 'int32') },
 })
 
-const waConv = <T extends Leaf>(ops: Ops<T>, x: T): T => {
-  const wa = unsafeWeightAlign(ops, { layout: 'HWIO' })
+/** A 3×3 convolution of `x` with a fixed kernel through a weight normalizer (HWIO). */
+const normalizedConv = <T extends Leaf>(ops: Ops<T>, x: T, weightNorm: WeightNormalizer<T, { readonly weight: T }>): T => {
   const kernel = ops.tensor(
     Array.from({ length: 3 * 3 * CHANNELS * CHANNELS }, (_, i) => Math.sin(i * 1.7) + 0.1 * (i % 5)),
     [3, 3, CHANNELS, CHANNELS],
   )
-  return ops.conv2d(x, wa.transform({ weight: kernel, gamma: ops.ones([CHANNELS]) }), 1, 'same')
+  return ops.conv2d(x, weightNorm.transform(weightNorm.init(kernel).params), 1, 'same')
 }
+
+const waConv = <T extends Leaf>(ops: Ops<T>, x: T): T => normalizedConv(ops, x, unsafeWeightAlign(ops, { layout: 'HWIO' }) as never)
 
 /** Batch-forward subjects with the expected outcome of the batch-independence law. */
 export const batchForwardSubjects: ReadonlyArray<{ readonly name: string; readonly subject: BatchForwardSubject; readonly expect: 'pass' | 'fail' }> = [
@@ -169,14 +172,7 @@ export const registryEntries = (): CatalogueEntry[] =>
     if (d.kind === 'weight') {
       const forward: BatchForwardSubject = {
         channels: CHANNELS,
-        forward: (ops, x) => {
-          const wn = unsafe(weightNormalizer(ops, d.name, { layout: 'HWIO' }))!
-          const kernel = ops.tensor(
-            Array.from({ length: 3 * 3 * CHANNELS * CHANNELS }, (_, i) => Math.sin(i * 1.7) + 0.1 * (i % 5)),
-            [3, 3, CHANNELS, CHANNELS],
-          )
-          return ops.conv2d(x, wn.transform(wn.init(kernel).params), 1, 'same')
-        },
+        forward: (ops, x) => normalizedConv(ops, x, unsafe(weightNormalizer(ops, d.name, { layout: 'HWIO' }))!),
       }
       return [entry('independence', subject, forward, [batchIndependence])]
     }

@@ -121,7 +121,6 @@ export {
   type NormalizerDefinition,
   type WeightNormalizerDefinition,
   type AnyDefinition,
-  construct,
 } from './norm/definition.js'
 export {
   type NormSpec,

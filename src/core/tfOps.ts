@@ -188,7 +188,8 @@ export const tfOps: Ops<tf.Tensor> = {
   },
   mean(x, axes, keepDims = false) {
     check(x, 'mean: x')
-    return tf.tidy(() => tf.mean(tf.cast(x, 'float32'), axesArg('mean', x, axes), keepDims))
+    const ax = axesArg('mean', x, axes)
+    return x.dtype === 'float32' ? tf.mean(x, ax, keepDims) : tf.tidy(() => tf.mean(tf.cast(x, 'float32'), ax, keepDims))
   },
   max(x, axes, keepDims = false) {
     check(x, 'max: x')

@@ -17,10 +17,10 @@ import { unsafe } from '../codecs/config.js'
 import { InvalidArgumentError, PolyakError, showShape } from '../core/errors.js'
 import { cloneTree } from '../core/memory.js'
 import type { Ops } from '../core/ops.js'
-import { placeholder, shapeOps } from '../core/shapeOps.js'
+import { type ShapeTensor, placeholder, shapeOps } from '../core/shapeOps.js'
 import { tfOps } from '../core/tfOps.js'
 import type { Leaf, TreeRecord } from '../core/tree.js'
-import { avgPool2x2 } from '../kernels/activations.js'
+import { avgPool2x2, composedAvgPool2x2 } from '../kernels/activations.js'
 import type { ApplyContext, Mode, Normalizer } from '../norm/normalizer.js'
 import { type NormSpec, activationNormalizer, specName, weightNormalizer } from '../norm/registry.js'
 import { type Rng, derive, normal } from './random.js'
@@ -114,19 +114,33 @@ const atLayer = <R>(path: string, f: () => R): R => {
 }
 
 /**
- * 2×2 average pooling, floor on odd sizes: polyak's fused kernel on TensorFlow.js, the same
- * composition of primitives on any other interpreter (Float64 reference, shapes).
+ * How a model's values come to be on an interpreter: the initial weight of a layer, and 2×2 pooling.
+ * On TensorFlow.js: He-normal draws and the fused pooling kernel; on shapes: placeholders and the
+ * composed pooling (no values to draw).
  */
-const pool2x2 = <T extends Leaf>(ops: Ops<T>, x: T): T => {
-  if ((ops as unknown) === tfOps) return avgPool2x2(x as unknown as tf.Tensor4D) as unknown as T
-  const [n, h, w, c] = x.shape as [number, number, number, number]
-  const [ph, pw] = [Math.floor(h / 2), Math.floor(w / 2)]
-  const even = ph * 2 === h && pw * 2 === w ? x : ops.slice(x, [0, 0, 0, 0], [n, ph * 2, pw * 2, c])
-  return ops.mean(ops.reshape(even, [n, ph, 2, pw, 2, c]), [2, 4])
+interface Realisation<T> {
+  readonly weight: (r: Rng, shape: number[], fanIn: number) => T
+  readonly pool: (x: T) => T
+}
+
+const onTfjs: Realisation<tf.Tensor> = {
+  weight: (r, shape, fanIn) => {
+    const std = Math.sqrt(2 / fanIn)
+    return tfOps.tensor(
+      Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => normal(r) * std),
+      shape,
+    )
+  },
+  pool: (x) => avgPool2x2(x as tf.Tensor4D),
+}
+
+const onShapes: Realisation<ShapeTensor> = {
+  weight: (_r, shape) => shapeOps.zeros(shape),
+  pool: (x) => composedAvgPool2x2(shapeOps, x),
 }
 
 /** The model on one interpreter: its normalizers built there, `init` and the forward pass written once against `Ops`. */
-const buildOn = <T extends Leaf>(ops: Ops<T>, config: ConvNetConfig) => {
+const buildOn = <T extends Leaf>(ops: Ops<T>, { weight: heNormal, pool }: Realisation<T>, config: ConvNetConfig) => {
   type Norm = Normalizer<T, LayerOf<T>, LayerOf<T>>
   const context = (channels: number) => ({ channels, ...(config.totalSteps === undefined ? {} : { totalSteps: config.totalSteps }) })
   const normalizerOf = (spec: NormSpec, channels: number): Norm | undefined => unsafe(activationNormalizer(ops, spec, context(channels))) as Norm | undefined
@@ -137,14 +151,6 @@ const buildOn = <T extends Leaf>(ops: Ops<T>, config: ConvNetConfig) => {
   const predictorNorm = headNorm(config.predictor)
   const features = config.widths[config.widths.length - 1]!
 
-  const heNormal = (r: Rng, shape: number[], fanIn: number): T => {
-    if ((ops as unknown) === shapeOps) return ops.zeros(shape) // shapes only: no values to draw
-    const std = Math.sqrt(2 / fanIn)
-    return ops.tensor(
-      Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => normal(r) * std),
-      shape,
-    )
-  }
   const dense = (x: T, p: LayerOf<T>): T => ops.add(ops.matMul(x, p.weight!), p.bias!)
 
   const initHead = (r: Rng, inDim: number, h: HeadConfig, norm: Norm | undefined) => {
@@ -227,7 +233,7 @@ const buildOn = <T extends Leaf>(ops: Ops<T>, config: ConvNetConfig) => {
       nextStats[`stage${i}`] = ns === undefined ? {} : { norm: ns }
       const a = ops.relu(yn)
       // 2×2 average pooling (floor on odd sizes); skipped once the maps are 1 pixel high or wide
-      h = a.shape[1]! >= 2 && a.shape[2]! >= 2 ? pool2x2(ops, a) : a
+      h = a.shape[1]! >= 2 && a.shape[2]! >= 2 ? pool(a) : a
     })
     const feats = ctx.features ?? ops.mean(h, [1, 2])
     const heads = ctx.heads ?? ['classifier', 'projector', 'predictor']
@@ -265,9 +271,9 @@ type ForwardContextOf<T> = Omit<ForwardContext, 'features'> & { readonly feature
  */
 export const convNet = (config: ConvNetConfig): Model => {
   if (config.widths.length === 0) throw new InvalidArgumentError('convNet: widths', 'needs at least one conv stage')
-  const real = buildOn(tfOps, config)
+  const real = buildOn(tfOps, onTfjs, config)
   const checkShapes: Model['checkShapes'] = (batch, mode = 'train', context = {}) => {
-    const shapes = buildOn(shapeOps, config)
+    const shapes = buildOn(shapeOps, onShapes, config)
     const { params, stats } = shapes.init(0)
     const layers: string[] = []
     const x = placeholder([batch, ...config.inputShape])

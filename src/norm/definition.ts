@@ -5,11 +5,12 @@
  * configs and the law catalogue all derive from that list.
  *
  * The constructor pattern of the library, in these terms: `make(ops, config) =
- * map(build(ops, ·))(decode(config))`, an `Either<ConfigError, …>`, and `unsafe(make(ops, config))`.
+ * map(build(ops, ·))(decode(config))`, an `Either<ConfigError, …>`, and `unsafe(make(ops, config))`;
+ * by name, `activationNormalizer` / `weightNormalizer` in `norm/registry`.
  *
  * @module norm/definition
  */
-import * as E from 'fp-ts/lib/Either.js'
+import type * as E from 'fp-ts/lib/Either.js'
 import type { ConfigError, Fields } from '../codecs/config.js'
 import type { Ops } from '../core/ops.js'
 import type { Leaf } from '../core/tree.js'
@@ -63,12 +64,3 @@ export interface WeightNormalizerDefinition<S = never> extends DefinitionBase<S>
 
 /** Any definition the registry holds (the settings type differs per definition). */
 export type AnyDefinition = NormalizerDefinition<any> | WeightNormalizerDefinition<any>
-
-/** Builds a definition's normalizer from a user config: `Either<ConfigError, …>`, the library's constructor pattern. */
-export const construct = <D extends AnyDefinition, T extends Leaf>(
-  definition: D,
-  ops: Ops<T>,
-  config: unknown,
-): E.Either<ConfigError, ReturnType<D['build']>> => {
-  return E.map((settings: unknown) => definition.build(ops, settings as never) as ReturnType<D['build']>)(definition.decode(config))
-}

@@ -115,6 +115,21 @@ const inSpec = (e: ConfigError, spec: NormSpec): ConfigError =>
     e.issues.map((i) => ({ ...i, field: typeof spec === 'string' || i.field === 'name' ? i.field : `config.${i.field}` })),
   )
 
+/** The definition a spec names and its decoded settings (`undefined` for `'none'`); config issues named as they sit in the spec. */
+const resolve = (
+  kind: AnyDefinition['kind'],
+  spec: NormSpec,
+  complete: (d: AnyDefinition) => Record<string, unknown>,
+): E.Either<ConfigError, { readonly definition: AnyDefinition; readonly settings: unknown } | undefined> =>
+  specName(spec) === 'none'
+    ? E.right(undefined)
+    : E.chain((definition: AnyDefinition) =>
+        E.bimap(
+          (e: ConfigError) => inSpec(e, spec),
+          (settings: unknown) => ({ definition, settings }),
+        )(definition.decode(complete(definition))),
+      )(lookup(kind, specName(spec)))
+
 /**
  * Builds the activation normalizer a spec names, its config completed by the model's context
  * (`modelDefaults`) where given; `Right(undefined)` for `'none'`.
@@ -123,41 +138,28 @@ export const activationNormalizer = <T extends Leaf>(
   ops: Ops<T>,
   spec: NormSpec,
   context?: ModelContext,
-): E.Either<ConfigError, Normalizer<T, unknown, unknown> | undefined> => {
-  if (specName(spec) === 'none') return E.right(undefined)
-  return E.chain((d: AnyDefinition) =>
-    E.bimap(
-      (e: ConfigError) => inSpec(e, spec),
-      (s: unknown) => (d as NormalizerDefinition<unknown>).build(ops, s) as Normalizer<T, unknown, unknown>,
-    )(d.decode(withModelDefaults(d, spec, context))),
-  )(lookup('activation', specName(spec)))
-}
+): E.Either<ConfigError, Normalizer<T, unknown, unknown> | undefined> =>
+  E.map((r: { definition: AnyDefinition; settings: unknown } | undefined) =>
+    r === undefined ? undefined : ((r.definition as NormalizerDefinition<unknown>).build(ops, r.settings) as Normalizer<T, unknown, unknown>),
+  )(resolve('activation', spec, (d) => withModelDefaults(d, spec, context)))
 
-/** Builds the weight normalizer a spec names (config completed by `context` and `fixed`, e.g. the model's layout); `Right(undefined)` for `'none'`. */
+/** Builds the weight normalizer a spec names (config completed by `fixed`, e.g. the model's layout); `Right(undefined)` for `'none'`. */
 export const weightNormalizer = <T extends Leaf>(
   ops: Ops<T>,
   spec: NormSpec,
   fixed: Readonly<Record<string, unknown>> = {},
-): E.Either<ConfigError, WeightNormalizer<T, { readonly weight: T }> | undefined> => {
-  if (specName(spec) === 'none') return E.right(undefined)
-  return E.chain((d: AnyDefinition) =>
-    E.bimap(
-      (e: ConfigError) => inSpec(e, spec),
-      (s: unknown) => (d as WeightNormalizerDefinition<unknown>).build(ops, s) as WeightNormalizer<T, { readonly weight: T }>,
-    )(d.decode({ ...specConfig(spec), ...fixed })),
-  )(lookup('weight', specName(spec)))
-}
+): E.Either<ConfigError, WeightNormalizer<T, { readonly weight: T }> | undefined> =>
+  E.map((r: { definition: AnyDefinition; settings: unknown } | undefined) =>
+    r === undefined ? undefined : ((r.definition as WeightNormalizerDefinition<unknown>).build(ops, r.settings) as WeightNormalizer<T, { readonly weight: T }>),
+  )(resolve('weight', spec, () => ({ ...specConfig(spec), ...fixed })))
 
 /**
  * Validates a spec without building anything: the name is registered (of `kind`) and its config
  * decodes, completed by `context` where given. Issues name fields as they sit in the spec.
  */
 export const checkSpec = (kind: AnyDefinition['kind'], spec: NormSpec, context?: ModelContext): ConfigIssue[] => {
-  if (specName(spec) === 'none') return []
-  const d = lookup(kind, specName(spec))
-  if (E.isLeft(d)) return [...d.left.issues]
-  const decoded = d.right.decode(withModelDefaults(d.right, spec, context))
-  return E.isLeft(decoded) ? [...inSpec(decoded.left, spec).issues] : []
+  const r = resolve(kind, spec, (d) => withModelDefaults(d, spec, context))
+  return E.isLeft(r) ? [...r.left.issues] : []
 }
 
 /**

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { polyak } from '../support/cli.js'
+import { tinySemiFile } from '../support/data.js'
 
 describe('polyak demo (tiny budget)', () => {
   it('prints the results table and writes the report folder (JSON, CSV, HTML with SVG plots)', async () => {
@@ -45,15 +46,7 @@ describe('polyak train', () => {
     const dir = mkdtempSync(join(tmpdir(), 'polyak-train-'))
     const cfg = join(dir, 'semi.json')
     const ckpt = join(dir, 'ckpt.json')
-    writeFileSync(
-      cfg,
-      JSON.stringify({
-        kind: 'semiSupervised',
-        backend: 'wasm',
-        data: { trainImages: 400, testImages: 40 },
-        config: { steps: 4, batchLabelled: 8, batchUnlabelled: 8, widths: [4, 8], labelledFraction: 0.05, evalEvery: 2, evalLimit: 40 },
-      }),
-    )
+    writeFileSync(cfg, JSON.stringify(tinySemiFile({ steps: 4, evalEvery: 2 })))
     const first = await polyak(['train', cfg, '--checkpoint', ckpt, '--every', '2', '--json'])
     expect(first.code, first.stderr).toBe(0)
     expect(JSON.parse(first.stdout)).toMatchObject({ kind: 'semiSupervised', backend: 'wasm' })

@@ -18,7 +18,7 @@ import { unsafeUseBackend } from 'polyak/backends'
 import { checkpointFile, loadMnist } from 'polyak/node'
 import { canonicalJson, sha256Hex } from '../../src/train/checkpoint.js'
 import { polyak } from '../support/cli.js'
-import { TINY_SEMI, tinyMnist } from '../support/data.js'
+import { TINY_SEMI, tinyMnist, tinySemiFile } from '../support/data.js'
 
 let train: ImageSet
 let test: ImageSet
@@ -233,15 +233,7 @@ describe('SIGKILL during training', () => {
   it(`leaves a loadable checkpoint or none, ${KILLS} times, and resume ends bitwise where an uninterrupted run ends`, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'polyak-kill-'))
     const cfg = join(dir, 'run.json')
-    writeFileSync(
-      cfg,
-      JSON.stringify({
-        kind: 'semiSupervised',
-        backend: 'wasm',
-        data: { trainImages: 400, testImages: 40 },
-        config: { steps: 200, batchLabelled: 8, batchUnlabelled: 8, widths: [4, 8], labelledFraction: 0.05, evalEvery: 0, evalLimit: 40 },
-      }),
-    )
+    writeFileSync(cfg, JSON.stringify(tinySemiFile({ steps: 200, evalEvery: 0 })))
     const reference = join(dir, 'reference.json')
     const straight = await polyak(['train', cfg, '--checkpoint', reference, '--every', '50', '--json'])
     expect(straight.code, straight.stderr).toBe(0)

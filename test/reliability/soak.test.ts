@@ -13,7 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { type ImageSet, NonFiniteError, SEMI_DEFAULTS, runSemiSupervised, runSupervised } from 'polyak'
 import { unsafeUseBackend } from 'polyak/backends'
 import { polyak } from '../support/cli.js'
-import { tinyMnist } from '../support/data.js'
+import { tinyMnist, tinySemiFile } from '../support/data.js'
 
 const STEPS = Number(process.env.POLYAK_SOAK_STEPS ?? 5000)
 
@@ -81,15 +81,7 @@ describe('NaN guard', () => {
     const dir = mkdtempSync(join(tmpdir(), 'polyak-nan-'))
     const cfg = join(dir, 'nan.json')
     const ckpt = join(dir, 'ckpt.json')
-    writeFileSync(
-      cfg,
-      JSON.stringify({
-        kind: 'semiSupervised',
-        backend: 'wasm',
-        data: { trainImages: 400, testImages: 40 },
-        config: { steps: 40, batchLabelled: 8, batchUnlabelled: 8, widths: [4, 8], labelledFraction: 0.05, evalEvery: 0, evalLimit: 40, lr: 1e6 },
-      }),
-    )
+    writeFileSync(cfg, JSON.stringify(tinySemiFile({ steps: 40, evalEvery: 0, lr: 1e6 })))
     const r = await polyak(['train', cfg, '--checkpoint', ckpt, '--every', '1'])
     expect(r.code, r.stderr).toBe(1)
     const m = /non-finite value at step (\d+) in '([^']+)'/.exec(r.stderr)

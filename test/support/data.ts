@@ -8,14 +8,16 @@ export const tinyMnist = (): { train: ImageSet; test: ImageSet } => ({
   test: loadMnist('test', { limit: 40, factor: 2 }),
 })
 
+/** The semi-supervised settings every tiny run shares: batches of 8, 5 % labels, widths [4, 8], 40 test images. */
+const TINY_SEMI_BASE = { labelledFraction: 0.05, batchLabelled: 8, batchUnlabelled: 8, widths: [4, 8], evalLimit: 40 }
+
 /** The overrides of a six-step EMAN FixMatch run on `tinyMnist` (spread over `SEMI_DEFAULTS`): what the checkpoint tests train. */
-export const TINY_SEMI = {
-  teacher: 'eman' as const,
-  labelledFraction: 0.05,
-  steps: 6,
-  batchLabelled: 8,
-  batchUnlabelled: 8,
-  widths: [4, 8],
-  evalEvery: 0,
-  evalLimit: 40,
-}
+export const TINY_SEMI = { ...TINY_SEMI_BASE, teacher: 'eman' as const, steps: 6, evalEvery: 0 }
+
+/** A `polyak train` file of a tiny semi-supervised run on wasm with `tinyMnist`'s budget (400 / 40 images); `config` adds and overrides. */
+export const tinySemiFile = (config: Record<string, unknown>) => ({
+  kind: 'semiSupervised',
+  backend: 'wasm',
+  data: { trainImages: 400, testImages: 40 },
+  config: { ...TINY_SEMI_BASE, ...config },
+})

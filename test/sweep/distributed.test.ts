@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { decodeGrid } from '../../src/sweep/grid.js'
 import { polyak } from '../support/cli.js'
+import { tinySemiFile } from '../support/data.js'
 import { redisMissing, redisRequired, startRedis } from '../support/redis.js'
 
 const cli = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url))
@@ -20,12 +21,7 @@ if (missing !== undefined && !redisRequired()) console.warn(`[polyak tests] skip
 
 const grid = {
   name: 'kill-a-worker',
-  base: {
-    kind: 'semiSupervised',
-    backend: 'wasm',
-    data: { trainImages: 400, testImages: 40 },
-    config: { steps: 400, batchLabelled: 8, batchUnlabelled: 8, widths: [4, 8], labelledFraction: 0.05, evalEvery: 100, evalLimit: 40 },
-  },
+  base: tinySemiFile({ steps: 400, evalEvery: 100 }),
   product: { 'config.teacher': ['bn', 'eman'], 'config.seed': [0, 1] },
 }
 
