@@ -233,22 +233,47 @@ describe('SIGKILL during training', () => {
   it(`leaves a loadable checkpoint or none, ${KILLS} times, and resume ends bitwise where an uninterrupted run ends`, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'polyak-kill-'))
     const cfg = join(dir, 'run.json')
-    writeFileSync(cfg, JSON.stringify(tinySemiFile({ steps: 200, evalEvery: 0 })))
+    const STEPS = 200
+    writeFileSync(cfg, JSON.stringify(tinySemiFile({ steps: STEPS, evalEvery: 0 })))
     const reference = join(dir, 'reference.json')
     const straight = await polyak(['train', cfg, '--checkpoint', reference, '--every', '50', '--json'])
     expect(straight.code, straight.stderr).toBe(0)
 
     const ckpt = join(dir, 'killed.json')
+    /** The step of the checkpoint on disk (0 when there is none); a rename can land mid-read, so a failed read is retried. */
+    const stepOnDisk = (): number => {
+      for (;;) {
+        if (!existsSync(ckpt)) return 0
+        try {
+          return (JSON.parse(readFileSync(ckpt, 'utf8')) as { step: number }).step
+        } catch {
+          // the file was replaced between the existence check and the read: read again
+        }
+      }
+    }
     let seed = 12345
     const random = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
     let survived = 0
     let sawCheckpoint = 0
     for (let k = 0; k < KILLS; k++) {
-      // a run that reached its last step starts over, so that every kill can land in real training
-      if (existsSync(ckpt) && (JSON.parse(readFileSync(ckpt, 'utf8')) as { step: number }).step === 200) rmSync(ckpt)
+      // a run near its end starts over, so that every kill lands in real training, whatever the machine's speed
+      if (stepOnDisk() > STEPS - 40) rmSync(ckpt)
+      const start = stepOnDisk()
+      // the kill is aimed at a step, not at a time: a fast machine would finish a timed run before the kill came.
+      // One kill in five is aimed at the start-up (data load, backend, first step); the rest at a random step ahead.
+      const target = random() < 0.2 ? start : start + 1 + Math.floor(random() * (STEPS - 40 - start))
       const child: ChildProcess = spawn(process.execPath, [cli, 'train', cfg, '--checkpoint', ckpt, '--every', '1', '--resume', '--json'], { stdio: 'ignore' })
-      const exited = new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_code, signal) => r(signal)))
-      await new Promise((r) => setTimeout(r, 300 + random() * 1500))
+      let running = true
+      const exited = new Promise<NodeJS.Signals | null>((r) =>
+        child.once('exit', (_code, signal) => {
+          running = false
+          r(signal)
+        }),
+      )
+      if (target === start) await new Promise((r) => setTimeout(r, random() * 300))
+      else while (running && stepOnDisk() < target) await new Promise((r) => setTimeout(r, 5))
+      // and a random moment within the step, so that kills land in the write as well as between writes
+      await new Promise((r) => setTimeout(r, random() * 20))
       child.kill('SIGKILL')
       const signal = await exited
       if (existsSync(ckpt)) {
@@ -264,7 +289,7 @@ describe('SIGKILL during training', () => {
     const temps = Number(/removed (\d+) temp file/.exec(finish.stderr)?.[1] ?? 0)
     const a = JSON.parse(readFileSync(reference, 'utf8')) as Json
     const b = JSON.parse(readFileSync(ckpt, 'utf8')) as Json
-    expect(b.step).toBe(200)
+    expect(b.step).toBe(STEPS)
     expect(b.student).toEqual(a.student)
     expect(b.teacher).toEqual(a.teacher)
     expect(b.opt).toEqual(a.opt)
