@@ -122,6 +122,8 @@ const caseArb = (): fc.Arbitrary<Case> => {
           mean: m.mean,
           variance: m.variance,
           normalized: ops.normalize(a, b, b, a),
+          // b as the per-slice scale of a standardisation over one axis: fits only when b broadcasts to the statistics
+          standardized: ops.standardize(a, [r.axis], b, 1e-5),
         }
       },
     }))

@@ -55,11 +55,12 @@ const SPECS = {
     },
   },
   bench: {
-    usage: 'polyak bench [--json] [--backend B ...]',
+    usage: 'polyak bench [--json] [--backend B ...] [--job TEXT ...]',
     summary: 'benchmark every job on every available backend, with PyTorch CPU and the memory-bandwidth floor as baselines',
     flags: {
       json: { type: 'boolean', default: false, help: 'machine-readable output' },
       backend: { ...BACKEND_FLAG, multiple: true, help: 'only these backends (repeatable)' },
+      job: { type: 'string', value: 'TEXT', multiple: true, help: 'only the jobs whose name contains TEXT, case-insensitive (repeatable)' },
     },
   },
   backends: {
@@ -520,7 +521,12 @@ const trainCommand = async (v: Values, positionals: string[]): Promise<number> =
 const benchCommand = async (v: Values): Promise<number> => {
   const names = (v.backend as string[] | undefined)?.map((b) => backendFlag(b)!)
   const { runBench, benchMarkdown } = await import('../../bench/index.js')
-  const report = await runBench({ ...(names === undefined ? {} : { backends: names }), onProgress: (line) => process.stderr.write(`${line}\n`) })
+  const jobs = v.job as string[] | undefined
+  const report = await runBench({
+    ...(names === undefined ? {} : { backends: names }),
+    ...(jobs === undefined ? {} : { jobs }),
+    onProgress: (line) => process.stderr.write(`${line}\n`),
+  })
   process.stdout.write(v.json === true ? JSON.stringify(report, null, 2) + '\n' : benchMarkdown(report) + '\n')
   return 0
 }

@@ -148,6 +148,13 @@ export interface Ops<T extends Leaf> {
    * estimator with `n = 1` is an error.
    */
   moments(x: T, axes: number | readonly number[], options?: MomentsOptions): Moments<T>
+  /**
+   * Standardisation over `axes` with a per-slice scale: `y = (x − μ)·scale·(σ² + ε)^(−1/2)`, `μ` and
+   * the biased `σ²` over `axes` (as `moments`), `scale` broadcasting to their kept-dims shape. The
+   * per-filter half of Weight Standardization (`scale = 1`) and WeightAlign (`scale = G·γ_o/√N`).
+   * One kernel where the backend has it; otherwise `composedStandardize`.
+   */
+  standardize(x: T, axes: number | readonly number[], scale: T, epsilon: number): T
 
   // shape ----------------------------------------------------------------------------------------------
   /** Same data, new shape (one dimension may be `-1`). */
@@ -242,6 +249,25 @@ export const normalizeAxes = (op: string, rank: number, axes: number | readonly 
 }
 
 /** The shape left after reducing `axes` (kept as size 1 with `keepDims`). */
+/** The checks every interpreter's `standardize` runs first: the axes, `ε > 0` finite, and `scale` broadcasting to the kept-dims statistics. Returns the axes. */
+export const checkStandardize = (x: readonly number[], axes: number | readonly number[], scale: readonly number[], epsilon: number): number[] => {
+  const ax = normalizeAxes('standardize', x.length, axes)
+  if (!(Number.isFinite(epsilon) && epsilon > 0)) throw new InvalidArgumentError('standardize: epsilon', `must be a finite number > 0, got ${epsilon}`)
+  const stats = reducedShape(x, ax, true)
+  const b = broadcastShapes('standardize', stats, scale)
+  if (b.length !== stats.length || b.some((d, i) => d !== stats[i]))
+    throw new ShapeMismatchError('standardize: scale', `${showShape(scale)} must broadcast to the statistics' shape ${showShape(stats)}`)
+  return ax
+}
+
+/** `standardize` written with the other primitives: `normalize(x, μ, scale·rsqrt(σ² + ε), 0)`. */
+export const composedStandardize = <T extends Leaf>(ops: Ops<T>, x: T, axes: readonly number[], scale: T, epsilon: number): T =>
+  ops.tidy(() => {
+    const m = ops.moments(x, axes, { keepDims: true })
+    const factor = ops.mul(scale, ops.rsqrt(ops.shift(m.variance, epsilon)))
+    return ops.normalize(x, m.mean, factor, ops.zeros(factor.shape))
+  })
+
 export const reducedShape = (shape: readonly number[], axes: readonly number[], keepDims: boolean): number[] =>
   keepDims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i))
 

@@ -23,6 +23,8 @@ import {
   conv2dShape,
   convOutput,
   matMulShape,
+  checkStandardize,
+  composedStandardize,
   normalizeAxes,
   normalizePerm,
   normalizeStrides,
@@ -281,6 +283,11 @@ export const referenceOps: Ops<RefTensor> = {
     const out = new Float64Array(ox.length)
     for (let i = 0; i < out.length; i++) out[i] = (vx[ox[i]!]! - vc[oc[i]!]!) * vsc[os[i]!]! + vo[oo[i]!]!
     return make(out, shape, 'float32')
+  },
+  standardize(x, axes, scale, epsilon) {
+    vals(x, 'standardize: x')
+    vals(scale, 'standardize: scale')
+    return composedStandardize(referenceOps, x, checkStandardize(x.shape, axes, scale.shape, epsilon), scale, epsilon)
   },
   cast: (x, dtype) => unary('cast', x, (v) => castValue(v, dtype), dtype),
 

@@ -26,6 +26,7 @@ import {
   concatShape,
   conv2dShape,
   matMulShape,
+  checkStandardize,
   normalizeAxes,
   normalizePerm,
   normalizeStrides,
@@ -179,6 +180,13 @@ export const shapeOps: Ops<ShapeTensor> = {
     if ((options.estimator ?? 'biased') === 'unbiased') checkUnbiasedCount('moments', reductionCount(x.shape, ax))
     const shape = reducedShape(x.shape, ax, options.keepDims ?? false)
     return { mean: new ShapeTensor(shape, 'float32'), variance: new ShapeTensor(shape, 'float32') }
+  },
+
+  standardize(x, axes, scale, epsilon) {
+    arg(x, 'standardize: x')
+    arg(scale, 'standardize: scale')
+    checkStandardize(x.shape, axes, scale.shape, epsilon)
+    return new ShapeTensor(x.shape, 'float32')
   },
 
   reshape: (x, shape) => new ShapeTensor(resolveReshape('reshape', arg(x, 'reshape: x').shape, shape), x.dtype),

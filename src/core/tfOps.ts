@@ -11,7 +11,17 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { canFuseAxpby, fusedAxpby } from '../kernels/axpby.js'
-import { type ChannelLayout, canFuseMoments, canFuseNormalize, fusedMoments, fusedNormalize, layoutOf, statsBroadcastShape } from '../kernels/channels.js'
+import {
+  type ChannelLayout,
+  canFuseMoments,
+  canFuseNormalize,
+  canFuseStandardize,
+  fusedMoments,
+  fusedNormalize,
+  fusedStandardize,
+  layoutOf,
+  statsBroadcastShape,
+} from '../kernels/channels.js'
 import { matMulT } from '../kernels/matMul.js'
 import { DisposedTensorError, InvalidArgumentError, PolyakError, ShapeMismatchError, showShape } from './errors.js'
 import {
@@ -24,6 +34,8 @@ import {
   concatShape,
   conv2dShape,
   matMulShape,
+  checkStandardize,
+  composedStandardize,
   normalizeAxes,
   normalizePerm,
   normalizeStrides,
@@ -223,6 +235,17 @@ export const tfOps: Ops<tf.Tensor> = {
       const v = options.estimator === 'unbiased' ? tf.mul(variance, tf.scalar(n / (n - 1))) : variance
       return { mean: keepDims ? mean : tf.squeeze(mean, ax), variance: v }
     })
+  },
+
+  standardize(x, axes, scale, epsilon) {
+    check(x, 'standardize: x')
+    check(scale, 'standardize: scale')
+    const ax = checkStandardize(x.shape, axes, scale.shape, epsilon)
+    const layout = layoutOf(x.shape.map((_, i) => i).filter((i) => !ax.includes(i)))
+    if (layout !== undefined && canFuseStandardize(x, scale, layout)) {
+      return tf.tidy(() => fusedStandardize(x, tf.reshape(tf.broadcastTo(scale, statsBroadcastShape(x.shape, layout)), [-1]), layout, epsilon))
+    }
+    return composedStandardize(tfOps, x, ax, scale, epsilon)
   },
 
   reshape(x, shape) {

@@ -14,18 +14,23 @@
  * - `PolyakNormalizeGradSums`: `Σ dy` and `Σ dy·(x − center[c])` per channel, the reductions of
  *   `PolyakNormalize`'s gradient.
  *
+ * - `PolyakStandardize`: `y = (x − mean[c])·scale[c]·(variance[c] + ε)^(−1/2)`, the biased
+ *   moments and the normalisation in one kernel (WeightAlign and Weight Standardization per filter).
+ *
  * Registered for wasm (WebAssembly SIMD, `assembly/kernels.ts`) and cpu (loops over the backend's
- * typed arrays, sums in float64); `PolyakMoments` and `PolyakNormalize` also for webgpu (WGSL: one
- * workgroup per statistic with a shared-memory tree sum, two passes; normalize in one pass, `vec4`
- * when the channels are last and a multiple of 4). Elsewhere `tfOps` composes tfjs ops.
+ * typed arrays, sums in float64); `PolyakMoments`, `PolyakNormalize` and `PolyakStandardize` for
+ * webgpu (WGSL: moments as a two-stage parallel reduction — many workgroups per statistic merging
+ * `(count, mean, M2)` in shared memory, then a combine; standardize as one dispatch of one workgroup
+ * per tile of channels; normalize in one pass, `vec4` when the channels are last and a multiple of
+ * 4). Elsewhere `tfOps` composes tfjs ops (or, for standardize, the fused moments and normalize).
  *
  * @module kernels/channels
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { gradSumsCpu, momentsCpu, normalizeCpu } from './channels/cpu.js'
-import { type ChannelLayout, statsShape } from './channels/layout.js'
+import { type ChannelLayout, channelView, statsShape } from './channels/layout.js'
 import { gradSumsWasm, momentsWasm, normalizeWasm } from './channels/wasm.js'
-import { MAX_WEBGPU_STATS, momentsWebgpu, normalizeWebgpu } from './channels/webgpu.js'
+import { MAX_STANDARDIZE_COUNT, MAX_WEBGPU_STATS, type StandardizeAttrs, momentsWebgpu, normalizeWebgpu, standardizeWebgpu } from './channels/webgpu.js'
 import { defineKernel } from './registry.js'
 import { onWasm } from './wasm/module.js'
 
@@ -92,3 +97,36 @@ export const canFuseNormalize = (x: tf.Tensor, coefficients: readonly tf.Tensor[
 /** `(x − center)·scale + offset` with `[G·C]` coefficients laid out by `layout`. */
 export const fusedNormalize = (x: tf.Tensor, center: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, layout: ChannelLayout): tf.Tensor =>
   normalizeKernel.run({ x, center, scale, offset }, layout)
+
+const standardizeKernel = defineKernel({
+  name: 'PolyakStandardize',
+  backends: { webgpu: () => standardizeWebgpu },
+  gradient: {
+    inputsToSave: ['x', 'scale'],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, scale] = saved as [tf.Tensor, tf.Tensor]
+      const g0 = dy as tf.Tensor
+      const axes = x.shape.map((_, i) => i).filter((i) => i >= attrs.lead && i !== attrs.axis)
+      const full = statsBroadcastShape(x.shape, attrs)
+      // x̂ = (x − μ)·r, r = (σ² + ε)^(−1/2), y = x̂·s: ∂/∂s = Σ dy·x̂; ∂/∂x = r·(g − mean(g) − x̂·mean(g·x̂)), g = dy·s
+      const m = tf.moments(x, axes, true)
+      const r = tf.rsqrt(tf.add(m.variance, tf.scalar(attrs.epsilon)))
+      const xhat = tf.mul(tf.sub(x, m.mean), r)
+      const g = tf.mul(g0, tf.reshape(scale, full))
+      const dScale = tf.reshape(tf.sum(tf.mul(g0, xhat), axes), [-1])
+      const dx = tf.mul(r, tf.sub(tf.sub(g, tf.mean(g, axes, true)), tf.mul(xhat, tf.mean(tf.mul(g, xhat), axes, true))))
+      return { x: () => dx, scale: () => dScale }
+    },
+  },
+})
+
+/** True when `standardize` can run as one fused kernel on the active backend (the layout is checked by the caller). */
+export const canFuseStandardize = (x: tf.Tensor, scale: tf.Tensor, layout: ChannelLayout): boolean => {
+  if (x.dtype !== 'float32' || scale.dtype !== 'float32' || x.size === 0) return false
+  const [groups, a, c, b] = channelView(x.shape, layout)
+  return a * b <= MAX_STANDARDIZE_COUNT && groups <= MAX_WEBGPU_STATS && c <= MAX_WEBGPU_STATS && standardizeKernel.available()
+}
+
+/** `(x − mean)·scale·(variance + ε)^(−1/2)` with biased moments and `[G·C]` scales laid out by `layout`. */
+export const fusedStandardize = (x: tf.Tensor, scale: tf.Tensor, layout: ChannelLayout, epsilon: number): tf.Tensor =>
+  standardizeKernel.run({ x, scale }, { ...layout, epsilon } satisfies StandardizeAttrs)

@@ -20,6 +20,8 @@ export interface CpuBackendLike {
 /** The part of tfjs-backend-webgpu's `WebGPUBackend` the WGSL kernels use: its program runner. */
 export interface WebGpuBackendLike {
   runWebGPUProgram: (program: unknown, inputs: tf.TensorInfo[], dtype: 'float32', uniforms: Array<{ type: string; data: number[] }>) => tf.TensorInfo
+  /** Releases an intermediate (deferred by the backend until the queued programs that read it have run). */
+  disposeData: (dataId: unknown) => void
 }
 
 /** The backend object each tfjs backend passes to a kernel, as polyak's kernels see it. */

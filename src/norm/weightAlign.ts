@@ -99,11 +99,9 @@ const makeWa = <T extends Leaf>(ops: Ops<T>, c: WeightAlignSettings): WeightNorm
           `expected [${filters}] (one per output filter of ${showShape(w.shape)}), got ${showShape(params.gamma.shape)}`,
         )
       }
-      const m = ops.moments(w, fanInAxes, { keepDims: true })
-      // G·γ_o / √(N·(σ²_o + ε)) = (G/√N)·γ_o·rsqrt(σ²_o + ε)
+      // G·γ_o / √(N·(σ²_o + ε)) = (G/√N)·γ_o·rsqrt(σ²_o + ε): a standardisation per filter scaled by (G/√N)·γ_o
       const gamma = ops.reshape(params.gamma, perFilterShape(w.shape.length, outAxis, filters))
-      const factor = ops.mul(ops.scale(gamma, c.gain / Math.sqrt(fanIn)), ops.rsqrt(ops.shift(m.variance, c.epsilon)))
-      return ops.normalize(w, m.mean, factor, ops.zeros(factor.shape))
+      return ops.standardize(w, fanInAxes, ops.scale(gamma, c.gain / Math.sqrt(fanIn)), c.epsilon)
     })
   return {
     name: 'weightAlign',

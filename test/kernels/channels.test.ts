@@ -22,6 +22,16 @@ const CASES = [
   { shape: [2, 9, 300], kept: [1] }, // [A, C, B] with A > 1
   { shape: [2, 300, 9], kept: [0, 2] }, // per view and channel (Momentum BN)
   { shape: [3, 40, 4, 5], kept: [0, 2] }, // per sample and group (GroupNorm), runs of 5
+  { shape: [64, 16, 16, 48], kept: [3] }, // 16 384 values per channel: many workgroups per statistic on webgpu
+  { shape: [8, 40, 40, 3], kept: [0] }, // channels first with 4 800 values each: several chunks of one channel
+] as const
+
+// weight layouts for the per-filter standardisation: OIHW (filters first), HWIO (filters last), and per group
+const STANDARDIZE_CASES = [
+  { shape: [24, 7, 3, 3], kept: [0] },
+  { shape: [3, 3, 50, 37], kept: [3] },
+  { shape: [1, 1, 512, 6], kept: [3] },
+  { shape: [2, 30, 5], kept: [0, 2] },
 ] as const
 
 describeEachBackend(
@@ -67,8 +77,40 @@ describeEachBackend(
         useFusedKernels(true)
         const names = ['x', 'gamma', 'beta']
         fused.forEach((g, i) => {
-          const scale = Math.max(...composed[i]!.map(Math.abs))
+          const scale = composed[i]!.reduce((m, v) => Math.max(m, Math.abs(v)), 0)
           assertAllClose(g, composed[i]!, { rtol: 1e-3, atol: 1e-4 * scale, label: `d/d${names[i]}` })
+        })
+        expect(fused[0]!.some((v) => v !== 0)).toBe(true)
+      })
+    }
+    for (const { shape, kept } of STANDARDIZE_CASES) {
+      const n = shape.reduce((p: number, d) => p * d, 1)
+      const axes = shape.map((_, i) => i).filter((i) => !(kept as readonly number[]).includes(i))
+      const coef: number[] = shape.map((d, i) => ((kept as readonly number[]).includes(i) ? d : 1))
+      const c = coef.reduce((p: number, d) => p * d, 1)
+
+      it(`standardize of [${shape}] per axes [${kept}] matches the reference`, async (ops) => {
+        const xs = values(n, 9)
+        const scale = values(c, 10)
+        const y = ops.standardize(ops.tensor(xs, shape), axes, ops.tensor(scale, coef), 1e-5)
+        const yr = referenceOps.standardize(referenceOps.tensor(xs, shape), axes, referenceOps.tensor(scale, coef), 1e-5)
+        assertAllClose(await ops.read(y), referenceOps.readSync(yr), { rtol: 1e-5, atol: 1e-5, label: 'standardize' })
+      })
+
+      it(`the gradient of standardize of [${shape}] per axes [${kept}] equals the composed path's`, async () => {
+        registerGradients()
+        const x = tf.tensor(values(n, 11), [...shape])
+        const scale = tf.tensor(values(c, 12), coef)
+        const weights = tf.tensor(values(n, 13), [...shape])
+        const loss = (xx: tf.Tensor, s: tf.Tensor) => tf.sum(tf.mul(tfOps.standardize(xx, axes, s, 1e-5), weights)) as tf.Scalar
+        const read = (ts: tf.Tensor[]) => Promise.all(ts.map(async (t) => Array.from(await t.data())))
+        const fused = await read(tf.grads(loss)([x, scale]))
+        useFusedKernels(false)
+        const composed = await read(tf.grads(loss)([x, scale]))
+        useFusedKernels(true)
+        fused.forEach((g, i) => {
+          const size = composed[i]!.reduce((m, v) => Math.max(m, Math.abs(v)), 0)
+          assertAllClose(g, composed[i]!, { rtol: 1e-3, atol: 1e-4 * size, label: `d/d${['x', 'scale'][i]}` })
         })
         expect(fused[0]!.some((v) => v !== 0)).toBe(true)
       })

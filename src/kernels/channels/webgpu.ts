@@ -34,69 +34,261 @@ class NormalizeProgram extends ElementwiseProgram {
   }
 }
 
+/** Invocations per workgroup of the reductions. */
+const WG = 256
+
 /**
- * One statistic per workgroup: `Σ x / n` (`centered` false) or `Σ (x − mean[k])² / n` over the
- * `n = A·B` values of statistic `k = g·C + c`; each invocation sums a strided share in float32,
- * then the workgroup adds the shares pairwise in shared memory.
+ * How a reduction workgroup covers `[G, A, C, B]`: `tile` consecutive channels side by side (when
+ * `B = 1` those are adjacent in memory, so neighbouring invocations read neighbouring floats),
+ * `lanes = 256 / tile` invocations per channel walking its `n = A·B` values.
  */
-class ChannelStatsProgram {
-  readonly variableNames: string[]
-  readonly uniforms = 'groupSize : i32, inner : i32, channels : i32, count : i32,'
-  readonly size = true
-  readonly workgroupSize: [number, number, number] = [256, 1, 1]
+interface ReductionShape {
+  readonly tile: number
+  readonly lanes: number
+  readonly tiles: number
+  /** `last`: `B = 1` (channels last); `first`: `A = 1` (each channel one run); `general`: value `j` splits into `(a, b)` by a division. */
+  readonly addressing: 'last' | 'first' | 'general'
+}
+const reductionShape = (a: number, c: number, b: number): ReductionShape => {
+  let tile = 1
+  if (b === 1) while (tile * 2 <= Math.min(c, 32)) tile *= 2
+  return { tile, lanes: WG / tile, tiles: Math.ceil(c / tile), addressing: b === 1 ? 'last' : a === 1 ? 'first' : 'general' }
+}
+
+/** The WGSL of value `j`'s address in channel `c` of group `g`: no integer division in the common layouts (it dominates on a CPU Vulkan). */
+const ADDRESS = {
+  last: 'g * uniforms.groupSize + j * uniforms.channels + c',
+  first: 'g * uniforms.groupSize + c * uniforms.inner + j',
+  general: 'g * uniforms.groupSize + ((j / uniforms.inner) * uniforms.channels + c) * uniforms.inner + j % uniforms.inner',
+} as const
+
+/**
+ * WGSL shared by the reductions: each invocation sums its strided share of values `start..end` of
+ * its channel around a shift (the first value it reads), turns that into `(count, mean, M2)`, and
+ * the workgroup merges the triples pairwise (Chan et al.'s update, exact for any split) in shared
+ * memory. Afterwards slot `lane` holds the channel's triple over the whole range.
+ */
+const reductionCode = ({ tile, lanes, addressing }: ReductionShape): string => `
+  var<workgroup> wn : array<f32, ${WG}>;
+  var<workgroup> wm : array<f32, ${WG}>;
+  var<workgroup> wq : array<f32, ${WG}>;
+  fn merge(a : u32, b : u32) {
+    let nb = wn[b];
+    if (nb > 0.0) {
+      let na = wn[a];
+      let n = na + nb;
+      let d = wm[b] - wm[a];
+      wm[a] = wm[a] + d * (nb / n);
+      wq[a] = wq[a] + wq[b] + d * d * (na * nb / n);
+      wn[a] = n;
+    }
+  }
+  // the address of value j (of n = A·B) of channel c in group g
+  fn at(g : i32, c : i32, j : i32) -> i32 {
+    return ${ADDRESS[addressing]};
+  }
+  fn reduce(g : i32, c : i32, start : i32, end : i32) {
+    let lane = localId.x % ${tile}u;
+    let sub = i32(localId.x / ${tile}u);
+    var n = 0.0;
+    var k = 0.0;
+    var s1 = 0.0;
+    var s2 = 0.0;
+    if (c < uniforms.channels && start + sub < end) {
+      k = X[at(g, c, start + sub)];
+      for (var j = start + sub; j < end; j = j + ${lanes}) {
+        let d = X[at(g, c, j)] - k;
+        s1 = s1 + d;
+        s2 = s2 + d * d;
+        n = n + 1.0;
+      }
+    }
+    wn[localId.x] = n;
+    wm[localId.x] = select(0.0, k + s1 / n, n > 0.0);
+    wq[localId.x] = select(0.0, max(s2 - s1 * s1 / n, 0.0), n > 0.0);
+    workgroupBarrier();
+    for (var half = ${lanes / 2}u; half > 0u; half = half / 2u) {
+      if (localId.x / ${tile}u < half) {
+        merge(localId.x, localId.x + half * ${tile}u);
+      }
+      workgroupBarrier();
+    }
+  }
+`
+
+/** The uniforms of the reductions over a `[G, A, C, B]` view. */
+const VIEW_UNIFORMS = 'groupSize : i32, inner : i32, channels : i32, count : i32,'
+const viewUniforms = (a: number, c: number, b: number) => [a * c * b, b, c, a * b].map((v) => ({ type: 'int32', data: [v] }))
+
+/**
+ * Stage 1 of the moments: workgroup `(chunk, tile, g)` reduces values `chunk·chunkLen ..` of `tile`
+ * channels and writes `(count, mean, M2)` per channel and chunk, `[G·C, chunks, 3]`.
+ */
+class MomentsPartialProgram {
+  readonly variableNames = ['X']
+  readonly uniforms = `${VIEW_UNIFORMS} chunkLen : i32, chunks : i32,`
+  readonly workgroupSize: [number, number, number] = [WG, 1, 1]
   readonly shaderKey: string
   readonly dispatchLayout = { x: [0] }
   readonly dispatch: [number, number, number]
   constructor(
     readonly outputShape: [number],
-    private readonly centered: boolean,
+    private readonly r: ReductionShape,
+    chunks: number,
+    groups: number,
   ) {
-    this.variableNames = centered ? ['X', 'Mean'] : ['X']
-    this.shaderKey = `polyak_channel_stats_${centered}`
-    this.dispatch = [outputShape[0], 1, 1]
+    this.shaderKey = `polyak_moments_partial_${r.tile}_${r.addressing}`
+    this.dispatch = [chunks, r.tiles, groups]
   }
   getUserCode(): string {
-    const w = this.workgroupSize[0]
     return `
-      var<workgroup> partial : array<f32, ${w}>;
+      ${reductionCode(this.r)}
       fn main(index : i32) {
-        let stat = i32(workgroupId.x);
-        let base = (stat / uniforms.channels) * uniforms.groupSize + (stat % uniforms.channels) * uniforms.inner;
-        let rowStride = uniforms.channels * uniforms.inner;
-        ${this.centered ? 'let m = Mean[stat];' : ''}
-        var s = 0.0;
-        for (var j = i32(localId.x); j < uniforms.count; j = j + ${w}) {
-          let a = j / uniforms.inner;
-          let v = X[base + a * rowStride + (j - a * uniforms.inner)];
-          ${this.centered ? 's = s + (v - m) * (v - m);' : 's = s + v;'}
-        }
-        partial[localId.x] = s;
-        workgroupBarrier();
-        for (var half = ${w / 2}u; half > 0u; half = half / 2u) {
-          if (localId.x < half) {
-            partial[localId.x] = partial[localId.x] + partial[localId.x + half];
-          }
-          workgroupBarrier();
-        }
-        if (localId.x == 0u) {
-          result[stat] = partial[0] / f32(uniforms.count);
+        let chunk = i32(workgroupId.x);
+        let c = i32(workgroupId.y) * ${this.r.tile} + i32(localId.x % ${this.r.tile}u);
+        let g = i32(workgroupId.z);
+        let start = chunk * uniforms.chunkLen;
+        reduce(g, c, start, min(start + uniforms.chunkLen, uniforms.count));
+        if (localId.x < ${this.r.tile}u && c < uniforms.channels) {
+          let o = ((g * uniforms.channels + c) * uniforms.chunks + chunk) * 3;
+          result[o] = wn[localId.x];
+          result[o + 1] = wm[localId.x];
+          result[o + 2] = wq[localId.x];
         }
       }
     `
   }
 }
 
-/** WebGPU caps a dispatch dimension at 65 535 workgroups; more statistics than that stay composed. */
+/** Stage 2 of the moments: one invocation per statistic merges its chunks' triples and writes the mean (`which` 0) or the biased variance (1). */
+class MomentsCombineProgram extends ElementwiseProgram {
+  readonly variableNames = ['Partial']
+  readonly uniforms = 'chunks : i32, which : i32,'
+  constructor(stats: number) {
+    super([stats], 'moments_combine', 1, false)
+  }
+  getUserCode(): string {
+    return `
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          var n = 0.0;
+          var m = 0.0;
+          var q = 0.0;
+          for (var k = 0; k < uniforms.chunks; k = k + 1) {
+            let o = (index * uniforms.chunks + k) * 3;
+            let nb = Partial[o];
+            if (nb > 0.0) {
+              let nn = n + nb;
+              let d = Partial[o + 1] - m;
+              m = m + d * (nb / nn);
+              q = q + Partial[o + 2] + d * d * (n * nb / nn);
+              n = nn;
+            }
+          }
+          result[index] = select(m, q / n, uniforms.which == 1);
+        }
+      }
+    `
+  }
+}
+
+/** WebGPU caps a dispatch dimension at 65 535 workgroups; more groups or channel tiles than that stay composed. */
 export const MAX_WEBGPU_STATS = 65535
 
-/** `PolyakMoments` on webgpu: a mean pass, then a centred-squares pass. */
+/** Workgroups the moments aim for, so that a GPU with many cores has work even when there are few channels. */
+const TARGET_WORKGROUPS = 1024
+/** The fewest values per invocation a chunk is cut down to. */
+const MIN_VALUES_PER_INVOCATION = 16
+
+/**
+ * `PolyakMoments` on webgpu, a two-stage parallel reduction: stage 1 spreads every statistic over
+ * as many workgroups (chunks) as it takes to have about 1 024 in flight, each merging `(count,
+ * mean, M2)` in shared memory; stage 2 merges the chunks (twice: once for the mean, once for the
+ * variance). Three dispatches whatever the shape.
+ */
 export const momentsWebgpu: KernelImpl<'webgpu', 'x', ChannelLayout> = ({ inputs: { x }, backend, attrs }) => {
   const [groups, a, c, b] = channelView(x.shape, attrs)
-  const be = backend
-  const uniforms = [a * c * b, b, c, a * b].map((v) => ({ type: 'int32', data: [v] }))
-  const mean = be.runWebGPUProgram(new ChannelStatsProgram([groups * c], false), [x], 'float32', uniforms)
-  const variance = be.runWebGPUProgram(new ChannelStatsProgram([groups * c], true), [x, mean], 'float32', uniforms)
-  return [mean, variance]
+  const r = reductionShape(a, c, b)
+  const n = a * b
+  const wanted = Math.ceil(TARGET_WORKGROUPS / (r.tiles * groups))
+  const most = Math.max(1, Math.ceil(n / (r.lanes * MIN_VALUES_PER_INVOCATION)))
+  const chunkLen = Math.ceil(n / Math.min(wanted, most))
+  const chunks = Math.ceil(n / chunkLen)
+  const stats = groups * c
+  const partial = backend.runWebGPUProgram(new MomentsPartialProgram([stats * chunks * 3], r, chunks, groups), [x], 'float32', [
+    ...viewUniforms(a, c, b),
+    { type: 'int32', data: [chunkLen] },
+    { type: 'int32', data: [chunks] },
+  ])
+  const combine = (which: number) =>
+    backend.runWebGPUProgram(new MomentsCombineProgram(stats), [partial], 'float32', [
+      { type: 'int32', data: [chunks] },
+      { type: 'int32', data: [which] },
+    ])
+  const out = [combine(0), combine(1)]
+  backend.disposeData(partial.dataId)
+  return out
+}
+
+/** Attributes of `PolyakStandardize`: the statistics' layout and `ε`. */
+export interface StandardizeAttrs extends ChannelLayout {
+  readonly epsilon: number
+}
+
+/**
+ * `y = (x − mean[k])·scale[k]·(var[k] + ε)^(−1/2)`, statistics per `k = g·C + c`, in one dispatch:
+ * workgroup `(tile, g)` reduces its channels' values in shared memory, then writes them normalised.
+ */
+class StandardizeProgram {
+  readonly variableNames = ['X', 'Scale']
+  readonly uniforms = `${VIEW_UNIFORMS} epsilon : f32,`
+  readonly workgroupSize: [number, number, number] = [WG, 1, 1]
+  readonly shaderKey: string
+  readonly dispatchLayout = { x: [0] }
+  readonly dispatch: [number, number, number]
+  readonly outputShape: number[]
+  constructor(
+    shape: readonly number[],
+    private readonly r: ReductionShape,
+    groups: number,
+  ) {
+    this.outputShape = [...shape]
+    this.shaderKey = `polyak_standardize_${r.tile}_${r.addressing}`
+    this.dispatch = [1, r.tiles, groups]
+  }
+  getUserCode(): string {
+    return `
+      ${reductionCode(this.r)}
+      fn main(index : i32) {
+        let lane = localId.x % ${this.r.tile}u;
+        let c = i32(workgroupId.y) * ${this.r.tile} + i32(lane);
+        let g = i32(workgroupId.z);
+        reduce(g, c, 0, uniforms.count);
+        if (c < uniforms.channels) {
+          let k = g * uniforms.channels + c;
+          let mean = wm[lane];
+          let factor = Scale[k] * inverseSqrt(wq[lane] / wn[lane] + uniforms.epsilon);
+          for (var j = i32(localId.x / ${this.r.tile}u); j < uniforms.count; j = j + ${this.r.lanes}) {
+            let i = at(g, c, j);
+            result[i] = (X[i] - mean) * factor;
+          }
+        }
+      }
+    `
+  }
+}
+
+/** The most values per statistic `PolyakStandardize` reduces in its one workgroup; longer ones are composed from the two-stage moments. */
+export const MAX_STANDARDIZE_COUNT = 1 << 16
+
+/** `PolyakStandardize` on webgpu: one dispatch. */
+export const standardizeWebgpu: KernelImpl<'webgpu', 'x' | 'scale', StandardizeAttrs> = ({ inputs: { x, scale }, backend, attrs }) => {
+  const [groups, a, c, b] = channelView(x.shape, attrs)
+  const r = reductionShape(a, c, b)
+  return backend.runWebGPUProgram(new StandardizeProgram(x.shape, r, groups), [x, scale], 'float32', [
+    ...viewUniforms(a, c, b),
+    { type: 'float32', data: [attrs.epsilon] },
+  ])
 }
 
 /** `PolyakNormalize` on webgpu. */
