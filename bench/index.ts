@@ -9,14 +9,15 @@
  *
  * @module bench
  */
-import { execFile } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { promisify } from 'node:util'
+import { createInterface } from 'node:readline'
 import * as tf from '@tensorflow/tfjs-core'
 import { type BackendDescriptor, backends, forceGpuKernels, unsafeUseBackend } from '../backends/index.js'
 import type { Ops } from '../src/core/ops.js'
 import type { Leaf } from '../src/core/tree.js'
 import { disposeTree } from '../src/core/memory.js'
+import { InvalidArgumentError } from '../src/core/errors.js'
 import { emanPolicy, unsafeTeacherUpdate, weightsOnly } from '../src/ema/teacher.js'
 import { useFusedKernels } from '../src/kernels/registry.js'
 import { registerGradients } from '../src/nn/gradients.js'
@@ -44,11 +45,14 @@ export interface BenchRow {
   readonly job: string
   readonly backend: string
   readonly timing?: Timing
-  /** PyTorch CPU (1 thread) time of the same job, when measured. */
+  /** PyTorch CPU (1 thread) time of the same job, when measured: the medians of the pairs. */
   readonly torch?: Timing
   /** Bandwidth floor of the job in ms (bytes / triad bandwidth), for memory-bound jobs. */
   readonly floor?: number
+  /** polyak ÷ PyTorch: the median over the interleaved pairs of each pair's ratio of medians. */
   readonly vsTorch?: number
+  /** The smallest and largest pair ratio. */
+  readonly vsTorchRange?: readonly [number, number]
   readonly vsFloor?: number
   readonly note?: string
 }
@@ -58,7 +62,8 @@ export interface BenchReport {
   readonly machine: { readonly cpus: number; readonly node: string }
   readonly bandwidth: { readonly copyGBs: number; readonly triadGBs: number }
   readonly jsLoop: { readonly emaResnet18: Timing }
-  readonly torch: { readonly available: boolean; readonly note?: string; readonly version?: string }
+  /** PyTorch's side: `pairs` interleaved polyak/PyTorch measurements per row. */
+  readonly torch: { readonly available: boolean; readonly note?: string; readonly version?: string; readonly pairs?: number }
   readonly rows: readonly BenchRow[]
   readonly seconds: number
 }
@@ -122,6 +127,10 @@ export const time = async (run: () => unknown, options: { warmup?: number; repea
   return stats(xs)
 }
 
+/** Interleaved polyak/PyTorch pairs per row with a PyTorch twin, and timed runs per side in each pair. */
+const PAIRS = 5
+const PAIR_REPEATS = 3
+
 const fill = (n: number, seed: number): Float32Array => {
   const a = new Float32Array(n)
   let s = seed
@@ -174,22 +183,61 @@ export const jsLoopEma = async (): Promise<Timing> => {
   })
 }
 
-/** PyTorch CPU timings from Debian's interpreter, or why there are none. */
-export const torchTimings = async (): Promise<{ available: boolean; note?: string; version?: string; jobs: Record<string, Timing> }> => {
+/** A running PyTorch bench server (Debian's interpreter), or why there is none. */
+export type TorchServer =
+  | { readonly available: false; readonly note: string }
+  | {
+      readonly available: true
+      readonly version: string
+      readonly jobs: readonly string[]
+      /** Times `job` in PyTorch: `warmup` untimed runs, then `repeats` timed ones (ms each). */
+      time(job: string, warmup: number, repeats: number): Promise<number[]>
+      close(): void
+    }
+
+/** Starts the PyTorch side of the bench (`bench/torch`), kept open so that its runs can alternate with polyak's. */
+export const startTorch = async (): Promise<TorchServer> => {
   const python = '/usr/bin/python3'
-  if (!existsSync(python)) return { available: false, note: `${python} not found`, jobs: {} }
+  if (!existsSync(python)) return { available: false, note: `${python} not found` }
+  const child = spawn(python, ['-c', TORCH_SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]()
+  const next = async (): Promise<Record<string, unknown>> => {
+    const r = await lines.next()
+    if (r.done === true) throw new Error(stderr.split('\n').filter(Boolean).pop() ?? 'the PyTorch process ended')
+    return JSON.parse(r.value) as Record<string, unknown>
+  }
   try {
-    const { stdout } = await promisify(execFile)(python, ['-c', TORCH_SCRIPT], { timeout: 300_000, maxBuffer: 1 << 22 })
-    const r = JSON.parse(stdout) as { version: string; jobs: Record<string, number[]> }
-    return { available: true, version: r.version, jobs: Object.fromEntries(Object.entries(r.jobs).map(([k, v]) => [k, stats(v)])) }
+    const hello = (await next()) as { version: string; jobs: string[] }
+    let queue = Promise.resolve<unknown>(undefined)
+    return {
+      available: true,
+      version: hello.version,
+      jobs: hello.jobs,
+      time: (job, warmup, repeats) => {
+        const answer = queue.then(async () => {
+          child.stdin.write(JSON.stringify({ job, warmup, repeats }) + '\n')
+          const r = await next()
+          if (typeof r.error === 'string') throw new Error(`PyTorch job ${job}: ${r.error}`)
+          return r.ms as number[]
+        })
+        queue = answer.catch(() => undefined)
+        return answer
+      },
+      close: () => {
+        child.stdin.end()
+        child.kill()
+      },
+    }
   } catch (e) {
-    const msg = (e as { stderr?: string }).stderr ?? (e as Error).message
+    child.kill()
+    const msg = (e as Error).message
     return {
       available: false,
       note: /No module named 'torch'/.test(msg)
         ? 'torch is not importable from /usr/bin/python3 (apt-get install python3-torch)'
-        : `PyTorch baseline failed: ${msg.split('\n').filter(Boolean).pop()}`,
-      jobs: {},
+        : `PyTorch baseline failed: ${msg}`,
     }
   }
 }
@@ -399,15 +447,24 @@ const JOBS: readonly Job[] = [
  * Runs every job on every available backend (or `only`), plus the baselines, and reports.
  * `onProgress` receives a line per finished measurement.
  */
-export const runBench = async (options: { backends?: readonly string[]; onProgress?: (line: string) => void } = {}): Promise<BenchReport> => {
+export const runBench = async (
+  options: { backends?: readonly string[]; jobs?: readonly string[]; onProgress?: (line: string) => void } = {},
+): Promise<BenchReport> => {
+  const wanted = options.jobs?.map((j) => j.toLowerCase())
+  const jobs = wanted === undefined ? JOBS : JOBS.filter((j) => wanted.some((w) => j.name.toLowerCase().includes(w)))
+  if (jobs.length === 0)
+    throw new InvalidArgumentError(
+      '--job',
+      `no job's name contains ${wanted!.map((w) => `'${w}'`).join(' or ')}; the jobs: ${JOBS.map((j) => j.name).join('; ')}`,
+    )
   const t0 = Date.now()
   const say = options.onProgress ?? (() => undefined)
   const bw = await bandwidth()
   say(`bandwidth: copy ${bw.copyGBs.toFixed(1)} GB/s, triad ${bw.triadGBs.toFixed(1)} GB/s`)
   const js = await jsLoopEma()
   say(`plain typed-array EMA loop, ResNet-18: ${js.median.toFixed(1)} ms`)
-  const torch = await torchTimings()
-  say(torch.available ? `PyTorch ${torch.version} (1 thread): ${Object.keys(torch.jobs).join(', ')}` : `PyTorch: skipped (${torch.note})`)
+  const torch = await startTorch()
+  say(torch.available ? `PyTorch ${torch.version} (1 thread): ${torch.jobs.join(', ')}` : `PyTorch: skipped (${torch.note})`)
   const rows: BenchRow[] = []
   const chosen: BackendDescriptor[] = []
   for (const b of backends) {
@@ -420,47 +477,64 @@ export const runBench = async (options: { backends?: readonly string[]; onProgre
     }
     chosen.push(b)
   }
-  for (const b of chosen) {
-    const { ops } = await unsafeUseBackend(b.name)
-    if (b.name === 'webgpu') await forceGpuKernels()
-    for (const job of JOBS) {
-      const skip = job.skip?.(b.name)
-      if (skip !== undefined) {
-        rows.push({ job: job.name, backend: b.name, note: `skipped: ${skip}` })
-        continue
+  try {
+    for (const b of chosen) {
+      const { ops } = await unsafeUseBackend(b.name)
+      if (b.name === 'webgpu') await forceGpuKernels()
+      for (const job of jobs) {
+        const skip = job.skip?.(b.name)
+        if (skip !== undefined) {
+          rows.push({ job: job.name, backend: b.name, note: `skipped: ${skip}` })
+          continue
+        }
+        const before = tf.memory().numTensors
+        const { run, dispose } = job.setup(ops)
+        const against = job.torch !== undefined && torch.available ? job.torch : undefined
+        let timing: Timing
+        let paired: { torch: Timing; ratio: Timing } | undefined
+        try {
+          if (against === undefined || !torch.available) timing = await time(run, { warmup: 2, repeats: 7, budgetMs: 6000 })
+          else {
+            // interleaved pairs: polyak, then PyTorch, PAIRS times; the ratio is the median of the pairs' ratios,
+            // so that a burst of other work on the machine moves one pair, not the verdict
+            const ours: number[] = []
+            const theirs: number[] = []
+            const ratios: number[] = []
+            for (let p = 0; p < PAIRS; p++) {
+              const a = await time(run, { warmup: p === 0 ? 2 : 1, repeats: PAIR_REPEATS })
+              const b = await torch.time(against, p === 0 ? 2 : 1, PAIR_REPEATS)
+              ours.push(a.median)
+              theirs.push(stats(b).median)
+              ratios.push(a.median / stats(b).median)
+            }
+            timing = stats(ours)
+            paired = { torch: stats(theirs), ratio: stats(ratios) }
+          }
+        } finally {
+          dispose()
+        }
+        const leaked = tf.memory().numTensors - before
+        const floor = job.bytes === undefined ? undefined : job.bytes / (bw.triadGBs * 1e6)
+        rows.push({
+          job: job.name,
+          backend: b.name,
+          timing,
+          ...(paired === undefined ? {} : { torch: paired.torch, vsTorch: paired.ratio.median, vsTorchRange: [paired.ratio.min, paired.ratio.max] as const }),
+          ...(floor === undefined ? {} : { floor, vsFloor: timing.median / floor }),
+          ...(leaked !== 0 ? { note: `${leaked} tensors leaked` } : {}),
+        })
+        say(`${b.name.padEnd(7)} ${job.name}: ${timing.median.toFixed(1)} ms${paired === undefined ? '' : `, ${paired.ratio.median.toFixed(2)}× PyTorch`}`)
       }
-      const before = tf.memory().numTensors
-      const { run, dispose } = job.setup(ops)
-      let timing: Timing
-      try {
-        timing = await time(run, { warmup: 2, repeats: 7, budgetMs: 6000 })
-      } finally {
-        dispose()
-      }
-      const leaked = tf.memory().numTensors - before
-      const floor = job.bytes === undefined ? undefined : job.bytes / (bw.triadGBs * 1e6)
-      const tt = job.torch === undefined ? undefined : torch.jobs[job.torch]
-      rows.push({
-        job: job.name,
-        backend: b.name,
-        timing,
-        ...(tt === undefined ? {} : { torch: tt, vsTorch: timing.median / tt.median }),
-        ...(floor === undefined ? {} : { floor, vsFloor: timing.median / floor }),
-        ...(leaked !== 0 ? { note: `${leaked} tensors leaked` } : {}),
-      })
-      say(`${b.name.padEnd(7)} ${job.name}: ${timing.median.toFixed(1)} ms`)
     }
+  } finally {
+    if (torch.available) torch.close()
   }
   const os = await import('node:os')
   return {
     machine: { cpus: os.cpus().length, node: process.version },
     bandwidth: bw,
     jsLoop: { emaResnet18: js },
-    torch: {
-      available: torch.available,
-      ...(torch.note === undefined ? {} : { note: torch.note }),
-      ...(torch.version === undefined ? {} : { version: torch.version }),
-    },
+    torch: torch.available ? { available: true, version: torch.version, pairs: PAIRS } : { available: false, note: torch.note },
     rows,
     seconds: (Date.now() - t0) / 1000,
   }
@@ -473,13 +547,13 @@ const ratio = (r: number | undefined): string => (r === undefined ? '' : `${r.to
 export const benchMarkdown = (r: BenchReport): string =>
   [
     `Machine: ${r.machine.cpus} CPUs, Node ${r.machine.node}. Bandwidth (JS): copy ${r.bandwidth.copyGBs.toFixed(1)} GB/s, triad ${r.bandwidth.triadGBs.toFixed(1)} GB/s.`,
-    `Plain typed-array EMA loop over ResNet-18 (in place): ${ms(r.jsLoop.emaResnet18)} ms. PyTorch: ${r.torch.available ? `${r.torch.version}, 1 thread` : `not measured (${r.torch.note})`}.`,
+    `Plain typed-array EMA loop over ResNet-18 (in place): ${ms(r.jsLoop.emaResnet18)} ms. PyTorch: ${r.torch.available ? `${r.torch.version}, 1 thread, ${r.torch.pairs} interleaved pairs per row` : `not measured (${r.torch.note})`}.`,
     '',
-    '| job | backend | polyak ms, median (min–max) | PyTorch ms | × PyTorch | floor ms | × floor | note |',
+    '| job | backend | polyak ms, median (min–max) | PyTorch ms | × PyTorch, median of pairs (min–max) | floor ms | × floor | note |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ...r.rows.map(
       (x) =>
-        `| ${x.job} | ${x.backend} | ${ms(x.timing)} | ${ms(x.torch)} | ${ratio(x.vsTorch)} | ${x.floor === undefined ? '' : x.floor.toFixed(1)} | ${ratio(x.vsFloor)} | ${x.note ?? ''} |`,
+        `| ${x.job} | ${x.backend} | ${ms(x.timing)} | ${ms(x.torch)} | ${ratio(x.vsTorch)}${x.vsTorchRange === undefined ? '' : ` (${x.vsTorchRange[0].toFixed(2)}–${x.vsTorchRange[1].toFixed(2)})`} | ${x.floor === undefined ? '' : x.floor.toFixed(1)} | ${ratio(x.vsFloor)} | ${x.note ?? ''} |`,
     ),
     '',
     `Total ${r.seconds.toFixed(0)} s.`,

@@ -1,31 +1,30 @@
 /**
  * The PyTorch side of the benchmark: the same jobs in PyTorch on the CPU with one thread, run by
- * Debian's `/usr/bin/python3` (where `apt-get install python3-torch` puts torch). Prints JSON
- * `{version, jobs: {name: [ms, ...]}}`.
+ * Debian's `/usr/bin/python3` (where `apt-get install python3-torch` puts torch), as a server the
+ * bench keeps open so that PyTorch and polyak runs can alternate. It prints one JSON line
+ * `{version, jobs: [names]}`, then answers each request line `{job, warmup, repeats}` with
+ * `{job, ms: [...]}` (or `{error}`).
  *
  * @module bench/torch
  */
 
 /** The Python program (kept as a string so the benchmark needs no file outside the package). */
 export const TORCH_SCRIPT = String.raw`
-import json, math, time
+import json, math, sys, time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 torch.set_num_threads(1)
 torch.manual_seed(0)
 
-def timeit(fn, warmup=2, repeats=7, budget=6.0):
+def timeit(fn, warmup=2, repeats=7):
     for _ in range(warmup):
         fn()
     xs = []
-    t0 = time.perf_counter()
     for _ in range(repeats):
         s = time.perf_counter()
         fn()
         xs.append((time.perf_counter() - s) * 1000)
-        if time.perf_counter() - t0 > budget and len(xs) >= 3:
-            break
     return xs
 
 def resnet18_shapes():
@@ -58,15 +57,17 @@ for name, shapes in (("ema_resnet18", resnet18_shapes()), ("ema_resnet50", resne
     teacher = [torch.randn(s) for s in shapes]
     student = [torch.randn(s) for s in shapes]
     d = 0.999
-    def ema():
+    def ema(teacher=teacher, student=student, d=d):
         torch._foreach_mul_(teacher, d)
         torch._foreach_add_(teacher, student, alpha=1 - d)
-    jobs[name] = timeit(ema)
+    jobs[name] = ema
 
 bn = nn.BatchNorm2d(64).train()
 x = torch.randn(64, 64, 32, 32)
-with torch.no_grad():
-    jobs["bn_forward"] = timeit(lambda: bn(x))
+def bn_forward():
+    with torch.no_grad():
+        bn(x)
+jobs["bn_forward"] = bn_forward
 
 convs = [torch.randn(s) for s in resnet18_shapes() if len(s) == 4]
 gammas = [torch.ones(w.shape[0]) for w in convs]
@@ -78,8 +79,10 @@ def weightalign():
         var, mean = torch.var_mean(f, dim=1, unbiased=False, keepdim=True)
         out.append(((f - mean) * (g.view(-1, 1) * math.sqrt(2.0) / torch.sqrt(n * (var + 1e-5)))).reshape_as(w))
     return out
-with torch.no_grad():
-    jobs["weightalign_resnet18"] = timeit(weightalign)
+def weightalign_no_grad():
+    with torch.no_grad():
+        weightalign()
+jobs["weightalign_resnet18"] = weightalign_no_grad
 
 class CNN(nn.Module):
     def __init__(self):
@@ -99,7 +102,13 @@ def step():
     opt.zero_grad()
     F.cross_entropy(net(xb), yb).backward()
     opt.step()
-jobs["cnn_step"] = timeit(step)
+jobs["cnn_step"] = step
 
-print(json.dumps({"version": torch.__version__, "jobs": jobs}))
+print(json.dumps({"version": torch.__version__, "jobs": sorted(jobs)}), flush=True)
+for line in sys.stdin:
+    try:
+        req = json.loads(line)
+        print(json.dumps({"job": req["job"], "ms": timeit(jobs[req["job"]], req.get("warmup", 1), req.get("repeats", 3))}), flush=True)
+    except Exception as e:
+        print(json.dumps({"error": repr(e)}), flush=True)
 `
