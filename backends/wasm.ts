@@ -49,13 +49,35 @@ export const wasmThreads = (on: boolean): void => {
 
 const PACKAGE = '@tensorflow/tfjs-backend-wasm'
 
+/**
+ * tfjs-wasm's `Identity` copies its input; tfjs-cpu's and tfjs-webgpu's share the storage and count
+ * a reference. Every kernel with a gradient runs `Identity` on the tensors the tape saves (57 of the
+ * 81 copies in a conv-net train step), so on wasm polyak registers the sharing one: tensors are
+ * immutable, and polyak's only in-place write (a donated `axpby`) refuses storage with more than
+ * one reference. Run once, after tfjs-wasm has registered its kernels.
+ */
+const shareStorageOnIdentity = (): void => {
+  const current = tf.getKernel('Identity', 'wasm')
+  if (current === undefined || (current.kernelFunc as { polyak?: true }).polyak === true) return
+  const kernelFunc = Object.assign(
+    ({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: unknown }) => {
+      const x = inputs.x!
+      ;(backend as WasmBackendLike).incRef(x.dataId)
+      return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype }
+    },
+    { polyak: true as const },
+  )
+  tf.unregisterKernel('Identity', 'wasm')
+  tf.registerKernel({ kernelName: 'Identity', backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc })
+}
+
 /** Descriptor of the tfjs `wasm` backend. */
 export const wasm = tfjsBackend({
   name: 'wasm',
   description: 'TensorFlow.js WebAssembly kernels with SIMD (@tensorflow/tfjs-backend-wasm)',
   tolerance: TOLERANCES.wasm,
   syncReadback: true,
-  cloneIsCopy: true,
+  cloneIsCopy: false,
   load: async () => {
     if (typeof WebAssembly === 'undefined') return 'this JavaScript engine has no WebAssembly'
     let module: { setWasmPaths?: (p: string | Partial<Record<WasmBinaryName, string>>) => void } | undefined
@@ -67,6 +89,7 @@ export const wasm = tfjsBackend({
     if (paths !== undefined) module?.setWasmPaths?.(paths)
     if (threads === false) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false)
     await prepareWasmKernels() // polyak's SIMD kernels, compiled ahead of first use
+    shareStorageOnIdentity()
     return undefined
   },
   activated: () => {
