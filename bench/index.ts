@@ -369,6 +369,38 @@ const normalizerJob = <P, S>(name: string, make: (ops: Ops<Leaf>) => Normalizer<
   },
 })
 
+/** WeightAlign's transform of ResNet-18's 20 conv weights (OIHW), with polyak's fused kernels or the composed tfjs ops. */
+const weightAlignJob = (name: string, fused: boolean): Job => ({
+  name,
+  torch: 'weightalign_resnet18',
+  bytes: 8 * count(resnet18Shapes().filter((s) => s.length === 4)),
+  setup: (ops) => {
+    const wa = unsafeWeightAlign(ops, { layout: 'OIHW' })
+    const convs = resnet18Shapes()
+      .filter((s) => s.length === 4)
+      .map((s, i) => ({
+        weight: ops.tensor(
+          fill(
+            s.reduce((a, b) => a * b, 1),
+            i,
+          ),
+          s,
+        ),
+        gamma: ops.ones([s[0]!]),
+      }))
+    return {
+      run: async () => {
+        useFusedKernels(fused)
+        const outs = convs.map((p) => wa.transform(p))
+        useFusedKernels(true)
+        await settle(ops, outs[outs.length - 1]!)
+        outs.forEach((o) => ops.dispose(o))
+      },
+      dispose: () => disposeTree(ops, convs),
+    }
+  },
+})
+
 const JOBS: readonly Job[] = [
   teacherJob('EMA update, ResNet-18 (11.7 M params, 62 tensors), axpby kernel where registered (cpu, wasm, webgpu)', resnet18Shapes(), false, true),
   teacherJob('EMA update, ResNet-18, composed mul+mul+add (fused kernels off)', resnet18Shapes(), false, false),
@@ -379,34 +411,8 @@ const JOBS: readonly Job[] = [
   normalizerJob('BN train forward, composed tfjs ops (fused kernels off)', (ops) => unsafeBatchNorm(ops), {}, 'bn_forward', false),
   normalizerJob('GroupNorm forward [64,32,32,64], 8 groups', (ops) => unsafeGroupNorm(ops, { groups: 8 }), {}),
   normalizerJob('Momentum BN, two views [2×32,32,32,64]', (ops) => unsafeMomentumBatchNorm(ops, { totalSteps: 100 }), { step: 10, views: 2 }),
-  {
-    name: 'WeightAlign over ResNet-18 convs',
-    torch: 'weightalign_resnet18',
-    bytes: 8 * count(resnet18Shapes().filter((s) => s.length === 4)),
-    setup: (ops) => {
-      const wa = unsafeWeightAlign(ops, { layout: 'OIHW' })
-      const convs = resnet18Shapes()
-        .filter((s) => s.length === 4)
-        .map((s, i) => ({
-          weight: ops.tensor(
-            fill(
-              s.reduce((a, b) => a * b, 1),
-              i,
-            ),
-            s,
-          ),
-          gamma: ops.ones([s[0]!]),
-        }))
-      return {
-        run: async () => {
-          const outs = convs.map((p) => wa.transform(p))
-          await settle(ops, outs[outs.length - 1]!)
-          outs.forEach((o) => ops.dispose(o))
-        },
-        dispose: () => disposeTree(ops, convs),
-      }
-    },
-  },
+  weightAlignJob('WeightAlign over ResNet-18 convs', true),
+  weightAlignJob('WeightAlign over ResNet-18 convs, composed (fused kernels off)', false),
   {
     name: 'small CNN train step, batch 64 (conv32-BN-conv64-BN-pool-dense, 28×28)',
     torch: 'cnn_step',
