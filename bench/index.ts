@@ -508,10 +508,10 @@ export const runBench = async (
             const ratios: number[] = []
             for (let p = 0; p < PAIRS; p++) {
               const a = await time(run, { warmup: p === 0 ? 2 : 1, repeats: PAIR_REPEATS })
-              const b = await torch.time(against, p === 0 ? 2 : 1, PAIR_REPEATS)
+              const b = stats(await torch.time(against, p === 0 ? 2 : 1, PAIR_REPEATS))
               ours.push(a.median)
-              theirs.push(stats(b).median)
-              ratios.push(a.median / stats(b).median)
+              theirs.push(b.median)
+              ratios.push(a.median / b.median)
             }
             timing = stats(ours)
             paired = { torch: stats(theirs), ratio: stats(ratios) }

@@ -248,7 +248,6 @@ export const normalizeAxes = (op: string, rank: number, axes: number | readonly 
   return out.sort((x, y) => x - y)
 }
 
-/** The shape left after reducing `axes` (kept as size 1 with `keepDims`). */
 /** The checks every interpreter's `standardize` runs first: the axes, `ε > 0` finite, and `scale` broadcasting to the kept-dims statistics. Returns the axes. */
 export const checkStandardize = (x: readonly number[], axes: number | readonly number[], scale: readonly number[], epsilon: number): number[] => {
   const ax = normalizeAxes('standardize', x.length, axes)
@@ -268,6 +267,7 @@ export const composedStandardize = <T extends Leaf>(ops: Ops<T>, x: T, axes: rea
     return ops.normalize(x, m.mean, factor, ops.zeros(factor.shape))
   })
 
+/** The shape left after reducing `axes` (kept as size 1 with `keepDims`). */
 export const reducedShape = (shape: readonly number[], axes: readonly number[], keepDims: boolean): number[] =>
   keepDims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i))
 

@@ -78,6 +78,10 @@ const unary =
   (x: tf.Tensor): tf.Tensor =>
     f(check(x, `${op}: x`))
 
+/** A per-statistic coefficient as the fused kernels take it: broadcast to `full` (the statistics' kept-dims shape) where it is not already, then flat `[G·C]`. */
+const flatCoefficient = (t: tf.Tensor, full: readonly number[]): tf.Tensor =>
+  tf.reshape(t.shape.length === full.length && t.shape.every((d, i) => d === full[i]) ? t : tf.broadcastTo(t, [...full]), [-1])
+
 const axesArg = (op: string, x: tf.Tensor, axes: number | readonly number[] | undefined): number[] => normalizeAxes(op, x.rank, axes)
 
 /**
@@ -185,8 +189,7 @@ export const tfOps: Ops<tf.Tensor> = {
     const layout = coefficientLayout(x.shape, [center.shape, scale.shape, offset.shape])
     if (layout !== undefined && shape.length === x.rank && canFuseNormalize(x, [center, scale, offset])) {
       const full = statsBroadcastShape(x.shape, layout)
-      const flat = (t: tf.Tensor) => tf.reshape(t.shape.length === full.length && t.shape.every((d, i) => d === full[i]) ? t : tf.broadcastTo(t, full), [-1])
-      return tf.tidy(() => fusedNormalize(x, flat(center), flat(scale), flat(offset), layout))
+      return tf.tidy(() => fusedNormalize(x, flatCoefficient(center, full), flatCoefficient(scale, full), flatCoefficient(offset, full), layout))
     }
     return tf.tidy(() => tf.add(tf.mul(tf.sub(x, center), scale), offset))
   },
@@ -243,7 +246,7 @@ export const tfOps: Ops<tf.Tensor> = {
     const ax = checkStandardize(x.shape, axes, scale.shape, epsilon)
     const layout = layoutOf(x.shape.map((_, i) => i).filter((i) => !ax.includes(i)))
     if (layout !== undefined && canFuseStandardize(x, scale, layout)) {
-      return tf.tidy(() => fusedStandardize(x, tf.reshape(tf.broadcastTo(scale, statsBroadcastShape(x.shape, layout)), [-1]), layout, epsilon))
+      return tf.tidy(() => fusedStandardize(x, flatCoefficient(scale, statsBroadcastShape(x.shape, layout)), layout, epsilon))
     }
     return composedStandardize(tfOps, x, ax, scale, epsilon)
   },

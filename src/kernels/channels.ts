@@ -105,16 +105,22 @@ const standardizeKernel = defineKernel({
     inputsToSave: ['x', 'scale'],
     gradFunc: (dy, saved, attrs) => {
       const [x, scale] = saved as [tf.Tensor, tf.Tensor]
-      const g0 = dy as tf.Tensor
+      const g = dy as tf.Tensor
       const axes = x.shape.map((_, i) => i).filter((i) => i >= attrs.lead && i !== attrs.axis)
       const full = statsBroadcastShape(x.shape, attrs)
-      // x̂ = (x − μ)·r, r = (σ² + ε)^(−1/2), y = x̂·s: ∂/∂s = Σ dy·x̂; ∂/∂x = r·(g − mean(g) − x̂·mean(g·x̂)), g = dy·s
-      const m = tf.moments(x, axes, true)
-      const r = tf.rsqrt(tf.add(m.variance, tf.scalar(attrs.epsilon)))
-      const xhat = tf.mul(tf.sub(x, m.mean), r)
-      const g = tf.mul(g0, tf.reshape(scale, full))
-      const dScale = tf.reshape(tf.sum(tf.mul(g0, xhat), axes), [-1])
-      const dx = tf.mul(r, tf.sub(tf.sub(g, tf.mean(g, axes, true)), tf.mul(xhat, tf.mean(tf.mul(g, xhat), axes, true))))
+      const n = x.size / scale.size
+      // x̂ = (x − μ)·r, r = (σ² + ε)^(−1/2), y = x̂·s, with Σ over the reduced axes:
+      // ∂/∂s = Σ dy·x̂;  ∂/∂x = r·s·(dy − Σdy/n − x̂·Σ(dy·x̂)/n)
+      const layout = { lead: attrs.lead, axis: attrs.axis }
+      const [mean, variance] = canFuseMoments(x, layout)
+        ? fusedMoments(x, layout).map((t) => tf.reshape(t, full))
+        : ((m) => [m.mean, m.variance])(tf.moments(x, axes, true))
+      const r = tf.rsqrt(tf.add(variance!, tf.scalar(attrs.epsilon)))
+      const xhat = tf.mul(tf.sub(x, mean!), r)
+      const sumDy = tf.sum(g, axes, true)
+      const sumDyXhat = tf.sum(tf.mul(g, xhat), axes, true)
+      const dScale = tf.reshape(sumDyXhat, [-1])
+      const dx = tf.mul(tf.mul(r, tf.reshape(scale, full)), tf.sub(tf.sub(g, tf.div(sumDy, tf.scalar(n))), tf.mul(xhat, tf.div(sumDyXhat, tf.scalar(n)))))
       return { x: () => dx, scale: () => dScale }
     },
   },

@@ -242,12 +242,13 @@ describe('SIGKILL during training', () => {
     const ckpt = join(dir, 'killed.json')
     /** The step of the checkpoint on disk (0 when there is none); a rename can land mid-read, so a failed read is retried. */
     const stepOnDisk = (): number => {
-      for (;;) {
+      for (let attempt = 0; ; attempt++) {
         if (!existsSync(ckpt)) return 0
         try {
           return (JSON.parse(readFileSync(ckpt, 'utf8')) as { step: number }).step
-        } catch {
-          // the file was replaced between the existence check and the read: read again
+        } catch (e) {
+          // the file was replaced between the existence check and the read: read again; a file that never parses is a torn write
+          if (attempt === 100) throw e
         }
       }
     }
