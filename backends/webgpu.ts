@@ -68,6 +68,55 @@ const installNavigatorGpu = (): Promise<string | undefined> =>
     return undefined
   })())
 
+interface GpuDeviceRequest {
+  readonly features: { has(name: string): boolean }
+  readonly limits: Record<string, number>
+  readonly info?: unknown
+  requestDevice(d: { requiredFeatures: string[]; requiredLimits: Record<string, number> }): Promise<unknown>
+}
+
+/** The device limits polyak asks for: tfjs's own (the adapter's best), and more storage buffers per shader for the multi-tensor kernels. */
+const REQUESTED_LIMITS = [
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxStorageBuffersPerShaderStage',
+] as const
+
+let registeredHere = false
+
+/**
+ * Replaces tfjs-backend-webgpu's factory (which it registers on import) with one that makes the
+ * same device (the same adapter preference, features and limits) but also asks for the adapter's
+ * `maxStorageBuffersPerShaderStage`: WebGPU's default is 8 storage buffers per shader, Dawn offers
+ * 16, and `axpbyMany` binds 3 per pair, so the limit sets how many tensors one teacher-update
+ * dispatch covers (2 at the default, 5 with 16). Left alone once the backend exists: a device made
+ * earlier (by tfjs, or by a user's own `tf.setBackend('webgpu')`) stays, and the kernels read its
+ * limits.
+ */
+const registerFactory = (WebGPUBackend: new (device: unknown, info: unknown) => tf.KernelBackend): void => {
+  registeredHere = true
+  if ((tf.engine() as unknown as { registry: Record<string, unknown> }).registry.webgpu !== undefined) return
+  tf.removeBackend('webgpu')
+  tf.registerBackend(
+    'webgpu',
+    async () => {
+      const gpu = (globalThis as { navigator?: GpuNavigator }).navigator?.gpu
+      const preference = tf.env().getBool('WEBGPU_USE_LOW_POWER_GPU') ? 'low-power' : 'high-performance'
+      const adapter = (await gpu?.requestAdapter({ powerPreference: preference })) as GpuDeviceRequest | null | undefined
+      if (adapter === null || adapter === undefined) throw new Error(`no WebGPU adapter: ${noAdapterHint()}`)
+      const requiredFeatures = ['timestamp-query', 'bgra8unorm-storage'].filter((f) => adapter.features.has(f))
+      const requiredLimits = Object.fromEntries(REQUESTED_LIMITS.filter((k) => typeof adapter.limits[k] === 'number').map((k) => [k, adapter.limits[k]!]))
+      const device = await adapter.requestDevice({ requiredFeatures, requiredLimits })
+      return new WebGPUBackend(device, adapter.info)
+    },
+    3,
+  )
+}
+
 /** Descriptor of the tfjs `webgpu` backend. */
 export const webgpu = tfjsBackend({
   name: 'webgpu',
@@ -87,12 +136,14 @@ export const webgpu = tfjsBackend({
     }
     if (adapter === null || adapter === undefined) return `no WebGPU adapter: ${noAdapterHint()}`
     adapterInfo = adapter.info
-    if (tf.findBackendFactory('webgpu') == null) {
+    if (tf.findBackendFactory('webgpu') == null || !registeredHere) {
+      let pkg: { WebGPUBackend: new (device: unknown, info: unknown) => tf.KernelBackend }
       try {
-        await import('@tensorflow/tfjs-backend-webgpu')
+        pkg = (await import('@tensorflow/tfjs-backend-webgpu')) as unknown as typeof pkg
       } catch (e) {
         return missingPackage('@tensorflow/tfjs-backend-webgpu', e)
       }
+      registerFactory(pkg.WebGPUBackend)
     }
     return undefined
   },

@@ -19,6 +19,7 @@ import type { Leaf } from '../src/core/tree.js'
 import { disposeTree } from '../src/core/memory.js'
 import { InvalidArgumentError } from '../src/core/errors.js'
 import { emanPolicy, unsafeTeacherUpdate, weightsOnly } from '../src/ema/teacher.js'
+import { AXPBY_MANY } from '../src/kernels/axpbyMany.js'
 import { useFusedKernels } from '../src/kernels/registry.js'
 import { registerGradients } from '../src/nn/gradients.js'
 import { convNet } from '../src/nn/model.js'
@@ -281,8 +282,12 @@ const treeOf = (ops: Ops<Leaf>, shapes: number[][], seed: number): Record<string
     ]),
   )
 
-const teacherJob = (name: string, shapes: number[][], withStats: boolean, fused: boolean): Job => ({
+/** Which fused kernels a teacher job runs with: all, none (composed tfjs ops), or all but the multi-tensor one (one dispatch per tensor). */
+type TeacherKernels = 'fused' | 'composed' | 'perTensor'
+
+const teacherJob = (name: string, shapes: number[][], withStats: boolean, kernels: TeacherKernels): Job => ({
   name,
+  skip: (backend) => (kernels === 'perTensor' && backend !== 'webgpu' ? 'only webgpu has the multi-tensor kernel' : undefined),
   bytes: 12 * count(shapes),
   torch: withStats ? undefined : shapes.length > 100 ? 'ema_resnet50' : 'ema_resnet18',
   setup: (ops) => {
@@ -307,7 +312,8 @@ const teacherJob = (name: string, shapes: number[][], withStats: boolean, fused:
     const update = unsafeTeacherUpdate(ops, { decay: 0.999, policy: withStats ? emanPolicy : weightsOnly })
     return {
       run: async () => {
-        useFusedKernels(fused)
+        if (kernels === 'composed') useFusedKernels(false)
+        if (kernels === 'perTensor') useFusedKernels(false, [AXPBY_MANY])
         const [, next] = update(student)(t)
         useFusedKernels(true)
         await settle(ops, next.params.p0!)
@@ -402,11 +408,12 @@ const weightAlignJob = (name: string, fused: boolean): Job => ({
 })
 
 const JOBS: readonly Job[] = [
-  teacherJob('EMA update, ResNet-18 (11.7 M params, 62 tensors), axpby kernel where registered (cpu, wasm, webgpu)', resnet18Shapes(), false, true),
-  teacherJob('EMA update, ResNet-18, composed mul+mul+add (fused kernels off)', resnet18Shapes(), false, false),
-  donatedJob('EMA update, ResNet-18, donated teacher (in place where supported: cpu, wasm)', resnet18Shapes()),
-  teacherJob('EMAN teacher update, ResNet-18 incl. BN stats', resnet18Shapes(), true, true),
-  teacherJob('EMA update, ResNet-50 (25.6 M params)', resnet50Shapes(), false, true),
+  teacherJob('EMA update, ResNet-18 (11.7 M params, 62 tensors), axpby kernels where registered (cpu, wasm, webgpu)', resnet18Shapes(), false, 'fused'),
+  teacherJob('EMA update, ResNet-18, one axpby dispatch per tensor (multi-tensor kernel off; webgpu)', resnet18Shapes(), false, 'perTensor'),
+  teacherJob('EMA update, ResNet-18, composed mul+mul+add (fused kernels off)', resnet18Shapes(), false, 'composed'),
+  donatedJob('EMA update, ResNet-18, donated teacher (in place where supported: cpu, wasm, webgpu)', resnet18Shapes()),
+  teacherJob('EMAN teacher update, ResNet-18 incl. BN stats', resnet18Shapes(), true, 'fused'),
+  teacherJob('EMA update, ResNet-50 (25.6 M params)', resnet50Shapes(), false, 'fused'),
   normalizerJob('BN train forward [64,32,32,64]', (ops) => unsafeBatchNorm(ops), {}, 'bn_forward'),
   normalizerJob('BN train forward, composed tfjs ops (fused kernels off)', (ops) => unsafeBatchNorm(ops), {}, 'bn_forward', false),
   normalizerJob('GroupNorm forward [64,32,32,64], 8 groups', (ops) => unsafeGroupNorm(ops, { groups: 8 }), {}),

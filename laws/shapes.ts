@@ -124,6 +124,8 @@ const caseArb = (): fc.Arbitrary<Case> => {
           normalized: ops.normalize(a, b, b, a),
           // b as the per-slice scale of a standardisation over one axis: fits only when b broadcasts to the statistics
           standardized: ops.standardize(a, [r.axis], b, 1e-5),
+          // one pair of equal shapes and one that fits only when a and b broadcast
+          many: ops.axpbyMany(0.9, [a, a], 0.1, [a, b]),
         }
       },
     }))

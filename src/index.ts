@@ -39,6 +39,8 @@ export { underPrefix } from './core/tree.js'
 
 // the DSL and its interpreters
 export type { DType, VarianceEstimator, Padding, TensorData, AxpbyOptions, Moments, MomentsOptions, Ops, TensorOf } from './core/ops.js'
+// for interpreters written outside polyak: the primitives that have a composed definition
+export { composedAxpbyMany, composedStandardize } from './core/ops.js'
 export { tfOps, type Tensor } from './core/tfOps.js'
 export { referenceOps, RefTensor, referenceMemory } from './core/referenceOps.js'
 export { cloneTree, disposeTree, type Owned } from './core/memory.js'
@@ -92,7 +94,7 @@ export {
   warmup,
   decayAt,
 } from './ema/schedules.js'
-export { type EmaStats, type EmaConfig, type Ema, type NoParams, MAX_COUNT, emaLeaf, ema, unsafeEma } from './ema/ema.js'
+export { type EmaStats, type EmaConfig, type Ema, type NoParams, MAX_COUNT, emaLeaf, emaLeaves, ema, unsafeEma } from './ema/ema.js'
 export {
   type LeafPolicy,
   type SlotName,

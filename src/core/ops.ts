@@ -124,6 +124,15 @@ export interface Ops<T extends Leaf> {
    */
   axpby(alpha: number, x: T, beta: number, y: T, options?: AxpbyOptions): T
   /**
+   * `axpby` over many pairs at once: `out_i = α·x_i + β·y_i` for every `i` (PyTorch's
+   * `torch._foreach_*`, apex's multi-tensor apply). Equal to `xs.map((x, i) => axpby(α, x, β, ys[i]))`,
+   * with the same errors, and `xs`, `ys` of equal length. The teacher update's primitive: where the
+   * backend has the multi-tensor kernel (webgpu) a whole model's leaves take a few dispatches
+   * instead of one each; elsewhere `composedAxpbyMany`. `donate` applies to every `x_i` that no
+   * other operand of the call is (a tensor used twice is read after its own pair).
+   */
+  axpbyMany(alpha: number, xs: readonly T[], beta: number, ys: readonly T[], options?: AxpbyOptions): T[]
+  /**
    * `(x − center)·scale + offset`, the three coefficients broadcasting against `x`: the elementwise
    * half of every normaliser (BatchNorm: `center = μ`, `scale = γ/√(σ² + ε)`, `offset = β`;
    * WeightAlign: `center = μ_o`, `scale = G·γ_o/√(N·(σ²_o + ε))`, `offset = 0`). One pass where the
@@ -257,6 +266,42 @@ export const checkStandardize = (x: readonly number[], axes: number | readonly n
   if (b.length !== stats.length || b.some((d, i) => d !== stats[i]))
     throw new ShapeMismatchError('standardize: scale', `${showShape(scale)} must broadcast to the statistics' shape ${showShape(stats)}`)
   return ax
+}
+
+/** The check every interpreter's `axpbyMany` runs first: as many `ys` as `xs`. */
+export const checkAxpbyMany = (xs: readonly unknown[], ys: readonly unknown[]): void => {
+  if (!Array.isArray(xs)) throw new InvalidArgumentError('axpbyMany: xs', `expected an array of tensors, got ${typeof xs}`)
+  if (!Array.isArray(ys)) throw new InvalidArgumentError('axpbyMany: ys', `expected an array of tensors, got ${typeof ys}`)
+  if (xs.length !== ys.length) throw new InvalidArgumentError('axpbyMany: ys', `has ${ys.length} tensors, xs has ${xs.length}: they are paired by index`)
+}
+
+/** `axpbyMany` written with `axpby`: `out_i = axpby(α, x_i, β, y_i)`, pair by pair (all or nothing: an error frees what was made). */
+export const composedAxpbyMany = <T extends Leaf>(
+  ops: Ops<T>,
+  alpha: number,
+  xs: readonly T[],
+  beta: number,
+  ys: readonly T[],
+  options?: AxpbyOptions,
+): T[] => {
+  checkAxpbyMany(xs, ys)
+  // shapes first, so that a bad pair fails before any donated x is written
+  xs.forEach((x, i) => {
+    const y = ys[i]
+    if (Array.isArray(x?.shape) && Array.isArray(y?.shape)) broadcastShapes('axpby', x.shape, y.shape)
+  })
+  // a tensor that appears more than once in the call is read again after its own pair: never donated
+  const uses = new Map<T, number>()
+  for (const t of [...xs, ...ys]) uses.set(t, (uses.get(t) ?? 0) + 1)
+  const out: T[] = []
+  try {
+    for (let i = 0; i < xs.length; i++) out.push(ops.axpby(alpha, xs[i]!, beta, ys[i]!, { donate: options?.donate === true && uses.get(xs[i]!) === 1 }))
+  } catch (e) {
+    // out[i] may share a donated x_i's storage: disposing it drops only its own reference
+    out.forEach((t) => ops.dispose(t))
+    throw e
+  }
+  return out
 }
 
 /** `standardize` written with the other primitives: `normalize(x, μ, scale·rsqrt(σ² + ε), 0)`. */

@@ -24,6 +24,7 @@ import {
   convOutput,
   matMulShape,
   checkStandardize,
+  composedAxpbyMany,
   composedStandardize,
   normalizeAxes,
   normalizePerm,
@@ -272,6 +273,9 @@ export const referenceOps: Ops<RefTensor> = {
     checkFinite('axpby', 'alpha', alpha)
     checkFinite('axpby', 'beta', beta)
     return binary('axpby', x, y, (u, v) => alpha * u + beta * v, 'float32')
+  },
+  axpbyMany(alpha, xs, beta, ys, options) {
+    return composedAxpbyMany(referenceOps, alpha, xs, beta, ys, options)
   },
   normalize(x, center, scale, offset) {
     const args = [x, center, scale, offset] as const

@@ -27,6 +27,7 @@ import {
   conv2dShape,
   matMulShape,
   checkStandardize,
+  composedAxpbyMany,
   normalizeAxes,
   normalizePerm,
   normalizeStrides,
@@ -160,6 +161,9 @@ export const shapeOps: Ops<ShapeTensor> = {
     checkFinite('axpby', 'alpha', alpha)
     checkFinite('axpby', 'beta', beta)
     return binary('axpby', x, y, 'float32')
+  },
+  axpbyMany(alpha, xs, beta, ys) {
+    return composedAxpbyMany(shapeOps, alpha, xs, beta, ys)
   },
   normalize(x, center, scale, offset) {
     const args = [x, center, scale, offset] as const

@@ -11,6 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { canFuseAxpby, fusedAxpby } from '../kernels/axpby.js'
+import { canFuseAxpbyMany, fusedAxpbyMany } from '../kernels/axpbyMany.js'
 import {
   type ChannelLayout,
   canFuseMoments,
@@ -34,7 +35,9 @@ import {
   concatShape,
   conv2dShape,
   matMulShape,
+  checkAxpbyMany,
   checkStandardize,
+  composedAxpbyMany,
   composedStandardize,
   normalizeAxes,
   normalizePerm,
@@ -62,6 +65,15 @@ const check = (x: tf.Tensor, where: string): tf.Tensor => {
 const checkNumber = (where: string, v: number): number => {
   if (typeof v !== 'number' || Number.isNaN(v)) throw new InvalidArgumentError(where, `must be a number, got ${String(v)}`)
   return v
+}
+
+/** `axpby`'s checks (and `axpbyMany`'s, pair by pair): two live tensors of broadcasting shapes, two numbers. */
+const checkAxpby = (alpha: number, x: tf.Tensor, beta: number, y: tf.Tensor): void => {
+  check(x, 'axpby: x')
+  check(y, 'axpby: y')
+  checkNumber('axpby: alpha', alpha)
+  checkNumber('axpby: beta', beta)
+  broadcastShapes('axpby', x.shape, y.shape)
 }
 
 const binary =
@@ -172,13 +184,18 @@ export const tfOps: Ops<tf.Tensor> = {
     return tf.tidy(() => tf.add(tf.cast(x, 'float32'), tf.scalar(s)))
   },
   axpby(alpha, x, beta, y, options = {}) {
-    check(x, 'axpby: x')
-    check(y, 'axpby: y')
-    checkNumber('axpby: alpha', alpha)
-    checkNumber('axpby: beta', beta)
-    broadcastShapes('axpby', x.shape, y.shape)
+    checkAxpby(alpha, x, beta, y)
+    // donation on webgpu: the multi-tensor kernel is the one that can write in place there
+    if (options.donate === true && tf.getBackend() === 'webgpu' && canFuseAxpbyMany([x], [y])) return fusedAxpbyMany(alpha, [x], beta, [y], true)[0]!
     if (canFuseAxpby(x, y)) return fusedAxpby(alpha, x, beta, y, options.donate === true)
     return tf.tidy(() => tf.add(tf.mul(tf.cast(x, 'float32'), tf.scalar(alpha)), tf.mul(tf.cast(y, 'float32'), tf.scalar(beta))))
+  },
+  axpbyMany(alpha, xs, beta, ys, options = {}) {
+    checkAxpbyMany(xs, ys)
+    // every pair is checked before anything runs, so a bad pair fails with no donated x written
+    xs.forEach((x, i) => checkAxpby(alpha, x, beta, ys[i]!))
+    if (canFuseAxpbyMany(xs, ys)) return fusedAxpbyMany(alpha, xs, beta, ys, options.donate === true)
+    return composedAxpbyMany(tfOps, alpha, xs, beta, ys, options)
   },
   normalize(x, center, scale, offset) {
     check(x, 'normalize: x')

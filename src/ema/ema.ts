@@ -14,7 +14,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
 import { type ConfigError, DecaySpec, decodeConfig, unsafe } from '../codecs/config.js'
 import type { Ops } from '../core/ops.js'
-import { type Leaf, type Tree, mapAny, zipWith } from '../core/tree.js'
+import { type Leaf, type Tree, fromLeaves, mapAny, zipWith } from '../core/tree.js'
 import { type Slots, type Transition, transition } from '../core/transition.js'
 import { type Schedule, decayAt } from './schedules.js'
 
@@ -29,6 +29,17 @@ export const emaLeaf = <T extends Leaf>(ops: Ops<T>, avg: T, x: T, decay: number
   if (decay === 1) return ops.clone(avg)
   if (decay === 0) return ops.clone(x)
   return ops.axpby(decay, avg, 1 - decay, x, { donate })
+}
+
+/**
+ * `emaLeaf` over many tensors at once: `avg_i ← decay·avg_i + (1 − decay)·x_i` for every `i`, as one
+ * `axpbyMany` (a few dispatches for a whole model where the backend has the multi-tensor kernel).
+ * Exact at `decay ∈ {0, 1}` as `emaLeaf`; with `donate`, every `avg_i` may take its result.
+ */
+export const emaLeaves = <T extends Leaf>(ops: Ops<T>, avgs: readonly T[], xs: readonly T[], decay: number, donate = false): T[] => {
+  if (decay === 1) return avgs.map((a) => ops.clone(a))
+  if (decay === 0) return xs.map((x) => ops.clone(x))
+  return ops.axpbyMany(decay, avgs, 1 - decay, xs, { donate })
 }
 
 /** The largest value of the step counter; it saturates there instead of overflowing (optax `safe_increment`, int32). */
@@ -126,7 +137,15 @@ const makeEma = <T extends Leaf>(ops: Ops<T>, spec: DecaySpec, init: 'copy' | 'z
       transition(ops, (s: Slots<NoParams, EmaStats<A>>) => {
         const k = s.stats.count
         const d = decayAt(spec, k, 'ema: decay')
-        const average = zipWith(s.stats.average, x, (avg, xi) => emaLeaf(ops, avg as T, xi as T, d)) as unknown as A
+        // paired by path (structure and shapes checked), then one multi-tensor step over all the pairs
+        const avgs: T[] = []
+        const xs: T[] = []
+        const layout: unknown = zipWith<Tree<T>, T, T>(s.stats.average, x, (avg, xi) => {
+          avgs.push(avg)
+          xs.push(xi)
+          return avg
+        })
+        const average = fromLeaves(layout as Tree<T>, emaLeaves(ops, avgs, xs, d)) as unknown as A
         const decayProduct = s.stats.decayProduct * d
         const correction = 1 - decayProduct
         // The report is owned separately from the state (disposing one never frees the other).

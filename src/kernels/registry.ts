@@ -63,10 +63,22 @@ export interface FusedKernel<I extends string, A> {
 }
 
 let disabled = false
+const disabledNames = new Set<string>()
 
-/** Turns every fused kernel off (`false`) or back on, e.g. to benchmark or test the composed fallback. */
-export const useFusedKernels = (on: boolean): void => {
-  disabled = !on
+/**
+ * Turns every fused kernel off (`false`) or back on, e.g. to benchmark or test the composed
+ * fallback; with `names` (tfjs kernel names such as `'PolyakAxpbyMany'`), only those kernels.
+ */
+export const useFusedKernels = (on: boolean, names?: readonly string[]): void => {
+  if (names === undefined) {
+    disabled = !on
+    if (on) disabledNames.clear()
+    return
+  }
+  for (const n of names) {
+    if (on) disabledNames.delete(n)
+    else disabledNames.add(n)
+  }
 }
 
 /**
@@ -92,7 +104,7 @@ export const defineKernel = <I extends string, A = Record<string, never>>(spec: 
   return {
     name: spec.name,
     available: () => {
-      if (disabled) return false
+      if (disabled || disabledNames.has(spec.name)) return false
       const backendName = tf.getBackend()
       if (!tried.has(backendName)) register(backendName)
       return tf.getKernel(spec.name, backendName) !== undefined

@@ -124,6 +124,29 @@ const cases: Array<Case<unknown>> = [
       ([[x, y], a, b]) => [[abs(x), abs(y)], Math.abs(a), Math.abs(b)],
     ),
   }),
+  defineCase<readonly [ReadonlyArray<readonly [HostTensor, HostTensor]>, number, number]>({
+    // pairs of equal shapes (the multi-tensor kernel where a backend has one), each pair its own shape
+    name: 'axpbyMany',
+    input: fc.tuple(
+      fc.array(
+        hostTensorArb().chain((x) => fc.tuple(fc.constant(x), ofShape(x.shape))),
+        { minLength: 1, maxLength: 7 },
+      ),
+      fc.double({ min: -2, max: 2, noNaN: true }),
+      fc.double({ min: -2, max: 2, noNaN: true }),
+    ),
+    run: (ops, make, [pairs, a, b]) =>
+      ops.axpbyMany(
+        a,
+        pairs.map(([x]) => make(x)),
+        b,
+        pairs.map(([, y]) => make(y)),
+      ),
+    bound: accumulate<readonly [ReadonlyArray<readonly [HostTensor, HostTensor]>, number, number]>(
+      () => 2,
+      ([pairs, a, b]) => [pairs.map(([x, y]) => [abs(x), abs(y)] as const), Math.abs(a), Math.abs(b)],
+    ),
+  }),
   defineCase<readonly [HostTensor, HostTensor, HostTensor, HostTensor]>({
     // coefficients along one axis (the fused per-channel kernel where a backend has one), or broadcast freely
     name: 'normalize',

@@ -46,7 +46,7 @@ describeEachBackend(
 )
 
 describeEachBackend(
-  'buffer donation (cpu, wasm)',
+  'buffer donation (cpu, wasm, webgpu)',
   (b) => {
     const it = itOn(b)
     it('a donated, unshared x is updated in place; a shared one (a clone) is not', async (ops) => {
@@ -74,7 +74,7 @@ describeEachBackend(
       expect((undonated.params.w as unknown as tf.Tensor).dataId).not.toBe((next.params.w as unknown as tf.Tensor).dataId)
     })
   },
-  ['cpu', 'wasm'],
+  ['cpu', 'wasm', 'webgpu'],
 )
 
 describeEachBackend(
