@@ -28,20 +28,34 @@ export interface Optimizer {
 const lrAt = (lr: LearningRate, step: number): number => (typeof lr === 'number' ? lr : lr(step))
 
 /**
- * Walks parameter, gradient and state trees together (paired by path, shapes checked): `f` returns
- * the new parameter and the new state leaves; the result is those as trees shaped like `params`.
+ * The parameter, gradient and state trees as columns of leaves (walked together, paired by path,
+ * shapes checked), so that each line of an update is one `axpbyMany` over every leaf: a few
+ * dispatches per line on webgpu instead of one per leaf. `tree` puts a column back into a tree
+ * shaped like `params`.
  */
-const stepLeaves = (
-  params: TreeRecord<tf.Tensor>,
-  grads: TreeRecord<tf.Tensor>,
-  states: readonly TreeRecord<tf.Tensor>[],
-  f: (p: tf.Tensor, g: tf.Tensor, s: tf.Tensor[], path: string) => tf.Tensor[],
-): TreeRecord<tf.Tensor>[] => {
-  const outs: tf.Tensor[][] = [[], ...states.map(() => [])]
-  zipN<tf.Tensor, void>([params, grads, ...states], ([p, g, ...s], path) => f(p!, g!, s, path).forEach((t, i) => outs[i]!.push(t)), {
-    names: ['params', 'grads', ...states.map(() => 'optimizer state')],
-  })
-  return outs.map((o) => fromLeaves(params, o) as TreeRecord<tf.Tensor>)
+const columns = (params: TreeRecord<tf.Tensor>, grads: TreeRecord<tf.Tensor>, states: readonly TreeRecord<tf.Tensor>[]) => {
+  const out = { paths: [] as string[], params: [] as tf.Tensor[], grads: [] as tf.Tensor[], states: states.map(() => [] as tf.Tensor[]) }
+  zipN<tf.Tensor, void>(
+    [params, grads, ...states],
+    ([p, g, ...s], path) => {
+      out.paths.push(path)
+      out.params.push(p!)
+      out.grads.push(g!)
+      s.forEach((t, i) => out.states[i]!.push(t))
+    },
+    { names: ['params', 'grads', ...states.map(() => 'optimizer state')] },
+  )
+  return { ...out, tree: (leaves: readonly tf.Tensor[]) => fromLeaves(params, leaves) as TreeRecord<tf.Tensor> }
+}
+
+/** `xs` with the leaves where `where[i]` holds replaced by `f` of those leaves (in order); `f` is not called when none does. */
+const onSome = (where: readonly boolean[], xs: readonly tf.Tensor[], f: (picked: (ys: readonly tf.Tensor[]) => tf.Tensor[]) => tf.Tensor[]): tf.Tensor[] => {
+  const idx = where.flatMap((w, i) => (w ? [i] : []))
+  if (idx.length === 0) return [...xs]
+  const done = f((ys) => idx.map((i) => ys[i]!))
+  const out = [...xs]
+  idx.forEach((i, k) => (out[i] = done[k]!))
+  return out
 }
 
 const zerosLike = (t: TreeRecord<tf.Tensor>): TreeRecord<tf.Tensor> => mapAny(t, (leaf) => tf.zerosLike(leaf as tf.Tensor)) as TreeRecord<tf.Tensor>
@@ -64,14 +78,13 @@ export const sgd = (config: { lr: LearningRate; momentum?: number; weightDecay?:
     update: (grads, params, state, step) =>
       tfOps.tidy(() => {
         const lr = lrAt(config.lr, step)
-        const [p, v] = stepLeaves(params, grads, [state.velocity!], (theta, g, [vel], path) => {
-          // every line is one axpby: a single fused pass where the backend has the kernel
-          const gd = wd > 0 && !exclude(path) ? tfOps.axpby(1, g, wd, theta) : g
-          const v1 = tfOps.axpby(mu, vel!, 1, gd)
-          const stepDir = config.nesterov === true ? tfOps.axpby(1, gd, mu, v1) : v1
-          return [tfOps.axpby(1, theta, -lr, stepDir), v1]
-        })
-        return [p!, { velocity: v! }]
+        const c = columns(params, grads, [state.velocity!])
+        // every line is one axpbyMany over the leaves: fused passes where the backend has the kernels
+        const decayed = c.paths.map((path) => wd > 0 && !exclude(path))
+        const gd = onSome(decayed, c.grads, (pick) => tfOps.axpbyMany(1, pick(c.grads), wd, pick(c.params)))
+        const v1 = tfOps.axpbyMany(mu, c.states[0]!, 1, gd)
+        const stepDir = config.nesterov === true ? tfOps.axpbyMany(1, gd, mu, v1) : v1
+        return [c.tree(tfOps.axpbyMany(1, c.params, -lr, stepDir)), { velocity: c.tree(v1) }]
       }),
   }
 }
@@ -92,19 +105,17 @@ export const lars = (config: { lr: LearningRate; momentum?: number; weightDecay?
     update: (grads, params, state, step) =>
       tfOps.tidy(() => {
         const lr = lrAt(config.lr, step)
-        const [p, v] = stepLeaves(params, grads, [state.velocity!], (theta, g, [vel], path) => {
-          let d = g
-          if (!exclude(path)) {
-            d = tf.add(g, tf.mul(theta, wd))
-            const pn = tf.norm(theta)
-            const gn = tf.norm(g)
-            const ratio = tf.where(tf.logicalAnd(tf.greater(pn, 0), tf.greater(gn, 0)), tf.div(tf.mul(pn, eta), tf.add(gn, tf.mul(pn, wd))), tf.scalar(1))
-            d = tf.mul(d, ratio)
-          }
-          const v1 = tfOps.axpby(mu, vel!, 1, d)
-          return [tfOps.axpby(1, theta, -lr, v1), v1]
+        const c = columns(params, grads, [state.velocity!])
+        const d = c.grads.map((g, i) => {
+          if (exclude(c.paths[i]!)) return g
+          const theta = c.params[i]!
+          const pn = tf.norm(theta)
+          const gn = tf.norm(g)
+          const ratio = tf.where(tf.logicalAnd(tf.greater(pn, 0), tf.greater(gn, 0)), tf.div(tf.mul(pn, eta), tf.add(gn, tf.mul(pn, wd))), tf.scalar(1))
+          return tf.mul(tf.add(g, tf.mul(theta, wd)), ratio)
         })
-        return [p!, { velocity: v! }]
+        const v1 = tfOps.axpbyMany(mu, c.states[0]!, 1, d)
+        return [c.tree(tfOps.axpbyMany(1, c.params, -lr, v1)), { velocity: c.tree(v1) }]
       }),
   }
 }
@@ -132,14 +143,18 @@ export const adam = (config: {
         const t = step + 1
         const c1 = 1 - b1 ** t
         const c2 = 1 - b2 ** t
-        const [p, m, v] = stepLeaves(params, grads, [state.m!, state.v!], (theta, g, [m0, v0], path) => {
-          const m1 = tfOps.axpby(b1, m0!, 1 - b1, g)
-          const v1 = tfOps.axpby(b2, v0!, 1 - b2, tf.square(g))
-          let upd = tf.div(tf.div(m1, c1), tf.add(tf.sqrt(tf.div(v1, c2)), eps))
-          if (wd > 0 && !exclude(path)) upd = tfOps.axpby(1, upd, wd, theta)
-          return [tfOps.axpby(1, theta, -lr, upd), m1, v1]
-        })
-        return [p!, { m: m!, v: v! }]
+        const c = columns(params, grads, [state.m!, state.v!])
+        const m1 = tfOps.axpbyMany(b1, c.states[0]!, 1 - b1, c.grads)
+        const v1 = tfOps.axpbyMany(
+          b2,
+          c.states[1]!,
+          1 - b2,
+          c.grads.map((g) => tf.square(g)),
+        )
+        const direction = m1.map((m, i) => tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v1[i]!, c2)), eps)))
+        const decayed = c.paths.map((path) => wd > 0 && !exclude(path))
+        const upd = onSome(decayed, direction, (pick) => tfOps.axpbyMany(1, pick(direction), wd, pick(c.params)))
+        return [c.tree(tfOps.axpbyMany(1, c.params, -lr, upd)), { m: c.tree(m1), v: c.tree(v1) }]
       }),
   }
 }
