@@ -21,6 +21,7 @@ import { InvalidArgumentError } from '../src/core/errors.js'
 import { emanPolicy, unsafeTeacherUpdate, weightsOnly } from '../src/ema/teacher.js'
 import { AXPBY_MANY } from '../src/kernels/axpbyMany.js'
 import { useFusedKernels } from '../src/kernels/registry.js'
+import { deviceCopyBandwidth, webgpuInternals } from '../src/kernels/webgpuDispatch.js'
 import { registerGradients } from '../src/nn/gradients.js'
 import { convNet } from '../src/nn/model.js'
 import { unsafeBatchNorm } from '../src/norm/batchNorm.js'
@@ -46,10 +47,15 @@ export interface BenchRow {
   readonly job: string
   readonly backend: string
   readonly timing?: Timing
-  /** PyTorch CPU (1 thread) time of the same job, when measured: the medians of the pairs. */
+  /** PyTorch's time of the same job (CPU with 1 thread, or CUDA), when measured: the medians of the pairs. */
   readonly torch?: Timing
-  /** Bandwidth floor of the job in ms (bytes / triad bandwidth), for memory-bound jobs. */
+  /**
+   * Bandwidth floor of the job in ms, for memory-bound jobs: bytes ÷ the JavaScript triad bandwidth
+   * on cpu and wasm, bytes ÷ the device's copy bandwidth on webgpu.
+   */
   readonly floor?: number
+  /** PyTorch's time ÷ its own floor (bytes ÷ triad bandwidth on the CPU, ÷ the CUDA device's copy bandwidth). */
+  readonly torchVsFloor?: number
   /** polyak ÷ PyTorch: the median over the interleaved pairs of each pair's ratio of medians. */
   readonly vsTorch?: number
   /** The smallest and largest pair ratio. */
@@ -61,10 +67,18 @@ export interface BenchRow {
 /** The whole report. */
 export interface BenchReport {
   readonly machine: { readonly cpus: number; readonly node: string }
-  readonly bandwidth: { readonly copyGBs: number; readonly triadGBs: number }
+  /** GB/s: JavaScript copy and triad; the WebGPU device's and the PyTorch device's copy (read + write), when measured. */
+  readonly bandwidth: { readonly copyGBs: number; readonly triadGBs: number; readonly webgpuCopyGBs?: number; readonly torchCopyGBs?: number }
   readonly jsLoop: { readonly emaResnet18: Timing }
-  /** PyTorch's side: `pairs` interleaved polyak/PyTorch measurements per row. */
-  readonly torch: { readonly available: boolean; readonly note?: string; readonly version?: string; readonly pairs?: number }
+  /** PyTorch's side: its device, and `pairs` interleaved polyak/PyTorch measurements per row. */
+  readonly torch: {
+    readonly available: boolean
+    readonly note?: string
+    readonly version?: string
+    readonly device?: string
+    readonly deviceName?: string
+    readonly pairs?: number
+  }
   readonly rows: readonly BenchRow[]
   readonly seconds: number
 }
@@ -190,17 +204,29 @@ export type TorchServer =
   | {
       readonly available: true
       readonly version: string
+      /** `cpu` or `cuda`, and what it is (`CPU, 1 thread` or the GPU's name). */
+      readonly device: string
+      readonly deviceName: string
+      /** Bytes the `copy` job reads and writes. */
+      readonly copyBytes: number
       readonly jobs: readonly string[]
       /** Times `job` in PyTorch: `warmup` untimed runs, then `repeats` timed ones (ms each). */
       time(job: string, warmup: number, repeats: number): Promise<number[]>
       close(): void
     }
 
+/** Where PyTorch runs: the device (`cpu`, one thread, or `cuda`) and the Python that has torch. */
+export interface TorchOptions {
+  readonly device?: 'cpu' | 'cuda'
+  /** Default `/usr/bin/python3`, where Debian's `python3-torch` is importable. */
+  readonly python?: string
+}
+
 /** Starts the PyTorch side of the bench (`bench/torch`), kept open so that its runs can alternate with polyak's. */
-export const startTorch = async (): Promise<TorchServer> => {
-  const python = '/usr/bin/python3'
+export const startTorch = async (options: TorchOptions = {}): Promise<TorchServer> => {
+  const python = options.python ?? '/usr/bin/python3'
   if (!existsSync(python)) return { available: false, note: `${python} not found` }
-  const child = spawn(python, ['-c', TORCH_SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'] })
+  const child = spawn(python, ['-c', TORCH_SCRIPT, options.device ?? 'cpu'], { stdio: ['pipe', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]()
@@ -210,11 +236,15 @@ export const startTorch = async (): Promise<TorchServer> => {
     return JSON.parse(r.value) as Record<string, unknown>
   }
   try {
-    const hello = (await next()) as { version: string; jobs: string[] }
+    const hello = (await next()) as { version: string; device: string; deviceName: string; copyBytes: number; jobs: string[]; error?: string }
+    if (typeof hello.error === 'string') throw new Error(hello.error)
     let queue = Promise.resolve<unknown>(undefined)
     return {
       available: true,
       version: hello.version,
+      device: hello.device,
+      deviceName: hello.deviceName,
+      copyBytes: hello.copyBytes,
       jobs: hello.jobs,
       time: (job, warmup, repeats) => {
         const answer = queue.then(async () => {
@@ -238,7 +268,7 @@ export const startTorch = async (): Promise<TorchServer> => {
       available: false,
       note: /No module named 'torch'/.test(msg)
         ? 'torch is not importable from /usr/bin/python3 (apt-get install python3-torch)'
-        : `PyTorch baseline failed: ${msg}`,
+        : `PyTorch baseline failed (${python}): ${msg}`,
     }
   }
 }
@@ -461,7 +491,7 @@ const JOBS: readonly Job[] = [
  * `onProgress` receives a line per finished measurement.
  */
 export const runBench = async (
-  options: { backends?: readonly string[]; jobs?: readonly string[]; onProgress?: (line: string) => void } = {},
+  options: { backends?: readonly string[]; jobs?: readonly string[]; torch?: TorchOptions; onProgress?: (line: string) => void } = {},
 ): Promise<BenchReport> => {
   const wanted = options.jobs?.map((j) => j.toLowerCase())
   const jobs = wanted === undefined ? JOBS : JOBS.filter((j) => wanted.some((w) => j.name.toLowerCase().includes(w)))
@@ -476,8 +506,16 @@ export const runBench = async (
   say(`bandwidth: copy ${bw.copyGBs.toFixed(1)} GB/s, triad ${bw.triadGBs.toFixed(1)} GB/s`)
   const js = await jsLoopEma()
   say(`plain typed-array EMA loop, ResNet-18: ${js.median.toFixed(1)} ms`)
-  const torch = await startTorch()
-  say(torch.available ? `PyTorch ${torch.version} (1 thread): ${torch.jobs.join(', ')}` : `PyTorch: skipped (${torch.note})`)
+  const torch = await startTorch(options.torch)
+  say(torch.available ? `PyTorch ${torch.version} (${torch.deviceName}): ${torch.jobs.join(', ')}` : `PyTorch: skipped (${torch.note})`)
+  let torchCopyGBs: number | undefined
+  if (torch.available) {
+    torchCopyGBs = torch.copyBytes / (stats(await torch.time('copy', 2, 7)).median * 1e6)
+    say(`PyTorch ${torch.device} copy bandwidth: ${torchCopyGBs.toFixed(1)} GB/s`)
+  }
+  // PyTorch's floor: the CUDA device's copy bandwidth, or on the CPU the same triad as polyak's
+  const torchGBs = torch.available && torch.device !== 'cpu' ? torchCopyGBs! : bw.triadGBs
+  let webgpuCopyGBs: number | undefined
   const rows: BenchRow[] = []
   const chosen: BackendDescriptor[] = []
   for (const b of backends) {
@@ -493,7 +531,15 @@ export const runBench = async (
   try {
     for (const b of chosen) {
       const { ops } = await unsafeUseBackend(b.name)
-      if (b.name === 'webgpu') await forceGpuKernels()
+      if (b.name === 'webgpu') {
+        await forceGpuKernels()
+        const gpu = webgpuInternals(tf.backend())
+        if (gpu !== undefined) {
+          webgpuCopyGBs = await deviceCopyBandwidth(gpu)
+          say(`webgpu device copy bandwidth: ${webgpuCopyGBs.toFixed(1)} GB/s`)
+        }
+      }
+      const floorGBs = b.name === 'webgpu' && webgpuCopyGBs !== undefined ? webgpuCopyGBs : bw.triadGBs
       for (const job of jobs) {
         const skip = job.skip?.(b.name)
         if (skip !== undefined) {
@@ -527,12 +573,14 @@ export const runBench = async (
           dispose()
         }
         const leaked = tf.memory().numTensors - before
-        const floor = job.bytes === undefined ? undefined : job.bytes / (bw.triadGBs * 1e6)
+        const floor = job.bytes === undefined ? undefined : job.bytes / (floorGBs * 1e6)
+        const torchFloor = job.bytes === undefined ? undefined : job.bytes / (torchGBs * 1e6)
         rows.push({
           job: job.name,
           backend: b.name,
           timing,
           ...(paired === undefined ? {} : { torch: paired.torch, vsTorch: paired.ratio.median, vsTorchRange: [paired.ratio.min, paired.ratio.max] as const }),
+          ...(paired === undefined || torchFloor === undefined ? {} : { torchVsFloor: paired.torch.median / torchFloor }),
           ...(floor === undefined ? {} : { floor, vsFloor: timing.median / floor }),
           ...(leaked !== 0 ? { note: `${leaked} tensors leaked` } : {}),
         })
@@ -545,9 +593,11 @@ export const runBench = async (
   const os = await import('node:os')
   return {
     machine: { cpus: os.cpus().length, node: process.version },
-    bandwidth: bw,
+    bandwidth: { ...bw, ...(webgpuCopyGBs === undefined ? {} : { webgpuCopyGBs }), ...(torchCopyGBs === undefined ? {} : { torchCopyGBs }) },
     jsLoop: { emaResnet18: js },
-    torch: torch.available ? { available: true, version: torch.version, pairs: PAIRS } : { available: false, note: torch.note },
+    torch: torch.available
+      ? { available: true, version: torch.version, device: torch.device, deviceName: torch.deviceName, pairs: PAIRS }
+      : { available: false, note: torch.note },
     rows,
     seconds: (Date.now() - t0) / 1000,
   }
@@ -557,17 +607,26 @@ const ms = (t: Timing | undefined): string => (t === undefined ? '' : `${t.media
 const ratio = (r: number | undefined): string => (r === undefined ? '' : `${r.toFixed(2)}×`)
 
 /** The report as a markdown table. */
-export const benchMarkdown = (r: BenchReport): string =>
-  [
-    `Machine: ${r.machine.cpus} CPUs, Node ${r.machine.node}. Bandwidth (JS): copy ${r.bandwidth.copyGBs.toFixed(1)} GB/s, triad ${r.bandwidth.triadGBs.toFixed(1)} GB/s.`,
-    `Plain typed-array EMA loop over ResNet-18 (in place): ${ms(r.jsLoop.emaResnet18)} ms. PyTorch: ${r.torch.available ? `${r.torch.version}, 1 thread, ${r.torch.pairs} interleaved pairs per row` : `not measured (${r.torch.note})`}.`,
+export const benchMarkdown = (r: BenchReport): string => {
+  const gbs = (v: number | undefined, what: string): string[] => (v === undefined ? [] : [`${what} ${v.toFixed(1)} GB/s`])
+  const bandwidths = [
+    ...gbs(r.bandwidth.copyGBs, 'JS copy'),
+    ...gbs(r.bandwidth.triadGBs, 'JS triad'),
+    ...gbs(r.bandwidth.webgpuCopyGBs, 'WebGPU device copy'),
+    ...gbs(r.bandwidth.torchCopyGBs, `PyTorch ${r.torch.device ?? ''} copy`),
+  ]
+  const t = r.torch
+  return [
+    `Machine: ${r.machine.cpus} CPUs, Node ${r.machine.node}. Bandwidth: ${bandwidths.join(', ')}. Floors: bytes ÷ JS triad on cpu and wasm, ÷ the device copy on webgpu and CUDA.`,
+    `Plain typed-array EMA loop over ResNet-18 (in place): ${ms(r.jsLoop.emaResnet18)} ms. PyTorch: ${t.available ? `${t.version} on ${t.deviceName ?? 'CPU, 1 thread'}, ${t.pairs} interleaved pairs per row` : `not measured (${t.note})`}.`,
     '',
-    '| job | backend | polyak ms, median (min–max) | PyTorch ms | × PyTorch, median of pairs (min–max) | floor ms | × floor | note |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| job | backend | polyak ms, median (min–max) | PyTorch ms | × PyTorch, median of pairs (min–max) | floor ms | × floor | PyTorch × its floor | note |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...r.rows.map(
       (x) =>
-        `| ${x.job} | ${x.backend} | ${ms(x.timing)} | ${ms(x.torch)} | ${ratio(x.vsTorch)}${x.vsTorchRange === undefined ? '' : ` (${x.vsTorchRange[0].toFixed(2)}–${x.vsTorchRange[1].toFixed(2)})`} | ${x.floor === undefined ? '' : x.floor.toFixed(1)} | ${ratio(x.vsFloor)} | ${x.note ?? ''} |`,
+        `| ${x.job} | ${x.backend} | ${ms(x.timing)} | ${ms(x.torch)} | ${ratio(x.vsTorch)}${x.vsTorchRange === undefined ? '' : ` (${x.vsTorchRange[0].toFixed(2)}–${x.vsTorchRange[1].toFixed(2)})`} | ${x.floor === undefined ? '' : x.floor.toFixed(1)} | ${ratio(x.vsFloor)} | ${ratio(x.torchVsFloor)} | ${x.note ?? ''} |`,
     ),
     '',
     `Total ${r.seconds.toFixed(0)} s.`,
   ].join('\n')
+}

@@ -1,9 +1,12 @@
 /**
- * The PyTorch side of the benchmark: the same jobs in PyTorch on the CPU with one thread, run by
- * Debian's `/usr/bin/python3` (where `apt-get install python3-torch` puts torch), as a server the
- * bench keeps open so that PyTorch and polyak runs can alternate. It prints one JSON line
- * `{version, jobs: [names]}`, then answers each request line `{job, warmup, repeats}` with
- * `{job, ms: [...]}` (or `{error}`).
+ * The PyTorch side of the benchmark: the same jobs in PyTorch, on the CPU with one thread or on a
+ * CUDA device (the program's one argument, `cpu` or `cuda`), run by `/usr/bin/python3` (where
+ * Debian's `apt-get install python3-torch` puts torch), as a server the bench keeps open so that
+ * PyTorch and polyak runs can alternate. It prints one JSON line `{version, device, deviceName,
+ * copyBytes, jobs: [names]}` (or `{error}` when the device is missing), then answers each request
+ * line `{job, warmup, repeats}` with `{job, ms: [...]}` (or `{error}`). On CUDA every timing is
+ * fenced by `torch.cuda.synchronize()`. The job `copy` copies one 256 MiB tensor into another
+ * (`copyBytes` read and written): the device's practical memory bandwidth.
  *
  * @module bench/torch
  */
@@ -16,14 +19,24 @@ import torch.nn as nn
 import torch.nn.functional as F
 torch.set_num_threads(1)
 torch.manual_seed(0)
+dev = torch.device(sys.argv[1] if len(sys.argv) > 1 else "cpu")
+if dev.type == "cuda" and not torch.cuda.is_available():
+    print(json.dumps({"error": "CUDA is not available to this PyTorch " + torch.__version__ + " (torch.cuda.is_available() is False)"}), flush=True)
+    sys.exit(0)
+
+def sync():
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
 
 def timeit(fn, warmup=2, repeats=7):
     for _ in range(warmup):
         fn()
     xs = []
     for _ in range(repeats):
+        sync()
         s = time.perf_counter()
         fn()
+        sync()
         xs.append((time.perf_counter() - s) * 1000)
     return xs
 
@@ -54,23 +67,23 @@ def resnet50_shapes():
 
 jobs = {}
 for name, shapes in (("ema_resnet18", resnet18_shapes()), ("ema_resnet50", resnet50_shapes())):
-    teacher = [torch.randn(s) for s in shapes]
-    student = [torch.randn(s) for s in shapes]
+    teacher = [torch.randn(s, device=dev) for s in shapes]
+    student = [torch.randn(s, device=dev) for s in shapes]
     d = 0.999
     def ema(teacher=teacher, student=student, d=d):
         torch._foreach_mul_(teacher, d)
         torch._foreach_add_(teacher, student, alpha=1 - d)
     jobs[name] = ema
 
-bn = nn.BatchNorm2d(64).train()
-x = torch.randn(64, 64, 32, 32)
+bn = nn.BatchNorm2d(64).to(dev).train()
+x = torch.randn(64, 64, 32, 32, device=dev)
 def bn_forward():
     with torch.no_grad():
         bn(x)
 jobs["bn_forward"] = bn_forward
 
-convs = [torch.randn(s) for s in resnet18_shapes() if len(s) == 4]
-gammas = [torch.ones(w.shape[0]) for w in convs]
+convs = [torch.randn(s, device=dev) for s in resnet18_shapes() if len(s) == 4]
+gammas = [torch.ones(w.shape[0], device=dev) for w in convs]
 def weightalign():
     out = []
     for w, g in zip(convs, gammas):
@@ -94,17 +107,22 @@ class CNN(nn.Module):
         x = F.avg_pool2d(F.relu(self.b1(self.c1(x))), 2)
         x = F.avg_pool2d(F.relu(self.b2(self.c2(x))), 2)
         return self.fc(x.mean(dim=(2, 3)))
-net = CNN()
+net = CNN().to(dev)
 opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
-xb = torch.randn(64, 1, 28, 28)
-yb = torch.arange(64) % 10
+xb = torch.randn(64, 1, 28, 28, device=dev)
+yb = torch.arange(64, device=dev) % 10
 def step():
     opt.zero_grad()
     F.cross_entropy(net(xb), yb).backward()
     opt.step()
 jobs["cnn_step"] = step
 
-print(json.dumps({"version": torch.__version__, "jobs": sorted(jobs)}), flush=True)
+src = torch.zeros(64 * 1024 * 1024, device=dev)
+dst = torch.empty_like(src)
+jobs["copy"] = lambda: dst.copy_(src)
+
+name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "CPU, 1 thread"
+print(json.dumps({"version": torch.__version__, "device": str(dev), "deviceName": name, "copyBytes": 2 * src.numel() * 4, "jobs": sorted(jobs)}), flush=True)
 for line in sys.stdin:
     try:
         req = json.loads(line)

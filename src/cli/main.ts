@@ -55,12 +55,19 @@ const SPECS = {
     },
   },
   bench: {
-    usage: 'polyak bench [--json] [--backend B ...] [--job TEXT ...]',
-    summary: 'benchmark every job on every available backend, with PyTorch CPU and the memory-bandwidth floor as baselines',
+    usage: 'polyak bench [--json] [--backend B ...] [--job TEXT ...] [--torch-device cpu|cuda] [--python PATH]',
+    summary: 'benchmark every job on every available backend, with PyTorch (CPU or CUDA) and the memory-bandwidth floor as baselines',
     flags: {
       json: { type: 'boolean', default: false, help: 'machine-readable output' },
       backend: { ...BACKEND_FLAG, multiple: true, help: 'only these backends (repeatable)' },
       job: { type: 'string', value: 'TEXT', multiple: true, help: 'only the jobs whose name contains TEXT, case-insensitive (repeatable)' },
+      'torch-device': {
+        type: 'string',
+        value: 'cpu|cuda',
+        default: 'cpu',
+        help: "where the PyTorch baseline runs: the CPU with 1 thread, or the machine's CUDA GPU (its floor is then the GPU's measured copy bandwidth)",
+      },
+      python: { type: 'string', value: 'PATH', default: '/usr/bin/python3', help: 'the Python that imports torch' },
     },
   },
   backends: {
@@ -522,9 +529,11 @@ const benchCommand = async (v: Values): Promise<number> => {
   const names = (v.backend as string[] | undefined)?.map((b) => backendFlag(b)!)
   const { runBench, benchMarkdown } = await import('../../bench/index.js')
   const jobs = v.job as string[] | undefined
+  const device = choiceFlag('torch-device', str(v, 'torch-device'), ['cpu', 'cuda'] as const)
   const report = await runBench({
     ...(names === undefined ? {} : { backends: names }),
     ...(jobs === undefined ? {} : { jobs }),
+    torch: { device, python: str(v, 'python') },
     onProgress: (line) => process.stderr.write(`${line}\n`),
   })
   process.stdout.write(v.json === true ? JSON.stringify(report, null, 2) + '\n' : benchMarkdown(report) + '\n')

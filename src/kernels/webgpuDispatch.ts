@@ -37,6 +37,7 @@ interface GpuDeviceLike {
   createComputePipeline(d: { layout: 'auto'; compute: { module: unknown; entryPoint: string } }): GpuPipelineLike
   createBindGroup(d: { layout: unknown; entries: Array<{ binding: number; resource: unknown }> }): unknown
   createQuerySet(d: { type: 'timestamp'; count: number }): unknown
+  readonly queue: { onSubmittedWorkDone(): Promise<unknown> }
 }
 interface TensorDataLike {
   resource: unknown
@@ -48,7 +49,10 @@ interface TensorDataLike {
 export interface WebGpuInternals {
   readonly device: GpuDeviceLike
   readonly tensorMap: { get(id: unknown): TensorDataLike | undefined }
-  commandEncoder: { beginComputePass(d: object): GpuPassLike } | null
+  commandEncoder: {
+    beginComputePass(d: object): GpuPassLike
+    copyBufferToBuffer(src: GpuBufferLike, srcOffset: number, dst: GpuBufferLike, dstOffset: number, size: number): void
+  } | null
   computePassEncoder: (GpuPassLike & { end(): void }) | null
   commandQueueOwnedIds: { add(id: object): void }
   dispatchCountInPass: number
@@ -161,6 +165,38 @@ export const recordDispatches = (b: WebGpuInternals, name: string, dispatches: r
   } else if (b.dispatchCountInPass >= tf.env().getNumber('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE')) {
     b.endComputePassEncoder()
     b.submitQueue()
+  }
+}
+
+/**
+ * The device's copy bandwidth in GB/s (bytes read plus bytes written per second): a 64 MiB buffer
+ * copied into another `copies` times in one submission, timed to the queue's completion, median of
+ * `repeats`. What a memory-bound kernel on this device can hope for: the bench's floor on webgpu.
+ */
+export const deviceCopyBandwidth = async (b: WebGpuInternals, options: { copies?: number; repeats?: number } = {}): Promise<number> => {
+  const n = 16 * 1024 * 1024
+  const copies = options.copies ?? 4
+  const src = tf.fill([n], 1)
+  const dst = tf.fill([n], 0)
+  try {
+    const from = storageOf(b, src)
+    const to = storageOf(b, dst)
+    const once = async (): Promise<number> => {
+      b.ensureCommandEncoderReady()
+      b.endComputePassEncoder()
+      const t0 = performance.now()
+      for (let i = 0; i < copies; i++) b.commandEncoder!.copyBufferToBuffer(from, 0, to, 0, 4 * n)
+      b.submitQueue()
+      await b.device.queue.onSubmittedWorkDone()
+      return performance.now() - t0
+    }
+    await once()
+    const ms: number[] = []
+    for (let i = 0; i < (options.repeats ?? 5); i++) ms.push(await once())
+    ms.sort((x, y) => x - y)
+    return (2 * 4 * n * copies) / (ms[ms.length >> 1]! * 1e6)
+  } finally {
+    tf.dispose([src, dst])
   }
 }
 
