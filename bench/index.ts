@@ -21,7 +21,7 @@ import { InvalidArgumentError } from '../src/core/errors.js'
 import { emanPolicy, unsafeTeacherUpdate, weightsOnly } from '../src/ema/teacher.js'
 import { AXPBY_MANY } from '../src/kernels/axpbyMany.js'
 import { useFusedKernels } from '../src/kernels/registry.js'
-import { deviceCopyBandwidth, webgpuInternals } from '../src/kernels/webgpuDispatch.js'
+import { type WebGpuInternals, storageOf, webgpuInternals } from '../src/kernels/webgpuDispatch.js'
 import { registerGradients } from '../src/nn/gradients.js'
 import { convNet } from '../src/nn/model.js'
 import { unsafeBatchNorm } from '../src/norm/batchNorm.js'
@@ -282,6 +282,38 @@ interface Job {
   readonly torch?: string | undefined
   readonly skip?: (backend: string) => string | undefined
   readonly setup: (ops: Ops<Leaf>) => { run: () => Promise<void>; dispose: () => void }
+}
+
+/**
+ * The device's copy bandwidth in GB/s (bytes read plus bytes written per second): a 64 MiB buffer
+ * copied into another `copies` times in one submission, timed to the queue's completion, median of
+ * `repeats`. What a memory-bound kernel on this device can hope for: the bench's floor on webgpu.
+ */
+const deviceCopyBandwidth = async (b: WebGpuInternals, options: { copies?: number; repeats?: number } = {}): Promise<number> => {
+  const n = 16 * 1024 * 1024
+  const copies = options.copies ?? 4
+  const src = tf.fill([n], 1)
+  const dst = tf.fill([n], 0)
+  try {
+    const from = storageOf(b, src)
+    const to = storageOf(b, dst)
+    const once = async (): Promise<number> => {
+      b.ensureCommandEncoderReady()
+      b.endComputePassEncoder()
+      const t0 = performance.now()
+      for (let i = 0; i < copies; i++) b.commandEncoder!.copyBufferToBuffer(from, 0, to, 0, 4 * n)
+      b.submitQueue()
+      await b.device.queue.onSubmittedWorkDone()
+      return performance.now() - t0
+    }
+    await once()
+    const ms: number[] = []
+    for (let i = 0; i < (options.repeats ?? 5); i++) ms.push(await once())
+    ms.sort((x, y) => x - y)
+    return (2 * 4 * n * copies) / (ms[ms.length >> 1]! * 1e6)
+  } finally {
+    tf.dispose([src, dst])
+  }
 }
 
 /** Ends a timed run: on webgpu, a one-element readback makes the GPU work part of the time. */

@@ -54,51 +54,37 @@ interface Pair {
   readonly inPlace: boolean
 }
 
-/** WGSL for `pairs` pairs of one kind: bindings `out_i` (or the in-place `x_i`), `x_i`, `y_i`, then the uniforms. */
+/**
+ * WGSL for `pairs` pairs of one kind: bindings `out_i` (or the in-place `x_i`), `x_i`, `y_i` per pair,
+ * then the uniforms, whose layout follows tfjs's `makeUniforms`: `pairs[i] = (first workgroup of
+ * pair i, its length)`. The element index comes from `global_invocation_id`: lavapipe turns that
+ * into contiguous loads, and from `local_invocation_index` the kernel ran 40 % slower; u32
+ * arithmetic wraps, so the difference comes out right.
+ */
 const shader = (pairs: number, vec4: boolean, inPlace: boolean): string => {
-  const type = vec4 ? 'vec4<f32>' : 'f32'
-  const decl: string[] = []
-  const body: string[] = []
-  let binding = 0
-  for (let i = 0; i < pairs; i++) {
-    if (inPlace) {
-      decl.push(`@group(0) @binding(${binding++}) var<storage, read_write> x${i} : array<${type}>;`)
-      decl.push(`@group(0) @binding(${binding++}) var<storage, read> y${i} : array<${type}>;`)
-      body.push(`case ${i}u: { x${i}[e] = p.alpha * x${i}[e] + p.beta * y${i}[e]; }`)
-    } else {
-      decl.push(`@group(0) @binding(${binding++}) var<storage, read_write> out${i} : array<${type}>;`)
-      decl.push(`@group(0) @binding(${binding++}) var<storage, read> x${i} : array<${type}>;`)
-      decl.push(`@group(0) @binding(${binding++}) var<storage, read> y${i} : array<${type}>;`)
-      body.push(`case ${i}u: { out${i}[e] = p.alpha * x${i}[e] + p.beta * y${i}[e]; }`)
-    }
-  }
-  // pairs[i] = (first workgroup of pair i, its length); the uniform block's layout follows tfjs's makeUniforms
-  return `
-struct Params { alpha : f32, beta : f32, gridX : u32, unused : u32, pairs : array<vec4<u32>, ${pairs}> };
+  const names = inPlace ? ['x', 'y'] : ['out', 'x', 'y']
+  const decl = Array.from({ length: pairs }, (_, i) =>
+    names
+      .map((n, j) => `@group(0)@binding(${i * names.length + j})var<storage,${j === 0 ? 'read_write' : 'read'}>${n}${i}:array<${vec4 ? 'vec4<f32>' : 'f32'}>;`)
+      .join(''),
+  )
+  const cases = Array.from({ length: pairs }, (_, i) => `case ${i}u:{${names[0]}${i}[e]=p.alpha*x${i}[e]+p.beta*y${i}[e];}`)
+  const [W, R] = [WORKGROUP, PER_INVOCATION]
+  return `struct Params{alpha:f32,beta:f32,gridX:u32,unused:u32,pairs:array<vec4<u32>,${pairs}>};
 ${decl.join('\n')}
-@group(0) @binding(${binding}) var<uniform> p : Params;
-
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wg : vec3<u32>, @builtin(global_invocation_id) gid : vec3<u32>) {
-  let g = wg.x + wg.y * p.gridX;
-  var k = 0u;
-  for (var j = 1u; j < ${pairs}u; j = j + 1u) {
-    if (g >= p.pairs[j].x) { k = j; }
-  }
-  // the element: this invocation's place in its pair (from global_invocation_id, which lavapipe
-  // turns into contiguous loads; from local_invocation_index it was 40 % slower); u32 wraps, so the
-  // difference comes out right
-  let base = gid.x + (wg.x * ${PER_INVOCATION - 1}u + (wg.y * p.gridX - p.pairs[k].x) * ${PER_INVOCATION}u) * ${WORKGROUP}u;
-  for (var r = 0u; r < ${PER_INVOCATION}u; r = r + 1u) {
-    let e = base + r * ${WORKGROUP}u;
-    if (e >= p.pairs[k].y) { return; }
-    switch k {
-      ${body.join('\n      ')}
-      default: {}
-    }
-  }
+@group(0)@binding(${pairs * names.length})var<uniform>p:Params;
+@compute @workgroup_size(${W})
+fn main(@builtin(workgroup_id)wg:vec3<u32>,@builtin(global_invocation_id)gid:vec3<u32>){
+let g=wg.x+wg.y*p.gridX;
+var k=0u;
+for(var j=1u;j<${pairs}u;j++){if(g>=p.pairs[j].x){k=j;}}
+let base=gid.x+(wg.x*${R - 1}u+(wg.y*p.gridX-p.pairs[k].x)*${R}u)*${W}u;
+for(var r=0u;r<${R}u;r++){
+let e=base+r*${W}u;
+if(e>=p.pairs[k].y){return;}
+switch k{${cases.join('')}default:{}}
 }
-`
+}`
 }
 
 const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1)

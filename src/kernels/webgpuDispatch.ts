@@ -169,38 +169,6 @@ export const recordDispatches = (b: WebGpuInternals, name: string, dispatches: r
 }
 
 /**
- * The device's copy bandwidth in GB/s (bytes read plus bytes written per second): a 64 MiB buffer
- * copied into another `copies` times in one submission, timed to the queue's completion, median of
- * `repeats`. What a memory-bound kernel on this device can hope for: the bench's floor on webgpu.
- */
-export const deviceCopyBandwidth = async (b: WebGpuInternals, options: { copies?: number; repeats?: number } = {}): Promise<number> => {
-  const n = 16 * 1024 * 1024
-  const copies = options.copies ?? 4
-  const src = tf.fill([n], 1)
-  const dst = tf.fill([n], 0)
-  try {
-    const from = storageOf(b, src)
-    const to = storageOf(b, dst)
-    const once = async (): Promise<number> => {
-      b.ensureCommandEncoderReady()
-      b.endComputePassEncoder()
-      const t0 = performance.now()
-      for (let i = 0; i < copies; i++) b.commandEncoder!.copyBufferToBuffer(from, 0, to, 0, 4 * n)
-      b.submitQueue()
-      await b.device.queue.onSubmittedWorkDone()
-      return performance.now() - t0
-    }
-    await once()
-    const ms: number[] = []
-    for (let i = 0; i < (options.repeats ?? 5); i++) ms.push(await once())
-    ms.sort((x, y) => x - y)
-    return (2 * 4 * n * copies) / (ms[ms.length >> 1]! * 1e6)
-  } finally {
-    tf.dispose([src, dst])
-  }
-}
-
-/**
  * A 2-D grid of `groups` workgroups within the device's per-dimension limit (row-major: workgroup
  * `(x, y)` is number `x + y·gridX`; the last row may run past `groups`, and the shader skips those).
  */
