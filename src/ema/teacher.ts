@@ -80,7 +80,9 @@ export interface TeacherUpdateConfig {
   /**
    * Buffer donation: the caller promises the teacher state passed to the update is dead (it will
    * be disposed right after, as the drivers and pipelines do), so `ema` leaves may be updated in
-   * the teacher's own storage where the backend can (cpu). Default `false`: inputs untouched.
+   * the teacher's own storage where the backend can (cpu, wasm, webgpu). A leaf whose storage
+   * another tensor shares, or a tensor at two paths (tied weights), is never written in place.
+   * Default `false`: inputs untouched.
    */
   readonly donate?: boolean
 }

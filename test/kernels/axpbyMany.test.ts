@@ -74,6 +74,19 @@ describeEachBackend(
       tf.dispose([a, c])
     })
 
+    it('a donated teacher with a tensor at two paths (tied weights) is not written in place', async (ops) => {
+      const { unsafeTeacherUpdate } = await import('polyak')
+      const tied = ops.tensor([2, 4], [2]) as tf.Tensor
+      const teacher = { params: { a: tied, b: tied }, stats: {} }
+      const student = { params: { a: ops.tensor([0, 0], [2]), b: ops.tensor([4, 8], [2]) }, stats: {} }
+      const [, next] = unsafeTeacherUpdate(ops, { decay: 0.5, donate: true })(student as never)(teacher as never)
+      const n = next as unknown as { params: { a: tf.Tensor; b: tf.Tensor } }
+      expect(Array.from(await n.params.a.data())).toEqual([1, 2])
+      expect(Array.from(await n.params.b.data())).toEqual([3, 6])
+      expect(Array.from(await tied.data())).toEqual([2, 4])
+      tf.dispose([tied, student.params.a as never, student.params.b as never, n.params.a, n.params.b])
+    })
+
     it('checks every pair before computing any: a bad pair leaves the donated tensors as they were', async (ops) => {
       const x0 = ops.tensor([1, 2, 3, 4], [4]) as tf.Tensor
       const y0 = ops.tensor([4, 3, 2, 1], [4]) as tf.Tensor
