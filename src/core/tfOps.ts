@@ -185,8 +185,9 @@ export const tfOps: Ops<tf.Tensor> = {
   },
   axpby(alpha, x, beta, y, options = {}) {
     checkAxpby(alpha, x, beta, y)
-    // donation on webgpu: the multi-tensor kernel is the one that can write in place there
-    if (options.donate === true && tf.getBackend() === 'webgpu' && canFuseAxpbyMany([x], [y])) return fusedAxpbyMany(alpha, [x], beta, [y], true)[0]!
+    // donation: tfjs's program runner cannot bind x as both input and output, so on webgpu (the one
+    // backend with the multi-tensor kernel) the in-place write goes through that kernel
+    if (options.donate === true && canFuseAxpbyMany([x], [y])) return fusedAxpbyMany(alpha, [x], beta, [y], true)[0]!
     if (canFuseAxpby(x, y)) return fusedAxpby(alpha, x, beta, y, options.donate === true)
     return tf.tidy(() => tf.add(tf.mul(tf.cast(x, 'float32'), tf.scalar(alpha)), tf.mul(tf.cast(y, 'float32'), tf.scalar(beta))))
   },

@@ -113,7 +113,9 @@ const webgpuKernel: KernelImpl<'webgpu', string, AxpbyManyAttrs> = ({ inputs, ba
     const vec4 = size % 4 === 0
     const pair: Pair = { index, x, y: ys[index]!, length: vec4 ? size / 4 : size, vec4, inPlace: donated.has(x.dataId) }
     const kind = `${pair.vec4 ? 'v' : 's'}${pair.inPlace ? 'i' : 'o'}`
-    kinds.set(kind, [...(kinds.get(kind) ?? []), pair])
+    const same = kinds.get(kind)
+    if (same === undefined) kinds.set(kind, [pair])
+    else same.push(pair)
   })
   const dispatches: Dispatch[] = []
   const touched: tf.TensorInfo[] = []
