@@ -31,6 +31,9 @@ export type VarianceEstimator = 'biased' | 'unbiased'
 /** Convolution padding, as in TensorFlow: `'valid'` (none) or `'same'` (output size `ceil(in/stride)`). */
 export type Padding = 'valid' | 'same'
 
+/** The reduction of a pooling window: its maximum, or the mean of its in-bounds elements. */
+export type PoolKind = 'max' | 'avg'
+
 /** The data of a tensor read back to JavaScript. */
 export type TensorData = Float32Array | Int32Array | Float64Array | Uint8Array
 
@@ -185,6 +188,14 @@ export interface Ops<T extends Leaf> {
    * in HWIO layout, no dilation.
    */
   conv2d(x: T, filter: T, strides: number | readonly [number, number], padding: Padding): T
+  /**
+   * 2-D pooling of `x` (NHWC) over `window` (`[kh, kw]`) windows, channel by channel:
+   * `y[b, i, j, c] = reduce_{(u, v) ∈ W(i, j)} x[b, i·sh + u − top, j·sw + v − left, c]`, where
+   * `W(i, j)` is the window's in-bounds positions (TensorFlow's rule: padding is never part of a
+   * window, so `'same'` average pooling divides by the number of in-bounds elements), `reduce` is
+   * `max` or the mean. Output size and padding as `conv2d`.
+   */
+  pool2d(x: T, kind: PoolKind, window: number | readonly [number, number], strides: number | readonly [number, number], padding: Padding): T
 
   // memory ------------------------------------------------------------------------------------------------
   /** An independently disposable handle on the same values (O(1) on cpu/webgpu, a copy on wasm). */
@@ -376,6 +387,27 @@ export const conv2dShape = (x: readonly number[], f: readonly number[], strides:
   const oh = convOutput(h, kh, strides[0], padding).out
   const ow = convOutput(w, kw, strides[1], padding).out
   return [n, oh, ow, co]
+}
+
+/** Checks the operands of `pool2d` (NHWC input, a positive window, a known kind) and returns the output shape. */
+export const pool2dShape = (
+  x: readonly number[],
+  kind: PoolKind,
+  window: number | readonly [number, number],
+  strides: readonly [number, number],
+  padding: Padding,
+): number[] => {
+  if (kind !== 'max' && kind !== 'avg') throw new InvalidArgumentError('pool2d: kind', `expected 'max' or 'avg', got '${String(kind)}'`)
+  if (padding !== 'same' && padding !== 'valid') throw new InvalidArgumentError('pool2d: padding', `expected 'same' or 'valid', got '${String(padding)}'`)
+  if (x.length !== 4) throw new ShapeMismatchError('pool2d: x', `input must be rank 4 (NHWC), got ${showShape(x)}`)
+  const [kh, kw] = typeof window === 'number' ? [window, window] : window
+  if (![kh, kw].every((k) => Number.isInteger(k) && k >= 1))
+    throw new InvalidArgumentError('pool2d: window', `must be positive integers, got ${String(window)}`)
+  const [n, h, w, c] = x as [number, number, number, number]
+  const oh = convOutput(h, kh, strides[0], padding).out
+  const ow = convOutput(w, kw, strides[1], padding).out
+  if (oh === 0 || ow === 0) throw new ShapeMismatchError('pool2d', `a ${kh}×${kw} window with 'valid' padding does not fit the input ${showShape(x)}`)
+  return [n, oh, ow, c]
 }
 
 /** Checks the operands of `matMul` and returns the output shape. */

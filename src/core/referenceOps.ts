@@ -23,6 +23,7 @@ import {
   conv2dShape,
   convOutput,
   matMulShape,
+  pool2dShape,
   checkStandardize,
   composedAxpbyMany,
   composedStandardize,
@@ -453,6 +454,40 @@ export const referenceOps: Ops<RefTensor> = {
       }
     }
     return make(out, shape, 'float32')
+  },
+  pool2d(x, kind, window, strides, padding) {
+    const vx = vals(x, 'pool2d: x')
+    const [sh, sw] = normalizeStrides('pool2d', strides)
+    const shape = pool2dShape(x.shape, kind, window, [sh, sw], padding)
+    const [kh, kw] = typeof window === 'number' ? [window, window] : window
+    const [n, h, w, c] = x.shape as [number, number, number, number]
+    const [, oh, ow] = shape as [number, number, number, number]
+    const ph = convOutput(h, kh, sh, padding).padBefore
+    const pw = convOutput(w, kw, sw, padding).padBefore
+    const out = new Float64Array(sizeOf(shape))
+    for (let b = 0; b < n; b++) {
+      for (let i = 0; i < oh; i++) {
+        for (let j = 0; j < ow; j++) {
+          for (let q = 0; q < c; q++) {
+            let acc = kind === 'max' ? -Infinity : 0
+            let count = 0
+            for (let di = 0; di < kh; di++) {
+              const yi = i * sh + di - ph
+              if (yi < 0 || yi >= h) continue
+              for (let dj = 0; dj < kw; dj++) {
+                const xj = j * sw + dj - pw
+                if (xj < 0 || xj >= w) continue
+                const v = vx[((b * h + yi) * w + xj) * c + q]!
+                acc = kind === 'max' ? Math.max(acc, v) : acc + v
+                count++
+              }
+            }
+            out[((b * oh + i) * ow + j) * c + q] = kind === 'max' ? acc : acc / count
+          }
+        }
+      }
+    }
+    return make(out, shape, x.dtype)
   },
 
   clone(x) {

@@ -26,6 +26,7 @@ import {
   concatShape,
   conv2dShape,
   matMulShape,
+  pool2dShape,
   checkStandardize,
   composedAxpbyMany,
   normalizeAxes,
@@ -228,6 +229,10 @@ export const shapeOps: Ops<ShapeTensor> = {
     arg(x, 'conv2d: x')
     arg(filter, 'conv2d: filter')
     return new ShapeTensor(conv2dShape(x.shape, filter.shape, normalizeStrides('conv2d', strides), padding), 'float32')
+  },
+  pool2d(x, kind, window, strides, padding) {
+    arg(x, 'pool2d: x')
+    return new ShapeTensor(pool2dShape(x.shape, kind, window, normalizeStrides('pool2d', strides), padding), x.dtype)
   },
 
   clone: (x) => new ShapeTensor(arg(x, 'clone: x').shape, x.dtype),

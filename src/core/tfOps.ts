@@ -23,6 +23,7 @@ import {
   layoutOf,
   statsBroadcastShape,
 } from '../kernels/channels.js'
+import { avgPool2x2 } from '../kernels/activations.js'
 import { matMulT } from '../kernels/matMul.js'
 import { DisposedTensorError, InvalidArgumentError, PolyakError, ShapeMismatchError, showShape } from './errors.js'
 import {
@@ -35,6 +36,7 @@ import {
   concatShape,
   conv2dShape,
   matMulShape,
+  pool2dShape,
   checkAxpbyMany,
   checkStandardize,
   composedAxpbyMany,
@@ -312,6 +314,16 @@ export const tfOps: Ops<tf.Tensor> = {
     const s = normalizeStrides('conv2d', strides)
     conv2dShape(x.shape, filter.shape, s, padding)
     return tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, s, padding)
+  },
+  pool2d(x, kind, window, strides, padding) {
+    check(x, 'pool2d: x')
+    const s = normalizeStrides('pool2d', strides)
+    pool2dShape(x.shape, kind, window, s, padding)
+    const k: [number, number] = typeof window === 'number' ? [window, window] : [window[0], window[1]]
+    const x4 = x as tf.Tensor4D
+    // 2×2 average pooling with stride 2 is the conv nets' pooling: polyak's fused kernel where registered
+    if (kind === 'avg' && k[0] === 2 && k[1] === 2 && s[0] === 2 && s[1] === 2 && padding === 'valid') return avgPool2x2(x4)
+    return kind === 'max' ? tf.maxPool(x4, k, s, padding) : tf.avgPool(x4, k, s, padding)
   },
 
   clone(x) {

@@ -14,7 +14,6 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import type { Ops } from '../core/ops.js'
-import { tfOps } from '../core/tfOps.js'
 import type { Leaf } from '../core/tree.js'
 import { type KernelImpl, defineKernel } from './registry.js'
 import { type WasmBackendLike, offsetOf, onWasm, wasmKernels } from './wasm/module.js'
@@ -86,6 +85,12 @@ export const composedAvgPool2x2 = <T extends Leaf>(ops: Ops<T>, x: T): T => {
  */
 export const avgPool2x2 = (x: tf.Tensor4D): tf.Tensor4D =>
   // the fused forward only where its gradient kernel runs too
-  x.dtype === 'float32' && poolKernel.available() && poolGradKernel.available()
-    ? poolKernel.run<tf.Tensor4D>({ x }, {})
-    : (composedAvgPool2x2(tfOps, x as tf.Tensor) as tf.Tensor4D)
+  x.dtype === 'float32' && poolKernel.available() && poolGradKernel.available() ? poolKernel.run<tf.Tensor4D>({ x }, {}) : composedAvgPool2x2Tf(x)
+
+/** `composedAvgPool2x2` in tfjs ops (this module sits below `tfOps`, which dispatches its 2×2 pooling here). */
+const composedAvgPool2x2Tf = (x: tf.Tensor4D): tf.Tensor4D => {
+  const [n, h, w, c] = x.shape
+  const [ph, pw] = [Math.floor(h / 2), Math.floor(w / 2)]
+  const even = ph * 2 === h && pw * 2 === w ? x : tf.slice(x, [0, 0, 0, 0], [n, ph * 2, pw * 2, c])
+  return tf.mean(tf.reshape(even, [n, ph, 2, pw, 2, c]), [2, 4]) as tf.Tensor4D
+}

@@ -200,6 +200,19 @@ const GRADIENTS: Record<string, { inputsToSave?: string[]; outputsToSave?: boole
       }
     },
   },
+  MaxPool: {
+    inputsToSave: ['x'],
+    outputsToSave: [true],
+    gradFunc: (dy, [x, y], attrs) => ({
+      x: () => tf.engine().runKernel('MaxPoolGrad', { dy, input: x!, output: y! }, attrs as tf.NamedAttrMap) as tf.Tensor,
+    }),
+  },
+  AvgPool: {
+    inputsToSave: ['x'],
+    gradFunc: (dy, [x], attrs) => ({
+      x: () => tf.engine().runKernel('AvgPoolGrad', { dy, input: x! }, attrs as tf.NamedAttrMap) as tf.Tensor,
+    }),
+  },
   Slice: {
     inputsToSave: ['x'],
     gradFunc: (dy, [x], attrs) => {

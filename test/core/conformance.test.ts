@@ -312,6 +312,31 @@ const cases: Array<Case<unknown>> = [
       ([x, f, s, p]) => [abs(x), abs(f), s, p],
     ),
   }),
+  ...(['max', 'avg'] as const).map((kind) =>
+    defineCase<readonly [HostTensor, number, number, 'same' | 'valid']>({
+      name: `pool2d (${kind})`,
+      input: fc
+        .record({
+          n: fc.integer({ min: 1, max: 2 }),
+          h: fc.integer({ min: 1, max: 7 }),
+          w: fc.integer({ min: 1, max: 7 }),
+          c: fc.integer({ min: 1, max: 3 }),
+          k: fc.integer({ min: 1, max: 3 }),
+          stride: fc.integer({ min: 1, max: 3 }),
+          padding: fc.constantFrom('same' as const, 'valid' as const),
+        })
+        .filter((r) => r.padding === 'same' || (r.k <= r.h && r.k <= r.w))
+        .chain((r) => fc.tuple(ofShape([r.n, r.h, r.w, r.c], -100, 100), fc.constant(r.k), fc.constant(r.stride), fc.constant(r.padding))),
+      run: (ops, make, [x, k, s, p]) => [ops.pool2d(make(x), kind, k, s, p)],
+      bound:
+        kind === 'max'
+          ? exact
+          : accumulate<readonly [HostTensor, number, number, 'same' | 'valid']>(
+              ([, k]) => k * k,
+              ([x, k, s, p]) => [abs(x), k, s, p],
+            ),
+    }),
+  ),
   unaryCase('clone', (ops, x) => ops.clone(x), -1e3, 1e3, exact),
   defineCase<readonly [number[], number]>({
     name: 'fill',
