@@ -38,7 +38,7 @@ export type { Leaf, Tree, MapLeaves, PathPredicate, ZipOptions } from './core/tr
 export { underPrefix } from './core/tree.js'
 
 // the DSL and its interpreters
-export type { DType, VarianceEstimator, Padding, TensorData, AxpbyOptions, Moments, MomentsOptions, Ops, TensorOf } from './core/ops.js'
+export type { DType, VarianceEstimator, Padding, PoolKind, TensorData, AxpbyOptions, Moments, MomentsOptions, Ops, TensorOf } from './core/ops.js'
 // for interpreters written outside polyak: the primitives that have a composed definition
 export { composedAxpbyMany, composedStandardize } from './core/ops.js'
 export { tfOps, type Tensor } from './core/tfOps.js'
@@ -175,7 +175,48 @@ export {
 export { type WeightAlignParams, type WeightAlignConfig, weightAlign, unsafeWeightAlign } from './norm/weightAlign.js'
 
 // models and optimizers
-export { type HeadConfig, type ConvNetConfig, type Layer, type ForwardOutput, type ForwardContext, type Model, convNet } from './nn/model.js'
+export {
+  type Shape,
+  type Initializer,
+  type Env,
+  type LayerRow,
+  type Built,
+  type Module,
+  type ConvOptions,
+  type DenseOptions,
+  type ResidualOptions,
+  atPath,
+  heNormal,
+  conv,
+  dense,
+  norm,
+  relu,
+  identity,
+  maxPool,
+  avgPool,
+  globalAvgPool,
+  flatten,
+  sequential,
+  residual,
+} from './nn/module.js'
+export {
+  type HeadConfig,
+  type HeadName,
+  type ConvNetConfig,
+  type NetworkConfig,
+  type Layer,
+  type ForwardOutput,
+  type ForwardOutputOf,
+  type ForwardContext,
+  type ForwardContextOf,
+  type ModelOn,
+  type Model,
+  type ShapeReport,
+  network,
+  convNet,
+  convNetBackbone,
+} from './nn/model.js'
+export { type ResNetBlock, type ResNetConfig, resnet, resnetBackbone, resnetBlock, resnetLayout } from './nn/resnet.js'
 export { registerGradients } from './nn/gradients.js'
 export { type LearningRate, type OptState, type Optimizer, sgd, lars, adam, warmupCosine } from './optim/optimizers.js'
 

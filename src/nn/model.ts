@@ -1,29 +1,50 @@
 /**
- * Small convolutional networks whose normalizer is a slot: any activation normalizer of the registry
- * (`norm/registry`: batchNorm, eman, momentumBatchNorm, groupNorm, layerNorm, instanceNorm, or one
- * registered by the user) or `'none'`, each optionally with a weight normalizer of the registry
- * (weightAlign, weightStandardization) on the convolution weights. A model is `{init, apply}` over trees of parameters and statistics, like
- * every normalizer; gradients come from `tf.valueAndGrads` over these pure functions (no
- * `tf.Variable`, no tfjs-layers).
+ * Models: a backbone `Module` (`nn/module`) that maps images `[H, W, C]` to features `[F]`, and the
+ * heads of the pipelines on top of it — a linear classifier, a projector MLP
+ * `dense → norm → relu → dense` and a predictor MLP of the same shape (BYOL). `network` builds one
+ * from any backbone, a user's own included; `convNet` (here) and `resnet` (`nn/resnet`) are
+ * backbones of polyak's.
  *
- * Architecture (channels last): for each stage, `conv3x3 → norm → relu → avgpool 2×2`; then global
- * average pooling gives the features `h`; optional heads: a linear classifier, a projector MLP
- * `dense → norm → relu → dense` and a predictor MLP of the same shape (BYOL).
+ * A model is `{init, forward}` over trees of parameters and statistics, like every normalizer;
+ * gradients come from `tf.valueAndGrads` over these pure functions (no `tf.Variable`, no
+ * tfjs-layers). The same model runs on any interpreter (`on(ops)`): `tfOps` to train,
+ * `referenceOps` for a Float64 forward pass, `shapeOps` for `checkShapes`.
+ *
+ * The normalizer slots of the backbone and of heads that name no normalizer take the model's
+ * `norm`: `model.withNorm('eman')` is the EMAN teacher of a BatchNorm student, the same tree paths
+ * and shapes (docs/methods.md, "Modules").
+ *
+ * convNet's architecture (channels last): for each stage, `conv3x3 → norm → relu → avgpool 2×2`
+ * (the pooling skipped once the maps are 1 pixel high or wide); then global average pooling gives
+ * the features `h`.
  *
  * @module nn/model
  */
 import type * as tf from '@tensorflow/tfjs-core'
-import { unsafe } from '../codecs/config.js'
-import { InvalidArgumentError, PolyakError, showShape } from '../core/errors.js'
+import { InvalidArgumentError, ShapeMismatchError, showShape } from '../core/errors.js'
 import { cloneTree } from '../core/memory.js'
 import type { Ops } from '../core/ops.js'
 import { type ShapeTensor, placeholder, shapeOps } from '../core/shapeOps.js'
 import { tfOps } from '../core/tfOps.js'
 import type { Leaf, TreeRecord } from '../core/tree.js'
-import { avgPool2x2, composedAvgPool2x2 } from '../kernels/activations.js'
-import type { ApplyContext, Mode, Normalizer } from '../norm/normalizer.js'
-import { type NormSpec, activationNormalizer, specName, weightNormalizer } from '../norm/registry.js'
-import { type Rng, derive, normal } from './random.js'
+import type { ApplyContext, Mode } from '../norm/normalizer.js'
+import { type NormSpec, specName } from '../norm/registry.js'
+import {
+  type Built,
+  type Env,
+  type Initializer,
+  type LayerRow,
+  type Module,
+  atPath,
+  avgPool,
+  conv,
+  dense,
+  globalAvgPool,
+  norm,
+  relu,
+  sequential,
+} from './module.js'
+import { derive } from './random.js'
 
 /** The activation normalizer of a layer: a registered name or `{ name, config }` (`norm/registry`), or `'none'`. */
 export type { NormSpec }
@@ -32,7 +53,8 @@ export type { NormSpec }
 export interface HeadConfig {
   readonly hidden: number
   readonly out: number
-  readonly norm: NormSpec
+  /** The head's normalizer; absent: the model's (`withNorm` swaps it with the backbone's). */
+  readonly norm?: NormSpec
 }
 
 /** Configuration of a `convNet`. */
@@ -56,7 +78,16 @@ export interface ConvNetConfig {
 /** A leaf record of a layer. */
 export type Layer = Record<string, tf.Tensor>
 
-/** What a forward pass returns: the features and each head's output, plus the new statistics. */
+/** What a forward pass returns on an interpreter of tensors `T`: the features and each head's output, plus the new statistics. */
+export interface ForwardOutputOf<T> {
+  readonly features: T
+  readonly logits?: T
+  readonly projection?: T
+  readonly prediction?: T
+  readonly stats: TreeRecord<T>
+}
+
+/** What a forward pass on TensorFlow.js returns (features and head outputs are `[N, F]`). */
 export interface ForwardOutput {
   readonly features: tf.Tensor2D
   readonly logits?: tf.Tensor2D
@@ -65,29 +96,51 @@ export interface ForwardOutput {
   readonly stats: TreeRecord<tf.Tensor>
 }
 
+/** The heads a forward pass can run. */
+export type HeadName = 'classifier' | 'projector' | 'predictor'
+
 /** Context of a forward pass: the normalizers' context, which heads to run, and optionally features to start from. */
-export interface ForwardContext extends ApplyContext {
+export interface ForwardContextOf<T> extends ApplyContext {
   /** Heads to run (default: all the model has). */
-  readonly heads?: readonly ('classifier' | 'projector' | 'predictor')[]
+  readonly heads?: readonly HeadName[]
   /** Skip the backbone and run the heads on these features (projector-only momentum); `x` is ignored. */
-  readonly features?: tf.Tensor2D
+  readonly features?: T
 }
 
-/** A model: initial state from a seed, and a pure forward pass. */
-export interface Model {
-  readonly config: ConvNetConfig
+/** The context of a forward pass on TensorFlow.js. */
+export type ForwardContext = ForwardContextOf<tf.Tensor2D>
+
+/** A model on one interpreter: initial state from a seed, and a pure forward pass. */
+export interface ModelOn<T extends Leaf> {
+  readonly init: (seed: number) => { params: TreeRecord<T>; stats: TreeRecord<T> }
+  readonly forward: (params: TreeRecord<T>, stats: TreeRecord<T>, x: T, mode: Mode, context?: ForwardContextOf<T>) => ForwardOutputOf<T>
+}
+
+/** A model: initial state from a seed, and a pure forward pass; `C` is the configuration it was built from. */
+export interface Model<C = unknown> {
+  readonly config: C
+  /** Per-sample input `[H, W, C]`. */
+  readonly inputShape: readonly [number, number, number]
+  /** The activation normalizer of the slots that name none. */
+  readonly norm: NormSpec
   readonly init: (seed: number) => { params: TreeRecord<tf.Tensor>; stats: TreeRecord<tf.Tensor> }
   /**
    * Forward pass of `x` (`[N, H, W, C]`); heads run when present. Not scoped: call it inside
    * `tf.tidy` or a gradient function. The returned statistics are new tensors.
    */
   readonly forward: (params: TreeRecord<tf.Tensor>, stats: TreeRecord<tf.Tensor>, x: tf.Tensor, mode: Mode, context?: ForwardContext) => ForwardOutput
+  /** The same model on another interpreter (`referenceOps`: the Float64 oracle of `forward`). */
+  readonly on: <T extends Leaf>(ops: Ops<T>) => ModelOn<T>
   /**
    * The forward pass of a batch of `batch` images run on the shape interpreter (`shapeOps`):
    * microseconds, no tensor memory. Raises the error the real pass would, prefixed with the layer
    * (`stage2/norm: …`); returns the output shapes and each normalized layer's input shape.
    */
   readonly checkShapes: (batch: number, mode?: Mode, context?: ApplyContext) => ShapeReport
+  /** Every layer: its path, kind, per-sample shapes and parameter count (backbone, then heads). */
+  readonly layers: () => readonly LayerRow[]
+  /** The same architecture with `spec` in every normalizer slot that names none (a teacher's model). */
+  readonly withNorm: (spec: NormSpec) => Model<C>
 }
 
 /** What `checkShapes` reports: the output shapes of a forward pass, found on the shape interpreter. */
@@ -100,184 +153,149 @@ export interface ShapeReport {
   readonly layers: readonly string[]
 }
 
-type Rec<T> = TreeRecord<T>
-type LayerOf<T> = Record<string, T>
-
-/** An error raised inside a layer names the layer: `stage1/norm: …` (the same on every interpreter). */
-const atLayer = <R>(path: string, f: () => R): R => {
-  try {
-    return f()
-  } catch (e) {
-    if (e instanceof PolyakError && !e.message.startsWith(`${path}: `)) e.message = `${path}: ${e.message}`
-    throw e
-  }
+/** Configuration of a `network`: a backbone module, the model's normalizers, and the heads. */
+export interface NetworkConfig {
+  /** Input `[H, W, C]`. */
+  readonly inputShape: readonly [number, number, number]
+  /** Images `[H, W, C]` to features `[F]` (end with `globalAvgPool()` or `flatten()`). Its children sit at the top of the tree. */
+  readonly backbone: Module
+  /** The activation normalizer of every slot that names none (`norm()`, heads without `norm`). */
+  readonly norm: NormSpec
+  /** The weight normalizer of every `conv` that names none (default `'none'`). */
+  readonly weightNorm?: NormSpec
+  /** The run's planned number of steps: the horizon of normalizers that need one (Momentum BN's α schedule). */
+  readonly totalSteps?: number
+  /** Number of classes of a linear classifier head (none when absent). */
+  readonly classes?: number
+  readonly projector?: HeadConfig
+  readonly predictor?: HeadConfig
+  /** Label of the random stream of `init` (default `'network.init'`). */
+  readonly initLabel?: string
 }
 
-/**
- * How a model's values come to be on an interpreter: the initial weight of a layer, and 2×2 pooling.
- * On TensorFlow.js: He-normal draws and the fused pooling kernel; on shapes: placeholders and the
- * composed pooling (no values to draw).
- */
-interface Realisation<T> {
-  readonly weight: (r: Rng, shape: number[], fanIn: number) => T
-  readonly pool: (x: T) => T
+const HEADS: readonly HeadName[] = ['classifier', 'projector', 'predictor']
+
+const mlpHead = (h: HeadConfig): Module =>
+  sequential({ fc1: dense(h.hidden), norm: h.norm === undefined ? norm() : norm(h.norm), relu: relu(), fc2: dense(h.out) })
+
+/** The built parts of a network on one interpreter. */
+interface Parts<T extends Leaf> {
+  readonly backbone: Built<T>
+  readonly heads: Partial<Record<HeadName, Built<T>>>
 }
 
-const onTfjs: Realisation<tf.Tensor> = {
-  weight: (r, shape, fanIn) => {
-    const std = Math.sqrt(2 / fanIn)
-    return tfOps.tensor(
-      Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => normal(r) * std),
-      shape,
+const buildParts = <T extends Leaf>(config: NetworkConfig, env: Env<T>): Parts<T> => {
+  const backbone = config.backbone.build(env, config.inputShape)
+  if (backbone.outShape.length !== 1) {
+    throw new ShapeMismatchError(
+      'backbone',
+      `must end in features [F] per sample, got ${showShape(backbone.outShape)}: end it with globalAvgPool() or flatten()`,
     )
-  },
-  pool: (x) => avgPool2x2(x as tf.Tensor4D),
-}
-
-const onShapes: Realisation<ShapeTensor> = {
-  weight: (_r, shape) => shapeOps.zeros(shape),
-  pool: (x) => composedAvgPool2x2(shapeOps, x),
-}
-
-/** The model on one interpreter: its normalizers built there, `init` and the forward pass written once against `Ops`. */
-const buildOn = <T extends Leaf>(ops: Ops<T>, { weight: heNormal, pool }: Realisation<T>, config: ConvNetConfig) => {
-  type Norm = Normalizer<T, LayerOf<T>, LayerOf<T>>
-  const context = (channels: number) => ({ channels, ...(config.totalSteps === undefined ? {} : { totalSteps: config.totalSteps }) })
-  const normalizerOf = (spec: NormSpec, channels: number): Norm | undefined => unsafe(activationNormalizer(ops, spec, context(channels))) as Norm | undefined
-  const weightNorm = unsafe(weightNormalizer(ops, config.weightNorm, { layout: 'HWIO' }))
-  const stageNorms = config.widths.map((c) => normalizerOf(config.norm, c))
-  const headNorm = (h: HeadConfig | undefined) => (h === undefined ? undefined : normalizerOf(h.norm, h.hidden))
-  const projectorNorm = headNorm(config.projector)
-  const predictorNorm = headNorm(config.predictor)
-  const features = config.widths[config.widths.length - 1]!
-
-  const dense = (x: T, p: LayerOf<T>): T => ops.add(ops.matMul(x, p.weight!), p.bias!)
-
-  const initHead = (r: Rng, inDim: number, h: HeadConfig, norm: Norm | undefined) => {
-    const ns = norm?.init(h.hidden)
-    return {
-      params: {
-        fc1: { weight: heNormal(r, [inDim, h.hidden], inDim), bias: ops.zeros([h.hidden]) },
-        ...(ns === undefined ? {} : { norm: ns.params }),
-        fc2: { weight: heNormal(r, [h.hidden, h.out], h.hidden), bias: ops.zeros([h.out]) },
-      },
-      stats: ns === undefined ? {} : { norm: ns.stats },
-    }
   }
+  const f = backbone.outShape
+  const heads: Partial<Record<HeadName, Built<T>>> = {}
+  if (config.classes !== undefined) heads.classifier = atPath('classifier', () => dense(config.classes!).build(env, f))
+  if (config.projector !== undefined) heads.projector = atPath('projector', () => mlpHead(config.projector!).build(env, f))
+  if (config.predictor !== undefined) heads.predictor = atPath('predictor', () => mlpHead(config.predictor!).build(env, heads.projector?.outShape ?? f))
+  return { backbone, heads }
+}
 
-  const init = (seed: number): { params: Rec<T>; stats: Rec<T> } => {
-    const r = derive(seed, 'convNet.init')
-    const params: Rec<T> = {}
-    const stats: Rec<T> = {}
-    let inC = config.inputShape[2]
-    config.widths.forEach((c, i) => {
-      const raw = heNormal(r, [3, 3, inC, c], 9 * inC)
-      const conv: LayerOf<T> = { weight: raw }
-      if (specName(config.norm) === 'none') conv.bias = ops.zeros([c])
-      if (weightNorm !== undefined) {
-        // the weight normalizer's own parameters (WeightAlign's γ) join the raw weight
-        const { weight, ...extra } = weightNorm.init(raw).params as LayerOf<T>
-        ops.dispose(weight!)
-        Object.assign(conv, extra)
-      }
-      const ns = atLayer(`stage${i}/norm`, () => stageNorms[i]?.init(c))
-      params[`stage${i}`] = { conv, ...(ns === undefined ? {} : { norm: ns.params }) }
-      stats[`stage${i}`] = ns === undefined ? {} : { norm: ns.stats }
-      inC = c
-    })
-    if (config.classes !== undefined) params.classifier = { weight: heNormal(r, [features, config.classes], features), bias: ops.zeros([config.classes]) }
-    if (config.projector !== undefined) {
-      const h = atLayer('projector/norm', () => initHead(r, features, config.projector!, projectorNorm))
-      params.projector = h.params
-      stats.projector = h.stats
-    }
-    if (config.predictor !== undefined) {
-      const inDim = config.projector?.out ?? features
-      const h = atLayer('predictor/norm', () => initHead(r, inDim, config.predictor!, predictorNorm))
-      params.predictor = h.params
-      stats.predictor = h.stats
+const networkOn = <T extends Leaf>(config: NetworkConfig, ops: Ops<T>, initializer?: Initializer<T>) => {
+  const env: Env<T> = {
+    ops,
+    norm: config.norm,
+    weightNorm: config.weightNorm ?? 'none',
+    ...(config.totalSteps === undefined ? {} : { totalSteps: config.totalSteps }),
+    ...(initializer === undefined ? {} : { initializer }),
+  }
+  const { backbone, heads } = buildParts(config, env)
+  const headNames = HEADS.filter((h) => heads[h] !== undefined)
+  const clash = backbone.rows.map((r) => r.path.split('/')[0]!).find((n) => (HEADS as readonly string[]).includes(n))
+  if (clash !== undefined) throw new InvalidArgumentError('network: backbone', `a child of the backbone may not be called '${clash}' (a head's name)`)
+
+  const init = (seed: number): { params: TreeRecord<T>; stats: TreeRecord<T> } => {
+    const r = derive(seed, config.initLabel ?? 'network.init')
+    const { params, stats } = backbone.init(r)
+    for (const h of headNames) {
+      const s = atPath(h, () => heads[h]!.init(r))
+      if (Object.keys(s.params).length > 0) params[h] = s.params
+      if (Object.keys(s.stats).length > 0) stats[h] = s.stats
     }
     return { params, stats }
   }
 
-  const applyNorm = (path: string, norm: Norm | undefined, p: unknown, s: unknown, x: T, mode: Mode, ctx: ApplyContext): [T, LayerOf<T> | undefined] => {
-    if (norm === undefined) return [x, undefined]
-    const [y, next] = atLayer(path, () => norm.apply(x, mode, ctx)({ params: p as LayerOf<T>, stats: (s ?? {}) as LayerOf<T> }))
-    return [y, next.stats]
-  }
-
-  const head = (name: string, norm: Norm | undefined, p: Rec<T>, s: Rec<T>, x: T, mode: Mode, ctx: ApplyContext): [T, Rec<T>] => {
-    const z = atLayer(`${name}/fc1`, () => dense(x, p.fc1 as LayerOf<T>))
-    const [zn, ns] = applyNorm(`${name}/norm`, norm, p.norm, s.norm, z, mode, ctx)
-    return [atLayer(`${name}/fc2`, () => dense(ops.relu(zn), p.fc2 as LayerOf<T>)), ns === undefined ? {} : { norm: ns }]
-  }
-
-  const forward = (params: Rec<T>, stats: Rec<T>, x: T, mode: Mode, ctx: ForwardContextOf<T> = {}, trace?: string[]) => {
-    let h = x
-    const nextStats: Rec<T> = {}
-    const clone = (t: unknown): Rec<T> => cloneTree(ops, (t ?? {}) as Rec<T>) as Rec<T>
-    config.widths.forEach((_, i) => {
-      if (ctx.features !== undefined) {
-        nextStats[`stage${i}`] = clone(stats[`stage${i}`])
-        return
-      }
-      const p = params[`stage${i}`] as Rec<T>
-      const conv = p.conv as LayerOf<T>
-      const y = atLayer(`stage${i}/conv`, () => {
-        const w = weightNorm === undefined ? conv.weight! : weightNorm.transform(conv as never)
-        const out = ops.conv2d(h, w, 1, 'same')
-        return conv.bias === undefined ? out : ops.add(out, conv.bias)
-      })
-      if (stageNorms[i] !== undefined) trace?.push(`stage${i}/norm ${showShape(y.shape)}`)
-      const [yn, ns] = applyNorm(`stage${i}/norm`, stageNorms[i], p.norm, (stats[`stage${i}`] as Rec<T> | undefined)?.norm, y, mode, ctx)
-      nextStats[`stage${i}`] = ns === undefined ? {} : { norm: ns }
-      const a = ops.relu(yn)
-      // 2×2 average pooling (floor on odd sizes); skipped once the maps are 1 pixel high or wide
-      h = a.shape[1]! >= 2 && a.shape[2]! >= 2 ? pool(a) : a
-    })
-    const feats = ctx.features ?? ops.mean(h, [1, 2])
-    const heads = ctx.heads ?? ['classifier', 'projector', 'predictor']
-    const out: { features: T; logits?: T; projection?: T; prediction?: T; stats: Rec<T> } = { features: feats, stats: nextStats }
-    if (params.classifier !== undefined && heads.includes('classifier')) out.logits = atLayer('classifier', () => dense(feats, params.classifier as LayerOf<T>))
-    if (config.projector !== undefined && heads.includes('projector')) {
-      if (projectorNorm !== undefined) trace?.push(`projector/norm [${feats.shape[0]}, ${config.projector.hidden}]`)
-      const [z, ps] = head('projector', projectorNorm, params.projector as Rec<T>, (stats.projector ?? {}) as Rec<T>, feats, mode, ctx)
-      out.projection = z
-      nextStats.projector = ps
-      if (config.predictor !== undefined && heads.includes('predictor')) {
-        if (predictorNorm !== undefined) trace?.push(`predictor/norm [${z.shape[0]}, ${config.predictor.hidden}]`)
-        const [q, qs] = head('predictor', predictorNorm, params.predictor as Rec<T>, (stats.predictor ?? {}) as Rec<T>, z, mode, ctx)
-        out.prediction = q
-        nextStats.predictor = qs
-      }
+  const forward = (params: TreeRecord<T>, stats: TreeRecord<T>, x: T, mode: Mode, ctx: ForwardContextOf<T> = {}): ForwardOutputOf<T> => {
+    const headStats = (t: TreeRecord<T>): TreeRecord<T> => Object.fromEntries(Object.entries(t).filter(([k]) => !(HEADS as readonly string[]).includes(k)))
+    const nextStats: TreeRecord<T> = {}
+    let feats: T
+    if (ctx.features !== undefined) {
+      feats = ctx.features
+      Object.assign(nextStats, cloneTree(ops, headStats(stats)))
+    } else {
+      const [y, s] = backbone.apply(params, headStats(stats), x, mode, ctx)
+      feats = y
+      Object.assign(nextStats, s)
+    }
+    const run = ctx.heads ?? HEADS
+    const out: { features: T; logits?: T; projection?: T; prediction?: T; stats: TreeRecord<T> } = { features: feats, stats: nextStats }
+    const apply = (h: HeadName, input: T): T => {
+      const [y, s] = atPath(h, () => heads[h]!.apply((params[h] ?? {}) as TreeRecord<T>, (stats[h] ?? {}) as TreeRecord<T>, input, mode, ctx))
+      if (Object.keys(s).length > 0) nextStats[h] = s
+      return y
+    }
+    if (heads.classifier !== undefined && run.includes('classifier')) out.logits = apply('classifier', feats)
+    if (heads.projector !== undefined && run.includes('projector')) {
+      out.projection = apply('projector', feats)
+      if (heads.predictor !== undefined && run.includes('predictor')) out.prediction = apply('predictor', out.projection)
     }
     // heads that did not run keep their statistics
-    for (const k of ['projector', 'predictor'] as const) if (stats[k] !== undefined && nextStats[k] === undefined) nextStats[k] = clone(stats[k])
+    for (const h of headNames) if (stats[h] !== undefined && nextStats[h] === undefined) nextStats[h] = cloneTree(ops, stats[h] as TreeRecord<T>)
     return out
   }
-  return { init, forward }
+
+  const rows = (): LayerRow[] => [
+    ...backbone.rows,
+    ...headNames.flatMap((h) => heads[h]!.rows.map((r) => ({ ...r, path: r.path === '' ? h : `${h}/${r.path}` }))),
+  ]
+  return { init, forward, rows }
 }
 
-/** A forward context whose features are tensors of the interpreter `T`. */
-type ForwardContextOf<T> = Omit<ForwardContext, 'features'> & { readonly features?: T }
+const zerosOnShapes: Initializer<ShapeTensor> = (_r, shape) => shapeOps.zeros(shape)
 
 /**
- * A small conv net with a normalizer slot (see the module doc).
+ * A model from any backbone: the backbone, then the heads the config asks for. The backbone's
+ * children sit at the top of the parameter tree, the heads under `classifier`, `projector` and
+ * `predictor`.
  *
  * @example
- * const model = convNet({ inputShape: [14, 14, 1], widths: [16, 32], norm: 'batchNorm', weightNorm: 'none', classes: 10 })
- * const { params, stats } = model.init(0)
- * const out = tf.tidy(() => model.forward(params, stats, x, 'train'))
+ * const backbone = sequential({ conv: conv(8), norm: norm(), relu: relu(), pool: globalAvgPool() })
+ * const model = network({ inputShape: [28, 28, 1], backbone, norm: 'batchNorm', classes: 10 })
+ * const teacher = model.withNorm('eman')          // same paths and shapes, EMAN in every slot
  */
-export const convNet = (config: ConvNetConfig): Model => {
-  if (config.widths.length === 0) throw new InvalidArgumentError('convNet: widths', 'needs at least one conv stage')
-  const real = buildOn(tfOps, onTfjs, config)
+export const network = <C = NetworkConfig>(config: NetworkConfig, modelConfig?: C, rebuild?: (spec: NormSpec) => Model<C>): Model<C> => {
+  const real = networkOn(config, tfOps)
+  const byOps = new Map<unknown, ModelOn<never>>([[tfOps, real as unknown as ModelOn<never>]])
+  const on = <T extends Leaf>(ops: Ops<T>): ModelOn<T> => {
+    let m = byOps.get(ops)
+    if (m === undefined) {
+      m = networkOn(config, ops) as unknown as ModelOn<never>
+      byOps.set(ops, m)
+    }
+    return m as unknown as ModelOn<T>
+  }
   const checkShapes: Model['checkShapes'] = (batch, mode = 'train', context = {}) => {
-    const shapes = buildOn(shapeOps, onShapes, config)
+    const shapes = networkOn(config, shapeOps, zerosOnShapes)
     const { params, stats } = shapes.init(0)
-    const layers: string[] = []
     const x = placeholder([batch, ...config.inputShape])
-    const out = shapes.forward(params, stats, x, mode, { step: 0, ...context }, layers)
+    const out = shapes.forward(params, stats, x, mode, { step: 0, ...context })
+    const ran = (path: string) => {
+      const top = path.split('/')[0]!
+      return top !== 'predictor' || out.prediction !== undefined
+    }
+    const layers = shapes
+      .rows()
+      .filter((r) => r.kind.startsWith('norm ') && r.kind !== 'norm none' && ran(r.path))
+      .map((r) => `${r.path} ${showShape([batch, ...r.inShape])}`)
     return {
       features: out.features.shape,
       layers,
@@ -286,10 +304,51 @@ export const convNet = (config: ConvNetConfig): Model => {
       ...(out.prediction === undefined ? {} : { prediction: out.prediction.shape }),
     }
   }
-  return {
-    config,
+  const self: Model<C> = {
+    config: (modelConfig ?? config) as C,
+    inputShape: config.inputShape,
+    norm: config.norm,
     init: real.init,
-    forward: (params, stats, x, mode, context) => real.forward(params, stats, x, mode, context) as ForwardOutput,
+    forward: real.forward as Model['forward'],
+    on,
     checkShapes,
+    layers: () => networkOn(config, shapeOps, zerosOnShapes).rows(),
+    withNorm: (spec) => (rebuild !== undefined ? rebuild(spec) : (network({ ...config, norm: spec }) as unknown as Model<C>)),
   }
+  return self
+}
+
+/** The backbone of `convNet`: `stage{i} = conv3x3 → norm → relu → avgpool 2×2` for each width, then global average pooling. */
+export const convNetBackbone = (inputShape: readonly [number, number, number], widths: readonly number[], withBias: boolean): Module => {
+  let [h, w] = inputShape
+  const stages: Record<string, Module> = {}
+  widths.forEach((c, i) => {
+    // 2×2 average pooling (floor on odd sizes), skipped once the maps are 1 pixel high or wide
+    const pooled = h >= 2 && w >= 2
+    stages[`stage${i}`] = sequential({ conv: conv(c, { bias: withBias }), norm: norm(), relu: relu(), ...(pooled ? { pool: avgPool(2) } : {}) })
+    if (pooled) [h, w] = [Math.floor(h / 2), Math.floor(w / 2)]
+  })
+  return sequential({ ...stages, pool: globalAvgPool() })
+}
+
+/**
+ * A small conv net with a normalizer slot (see the module doc): `network` with `convNetBackbone`.
+ * The convolutions have a bias only when the model has no normalizer.
+ *
+ * @example
+ * const model = convNet({ inputShape: [14, 14, 1], widths: [16, 32], norm: 'batchNorm', weightNorm: 'none', classes: 10 })
+ * const { params, stats } = model.init(0)
+ * const out = tf.tidy(() => model.forward(params, stats, x, 'train'))
+ */
+export const convNet = (config: ConvNetConfig): Model<ConvNetConfig> => {
+  if (config.widths.length === 0) throw new InvalidArgumentError('convNet: widths', 'needs at least one conv stage')
+  return network<ConvNetConfig>(
+    {
+      ...config,
+      backbone: convNetBackbone(config.inputShape, config.widths, specName(config.norm) === 'none'),
+      initLabel: 'convNet.init',
+    },
+    config,
+    (spec) => convNet({ ...config, norm: spec }),
+  )
 }
