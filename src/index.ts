@@ -217,11 +217,32 @@ export {
   convNetBackbone,
 } from './nn/model.js'
 export { type ResNetBlock, type ResNetConfig, resnet, resnetBackbone, resnetBlock, resnetLayout } from './nn/resnet.js'
+export {
+  type JsonModelSpec,
+  type ModuleSpec,
+  type ModelSpec,
+  type ModelSetting,
+  backboneOf,
+  buildModel,
+  modelIdentity,
+  decodeModelSpec,
+  ModelSpecC,
+} from './nn/spec.js'
 export { registerGradients } from './nn/gradients.js'
 export { type LearningRate, type OptState, type Optimizer, sgd, lars, adam, warmupCosine } from './optim/optimizers.js'
 
 // data in memory
-export { type ImageSet, type IdxOptions, DataFileError, parseIdxImages, parseIdxLabels, fromIdx } from './data/images.js'
+export {
+  type ImageSet,
+  type IdxOptions,
+  type ArraySource,
+  DataFileError,
+  MNIST_NORMALIZATION,
+  parseIdxImages,
+  parseIdxLabels,
+  fromIdx,
+  fromArrays,
+} from './data/images.js'
 export { type Augmentation, WEAK, NONE, strong, makeBatch, batchStream, labelledSplit } from './data/augment.js'
 
 // training pipelines
@@ -235,11 +256,36 @@ export {
   type EvalPoint,
   type SemiSupervisedResult,
   type RunControl,
+  type SemiSupervisedSetup,
+  type SemiBatch,
   SEMI_DEFAULTS,
+  semiSupervisedSetup,
+  initSemiSupervised,
+  semiSupervisedStep,
   runSemiSupervised,
 } from './train/semiSupervised.js'
-export { type SelfSupervisedMethod, type SelfSupervisedConfig, type SelfSupervisedResult, SELF_DEFAULTS, runSelfSupervised } from './train/selfSupervised.js'
-export { type SupervisedConfig, type SupervisedControl, type SupervisedResult, runSupervised } from './train/supervised.js'
+export {
+  type SelfSupervisedMethod,
+  type SelfSupervisedConfig,
+  type SelfSupervisedResult,
+  type SelfSupervisedSetup,
+  type SelfSupervisedState,
+  SELF_DEFAULTS,
+  selfSupervisedSetup,
+  initSelfSupervised,
+  selfSupervisedStep,
+  runSelfSupervised,
+} from './train/selfSupervised.js'
+export {
+  type SupervisedConfig,
+  type SupervisedControl,
+  type SupervisedResult,
+  type SupervisedSetup,
+  supervisedSetup,
+  initSupervised,
+  supervisedStep,
+  runSupervised,
+} from './train/supervised.js'
 export { type NonFinitePolicy, type GuardControl, firstNonFiniteLeaf } from './train/guard.js'
 export {
   type CheckpointStore,

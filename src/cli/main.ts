@@ -82,10 +82,17 @@ const SPECS = {
     flags: { backend: { ...BACKEND_FLAG, help: "backend (default: the spec's, else cpu)" }, 'max-input-mb': MAX_INPUT_FLAG },
   },
   check: {
-    usage: 'polyak check FILE.json [--json]',
-    summary: 'run a train config or an apply spec on shapes only (no data, no tensors): the errors a real run would raise, in microseconds',
+    usage: 'polyak check FILE.json [--input H,W,C] [--batch N] [--classes K] [--json]',
+    summary:
+      'run a train config, an apply spec or a model spec ({"kind": "resnet", "depth": 50, ...}) on shapes only (no data, no tensors): the errors a real run would raise, in microseconds; a model spec prints its layer table',
     positionals: { min: 1, max: 1, name: 'FILE.json' },
-    flags: { json: { type: 'boolean', default: false, help: 'machine-readable output' }, 'max-input-mb': MAX_INPUT_FLAG },
+    flags: {
+      json: { type: 'boolean', default: false, help: 'machine-readable output' },
+      'max-input-mb': MAX_INPUT_FLAG,
+      input: { type: 'string', value: 'H,W,C', default: '32,32,3', help: 'a model spec: the per-image input shape' },
+      batch: { type: 'string', value: 'N', default: '8', help: 'a model spec: the batch size' },
+      classes: { type: 'string', value: 'K', help: 'a model spec: add a linear classifier of K classes' },
+    },
   },
   laws: {
     usage: 'polyak laws [--backend B] [--runs N] [--seed S] [--subject MODULE.js] [--power [--trials N]] [--json]',
@@ -281,6 +288,9 @@ const checkCommand = async (v: Values, positionals: string[]): Promise<number> =
     )
     return 0
   }
+  if (value !== null && typeof value === 'object' && !Array.isArray(value) && (value.kind === 'resnet' || value.kind === 'convNet')) {
+    return checkModelSpec(v, value)
+  }
   const { decodeTrainFile } = await import('../train/trainConfig.js')
   const decoded = decodeTrainFile(value)
   if (E.isLeft(decoded)) throw decoded.left
@@ -294,6 +304,37 @@ const checkCommand = async (v: Values, positionals: string[]): Promise<number> =
     )
     process.stdout.write(`${report.kind} config: shapes fit in every forward pass (${report.microseconds} µs on shapes)\n${lines.join('\n')}\n`)
   }
+  return 0
+}
+
+/** `polyak check MODEL.json`: the model on shapes, for `--batch` images of `--input`; prints every layer with its output shape and parameters. */
+const checkModelSpec = async (v: Values, value: unknown): Promise<number> => {
+  const input = str(v, 'input')
+    .split(',')
+    .map((d, i) => intFlag(`input (dimension ${i + 1})`, d, 1, 1_000_000))
+  if (input.length !== 3) throw new UsageError(`--input must be H,W,C (three integers), got ${JSON.stringify(str(v, 'input'))}`, '--input')
+  const batch = intFlag('batch', str(v, 'batch'), 1, 1_000_000)
+  const classes = opt(v, 'classes') === undefined ? undefined : intFlag('classes', str(v, 'classes'), 1, 1_000_000)
+  const { decodeModelSpec, buildModel } = await import('../nn/spec.js')
+  const spec = decodeModelSpec(value)
+  if (E.isLeft(spec)) throw spec.left
+  const t0 = performance.now()
+  const model = buildModel(spec.right, { inputShape: input as [number, number, number], norm: 'batchNorm', ...(classes === undefined ? {} : { classes }) })
+  const report = model.checkShapes(batch)
+  const layers = model.layers()
+  const us = Math.round((performance.now() - t0) * 1000)
+  const params = layers.reduce((n, r) => n + r.params, 0)
+  if (v.json === true) {
+    process.stdout.write(JSON.stringify({ model: spec.right, input, batch, output: report.logits ?? report.features, params, layers, microseconds: us }) + '\n')
+    return 0
+  }
+  const { formatTable } = await import('./table.js')
+  const shape = (s: readonly number[]) => `[${[batch, ...s].join(', ')}]`
+  const rows = layers.map((r) => [r.path, r.kind, shape(r.outShape), r.params === 0 ? '' : r.params.toLocaleString('en-US')])
+  process.stdout.write(
+    `${formatTable(['layer', 'kind', 'output', 'params'], rows)}\n` +
+      `${spec.right.kind} on [${[batch, ...input].join(', ')}]: output [${(report.logits ?? report.features).join(', ')}], ${params.toLocaleString('en-US')} parameters, ${layers.length} layers (${us} µs on shapes)\n`,
+  )
   return 0
 }
 

@@ -1,5 +1,5 @@
 /**
- * Host-side batching and augmentation of grey images, deterministic from a seed: random shifts
+ * Host-side batching and augmentation of images (any number of channels), deterministic from a seed: random shifts
  * (zero-padded translation), Gaussian noise and cutout, in a weak and a strong variant (FixMatch's
  * weak/strong pair; the two views of BYOL/SimCLR).
  *
@@ -25,14 +25,15 @@ export const strong = (side: number): Augmentation => ({ shift: 2, noise: 0.1, c
 /** No augmentation. */
 export const NONE: Augmentation = { shift: 0, noise: 0, cutout: 0 }
 
-/** Pixel normalisation used by the models: `(x − 0.13)/0.31` (MNIST's mean and std). */
-export const MEAN = 0.13
-export const STD = 0.31
-
-/** Copies images `indices` of `set` into a batch `[B, H, W, 1]` (row-major), augmented and normalised. */
+/**
+ * Copies images `indices` of `set` into a batch `[B, H, W, C]` (row-major), augmented (one shift
+ * and one cutout per image, shared by its channels; noise per value) and standardised per channel
+ * with `set.normalization`: `x̂ = (x − mean_c)/std_c`.
+ */
 export const makeBatch = (set: ImageSet, indices: readonly number[], aug: Augmentation, r: Rng): Float32Array => {
-  const { height: h, width: w } = set
-  const out = new Float32Array(indices.length * h * w)
+  const { height: h, width: w, channels: c } = set
+  const { mean, std } = set.normalization
+  const out = new Float32Array(indices.length * h * w * c)
   indices.forEach((idx, b) => {
     const dy = aug.shift > 0 ? int(r, 2 * aug.shift + 1) - aug.shift : 0
     const dx = aug.shift > 0 ? int(r, 2 * aug.shift + 1) - aug.shift : 0
@@ -42,10 +43,14 @@ export const makeBatch = (set: ImageSet, indices: readonly number[], aug: Augmen
       for (let j = 0; j < w; j++) {
         const si = i - dy
         const sj = j - dx
-        let v = si >= 0 && si < h && sj >= 0 && sj < w ? set.images[(idx * h + si) * w + sj]! : 0
-        if (Math.abs(i - cy) * 2 < aug.cutout && Math.abs(j - cx) * 2 < aug.cutout) v = 0
-        if (aug.noise > 0) v += aug.noise * normal(r)
-        out[(b * h + i) * w + j] = (v - MEAN) / STD
+        const inside = si >= 0 && si < h && sj >= 0 && sj < w
+        const cut = Math.abs(i - cy) * 2 < aug.cutout && Math.abs(j - cx) * 2 < aug.cutout
+        for (let ch = 0; ch < c; ch++) {
+          let v = inside ? set.images[((idx * h + si) * w + sj) * c + ch]! : 0
+          if (cut) v = 0
+          if (aug.noise > 0) v += aug.noise * normal(r)
+          out[((b * h + i) * w + j) * c + ch] = (v - mean[ch]!) / std[ch]!
+        }
       }
     }
   })
@@ -74,9 +79,9 @@ export const batchStream = (pool: readonly number[], batchSize: number, seed: nu
  * A class-balanced labelled subset: `fraction` of the images (at least one per class), chosen with
  * `seed`; the rest are unlabelled. Returns indices into the set.
  */
-export const labelledSplit = (labels: Uint8Array, fraction: number, seed: number): { labelled: number[]; unlabelled: number[] } => {
+export const labelledSplit = (labels: Uint8Array, fraction: number, seed: number, classes = 10): { labelled: number[]; unlabelled: number[] } => {
   const r = derive(seed, 'labelledSplit')
-  const byClass: number[][] = Array.from({ length: 10 }, () => [])
+  const byClass: number[][] = Array.from({ length: classes }, () => [])
   labels.forEach((l, i) => byClass[l]!.push(i))
   const labelled: number[] = []
   for (const members of byClass) {

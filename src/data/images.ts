@@ -10,14 +10,29 @@
  */
 import { PolyakError } from '../core/errors.js'
 
-/** A data set of square grey images in `[0, 1]` (row-major `N×H×W`) with integer labels. */
+/**
+ * A data set of images with integer labels: `images` row-major `N×H×W×C` (channels last, as the
+ * models take them), `labels[i] ∈ [0, classes)`.
+ */
 export interface ImageSet {
   readonly images: Float32Array
   readonly labels: Uint8Array
   readonly n: number
   readonly height: number
   readonly width: number
+  /** Channels per pixel (1 for grey images, 3 for RGB). */
+  readonly channels: number
+  /** Number of classes: labels are `0 … classes − 1`. */
+  readonly classes: number
+  /**
+   * The per-channel standardisation batches apply, `x̂ = (x − mean_c)/std_c` (MNIST's
+   * `0.13`/`0.31` for the IDX sets; the set's own statistics for `fromArrays`).
+   */
+  readonly normalization: { readonly mean: readonly number[]; readonly std: readonly number[] }
 }
+
+/** MNIST's pixel mean and standard deviation, the standardisation of the IDX sets. */
+export const MNIST_NORMALIZATION = { mean: [0.13], std: [0.31] } as const
 
 /** A problem with a data file. */
 export class DataFileError extends PolyakError {
@@ -103,5 +118,87 @@ export const fromIdx = (
       }
     }
   }
-  return { images: out, labels: labels.slice(0, n), n, height: h, width: w }
+  return { images: out, labels: labels.slice(0, n), n, height: h, width: w, channels: 1, classes: 10, normalization: MNIST_NORMALIZATION }
+}
+
+/** What `fromArrays` takes: images as a flat `N×H×W×C` array (or one array per image) and labels. */
+export interface ArraySource {
+  /** Every image's values, row-major `N×H×W×C`, or an array of `N` images of `H×W×C` values each. */
+  readonly images: ArrayLike<number> | ReadonlyArray<ArrayLike<number>>
+  readonly labels: ArrayLike<number>
+  /** Per-image shape `[H, W, C]` (`[H, W]` for grey images). */
+  readonly shape: readonly [number, number, number] | readonly [number, number]
+  /** Number of classes (default: the largest label + 1). */
+  readonly classes?: number
+  /** Per-channel standardisation (default: each channel's mean and standard deviation over the set). */
+  readonly normalization?: { readonly mean: readonly number[]; readonly std: readonly number[] }
+}
+
+/**
+ * An `ImageSet` from plain arrays, with the checks of the IDX reader: the shape's dimensions are
+ * positive integers, the value count is `N·H·W·C`, every value is finite, every label is an integer
+ * in `[0, classes)`, at most 256 classes, and the standardisation has one positive `std` per channel.
+ * Errors name the field (`fromArrays: labels[17]: …`).
+ *
+ * @example
+ * const set = fromArrays({ images: rgb, labels, shape: [32, 32, 3] })      // rgb: Float32Array of N·32·32·3
+ */
+export const fromArrays = (source: ArraySource): ImageSet => {
+  const fail = (field: string, detail: string): never => {
+    throw new DataFileError(`fromArrays: ${field}`, detail)
+  }
+  const shape = source.shape as readonly number[]
+  if (!Array.isArray(shape) || (shape.length !== 2 && shape.length !== 3) || shape.some((d) => !Number.isInteger(d) || d < 1)) {
+    fail('shape', `must be [H, W] or [H, W, C] of positive integers, got ${JSON.stringify(shape)}`)
+  }
+  const [h, w, c = 1] = shape as [number, number, number?]
+  const per = h * w * c
+  const nested = Array.isArray(source.images) && source.images.length > 0 && typeof (source.images as unknown[])[0] !== 'number'
+  const n = source.labels?.length ?? fail('labels', 'must be an array of integer labels')
+  const images = new Float32Array(n * per)
+  if (nested) {
+    const list = source.images as ReadonlyArray<ArrayLike<number>>
+    if (list.length !== n) fail('images', `has ${list.length} images for ${n} labels`)
+    list.forEach((img, i) => {
+      if (img?.length !== per) fail(`images[${i}]`, `has ${img?.length} values, the shape ${JSON.stringify(shape)} needs ${per}`)
+      for (let k = 0; k < per; k++) images[i * per + k] = img[k]!
+    })
+  } else {
+    const flat = source.images as ArrayLike<number>
+    if (flat?.length !== n * per) fail('images', `has ${flat?.length} values; ${n} labels of shape ${JSON.stringify(shape)} need ${n * per}`)
+    for (let k = 0; k < n * per; k++) images[k] = flat[k]!
+  }
+  const bad = images.findIndex((v) => !Number.isFinite(v))
+  if (bad >= 0) fail(`images[${Math.floor(bad / per)}]`, `value ${images[bad]} at offset ${bad % per} is not finite`)
+  if (n === 0) fail('labels', 'is empty: a set needs at least one image')
+  let top = 0
+  const labels = new Uint8Array(n)
+  for (let i = 0; i < n; i++) {
+    const l = source.labels[i]!
+    if (!Number.isInteger(l) || l < 0 || l > 255) fail(`labels[${i}]`, `must be an integer in [0, 255], got ${l}`)
+    labels[i] = l
+    top = Math.max(top, l)
+  }
+  const classes = source.classes ?? top + 1
+  if (!Number.isInteger(classes) || classes < 1 || classes > 256) fail('classes', `must be an integer in [1, 256], got ${classes}`)
+  if (top >= classes) fail(`labels[${labels.indexOf(top)}]`, `label ${top} is not below classes = ${classes}`)
+  const normalization = source.normalization ?? channelStatistics(images, c)
+  for (const key of ['mean', 'std'] as const) {
+    const v = normalization[key]
+    if (!Array.isArray(v) || v.length !== c || v.some((x) => !Number.isFinite(x) || (key === 'std' && x <= 0))) {
+      fail(`normalization.${key}`, `needs ${c} finite value${c === 1 ? '' : 's'}${key === 'std' ? ' > 0' : ''} (one per channel), got ${JSON.stringify(v)}`)
+    }
+  }
+  return { images, labels, n, height: h, width: w, channels: c, classes, normalization }
+}
+
+/** Each channel's mean and standard deviation over a set (`std` at least 1e-6, so a constant channel stays finite). */
+const channelStatistics = (images: Float32Array, c: number): { mean: number[]; std: number[] } => {
+  const sum = new Float64Array(c)
+  const sq = new Float64Array(c)
+  for (let k = 0; k < images.length; k++) sum[k % c] = sum[k % c]! + images[k]!
+  const count = images.length / c
+  const mean = Array.from(sum, (s) => s / count)
+  for (let k = 0; k < images.length; k++) sq[k % c] = sq[k % c]! + (images[k]! - mean[k % c]!) ** 2
+  return { mean, std: Array.from(sq, (s) => Math.max(1e-6, Math.sqrt(s / count))) }
 }

@@ -91,5 +91,5 @@ const keepTree = <T>(t: T): T => {
   return t
 }
 
-/** A tensor batch `[B, H, W, 1]` from host data. */
-export const toImages = (data: Float32Array, b: number, set: ImageSet): tf.Tensor4D => tf.tensor4d(data, [b, set.height, set.width, 1])
+/** A tensor batch `[B, H, W, C]` from host data (`makeBatch`'s layout). */
+export const toImages = (data: Float32Array, b: number, set: ImageSet): tf.Tensor4D => tf.tensor4d(data, [b, set.height, set.width, set.channels])

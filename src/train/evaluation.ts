@@ -72,6 +72,7 @@ export const knnAccuracy = async (
   testY: ArrayLike<number>,
   dim: number,
   k = 10,
+  classes = 10,
 ): Promise<number> => {
   const indices = tf.tidy(() => {
     const a = l2Normalize(tf.tensor2d(trainF, [trainF.length / dim, dim]))
@@ -82,7 +83,7 @@ export const knnAccuracy = async (
   indices.dispose()
   let correct = 0
   nn.forEach((row, i) => {
-    const votes = new Array<number>(10).fill(0)
+    const votes = new Array<number>(classes).fill(0)
     row.forEach((j) => (votes[trainY[j]!]! += 1))
     correct += votes.indexOf(Math.max(...votes)) === testY[i] ? 1 : 0
   })

@@ -13,7 +13,7 @@ import { crossEntropy } from './losses.js'
 /**
  * Linear probe: a softmax classifier `softmax(x̂·W + b)` on frozen features `x̂` (standardised with
  * the training features' mean and variance), trained with polyak's `adam` (lr 0.05) on the full
- * training set for `steps` steps; returns its test accuracy.
+ * training set for `steps` steps; returns its test accuracy. Labels are `0 … classes − 1`.
  */
 export const linearProbe = async (
   trainF: Float32Array,
@@ -22,6 +22,7 @@ export const linearProbe = async (
   testY: ArrayLike<number>,
   dim: number,
   steps = 300,
+  classes = 10,
 ): Promise<number> => {
   const predT = tf.tidy(() => {
     const xtr = tf.tensor2d(trainF, [trainF.length / dim, dim])
@@ -30,7 +31,7 @@ export const linearProbe = async (
     const x = norm(xtr)
     const y = tf.tensor1d(Array.from(trainY), 'int32')
     const opt = adam({ lr: 0.05 })
-    let params: TreeRecord<tf.Tensor> = { w: tf.zeros([dim, 10]), b: tf.zeros([10]) }
+    let params: TreeRecord<tf.Tensor> = { w: tf.zeros([dim, classes]), b: tf.zeros([classes]) }
     let state = opt.init(params)
     for (let t = 0; t < steps; t++) {
       const next = tfOps.tidy(() => {

@@ -1,16 +1,20 @@
 /**
- * Plain supervised training of the small conv net, used by the batch-size sweep that compares
- * BatchNorm with batch-independent normalisation (WeightAlign + GroupNorm): at a fixed budget of
- * training images, accuracy as a function of the batch size.
+ * Plain supervised training of any backbone (`config.model`: the small conv net by default, a
+ * ResNet, or a `Module` of the user's) with a classifier head, used by the batch-size sweep that
+ * compares BatchNorm with batch-independent normalisation (WeightAlign + GroupNorm): at a fixed
+ * budget of training images, accuracy as a function of the batch size. `supervisedStep` is one
+ * step for a loop of the user's; `runSupervised` the loop with the evaluation.
  *
  * @module train/supervised
  */
 import { WEAK, batchStream, makeBatch } from '../data/augment.js'
 import type { ImageSet } from '../data/images.js'
 import { tfOps } from '../core/tfOps.js'
-import { type NormSpec, convNet } from '../nn/model.js'
+import type { Model, NormSpec } from '../nn/model.js'
 import { derive } from '../nn/random.js'
-import { adam } from '../optim/optimizers.js'
+import { type ModelSpec, buildModel } from '../nn/spec.js'
+import { type Optimizer, adam } from '../optim/optimizers.js'
+import { modelSpecOf } from './semiSupervised.js'
 import { type Metrics, type ModelPass, type TrainState, disposeAll, readMetrics, toImages, valueAndGrads } from './common.js'
 import { accuracy } from './evaluation.js'
 import { crossEntropy } from './losses.js'
@@ -27,7 +31,10 @@ export interface SupervisedConfig {
   /** Training images seen in total; steps = ceil(samples / batchSize). */
   readonly samples: number
   readonly lr: number
+  /** Channels of the default convNet's stages (when `model` is absent). */
   readonly widths: readonly number[]
+  /** The backbone (default: `{ kind: 'convNet', widths }`); a `norm` or `weightNorm` in it wins over the fields above. */
+  readonly model?: ModelSpec
   readonly seed: number
   readonly evalLimit: number
 }
@@ -50,17 +57,56 @@ export interface SupervisedResult {
   readonly seconds: number
 }
 
-/** Trains with Adam at a fixed sample budget and reports test accuracy (eval mode). */
 /** The model of a supervised run, and the forward passes each step makes. */
-export const supervisedModels = (config: SupervisedConfig, inputShape: readonly [number, number, number]) => {
+export const supervisedModels = (config: SupervisedConfig, inputShape: readonly [number, number, number], classes = 10) => {
   const steps = Math.ceil(config.samples / config.batchSize)
-  const model = convNet({ inputShape, widths: config.widths, norm: config.norm, weightNorm: config.weightNorm, classes: 10, totalSteps: steps })
+  const model = buildModel(modelSpecOf(config), { inputShape, classes, norm: config.norm, weightNorm: config.weightNorm, totalSteps: steps })
   const passes: ModelPass[] = [
     { role: 'training batch', model, batch: config.batchSize, mode: 'train' },
     { role: 'evaluation', model, batch: Math.min(500, config.evalLimit), mode: 'eval' },
   ]
   return { model, passes }
 }
+
+/** Everything a supervised step needs besides the state and the batch. */
+export interface SupervisedSetup {
+  readonly config: SupervisedConfig
+  readonly model: Model
+  readonly optimizer: Optimizer
+}
+
+/** The setup of a run: the model for `inputShape` and `classes`, and Adam at `config.lr`. */
+export const supervisedSetup = (config: SupervisedConfig, inputShape: readonly [number, number, number], classes = 10): SupervisedSetup => ({
+  config,
+  model: supervisedModels(config, inputShape, classes).model,
+  optimizer: adam({ lr: config.lr }),
+})
+
+/** The state at step 0: the model from `config.seed` and fresh optimizer state. */
+export const initSupervised = (setup: SupervisedSetup): TrainState => {
+  const init = setup.model.init(setup.config.seed)
+  return { student: init, opt: setup.optimizer.init(init.params), step: 0 }
+}
+
+/**
+ * One supervised step: cross-entropy of the classifier on `x` (`[N, H, W, C]`) against `labels`,
+ * train mode, and the optimizer step. Returns the next state (new tensors) and the loss; `state`
+ * and the batch are borrowed. Runs in its own scope.
+ */
+export const supervisedStep = (
+  setup: SupervisedSetup,
+  state: TrainState,
+  batch: { readonly x: tf.Tensor4D; readonly labels: tf.Tensor1D },
+  step: number,
+): { readonly next: TrainState; readonly loss: tf.Scalar } =>
+  tfOps.tidy(() => {
+    const g = valueAndGrads(state.student.params, (params) => {
+      const o = setup.model.forward(params, state.student.stats, batch.x, 'train', { heads: ['classifier'], step })
+      return { loss: crossEntropy(o.logits!, batch.labels), stats: o.stats }
+    })
+    const [params, optState] = setup.optimizer.update(g.grads, state.student.params, state.opt, step)
+    return { next: { student: { params, stats: g.stats }, opt: optState, step: step + 1 }, loss: g.loss }
+  })
 
 export const runSupervised = async (
   config: SupervisedConfig,
@@ -71,7 +117,7 @@ export const runSupervised = async (
 ): Promise<SupervisedResult> => {
   const t0 = Date.now()
   const steps = Math.ceil(config.samples / config.batchSize)
-  const { model } = supervisedModels(config, [train.height, train.width, 1])
+  const setup = supervisedSetup(config, [train.height, train.width, train.channels], train.classes)
   const next = batchStream(
     Array.from({ length: train.n }, (_, i) => i),
     config.batchSize,
@@ -79,9 +125,7 @@ export const runSupervised = async (
     'supervised',
   )
   const augR = derive(config.seed, 'augment')
-  const opt = adam({ lr: config.lr })
-  const init = model.init(config.seed)
-  let state: TrainState = { student: init, opt: opt.init(init.params), step: 0 }
+  let state: TrainState = initSupervised(setup)
   const guard = nonFiniteGuard(control.onNonFinite, control.onWarning)
   try {
     let lastLoss = NaN
@@ -93,14 +137,7 @@ export const runSupervised = async (
       const idx = next()
       const x = makeBatch(train, idx, WEAK, augR)
       const y = Array.from(idx, (i) => train.labels[i]!)
-      const out = tfOps.tidy(() => {
-        const g = valueAndGrads(state.student.params, (params) => {
-          const o = model.forward(params, state.student.stats, toImages(x, idx.length, train), 'train', { heads: ['classifier'], step })
-          return { loss: crossEntropy(o.logits!, tf.tensor1d(y, 'int32')), stats: o.stats }
-        })
-        const [params, optState] = opt.update(g.grads, state.student.params, state.opt, step)
-        return { next: { student: { params, stats: g.stats }, opt: optState, step: step + 1 } as TrainState, loss: g.loss }
-      })
+      const out = tfOps.tidy(() => supervisedStep(setup, state, { x: toImages(x, idx.length, train), labels: tf.tensor1d(y, 'int32') }, step))
       disposeAll(state)
       state = out.next
       lastLoss = (await readMetrics({ loss: out.loss })).loss!
@@ -109,7 +146,7 @@ export const runSupervised = async (
       onProgress?.(step + 1, steps, report ? { loss: lastLoss } : undefined)
     }
     await guard.state(done, state)
-    const acc = await accuracy(model, state.student.params, state.student.stats, test, config.evalLimit)
+    const acc = await accuracy(setup.model, state.student.params, state.student.stats, test, config.evalLimit)
     return { config, steps: done, accuracy: acc, finalLoss: lastLoss, seconds: (Date.now() - t0) / 1000 }
   } finally {
     disposeAll(state)

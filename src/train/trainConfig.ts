@@ -5,7 +5,10 @@
  *     { "kind": "semiSupervised" | "selfSupervised" | "supervised",
  *       "backend": "wasm",                                  (optional)
  *       "data": { "dataset": "mnist" | "fashion", "trainImages": 20000, "testImages": 2000 }, (optional)
+ *       "model": { "kind": "resnet", "depth": 20, "width": 16, "norm": "batchNorm" },       (optional, `nn/spec`)
  *       "config": { ...the pipeline's settings, each optional (defaults below) } }
+ *
+ * Without `model`, the pipeline trains the convNet of `config.widths`.
  *
  * @module train/trainConfig
  */
@@ -22,6 +25,7 @@ import {
   PositiveInt,
   decodeConfig,
 } from '../codecs/config.js'
+import { type JsonModelSpec, decodeModelSpec } from '../nn/spec.js'
 import { checkSpec, normSpecCodec } from '../norm/registry.js'
 import { SELF_DEFAULTS, type SelfSupervisedConfig } from './selfSupervised.js'
 import { SEMI_DEFAULTS, type SemiSupervisedConfig } from './semiSupervised.js'
@@ -30,6 +34,8 @@ import type { SupervisedConfig } from './supervised.js'
 const Fraction = t.brand(t.number, (n): n is t.Branded<number, { readonly Fraction: unique symbol }> => n > 0 && n <= 1, 'Fraction')
 const NonNegative = t.brand(t.number, (n): n is t.Branded<number, { readonly NonNegative: unique symbol }> => Number.isFinite(n) && n >= 0, 'NonNegative')
 const Widths = t.array(PositiveInt, 'Widths')
+/** The decoded model spec the train file's top-level `model` put into the config (decoded there, with its own messages). */
+const ModelField = t.union([t.UnknownRecord as unknown as t.Type<JsonModelSpec, JsonModelSpec, unknown>, t.undefined])
 
 const semiFields = {
   method: t.keyof({ fixmatch: null, meanTeacher: null }),
@@ -44,6 +50,7 @@ const semiFields = {
   weightDecay: NonNegative,
   emaDecay: Decay,
   widths: Widths,
+  model: ModelField,
   seed: NonNegativeInt,
   evalEvery: NonNegativeInt,
   evalLimit: PositiveInt,
@@ -65,6 +72,7 @@ const selfFields = {
   lr: PositiveFinite,
   emaBase: Decay,
   widths: Widths,
+  model: ModelField,
   projector: t.type({ hidden: PositiveInt, out: PositiveInt }),
   seed: NonNegativeInt,
   probeTrain: PositiveInt,
@@ -79,6 +87,7 @@ const supervisedFields = {
   samples: PositiveInt,
   lr: PositiveFinite,
   widths: Widths,
+  model: ModelField,
   seed: NonNegativeInt,
   evalLimit: PositiveInt,
 }
@@ -135,13 +144,21 @@ export const decodeTrainFile = (json: unknown): E.Either<ConfigError, TrainFile>
       kind: t.keyof({ semiSupervised: null, selfSupervised: null, supervised: null }),
       backend: t.union([t.string, t.undefined]),
       data: t.union([t.UnknownRecord, t.undefined]),
+      model: t.unknown,
       config: t.union([t.UnknownRecord, t.undefined]),
     },
-    { kind: undefined as unknown as 'supervised', backend: undefined, data: undefined, config: undefined },
+    { kind: undefined as unknown as 'supervised', backend: undefined, data: undefined, model: undefined, config: undefined },
     json,
   )
   if (E.isLeft(top)) return top
-  const { kind, backend, data, config } = top.right
+  const { kind, backend, data, config: rawConfig, model: rawModel } = top.right
+  let config = rawConfig
+  if (rawModel !== undefined) {
+    const widths = (rawConfig as { widths?: unknown } | undefined)?.widths
+    const m = decodeModelSpec(rawModel, Array.isArray(widths) ? (widths as number[]) : undefined)
+    if (E.isLeft(m)) return E.left(prefix(m.left, 'model'))
+    config = { ...(rawConfig ?? {}), model: m.right satisfies JsonModelSpec }
+  }
   const d = decodeConfig(
     'train file',
     { dataset: t.keyof({ mnist: null, fashion: null }), trainImages: PositiveInt, testImages: PositiveInt },
