@@ -12,6 +12,7 @@ export default defineConfig({
       { find: /^polyak\/backends$/, replacement: here('./backends/index.ts') },
       { find: /^polyak\/backends\/(.*)$/, replacement: here('./backends/$1.ts') },
       { find: /^polyak\/node$/, replacement: here('./src/node/index.ts') },
+      { find: /^polyak\/layers$/, replacement: here('./src/layers/index.ts') },
       { find: /^polyak$/, replacement: here('./src/index.ts') },
     ],
   },

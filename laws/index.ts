@@ -122,6 +122,7 @@ export {
 export { type TransitionSubject, transitionPurity, transitionShapes, transitionNoLeak, transitionLaws, backendConformance, axpbyDonation } from './generic.js'
 
 export { type ShapeInterpreterSubject, shapesAgree } from './shapes.js'
+export { type LayersTeacherSubject, layersTeacherPolicy, layersTeacherLaws } from './layers.js'
 
 // polyak's own subjects and the catalogue
 export {
