@@ -23,7 +23,8 @@ import { AXPBY_MANY } from '../src/kernels/axpbyMany.js'
 import { useFusedKernels } from '../src/kernels/registry.js'
 import { type WebGpuInternals, storageOf, webgpuInternals } from '../src/kernels/webgpuDispatch.js'
 import { registerGradients } from '../src/nn/gradients.js'
-import { convNet } from '../src/nn/model.js'
+import { type Model, convNet } from '../src/nn/model.js'
+import { resnet } from '../src/nn/resnet.js'
 import { unsafeBatchNorm } from '../src/norm/batchNorm.js'
 import { unsafeGroupNorm } from '../src/norm/groupNorm.js'
 import { unsafeMomentumBatchNorm } from '../src/norm/momentumBatchNorm.js'
@@ -469,6 +470,45 @@ const weightAlignJob = (name: string, fused: boolean): Job => ({
   },
 })
 
+/**
+ * One SGD-with-momentum training step of a classifier on a fixed batch of 64: forward in train
+ * mode, cross-entropy, gradients, the update (PyTorch: the same network, `torch.optim.SGD`).
+ */
+const trainStepJob = (name: string, torch: string, build: () => Model): Job => ({
+  name,
+  torch,
+  skip: (b) => (b === 'cpu' ? 'cpu backend: several seconds per step (tfjs-cpu conv), measured once in the pipelines issue' : undefined),
+  setup: () => {
+    registerGradients()
+    const model = build()
+    const opt = sgd({ lr: 0.01, momentum: 0.9 })
+    let state = model.init(0)
+    let optState = opt.init(state.params)
+    const x = tf.tensor4d(fill(64 * model.inputShape.reduce((a, b) => a * b, 1), 3), [64, ...model.inputShape])
+    const y = tf.tensor1d(
+      Array.from({ length: 64 }, (_, i) => i % 10),
+      'int32',
+    )
+    return {
+      run: async () => {
+        const out = tf.tidy(() => {
+          const g = valueAndGrads(state.params, (p) => {
+            const o = model.forward(p, state.stats, x, 'train', { heads: ['classifier'] })
+            return { loss: crossEntropy(o.logits!, y), stats: o.stats }
+          })
+          const [params, os] = opt.update(g.grads, state.params, optState, 0)
+          return { params, os, stats: g.stats, loss: g.loss } as unknown as tf.TensorContainer
+        }) as unknown as { params: typeof state.params; os: typeof optState; stats: typeof state.stats; loss: tf.Scalar }
+        await out.loss.data()
+        disposeAll([state, optState, out.loss])
+        state = { params: out.params, stats: out.stats }
+        optState = out.os
+      },
+      dispose: () => disposeAll([state, optState, x, y]),
+    }
+  },
+})
+
 const JOBS: readonly Job[] = [
   teacherJob('EMA update, ResNet-18 (11.7 M params, 62 tensors), axpby kernels where registered (cpu, wasm, webgpu)', resnet18Shapes(), false, 'fused'),
   teacherJob('EMA update, ResNet-18, one axpby dispatch per tensor (multi-tensor kernel off; webgpu)', resnet18Shapes(), false, 'perTensor'),
@@ -482,40 +522,14 @@ const JOBS: readonly Job[] = [
   normalizerJob('Momentum BN, two views [2×32,32,32,64]', (ops) => unsafeMomentumBatchNorm(ops, { totalSteps: 100 }), { step: 10, views: 2 }),
   weightAlignJob('WeightAlign over ResNet-18 convs', true),
   weightAlignJob('WeightAlign over ResNet-18 convs, composed (fused kernels off)', false),
-  {
-    name: 'small CNN train step, batch 64 (conv32-BN-conv64-BN-pool-dense, 28×28)',
-    torch: 'cnn_step',
-    skip: (b) => (b === 'cpu' ? 'cpu backend: several seconds per step (tfjs-cpu conv), measured once in the pipelines issue' : undefined),
-    setup: (ops) => {
-      registerGradients()
-      const model = convNet({ inputShape: [28, 28, 1], widths: [32, 64], norm: 'batchNorm', weightNorm: 'none', classes: 10 })
-      const opt = sgd({ lr: 0.01, momentum: 0.9 })
-      let state = model.init(0)
-      let optState = opt.init(state.params)
-      const x = tf.tensor4d(fill(64 * 28 * 28, 3), [64, 28, 28, 1])
-      const y = tf.tensor1d(
-        Array.from({ length: 64 }, (_, i) => i % 10),
-        'int32',
-      )
-      return {
-        run: async () => {
-          const out = tf.tidy(() => {
-            const g = valueAndGrads(state.params, (p) => {
-              const o = model.forward(p, state.stats, x, 'train', { heads: ['classifier'] })
-              return { loss: crossEntropy(o.logits!, y), stats: o.stats }
-            })
-            const [params, os] = opt.update(g.grads, state.params, optState, 0)
-            return { params, os, stats: g.stats, loss: g.loss } as unknown as tf.TensorContainer
-          }) as unknown as { params: typeof state.params; os: typeof optState; stats: typeof state.stats; loss: tf.Scalar }
-          await out.loss.data()
-          disposeAll([state, optState, out.loss])
-          state = { params: out.params, stats: out.stats }
-          optState = out.os
-        },
-        dispose: () => disposeAll([state, optState, x, y]),
-      }
-    },
-  },
+  trainStepJob(
+    'small CNN train step, batch 64 (conv32-BN-conv64-BN-pool-dense, 28×28)',
+    'cnn_step',
+    () => convNet({ inputShape: [28, 28, 1], widths: [32, 64], norm: 'batchNorm', weightNorm: 'none', classes: 10 }),
+  ),
+  trainStepJob('CIFAR ResNet-20 train step, batch 64 (width 16, BN, 32×32×3)', 'resnet20_step', () =>
+    resnet({ inputShape: [32, 32, 3], depth: 20, width: 16, norm: 'batchNorm', classes: 10 }),
+  ),
 ]
 
 /**

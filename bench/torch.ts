@@ -117,6 +117,36 @@ def step():
     opt.step()
 jobs["cnn_step"] = step
 
+class Block(nn.Module):
+    def __init__(self, cin, c, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, c, 3, stride, 1, bias=False); self.bn1 = nn.BatchNorm2d(c)
+        self.conv2 = nn.Conv2d(c, c, 3, 1, 1, bias=False); self.bn2 = nn.BatchNorm2d(c)
+        self.short = None if stride == 1 and cin == c else nn.Sequential(nn.Conv2d(cin, c, 1, stride, bias=False), nn.BatchNorm2d(c))
+    def forward(self, x):
+        y = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        return F.relu(y + (x if self.short is None else self.short(x)))
+class ResNet20(nn.Module):
+    def __init__(self, w=16, n=3):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, w, 3, 1, 1, bias=False), nn.BatchNorm2d(w), nn.ReLU())
+        layers, cin = [], w
+        for k, c in enumerate([w, 2 * w, 4 * w]):
+            for i in range(n):
+                layers.append(Block(cin, c, 2 if i == 0 and k > 0 else 1)); cin = c
+        self.layers = nn.Sequential(*layers)
+        self.fc = nn.Linear(cin, 10)
+    def forward(self, x):
+        return self.fc(self.layers(self.stem(x)).mean(dim=(2, 3)))
+rnet = ResNet20().to(dev)
+ropt = torch.optim.SGD(rnet.parameters(), lr=0.01, momentum=0.9)
+rx = torch.randn(64, 3, 32, 32, device=dev)
+def resnet_step():
+    ropt.zero_grad()
+    F.cross_entropy(rnet(rx), yb).backward()
+    ropt.step()
+jobs["resnet20_step"] = resnet_step
+
 src = torch.zeros(64 * 1024 * 1024, device=dev)
 dst = torch.empty_like(src)
 jobs["copy"] = lambda: dst.copy_(src)

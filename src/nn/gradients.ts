@@ -258,14 +258,22 @@ const GRADIENTS: Record<string, { inputsToSave?: string[]; outputsToSave?: boole
     inputsToSave: ['x'],
     gradFunc: (dy, [x], attrs) => {
       const reps = attrs.reps as number[]
-      // view dy as [r0, d0, r1, d1, ...] and sum over the repetition axes
-      const split = x!.shape.flatMap((d, i) => [reps[i]!, d])
+      // dx = dy summed over the repetitions, one tiled axis at a time: view dy as
+      // [before, r, d, after] (rank 4 on every backend; webgpu's kernels stop at rank 6) and sum axis 1
       return {
-        x: () =>
-          tf.sum(
-            tf.reshape(dy, split),
-            split.map((_, i) => i).filter((i) => i % 2 === 0),
-          ),
+        x: () => {
+          let g = dy
+          x!.shape.forEach((d, i) => {
+            const r = reps[i]!
+            if (r === 1) return
+            const before = g.shape.slice(0, i).reduce((a, b) => a * b, 1)
+            const after = g.shape.slice(i + 1).reduce((a, b) => a * b, 1)
+            const shape = [...g.shape]
+            shape[i] = d
+            g = tf.reshape(tf.sum(tf.reshape(g, [before, r, d, after]), 1), shape)
+          })
+          return tf.reshape(g, x!.shape)
+        },
       }
     },
   },

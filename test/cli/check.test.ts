@@ -109,6 +109,32 @@ describe('polyak check', () => {
     expect(applied.stderr).toBe(checked.stderr.replace('polyak check', 'polyak apply'))
   })
 
+  it("prints the layer table of a model spec, ResNet-50 at 224×224 with torchvision's parameter count", async () => {
+    const spec = file('r50.json', { kind: 'resnet', depth: 50, style: 'imagenet' })
+    const { code, stdout } = await polyak(['check', spec, '--input', '224,224,3', '--batch', '8', '--classes', '1000'])
+    expect(code).toBe(0)
+    expect(stdout).toMatch(/^stem\/conv\s+conv 7×7\/2 64\s+\[8, 112, 112, 64\]\s+9,408$/m)
+    expect(stdout).toMatch(/^layer4\/2\/conv3\s+conv 1×1 2048\s+\[8, 7, 7, 2048\]/m)
+    expect(stdout).toMatch(/resnet on \[8, 224, 224, 3\]: output \[8, 1000\], 25,557,032 parameters, 158 layers/)
+    const json = await polyak(['check', '--json', file('r20.json', { kind: 'resnet', depth: 20, norm: 'groupNorm' }), '--batch', '2'])
+    expect(json.code).toBe(0)
+    const report = JSON.parse(json.stdout) as { output: number[]; layers: Array<{ path: string; kind: string }> }
+    expect(report.output).toEqual([2, 64])
+    expect(report.layers.find((l) => l.path === 'layer3/2/norm2')?.kind).toBe('norm groupNorm')
+  })
+
+  it('names the field of a bad model spec and the layer of one that does not fit, and exits 2', async () => {
+    const depth = await polyak(['check', file('d.json', { kind: 'resnet', depth: 19 })])
+    expect(depth.code).toBe(2)
+    expect(depth.stderr).toMatch(/depth.*6n \+ 2/)
+    const groups = await polyak(['check', file('g.json', { kind: 'resnet', depth: 8, width: 6, norm: { name: 'groupNorm', config: { groups: 4 } } })])
+    expect(groups.code).toBe(2)
+    expect(groups.stderr).toMatch(/stem\/norm: .*4 groups do not divide 6 channels/)
+    const input = await polyak(['check', file('i.json', { kind: 'resnet', depth: 8 }), '--input', '32,32'])
+    expect(input.code).toBe(2)
+    expect(input.stderr).toMatch(/--input must be H,W,C/)
+  })
+
   it('polyak train refuses a config that does not fit before loading data', async () => {
     const { code, stderr } = await polyak([
       'train',

@@ -136,28 +136,27 @@ describe('train files with a model field', () => {
   })
 })
 
-describe('every registered activation normalizer, with WeightAlign or weight standardisation in front of one, trains a ResNet (wasm)', () => {
-  beforeAll(async () => {
-    const { unsafeUseBackend } = await import('polyak/backends')
-    await unsafeUseBackend('wasm')
-  })
-  for (const n of ['batchNorm', 'groupNorm', 'layerNorm', 'instanceNorm', 'eman', 'momentumBatchNorm']) {
-    for (const w of ['none', 'weightAlign', 'weightStandardization']) {
-      it(`supervised: ${n} + ${w}`, async () => {
-        const r = await runSupervised(supervised({ ...RESNET, norm: n, weightNorm: w } as ModelSpec), train, test)
-        expect(r.steps).toBe(3)
-        expect(Number.isFinite(r.finalLoss)).toBe(true)
+describeEachBackend(
+  'every registered activation normalizer, alone and with WeightAlign or weight standardisation in front, trains a ResNet in every pipeline',
+  (b) => {
+    const run = itOn(b)
+    for (const n of ['batchNorm', 'groupNorm', 'layerNorm', 'instanceNorm', 'eman', 'momentumBatchNorm']) {
+      run(`${n}: FixMatch (an EMAN teacher where the student is BN), BYOL-EMAN, and supervised with none, weightAlign, weightStandardization`, async () => {
+        const s = await runSemiSupervised(semi({ ...RESNET, norm: n } as ModelSpec), train, test)
+        expect(s.final.step).toBe(3)
+        expect(Number.isFinite(s.final.teacher!)).toBe(true)
+        const byol = await runSelfSupervised(self({ ...RESNET, norm: n } as ModelSpec, 'byol-eman'), train, test)
+        expect(Number.isFinite(byol.finalLoss)).toBe(true)
+        for (const w of ['none', 'weightAlign', 'weightStandardization']) {
+          const r = await runSupervised(supervised({ ...RESNET, norm: n, weightNorm: w } as ModelSpec), train, test)
+          expect(r.steps, w).toBe(3)
+          expect(Number.isFinite(r.finalLoss), w).toBe(true)
+        }
       })
     }
-    it(`semi-supervised (FixMatch, EMAN teacher where the student is BN) and self-supervised (BYOL-EMAN): ${n}`, async () => {
-      const s = await runSemiSupervised(semi({ ...RESNET, norm: n } as ModelSpec), train, test)
-      expect(s.final.step).toBe(3)
-      expect(Number.isFinite(s.final.teacher!)).toBe(true)
-      const b = await runSelfSupervised(self({ ...RESNET, norm: n } as ModelSpec, 'byol-eman'), train, test)
-      expect(Number.isFinite(b.finalLoss)).toBe(true)
-    })
-  }
-})
+  },
+  ['cpu', 'wasm', 'webgpu'],
+)
 
 /** A backbone of the user's, written here against the module vocabulary (no polyak architecture). */
 const userBackbone: Module = sequential({
