@@ -65,7 +65,7 @@ describe('gradients (cpu)', () => {
     'Tile of a rank-4 tensor over three axes (reduced one axis at a time), MaxPool, AvgPool with same padding',
     (x) => {
       const w4 = tf.reshape(tf.range(1, 1 + 2 * 6 * 6 * 2), [2, 6, 6, 2])
-      const x4 = tf.reshape(x, [1, 3, 3, 2])
+      const x4 = tf.reshape(x, [1, 3, 3, 2]) as tf.Tensor4D
       const tiled = tf.tile(x4, [2, 2, 2, 1])
       return tf.add(tf.sum(tf.mul(tiled, w4)), tf.add(tf.sum(tf.maxPool(x4, 2, 1, 'valid')), tf.sum(tf.mul(tf.avgPool(x4, 2, 2, 'same'), 3)))) as tf.Scalar
     },
