@@ -123,6 +123,17 @@ export { type TransitionSubject, transitionPurity, transitionShapes, transitionN
 
 export { type ShapeInterpreterSubject, shapesAgree } from './shapes.js'
 export { type LayersTeacherSubject, layersTeacherPolicy, layersTeacherLaws } from './layers.js'
+export { type ScheduleSubject, scheduleRange, scheduleEndpoints, scheduleMonotone, scheduleClosedForm, scheduleLaws } from './schedules.js'
+export {
+  type ModelSubject,
+  modelShapes,
+  modelReference,
+  modelBatchIndependence,
+  modelParamsReachOutput,
+  modelTeacherPolicy,
+  modelNoLeak,
+  modelLaws,
+} from './models.js'
 
 // polyak's own subjects and the catalogue
 export {
@@ -148,6 +159,8 @@ export {
   polyakMomentumBnPlain,
   polyakMomentumBnReference,
   polyakGroupNorms,
+  polyakSchedules,
+  polyakModels,
 } from './subjects.js'
 
 // the power of the laws

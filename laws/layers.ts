@@ -27,10 +27,14 @@ export interface LayersTeacherSubject {
   readonly update: (decay: number, policy: 'eman' | 'weightsOnly') => void
 }
 
-const allWeights = (layer: LayerLike): Array<{ readonly name: string; readonly variable: LayerVariableLike }> =>
-  Array.isArray(layer.layers)
-    ? layer.layers.flatMap((l) => allWeights(l).map((w) => ({ ...w, name: `${layer.name}/${w.name}` })))
-    : layer.weights.map((v) => ({ name: `${layer.name}/${v.originalName.split('/').pop()}`, variable: v }))
+/** Every weight of a model by path `layer/weight` (nested models add their name), the model's own name left out. */
+const allWeights = (model: LayerLike): Array<{ readonly name: string; readonly variable: LayerVariableLike }> => {
+  const walk = (layer: LayerLike, prefix: string): Array<{ readonly name: string; readonly variable: LayerVariableLike }> =>
+    Array.isArray(layer.layers)
+      ? layer.layers.flatMap((l) => walk(l, `${prefix}${layer.name}/`))
+      : layer.weights.map((v) => ({ name: `${prefix}${layer.name}/${v.originalName.split('/').pop()}`, variable: v }))
+  return (model.layers ?? []).flatMap((l) => walk(l, ''))
+}
 
 const isStatistic = (name: string): boolean => /moving_(mean|variance)$/.test(name)
 

@@ -44,6 +44,12 @@ import {
   weightAlignLaws,
 } from './normalizers.js'
 import { type TeacherUpdateSubject, teacherLaws } from './teacher.js'
+import { type ScheduleSubject, scheduleLaws } from './schedules.js'
+import { type ModelSubject, modelBatchIndependence, modelLaws } from './models.js'
+import { type LayersTeacherSubject, layersTeacherLaws } from './layers.js'
+import { constant, cosineToOne, momentumBnAlpha, warmup } from '../src/ema/schedules.js'
+import { convNet } from '../src/nn/model.js'
+import { resnet } from '../src/nn/resnet.js'
 
 /** polyak's EMA step (`emaLeaf`). */
 export const polyakEmaStep: EmaStep = (ops, avg, x, decay) => emaLeaf(ops, avg, x, decay)
@@ -197,6 +203,57 @@ export const registryEntries = (): CatalogueEntry[] =>
     ]
   })
 
+/** polyak's schedules, each with the claims its doc states (0-based steps, clamped after the horizon). */
+export const polyakSchedules: ReadonlyArray<{ readonly name: string; readonly subject: ScheduleSubject }> = [
+  {
+    name: 'cosineToOne(0.99, 100) (BYOL τ)',
+    subject: {
+      at: cosineToOne(0.99, 100),
+      firstStep: 0,
+      start: 0.99,
+      horizon: 100,
+      end: 1,
+      clamps: true,
+      monotone: 'increasing',
+      closedForm: (k) => 1 - (0.01 * (Math.cos((Math.PI * Math.min(k, 100)) / 100) + 1)) / 2,
+    },
+  },
+  {
+    name: 'momentumBnAlpha(50) (Momentum² BN blend)',
+    subject: {
+      at: momentumBnAlpha(50),
+      firstStep: 0,
+      start: 1,
+      horizon: 50,
+      end: 0,
+      clamps: true,
+      monotone: 'decreasing',
+      closedForm: (k) => (Math.cos((Math.PI * Math.min(k, 50)) / 50) + 1) / 2,
+    },
+  },
+  {
+    name: 'warmup() (timm EMA warm-up)',
+    subject: { at: warmup(), firstStep: 0, start: 0, monotone: 'increasing', closedForm: (k) => Math.min(0.9999, Math.max(0, 1 - (1 + k) ** (-2 / 3))) },
+  },
+  { name: 'constant(0.999)', subject: { at: constant(0.999), firstStep: 0, start: 0.999, monotone: 'constant', closedForm: () => 0.999 } },
+]
+
+/** polyak's models under the whole-model laws: small enough for the catalogue, every kind of layer (residual projections, pooling, heads). */
+export const polyakModels: ReadonlyArray<{ readonly name: string; readonly subject: ModelSubject; readonly trainIndependent: boolean }> = [
+  {
+    name: 'CIFAR ResNet-8 (width 4, BatchNorm, classifier + projector)',
+    subject: { model: resnet({ inputShape: [8, 8, 3], depth: 8, width: 4, norm: 'batchNorm', classes: 3, projector: { hidden: 6, out: 3 } }) },
+    trainIndependent: false,
+  },
+  {
+    name: 'convNet (GroupNorm + WeightAlign, classifier)',
+    subject: {
+      model: convNet({ inputShape: [6, 6, 2], widths: [4, 4], norm: { name: 'groupNorm', config: { groups: 2 } }, weightNorm: 'weightAlign', classes: 3 }),
+    },
+    trainIndependent: true,
+  },
+]
+
 /** One entry of the catalogue: a law on a subject, and whether it must pass or fail. */
 export interface CatalogueEntry {
   readonly suite: string
@@ -226,6 +283,11 @@ export const catalogue: readonly CatalogueEntry[] = [
   entry('weightAlign', 'weightAlign (G = √2)', polyakWeightAlign, weightAlignLaws),
   ...transitionSubjects.map((s) => entry('transition', s.name, s.subject, transitionLaws)),
   entry('shapes', 'shapeOps (shape-only interpreter)', shapeOps, [shapesAgree]),
+  ...polyakSchedules.map((s) => entry('schedule', s.name, s.subject, scheduleLaws)),
+  ...polyakModels.flatMap((m) => [
+    entry('model', m.name, m.subject, modelLaws),
+    entry('model', m.name, m.subject, [modelBatchIndependence('train')], m.trainIndependent ? 'pass' : 'fail'),
+  ]),
   entry('backend', 'the active backend', null, []),
 ]
 
@@ -352,6 +414,9 @@ export const SUBJECT_EXPORTS: Readonly<Record<string, { readonly suite: string; 
   momentumBatchNorm: { suite: 'momentumBn', shape: '{ make(ops, totalSteps), normalizeVariance?, storedVariance? } (MomentumBnSubject)' },
   weightAlign: { suite: 'weightAlign', shape: '{ make(ops, layout), gain, epsilon } (WeightAlignSubject)' },
   transition: { suite: 'transition', shape: '{ make(ops) } returning { init, step, inputShape } (TransitionSubject)' },
+  schedule: { suite: 'schedule', shape: '{ at(k), firstStep, start, horizon?, end?, clamps?, monotone, closedForm? } (ScheduleSubject)' },
+  model: { suite: 'model', shape: '{ model } with a Model from network/resnet/convNet (ModelSubject)' },
+  layersTeacher: { suite: 'layers', shape: '{ student, teacher, update(decay, policy) } over tfjs-layers models (LayersTeacherSubject)' },
 }
 
 const isFn = (x: unknown): boolean => typeof x === 'function'
@@ -387,6 +452,9 @@ export const subjectEntries = (mod: Record<string, unknown>, name = 'your module
     momentumBatchNorm: (x) => hasFns(x, 'make'),
     weightAlign: (x) => hasFns(x, 'make') && hasNums(x, 'gain', 'epsilon'),
     transition: (x) => hasFns(x, 'make'),
+    schedule: (x) => hasFns(x, 'at') && hasNums(x, 'start', 'firstStep'),
+    model: (x) => x !== null && typeof x === 'object' && hasFns((x as { model?: unknown }).model, 'init', 'forward', 'on', 'layers'),
+    layersTeacher: (x) => hasFns(x, 'update') && x !== null && typeof x === 'object' && 'student' in x && 'teacher' in x,
   }
   const laws: Record<string, ReadonlyArray<SomeLaw<never>>> = {
     emaStep: emaStepLaws,
@@ -398,6 +466,9 @@ export const subjectEntries = (mod: Record<string, unknown>, name = 'your module
     momentumBatchNorm: momentumBnLaws,
     weightAlign: weightAlignLaws,
     transition: transitionLaws,
+    schedule: scheduleLaws,
+    model: modelLaws,
+    layersTeacher: layersTeacherLaws,
   } as never
   const out: CatalogueEntry[] = []
   for (const key of Object.keys(SUBJECT_EXPORTS)) {

@@ -357,6 +357,10 @@ const lawsCommand = async (v: Values): Promise<number> => {
     )
     return 1
   }
+  // the backend first: a subject module may build models or tensors when it loads
+  const { unsafeUseBackend, forceGpuKernels } = await import('../../backends/index.js')
+  const { ops } = await unsafeUseBackend(backend)
+  if (backend === 'webgpu') await forceGpuKernels() // check the GPU kernels, not tfjs's CPU forwarding
   let entries: ReturnType<typeof laws.subjectEntries> | undefined
   if (subjectFile !== undefined) {
     const { pathToFileURL } = await import('node:url')
@@ -373,9 +377,6 @@ const lawsCommand = async (v: Values): Promise<number> => {
       throw new UsageError(`--subject: ${(e as Error).message}`, '--subject')
     }
   }
-  const { unsafeUseBackend, forceGpuKernels } = await import('../../backends/index.js')
-  const { ops } = await unsafeUseBackend(backend)
-  if (backend === 'webgpu') await forceGpuKernels() // check the GPU kernels, not tfjs's CPU forwarding
 
   if (v.power === true) {
     const t0 = Date.now()

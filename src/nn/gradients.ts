@@ -280,13 +280,23 @@ const GRADIENTS: Record<string, { inputsToSave?: string[]; outputsToSave?: boole
 }
 
 let registered = false
+let conv2d: tf.GradConfig | undefined
 
-/** Registers polyak's gradient functions for every kernel above that has none yet (idempotent). */
+/**
+ * Registers polyak's gradient functions for every kernel above that has none yet (idempotent), and
+ * polyak's `Conv2D` gradient in any case: it runs the backend's `Conv2DBackpropFilter` where there
+ * is one and the composed path where there is not (wasm), so a tfjs gradient registered first (by
+ * tfjs-layers or the union package, which need that kernel) does not leave wasm unable to train.
+ */
 export const registerGradients = (): void => {
-  if (registered) return
-  registered = true
-  for (const [kernelName, g] of Object.entries(GRADIENTS)) {
-    if (tf.getGradient(kernelName) !== undefined) continue
-    tf.registerGradient({ kernelName, ...g } as unknown as tf.GradConfig)
+  if (!registered) {
+    registered = true
+    for (const [kernelName, g] of Object.entries(GRADIENTS)) {
+      const config = { kernelName, ...g } as unknown as tf.GradConfig
+      if (kernelName === 'Conv2D') conv2d = config
+      else if (tf.getGradient(kernelName) !== undefined) continue
+      tf.registerGradient(config)
+    }
   }
+  if (tf.getGradient('Conv2D') !== conv2d) tf.registerGradient(conv2d!)
 }

@@ -25,6 +25,15 @@ describe('polyak laws --subject', () => {
     expect(r.stdout).toMatch(/groupNorm\.groupMoments\s+groupNorm/)
   })
 
+  it('checks a model of your own, a tfjs-layers teacher and a schedule (examples/modelSubjects.mjs)', async () => {
+    const r = await polyak(['laws', '--subject', 'examples/modelSubjects.mjs', '--runs', '10', '--backend', 'wasm'])
+    expect(r.code, r.stderr).toBe(0)
+    for (const law of ['model.shapes', 'model.reference', 'model.batchIndependence.eval', 'model.paramsReachOutput', 'model.teacherPolicy', 'model.noLeak'])
+      expect(r.stdout).toMatch(new RegExp(`${law.replace(/\./g, '\\.')}\\s+model \\(examples/modelSubjects\\.mjs\\)\\s+pass`))
+    expect(r.stdout).toMatch(/layers\.teacherPolicy\s+layersTeacher \(examples\/modelSubjects\.mjs\)\s+pass/)
+    expect(r.stdout).toMatch(/schedule\.endpoints\s+schedule \(examples\/modelSubjects\.mjs\)\s+pass/)
+  })
+
   it('exits 1 on a broken subject, with the seed to replay', async () => {
     const file = module(
       'skipsNorm.mjs',

@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import * as tfl from '@tensorflow/tfjs-layers'
-import { emanPolicy, tfOps, tree, unsafeTeacherUpdate, weightsOnly } from 'polyak'
+import { emanPolicy, initSupervised, registerGradients, supervisedSetup, supervisedStep, tfOps, tree, unsafeTeacherUpdate, weightsOnly } from 'polyak'
 import { unsafeUseBackend } from 'polyak/backends'
 import { assertLaws, layersTeacherLaws, runLaws, type LayersTeacherSubject } from 'polyak/laws'
 import { type LayersModelLike, cloneLayersModel, layersLeaves, layersTeacher, layersTeacherOf, layersTrees, writeLayersTrees } from 'polyak/layers'
@@ -179,5 +179,24 @@ describe('the layers-teacher law', () => {
     const results = await runLaws('forgetful', await subject(true), layersTeacherLaws, tfOps as never, { numRuns: 30 })
     expect(results[0]).toMatchObject({ law: 'layers.teacherPolicy', passed: false })
     expect(results[0]!.error).toMatch(/moving_(mean|variance)/)
+  })
+})
+
+describe('with tfjs-layers loaded (it registers tfjs gradients that need kernels wasm lacks)', () => {
+  it("polyak's conv nets still train on wasm (polyak's Conv2D gradient replaces tfjs's, which needs Conv2DBackpropFilter)", async () => {
+    await unsafeUseBackend('wasm')
+    // tfjs-layers registered tfjs's Conv2D gradient when it loaded
+    expect(tf.getGradient('Conv2D')).toBeDefined()
+    registerGradients()
+    const xs = tf.randomNormal([8, 6, 6, 2], 0, 1, 'float32', 3)
+    const setup = supervisedSetup(
+      { norm: 'batchNorm', weightNorm: 'none', batchSize: 8, samples: 8, lr: 1e-3, widths: [3], seed: 0, evalLimit: 8 },
+      [6, 6, 2],
+      3,
+    )
+    const state = initSupervised(setup)
+    const { next, loss } = supervisedStep(setup, state, { x: xs as tf.Tensor4D, labels: tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1], 'int32') }, 0)
+    expect(Number.isFinite((await loss.data())[0]!)).toBe(true)
+    tf.dispose([state as never, next as never, loss, xs])
   })
 })
