@@ -522,10 +522,8 @@ const JOBS: readonly Job[] = [
   normalizerJob('Momentum BN, two views [2×32,32,32,64]', (ops) => unsafeMomentumBatchNorm(ops, { totalSteps: 100 }), { step: 10, views: 2 }),
   weightAlignJob('WeightAlign over ResNet-18 convs', true),
   weightAlignJob('WeightAlign over ResNet-18 convs, composed (fused kernels off)', false),
-  trainStepJob(
-    'small CNN train step, batch 64 (conv32-BN-conv64-BN-pool-dense, 28×28)',
-    'cnn_step',
-    () => convNet({ inputShape: [28, 28, 1], widths: [32, 64], norm: 'batchNorm', weightNorm: 'none', classes: 10 }),
+  trainStepJob('small CNN train step, batch 64 (conv32-BN-conv64-BN-pool-dense, 28×28)', 'cnn_step', () =>
+    convNet({ inputShape: [28, 28, 1], widths: [32, 64], norm: 'batchNorm', weightNorm: 'none', classes: 10 }),
   ),
   trainStepJob('CIFAR ResNet-20 train step, batch 64 (width 16, BN, 32×32×3)', 'resnet20_step', () =>
     resnet({ inputShape: [32, 32, 3], depth: 20, width: 16, norm: 'batchNorm', classes: 10 }),
