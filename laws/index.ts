@@ -161,6 +161,7 @@ export {
   polyakGroupNorms,
   polyakSchedules,
   polyakModels,
+  appliesTo,
 } from './subjects.js'
 
 // the power of the laws

@@ -259,8 +259,13 @@ export interface CatalogueEntry {
   readonly suite: string
   readonly subject: string
   readonly expect: 'pass' | 'fail'
+  /** The subject computes on TensorFlow.js (a `Model`, a tfjs-layers teacher): it runs on tfjs backends only, not on `referenceOps`. */
+  readonly tfjsOnly?: boolean
   readonly run: (ops: Ops<Leaf>, options: RunOptions) => Promise<LawResult[]>
 }
+
+/** Whether a catalogue entry applies to the interpreter `ops` (a tfjs-only subject does not apply to `referenceOps`). */
+export const appliesTo = (e: CatalogueEntry, ops: Ops<Leaf>): boolean => e.tfjsOnly !== true || ops.name.startsWith('tfjs:')
 
 const entry = <S>(suite: string, subject: string, value: S, laws: ReadonlyArray<SomeLaw<S>>, expect: 'pass' | 'fail' = 'pass'): CatalogueEntry => ({
   suite,
@@ -285,8 +290,8 @@ export const catalogue: readonly CatalogueEntry[] = [
   entry('shapes', 'shapeOps (shape-only interpreter)', shapeOps, [shapesAgree]),
   ...polyakSchedules.map((s) => entry('schedule', s.name, s.subject, scheduleLaws)),
   ...polyakModels.flatMap((m) => [
-    entry('model', m.name, m.subject, modelLaws),
-    entry('model', m.name, m.subject, [modelBatchIndependence('train')], m.trainIndependent ? 'pass' : 'fail'),
+    { ...entry('model', m.name, m.subject, modelLaws), tfjsOnly: true },
+    { ...entry('model', m.name, m.subject, [modelBatchIndependence('train')], m.trainIndependent ? 'pass' : 'fail'), tfjsOnly: true },
   ]),
   entry('backend', 'the active backend', null, []),
 ]
@@ -374,7 +379,7 @@ export const runEntries = async (
   control: CatalogueControl = {},
 ): Promise<CatalogueResult[]> => {
   const out: CatalogueResult[] = []
-  for (const e of entries) {
+  for (const e of entries.filter((x) => appliesTo(x, ops))) {
     await control.yieldToHost?.()
     if (control.signal?.aborted === true) break
     const results =
@@ -475,7 +480,8 @@ export const subjectEntries = (mod: Record<string, unknown>, name = 'your module
     const value = source[key]
     if (value === undefined) continue
     if (!checks[key]!(value)) throw new SubjectModuleError(`${name}: the export '${key}' is not ${SUBJECT_EXPORTS[key]!.shape}\naccepted exports:\n${accepted}`)
-    out.push(entry(SUBJECT_EXPORTS[key]!.suite, `${key} (${name})`, value as never, laws[key]!))
+    const made = entry(SUBJECT_EXPORTS[key]!.suite, `${key} (${name})`, value as never, laws[key]!)
+    out.push(key === 'model' || key === 'layersTeacher' ? { ...made, tfjsOnly: true } : made)
   }
   if (out.length === 0) {
     const found = Object.keys(source).filter((k) => k !== 'default')

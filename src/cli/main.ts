@@ -199,12 +199,9 @@ const limitsOf = (mb: string): JsonLimits => ({ ...DEFAULT_JSON_LIMITS, maxBytes
 const readInput = async (file: string | undefined, maxBytes: number, what: string): Promise<string> => {
   const tooLarge = (): UsageError => new UsageError(`${what} is larger than the limit of ${maxBytes} bytes; raise it with --max-input-mb`, what)
   if (file !== undefined && file !== '-') {
-    let size: number
-    try {
-      size = (await stat(file)).size
-    } catch (e) {
-      throw new UsageError(`cannot read ${what} '${file}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, what)
-    }
+    const { checkInputFile } = await import('./paths.js')
+    checkInputFile(file, what)
+    const size = (await stat(file)).size
     if (size > maxBytes) throw tooLarge()
     return readFile(file, 'utf8')
   }
@@ -363,6 +360,8 @@ const lawsCommand = async (v: Values): Promise<number> => {
   if (backend === 'webgpu') await forceGpuKernels() // check the GPU kernels, not tfjs's CPU forwarding
   let entries: ReturnType<typeof laws.subjectEntries> | undefined
   if (subjectFile !== undefined) {
+    const { checkInputFile } = await import('./paths.js')
+    checkInputFile(subjectFile, '--subject')
     const { pathToFileURL } = await import('node:url')
     const { resolve } = await import('node:path')
     let mod: Record<string, unknown>

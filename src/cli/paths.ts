@@ -1,10 +1,11 @@
 /**
- * Output paths checked before any work: a run that can only fail at its first save should fail at
- * once, with a message that names the path and the problem.
+ * Paths checked before any work: an input that is not a readable regular file, or an output that
+ * can only fail at its first save, fails at once (exit 2) with a message that names the argument,
+ * the path and the problem.
  *
  * @module cli/paths
  */
-import { mkdirSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { type Stats, accessSync, constants, mkdirSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
 import { UsageError } from './args.js'
 
@@ -22,6 +23,36 @@ const canonical = (p: string): string => {
     return realpathSync(p)
   } catch {
     return resolve(p)
+  }
+}
+
+/** What a non-regular file is, for messages. */
+const kindOf = (st: Stats): string =>
+  st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : 'not a file'
+
+/**
+ * Checks an input path before it is read: it exists, is a regular file (not a directory, a FIFO, a
+ * socket or a device: stdin is `-`) and can be opened for reading. `what` names the argument
+ * (`the config`, `--subject`).
+ */
+export const checkInputFile = (file: string, what: string): void => {
+  const name = what.startsWith('--') ? `${what}: '${file}'` : `${what} '${file}'`
+  let st: Stats
+  try {
+    st = statSync(file)
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') throw new UsageError(`cannot read ${name}: ENOENT, it does not exist`, what)
+    if (code === 'ENOTDIR') throw new UsageError(`cannot read ${name}: ENOTDIR, a part of the path is not a directory`, what)
+    throw new UsageError(`cannot read ${name} (${code ?? (e as Error).message})`, what)
+  }
+  if (st.isDirectory()) throw new UsageError(`${name} is a directory; give a file`, what)
+  if (!st.isFile())
+    throw new UsageError(`${name} is not a regular file (${kindOf(st)}); give a file${what.startsWith('--') ? '' : ", or '-' to read stdin"}`, what)
+  try {
+    accessSync(file, constants.R_OK)
+  } catch (e) {
+    throw new UsageError(`cannot read ${name} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, what)
   }
 }
 
@@ -49,6 +80,8 @@ const assertWritableDir = (dir: string, flag: string): void => {
  */
 export const checkCheckpointPath = (file: string, inputs: readonly string[]): void => {
   if (exists(file) && statSync(file).isDirectory()) throw new UsageError(`--checkpoint: '${file}' is a directory; name a file`, '--checkpoint')
+  if (exists(file) && !statSync(file).isFile())
+    throw new UsageError(`--checkpoint: '${file}' is not a regular file (${kindOf(statSync(file))})`, '--checkpoint')
   for (const input of inputs) {
     if (canonical(file) === canonical(input))
       throw new UsageError(`--checkpoint: '${file}' is the input file '${input}'; it would be overwritten`, '--checkpoint')

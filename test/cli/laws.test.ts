@@ -25,7 +25,21 @@ describe('polyak laws (command line)', () => {
     const bnTrain = report.results.find((r) => r.subject === 'batchNorm (registered)' && r.law === 'batch.independence')!
     expect(bnTrain).toMatchObject({ law: 'batch.independence', expect: 'fail', outcome: 'fail', ok: true })
     expect(new Set(report.results.map((r) => r.law.split('.')[0]))).toEqual(
-      new Set(['ema', 'teacher', 'batchNorm', 'groupNorm', 'batch', 'momentumBn', 'weightAlign', 'transition', 'backend', 'normalizer', 'shapes']),
+      new Set([
+        'ema',
+        'teacher',
+        'batchNorm',
+        'groupNorm',
+        'batch',
+        'momentumBn',
+        'weightAlign',
+        'transition',
+        'backend',
+        'normalizer',
+        'shapes',
+        'schedule',
+        'model',
+      ]),
     )
   })
 

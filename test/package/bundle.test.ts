@@ -15,11 +15,12 @@ const KiB = 1024
 /**
  * Budgets in KiB of minified output, about 25 % above the sizes measured on 2026-12-07 with the
  * module layer, the ResNets, model specs and exported pipeline steps (own / app: polyak 140 / 286,
- * polyak/laws 92 / 296, polyak/backends 66 / 978, polyak/layers 62 / 193).
+ * polyak/laws 165 / 464 with the whole-model laws, which run models on TensorFlow.js,
+ * polyak/backends 66 / 978, polyak/layers 62 / 193).
  */
 const ENTRIES = [
   { entry: 'polyak', own: 175, app: 360 },
-  { entry: 'polyak/laws', own: 115, app: 370 },
+  { entry: 'polyak/laws', own: 205, app: 580 },
   { entry: 'polyak/backends', own: 85, app: 1200 },
   { entry: 'polyak/layers', own: 80, app: 245 },
 ] as const
