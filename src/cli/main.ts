@@ -734,7 +734,12 @@ const experimentsCommand = async (v: Values): Promise<number> => {
   if (v.json === true)
     process.stdout.write(
       JSON.stringify(
-        { out, seconds: r.seconds, verdicts: r.results.map((x) => ({ claim: x.claim, reproduced: x.reproduced, verdict: x.verdict })), failures: r.failures },
+        {
+          out,
+          seconds: r.seconds,
+          verdicts: r.results.map((x) => ({ claim: x.claim, outcome: x.outcome, reproduced: x.reproduced, verdict: x.verdict })),
+          failures: r.failures,
+        },
         null,
         2,
       ) + '\n',

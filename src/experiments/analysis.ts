@@ -1,14 +1,18 @@
 /**
- * Reading the experiments: per claim, the mean ± std over seeds of each arm in each condition, and a
- * one-line verdict computed from the numbers: whether the claim reproduced in direction, the effect
- * size, and whether the effect exceeds the spread over seeds (|Δ| > s_A + s_B, the sum of the two
- * arms' sample standard deviations; with one seed there is no spread to compare with).
+ * Reading the experiments: per claim, the mean ± std over seeds of each arm in each condition, and
+ * a verdict computed from the numbers. Every comparison between two arms is paired by seed
+ * (`experiments/paired`: both arms share each seed's initialisation and batches): the mean
+ * difference with its 95 % Student-t interval, the sign count, and `reproduced` (the interval
+ * excludes 0 in the paper's direction), `contradicted` (the other way) or `inconclusive` (with the
+ * smallest effect the seeds could have detected). A claim is reproduced when all its comparisons
+ * are, contradicted when any is, inconclusive otherwise.
  *
  * @module experiments/analysis
  */
 import type { JobResult } from '../sweep/runJob.js'
 import { type ClaimName, type ClaimRun } from './claims.js'
 import { type MeanStd, meanStd } from './stats.js'
+import { type Direction, type PairedComparison, type Verdict, describeComparison, pairedComparison } from './paired.js'
 
 /** One cell of a claim's table: an arm in a condition over its seeds. */
 export interface Cell {
@@ -29,14 +33,32 @@ export interface CurvePoint {
 }
 
 /** A claim's measured result. */
+/** One paired comparison of a claim: which arms, in which condition, on which metric. */
+export interface ClaimComparison extends PairedComparison {
+  readonly a: string
+  readonly b: string
+  readonly condition: string | number
+  readonly metric: string
+  readonly direction: Direction
+}
+
 export interface ClaimResult {
   readonly claim: ClaimName
   readonly cells: readonly Cell[]
   readonly curves: readonly CurvePoint[]
+  /** The paired comparisons the verdict is computed from (empty for the WeightAlign spread claim). */
+  readonly comparisons: readonly ClaimComparison[]
+  /** `reproduced: …`, `contradicted: …`, `inconclusive: …` or `not enough finished runs …`. */
   readonly verdict: string
-  /** Whether the claim reproduced in direction (all its comparisons). */
+  /** The claim's overall verdict. */
+  readonly outcome: Verdict
+  /** Whether the claim reproduced (all its comparisons). */
   readonly reproduced: boolean
 }
+
+/** A claim's outcome from its comparisons: reproduced when all are, contradicted when any is, else inconclusive. */
+const outcomeOf = (cs: readonly PairedComparison[]): Verdict =>
+  cs.length > 0 && cs.every((c) => c.verdict === 'reproduced') ? 'reproduced' : cs.some((c) => c.verdict === 'contradicted') ? 'contradicted' : 'inconclusive'
 
 const pct = (x: unknown): number => (typeof x === 'number' ? 100 * x : NaN)
 
@@ -60,26 +82,16 @@ const metricsOf = (claim: ClaimName, r: JobResult): Record<string, number> => {
 
 const fmt = (m: MeanStd, digits = 1): string => (m.n > 1 ? `${m.mean.toFixed(digits)} ± ${m.std.toFixed(digits)}` : m.mean.toFixed(digits))
 
-/** `Δ = a − b` in words: signed, and whether it exceeds the seeds' spread. */
-const compare = (a: MeanStd, b: MeanStd, unit = ' points'): { delta: number; text: string; exceeds: boolean } => {
-  const delta = a.mean - b.mean
-  const spread = a.std + b.std
-  const exceeds = a.n > 1 && b.n > 1 && Math.abs(delta) > spread
-  const sign = delta >= 0 ? '+' : '−'
-  const tail =
-    a.n > 1 && b.n > 1 ? (exceeds ? `, beyond the seed spread ${spread.toFixed(1)}` : `, within the seed spread ${spread.toFixed(1)}`) : ', one seed: no spread'
-  return { delta, exceeds, text: `${sign}${Math.abs(delta).toFixed(1)}${unit}${tail}` }
-}
-
 /** Groups the finished runs of a claim into cells and computes its verdict. */
 export const analyseClaim = (claim: ClaimName, runs: readonly ClaimRun[], results: ReadonlyMap<ClaimRun, JobResult>): ClaimResult => {
-  const groups = new Map<string, { arm: string; condition: string | number; values: Array<Record<string, number>>; curves: JobResult[] }>()
+  const groups = new Map<string, { arm: string; condition: string | number; values: Array<Record<string, number>>; seeds: number[]; curves: JobResult[] }>()
   for (const run of runs) {
     const r = results.get(run)
     if (r === undefined) continue
     const key = `${run.arm}\u0000${run.condition}`
-    const g = groups.get(key) ?? { arm: run.arm, condition: run.condition, values: [], curves: [] }
+    const g = groups.get(key) ?? { arm: run.arm, condition: run.condition, values: [], seeds: [], curves: [] }
     g.values.push(metricsOf(claim, r))
+    g.seeds.push(run.seed)
     g.curves.push(r)
     groups.set(key, g)
   }
@@ -107,81 +119,100 @@ export const analyseClaim = (claim: ClaimName, runs: readonly ClaimRun[], result
   }
   const cell = (arm: string, condition: string | number): Cell | undefined => cells.find((c) => c.arm === arm && c.condition === condition)
   const m = (c: Cell | undefined, metric: string): MeanStd | undefined => c?.metrics[metric]
-  const missing = (): ClaimResult => ({ claim, cells, curves, verdict: 'not enough finished runs for a verdict', reproduced: false })
+  const missing = (): ClaimResult => ({
+    claim,
+    cells,
+    curves,
+    comparisons: [],
+    verdict: 'not enough finished runs for a verdict',
+    outcome: 'inconclusive',
+    reproduced: false,
+  })
+  /** An arm's metric by seed, in a condition. */
+  const bySeed = (arm: string, condition: string | number, metric: string): Map<number, number> | undefined => {
+    const g = groups.get(`${arm}\u0000${condition}`)
+    return g === undefined ? undefined : new Map(g.seeds.map((s, i) => [s, g.values[i]![metric]!]))
+  }
+  /** `a − b` paired by seed, claimed in `direction`. */
+  const compare = (a: string, b: string, condition: string | number, metric: string, direction: Direction = 'greater'): ClaimComparison | undefined => {
+    const x = bySeed(a, condition, metric)
+    const y = bySeed(b, condition, metric)
+    return x === undefined || y === undefined ? undefined : { a, b, condition, metric, direction, ...pairedComparison(x, y, direction) }
+  }
+  /** The result of a claim from its comparisons, each described after its label. */
+  const result = (comparisons: ReadonlyArray<readonly [string, ClaimComparison]>, tail = ''): ClaimResult => {
+    const cs = comparisons.map(([, c]) => c)
+    const outcome = outcomeOf(cs)
+    return {
+      claim,
+      cells,
+      curves,
+      comparisons: cs,
+      outcome,
+      reproduced: outcome === 'reproduced',
+      verdict: `${outcome}: ${comparisons.map(([label, c]) => `${label}: ${describeComparison(c)}`).join('; ')}${tail}`,
+    }
+  }
 
   switch (claim) {
     case 'emanSemi': {
-      const parts: string[] = []
-      const deltas: number[] = []
+      const cs: Array<readonly [string, ClaimComparison]> = []
       for (const f of [1, 10]) {
-        const e = m(cell('EMAN teacher', f), 'teacher accuracy (%)')
-        const b = m(cell('BN teacher', f), 'teacher accuracy (%)')
-        if (e === undefined || b === undefined) return missing()
-        const c = compare(e, b)
-        deltas.push(c.delta)
-        parts.push(`${f} % labels: EMAN teacher ${fmt(e)} vs BN teacher ${fmt(b)} (${c.text})`)
+        const c = compare('EMAN teacher', 'BN teacher', f, 'teacher accuracy (%)')
+        if (c === undefined) return missing()
+        cs.push([`${f} % labels, EMAN − BN teacher accuracy`, c])
       }
-      const reproduced = deltas.every((d) => d > 0)
-      return {
-        claim,
-        cells,
-        curves,
-        reproduced,
-        verdict: `${reproduced ? 'reproduced in direction' : 'not reproduced'}: ${parts.join('; ')}; the gap is ${deltas[0]! > deltas[1]! ? 'larger' : 'not larger'} with fewer labels`,
-      }
+      return result(cs, `; the mean gap is ${cs[0]![1].mean > cs[1]![1].mean ? 'larger' : 'not larger'} with fewer labels`)
     }
     case 'emanSelf': {
-      const parts: string[] = []
-      let all = true
+      const cs: Array<readonly [string, ClaimComparison]> = []
       for (const method of ['BYOL', 'MoCo v2']) {
-        const e = m(cell(`${method}, EMAN teacher`, method), 'linear probe (%)')
-        const b = m(cell(`${method}, BN teacher`, method), 'linear probe (%)')
-        if (e === undefined || b === undefined) return missing()
-        const c = compare(e, b)
-        all &&= c.delta > 0
-        parts.push(`${method}: EMAN ${fmt(e)} vs BN ${fmt(b)} linear probe (${c.text})`)
+        const c = compare(`${method}, EMAN teacher`, `${method}, BN teacher`, method, 'linear probe (%)')
+        if (c === undefined) return missing()
+        cs.push([`${method}, EMAN − BN linear probe`, c])
       }
-      return { claim, cells, curves, reproduced: all, verdict: `${all ? 'reproduced in direction' : 'not reproduced'}: ${parts.join('; ')}` }
+      return result(cs)
     }
     case 'momentum2': {
-      const parts: string[] = []
-      const deltas: number[] = []
+      const cs: Array<readonly [string, ClaimComparison]> = []
       for (const batch of [8, 16, 32]) {
-        const a = m(cell('Momentum BN teacher', batch), 'linear probe (%)')
-        const b = m(cell('BN teacher (batch statistics)', batch), 'linear probe (%)')
-        if (a === undefined || b === undefined) return missing()
-        const c = compare(a, b)
-        deltas.push(c.delta)
-        parts.push(`batch ${batch}: ${fmt(a)} vs ${fmt(b)} (${c.text})`)
+        const c = compare('Momentum BN teacher', 'BN teacher (batch statistics)', batch, 'linear probe (%)')
+        if (c === undefined) return missing()
+        cs.push([`batch ${batch}, Momentum BN − BN teacher linear probe`, c])
       }
-      const reproduced = deltas[0]! > 0
+      // the paper's claim is about small batches: the smallest batch decides, the others are reported
+      const first = cs[0]!
+      const r = result([first])
       return {
-        claim,
-        cells,
-        curves,
-        reproduced,
-        verdict: `${reproduced ? 'reproduced in direction at the smallest batch' : 'not reproduced'}: Momentum BN vs BN teacher, linear probe, ${parts.join('; ')}`,
+        ...r,
+        comparisons: cs.map(([, c]) => c),
+        verdict: `${r.verdict}; ${cs
+          .slice(1)
+          .map(([label, c]) => `${label}: ${describeComparison(c)}`)
+          .join('; ')}`,
       }
     }
     case 'projectorOnly': {
-      const p = cell('projector-only momentum', 'SimCLR')
-      const f = cell('full-encoder momentum', 'SimCLR')
-      const n = cell('no momentum', 'SimCLR')
-      const pa = m(p, 'linear probe (%)')
-      const fa = m(f, 'linear probe (%)')
-      const na = m(n, 'linear probe (%)')
-      const pt = m(p, 'step time (ms)')
-      const ft = m(f, 'step time (ms)')
-      if (pa === undefined || fa === undefined || na === undefined || pt === undefined || ft === undefined) return missing()
-      const c = compare(pa, fa)
-      const ratio = pt.mean / ft.mean
-      const reproduced = !c.exceeds && ratio < 1
+      const acc = compare('projector-only momentum', 'full-encoder momentum', 'SimCLR', 'linear probe (%)')
+      const time = compare('projector-only momentum', 'full-encoder momentum', 'SimCLR', 'step time (ms)', 'less')
+      const pt = m(cell('projector-only momentum', 'SimCLR'), 'step time (ms)')
+      const ft = m(cell('full-encoder momentum', 'SimCLR'), 'step time (ms)')
+      if (acc === undefined || time === undefined || pt === undefined || ft === undefined) return missing()
+      // the claim: cheaper steps (time, paired) at no loss of accuracy (the accuracy comparison must not be contradicted)
+      const outcome: Verdict =
+        time.verdict === 'reproduced' && acc.verdict !== 'contradicted'
+          ? 'reproduced'
+          : time.verdict === 'contradicted' || acc.verdict === 'contradicted'
+            ? 'contradicted'
+            : 'inconclusive'
       return {
         claim,
         cells,
         curves,
-        reproduced,
-        verdict: `${reproduced ? 'reproduced' : 'not reproduced'}: projector-only ${fmt(pa)} vs full-encoder ${fmt(fa)} linear probe (${c.text}), no momentum ${fmt(na)}; step time ratio projector-only / full ${ratio.toFixed(2)}× (${pt.mean.toFixed(1)} vs ${ft.mean.toFixed(1)} ms)`,
+        comparisons: [acc, time],
+        outcome,
+        reproduced: outcome === 'reproduced',
+        verdict: `${outcome}: step time, projector-only − full-encoder: ${describeComparison(time, ' ms')} (ratio ${(pt.mean / ft.mean).toFixed(2)}×); linear probe, projector-only − full-encoder: ${describeComparison(acc)}`,
       }
     }
     case 'weightAlign': {
@@ -203,9 +234,11 @@ export const analyseClaim = (claim: ClaimName, runs: readonly ClaimRun[], result
         claim,
         cells,
         curves,
+        comparisons: [],
+        outcome: reproduced ? 'reproduced' : 'inconclusive',
         reproduced,
         verdict:
-          `${reproduced ? 'reproduced in direction' : 'not reproduced'}: spread of mean accuracy across batch sizes ${arms.map((a) => `${a} ${spread[a]!.toFixed(1)}`).join(', ')} points` +
+          `${reproduced ? 'reproduced' : 'inconclusive'} (in direction; a spread over batch sizes, not a paired interval): spread of mean accuracy across batch sizes ${arms.map((a) => `${a} ${spread[a]!.toFixed(1)}`).join(', ')} points` +
           `${bn1 === undefined ? '' : `; BN at batch 1 ${fmt(bn1)} vs its best ${bnMax.toFixed(1)}`}; ${attribution}`,
       }
     }

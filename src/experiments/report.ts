@@ -177,12 +177,26 @@ export const resultsMarkdown = (results: readonly ClaimResult[], info: RunInfo):
       `${info.budget} budget on ${info.dataset === 'fashion' ? 'Fashion-MNIST' : 'MNIST'} at 14×14, seeds ${info.seeds.join(', ')}, ` +
       `${info.workers} worker process(es), ${Math.round(info.seconds / 60)} min wall time. Every number is mean ± sample std over the seeds; accuracies in percent.`,
     '',
-    'A verdict says whether the claim reproduced in direction, the effect size, and whether the effect exceeds the spread over seeds (|Δ| > s_A + s_B).',
+    'Every comparison is paired by seed (both arms share each seed’s initialisation and batches): Δ is the mean per-seed difference with its two-sided 95 % Student-t interval. ' +
+      'A comparison is reproduced when the interval excludes 0 in the paper’s direction, contradicted when it excludes 0 the other way, and inconclusive otherwise, ' +
+      'with the smallest effect the seeds could have detected ((t₀.₉₇₅ + t₀.₈)·s_d/√n: a 5 % two-sided test with 80 % power).',
     '',
   ]
   for (const r of results) {
     const t = CLAIM_TEXT[r.claim]
     lines.push(`## ${t.title}`, '', `Claim (${t.paper}): ${t.claim}.`, '', `**Verdict:** ${r.verdict}.`, '')
+    if (r.comparisons.length > 0) {
+      const f = (x: number) => (Number.isFinite(x) ? `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(2)}` : 'n/a')
+      lines.push(
+        '| comparison | condition | metric | n | Δ | 95 % interval | seeds + / − | smallest detectable | verdict |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      )
+      for (const c of r.comparisons)
+        lines.push(
+          `| ${c.a} − ${c.b} | ${c.condition} | ${c.metric} | ${c.n} | ${f(c.mean)} | [${f(c.interval[0])}, ${f(c.interval[1])}] | ${c.signs.positive} / ${c.signs.negative} | ${Number.isFinite(c.smallestDetectable) ? c.smallestDetectable.toFixed(2) : 'n/a'} | ${c.verdict} |`,
+        )
+      lines.push('')
+    }
     const metrics = Object.keys(r.cells[0]?.metrics ?? {})
     lines.push(`| arm | condition | seeds | ${metrics.join(' | ')} |`, `| --- | --- | --- | ${metrics.map(() => '---').join(' | ')} |`)
     for (const c of r.cells)
@@ -213,7 +227,7 @@ export const writeExperimentsReport = async (dir: string, results: readonly Clai
       versions: { polyak: VERSION, tfjs: info.tfjs, node: process.version },
       date: new Date().toISOString(),
       ...info,
-      verdicts: Object.fromEntries(results.map((r) => [r.claim, { reproduced: r.reproduced, verdict: r.verdict }])),
+      verdicts: Object.fromEntries(results.map((r) => [r.claim, { outcome: r.outcome, reproduced: r.reproduced, verdict: r.verdict }])),
       claims: results,
       hyperparameters: runs.map((r) => ({ claim: r.claim, arm: r.arm, condition: r.condition, seed: r.seed, trainFile: r.file })),
     },

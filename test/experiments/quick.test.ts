@@ -17,9 +17,14 @@ describe('polyak experiments --budget quick', () => {
     const out = join(dir, 'report')
     const r = await polyak(['experiments', '--budget', 'quick', '--seeds', '2', '--workers', '2', '--out', out, '--json'], { timeoutMs: 600_000 })
     expect(r.code, r.stderr.slice(-2000)).toBe(0)
-    const verdicts = (JSON.parse(r.stdout) as { verdicts: Array<{ claim: string; verdict: string; reproduced: boolean }> }).verdicts
+    const verdicts = (JSON.parse(r.stdout) as { verdicts: Array<{ claim: string; verdict: string; outcome: string; reproduced: boolean }> }).verdicts
     expect(verdicts.map((v) => v.claim)).toEqual(CLAIMS)
-    for (const v of verdicts) expect(v.verdict).toMatch(/^(reproduced|not reproduced)/)
+    for (const v of verdicts) {
+      expect(v.verdict).toMatch(/^(reproduced|contradicted|inconclusive)/)
+      expect(v.verdict.startsWith(v.outcome)).toBe(true)
+    }
+    // the paired comparisons, with their interval and sign count, in the page's markdown
+    expect(readFileSync(join(out, 'results.md'), 'utf8')).toMatch(/\| EMAN teacher − BN teacher \| 1 \| teacher accuracy \(%\) \| 2 \| [+−]\d+\.\d\d \| \[/)
 
     const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Record<string, unknown> & {
       versions: Record<string, string>
