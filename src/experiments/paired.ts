@@ -103,6 +103,8 @@ export interface PairedComparison {
   /** The per-seed differences `a_s − b_s`, in seed order. */
   readonly differences: readonly number[]
   readonly seeds: readonly number[]
+  /** The paired values themselves, in seed order (`a_s`, `b_s`). */
+  readonly pairs: ReadonlyArray<readonly [number, number]>
   /** `d̄`. */
   readonly mean: number
   /** `s_d`, the sample standard deviation of the differences (0 for one pair). */
@@ -125,7 +127,8 @@ export interface PairedComparison {
  */
 export const pairedComparison = (a: ReadonlyMap<number, number>, b: ReadonlyMap<number, number>, direction: Direction): PairedComparison => {
   const seeds = [...a.keys()].filter((s) => b.has(s) && Number.isFinite(a.get(s)!) && Number.isFinite(b.get(s)!)).sort((x, y) => x - y)
-  const differences = seeds.map((s) => a.get(s)! - b.get(s)!)
+  const pairs = seeds.map((s) => [a.get(s)!, b.get(s)!] as const)
+  const differences = pairs.map(([x, y]) => x - y)
   const n = differences.length
   const mean = n === 0 ? NaN : differences.reduce((x, y) => x + y, 0) / n
   const sd = n > 1 ? Math.sqrt(differences.reduce((x, d) => x + (d - mean) ** 2, 0) / (n - 1)) : 0
@@ -134,7 +137,7 @@ export const pairedComparison = (a: ReadonlyMap<number, number>, b: ReadonlyMap<
     negative: differences.filter((d) => d < 0).length,
     zero: differences.filter((d) => d === 0).length,
   }
-  if (n < 2) return { n, differences, seeds, mean, sd, interval: [-Infinity, Infinity], signs, verdict: 'inconclusive', smallestDetectable: Infinity }
+  if (n < 2) return { n, differences, seeds, pairs, mean, sd, interval: [-Infinity, Infinity], signs, verdict: 'inconclusive', smallestDetectable: Infinity }
   const se = sd / Math.sqrt(n)
   const t975 = studentTQuantile(0.975, n - 1)
   const interval: [number, number] = [mean - t975 * se, mean + t975 * se]
@@ -149,7 +152,7 @@ export const pairedComparison = (a: ReadonlyMap<number, number>, b: ReadonlyMap<
           : 'contradicted'
         : 'inconclusive'
   const smallestDetectable = (t975 + studentTQuantile(0.8, n - 1)) * se
-  return { n, differences, seeds, mean, sd, interval, signs, verdict, smallestDetectable }
+  return { n, differences, seeds, pairs, mean, sd, interval, signs, verdict, smallestDetectable }
 }
 
 /** A comparison in words: `Δ +2.1 [0.8, 3.4] (t, 95 %), 5/5 seeds positive: reproduced`, with the smallest detectable effect when inconclusive. */

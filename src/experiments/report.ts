@@ -10,7 +10,8 @@
 import type * as vl from 'vega-lite'
 import { type ReportSection, writeReport } from '../report/report.js'
 import { VERSION } from '../version.js'
-import { type ClaimResult, tableRows } from './analysis.js'
+import { type ClaimComparison, type ClaimResult, tableRows } from './analysis.js'
+import { describeComparison } from './paired.js'
 import { CLAIM_TEXT, type ClaimName, type ClaimRun } from './claims.js'
 
 interface BandRow {
@@ -102,8 +103,53 @@ const rowsOf = (r: ClaimResult, metric: string, x: (c: { condition: string | num
     return { x: x(c), y: m.mean, lo: m.mean - m.std, hi: m.mean + m.std, arm: c.arm }
   })
 
-/** The plots of a claim. */
-export const claimCharts = (r: ClaimResult, seeds: number): vl.TopLevelSpec[] => {
+/**
+ * One paired comparison as a slope chart: each seed a line from its value in arm `b` to its value in
+ * arm `a` (the pairing the verdict uses), and the two means as black diamonds.
+ */
+export const pairedChart = (c: ClaimComparison): vl.TopLevelSpec => {
+  const rows = c.pairs.flatMap(([a, b], i) => [
+    { arm: c.b, y: b, seed: String(c.seeds[i]) },
+    { arm: c.a, y: a, seed: String(c.seeds[i]) },
+  ])
+  const mean = (k: 0 | 1) => c.pairs.reduce((s, p) => s + p[k], 0) / Math.max(1, c.pairs.length)
+  const x = { field: 'arm', type: 'nominal' as const, title: null, sort: [c.b, c.a], axis: { labelLimit: 0, labelAngle: 0 } }
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: { text: `${c.a} − ${c.b} (${c.condition}): paired by seed`, subtitle: describeComparison(c, c.metric.includes('ms') ? ' ms' : ' points') },
+    width: 320,
+    height: 220,
+    layer: [
+      {
+        data: { values: rows },
+        mark: { type: 'line', point: true, opacity: 0.7 },
+        encoding: {
+          x,
+          y: { field: 'y', type: 'quantitative', title: c.metric, scale: { zero: false } },
+          color: { field: 'seed', type: 'nominal', title: 'seed' },
+        },
+      },
+      {
+        data: {
+          values: [
+            { arm: c.b, y: mean(1) },
+            { arm: c.a, y: mean(0) },
+          ],
+        },
+        mark: { type: 'point', shape: 'diamond', filled: true, size: 140, color: 'black' },
+        encoding: { x, y: { field: 'y', type: 'quantitative' } },
+      },
+    ],
+  } as vl.TopLevelSpec
+}
+
+/** The plots of a claim: its own, then one paired slope chart per comparison. */
+export const claimCharts = (r: ClaimResult, seeds: number): vl.TopLevelSpec[] => [
+  ...ownCharts(r, seeds),
+  ...r.comparisons.filter((c) => c.n > 1).map(pairedChart),
+]
+
+const ownCharts = (r: ClaimResult, seeds: number): vl.TopLevelSpec[] => {
   const bands = seeds > 1
   switch (r.claim) {
     case 'emanSemi':
