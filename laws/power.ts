@@ -43,7 +43,7 @@ import {
 import { type TeacherUpdateSubject, teacherLaws } from './teacher.js'
 import { type ScheduleSubject, scheduleLaws } from './schedules.js'
 import { type ModelSubject, modelBatchIndependence, modelReference, modelTeacherPolicy } from './models.js'
-import type { ForwardOutput, Model } from '../src/nn/model.js'
+import type { Model } from '../src/nn/model.js'
 
 /** Laws that compare bitwise, check structure or compare a subject with itself: a planted scale error is not what they measure. */
 export const EXACT_LAWS: ReadonlySet<string> = new Set([
@@ -125,13 +125,14 @@ const relative = 'result scaled by (1 + δ)'
 const plantedModel = (model: Model, f: (y: tf.Tensor2D) => tf.Tensor2D): Model => ({
   ...model,
   forward: (p, s, x, mode, ctx) => {
-    const out = model.forward(p, s, x, mode, ctx)
-    const map = (y: tf.Tensor2D | undefined) => (y === undefined ? undefined : f(y))
-    return Object.fromEntries(
-      Object.entries({ ...out, features: map(out.features), logits: map(out.logits), projection: map(out.projection), prediction: map(out.prediction) }).filter(
-        ([, v]) => v !== undefined,
-      ),
-    ) as unknown as ForwardOutput
+    const { features, logits, projection, prediction, stats } = model.forward(p, s, x, mode, ctx)
+    return {
+      features: f(features),
+      stats,
+      ...(logits === undefined ? {} : { logits: f(logits) }),
+      ...(projection === undefined ? {} : { projection: f(projection) }),
+      ...(prediction === undefined ? {} : { prediction: f(prediction) }),
+    }
   },
 })
 

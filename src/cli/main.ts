@@ -495,6 +495,7 @@ const trainCommand = async (v: Values, positionals: string[]): Promise<number> =
   const file = decodeTrainFile(json.right)
   if (E.isLeft(file)) throw file.left
   const f = file.right
+  const { modelSpecOf } = await import('../train/semiSupervised.js')
   const requested = backendFlag(opt(v, 'backend')) ?? backendFlag(f.backend, "the config's field 'backend'")
   // every forward pass on shapes first: a shape error costs microseconds, not a data load and a first step
   const { checkTrainFile } = await import('../train/check.js')
@@ -548,19 +549,28 @@ const trainCommand = async (v: Values, positionals: string[]): Promise<number> =
       },
     )
     bar.done(`student ${(100 * r.final.student).toFixed(1)}%${r.final.teacher === undefined ? '' : `, teacher ${(100 * r.final.teacher).toFixed(1)}%`}`)
-    result = { kind: f.kind, backend, final: r.final, curve: r.curve, seconds: r.seconds }
+    result = { kind: f.kind, backend, model: modelSpecOf(f.config), final: r.final, curve: r.curve, seconds: r.seconds }
   } else if (f.kind === 'selfSupervised') {
     const { runSelfSupervised } = await import('../train/selfSupervised.js')
     const bar = progressBar(`ssl ${f.config.method}`, f.config.steps)
     const r = await runSelfSupervised(f.config, train, test, (s, m) => bar.update(s, `loss ${m.loss!.toFixed(3)}`), guard)
     bar.done(`linear probe ${(100 * r.linearProbe).toFixed(1)}%, kNN ${(100 * r.knn).toFixed(1)}%`)
-    result = { kind: f.kind, backend, linearProbe: r.linearProbe, knn: r.knn, finalLoss: r.finalLoss, stepMs: r.stepMs, seconds: r.seconds }
+    result = {
+      kind: f.kind,
+      backend,
+      model: modelSpecOf(f.config),
+      linearProbe: r.linearProbe,
+      knn: r.knn,
+      finalLoss: r.finalLoss,
+      stepMs: r.stepMs,
+      seconds: r.seconds,
+    }
   } else {
     const { runSupervised } = await import('../train/supervised.js')
     const bar = progressBar(`supervised ${specName(f.config.norm)}`, Math.ceil(f.config.samples / f.config.batchSize))
     const r = await runSupervised(f.config, train, test, (s, _n, m) => bar.update(s, m ? `loss ${m.loss!.toFixed(3)}` : ''), guard)
     bar.done(`accuracy ${(100 * r.accuracy).toFixed(1)}%`)
-    result = { kind: f.kind, backend, accuracy: r.accuracy, steps: r.steps, seconds: r.seconds }
+    result = { kind: f.kind, backend, model: modelSpecOf(f.config), accuracy: r.accuracy, steps: r.steps, seconds: r.seconds }
   }
   process.stdout.write(JSON.stringify(result, null, v.json === true ? 0 : 2) + '\n')
   return 0

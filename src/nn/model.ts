@@ -274,14 +274,11 @@ const zerosOnShapes: Initializer<ShapeTensor> = (_r, shape) => shapeOps.zeros(sh
  */
 export const network = <C = NetworkConfig>(config: NetworkConfig, modelConfig?: C, rebuild?: (spec: NormSpec) => Model<C>): Model<C> => {
   const real = networkOn(config, tfOps)
-  const byOps = new Map<unknown, ModelOn<never>>([[tfOps, real as unknown as ModelOn<never>]])
+  // one built model per interpreter; the map forgets `T`, `on` restores it for the interpreter it was built on
+  const byOps = new Map<unknown, unknown>([[tfOps, real]])
   const on = <T extends Leaf>(ops: Ops<T>): ModelOn<T> => {
-    let m = byOps.get(ops)
-    if (m === undefined) {
-      m = networkOn(config, ops) as unknown as ModelOn<never>
-      byOps.set(ops, m)
-    }
-    return m as unknown as ModelOn<T>
+    if (!byOps.has(ops)) byOps.set(ops, networkOn(config, ops))
+    return byOps.get(ops) as ModelOn<T>
   }
   const checkShapes: Model['checkShapes'] = (batch, mode = 'train', context = {}) => {
     const shapes = networkOn(config, shapeOps, zerosOnShapes)
@@ -313,7 +310,7 @@ export const network = <C = NetworkConfig>(config: NetworkConfig, modelConfig?: 
     on,
     checkShapes,
     layers: () => networkOn(config, shapeOps, zerosOnShapes).rows(),
-    withNorm: (spec) => (rebuild !== undefined ? rebuild(spec) : (network({ ...config, norm: spec }) as unknown as Model<C>)),
+    withNorm: (spec) => (rebuild !== undefined ? rebuild(spec) : network<C>({ ...config, norm: spec }, modelConfig)),
   }
   return self
 }

@@ -25,7 +25,7 @@ import {
   PositiveInt,
   decodeConfig,
 } from '../codecs/config.js'
-import { type JsonModelSpec, decodeModelSpec } from '../nn/spec.js'
+import { type JsonModelSpec, ModelSpecC, decodeModelSpec } from '../nn/spec.js'
 import { checkSpec, normSpecCodec } from '../norm/registry.js'
 import { SELF_DEFAULTS, type SelfSupervisedConfig } from './selfSupervised.js'
 import { SEMI_DEFAULTS, type SemiSupervisedConfig } from './semiSupervised.js'
@@ -35,7 +35,7 @@ const Fraction = t.brand(t.number, (n): n is t.Branded<number, { readonly Fracti
 const NonNegative = t.brand(t.number, (n): n is t.Branded<number, { readonly NonNegative: unique symbol }> => Number.isFinite(n) && n >= 0, 'NonNegative')
 const Widths = t.array(PositiveInt, 'Widths')
 /** The decoded model spec the train file's top-level `model` put into the config (decoded there, with its own messages). */
-const ModelField = t.union([t.UnknownRecord as unknown as t.Type<JsonModelSpec, JsonModelSpec, unknown>, t.undefined])
+const ModelField = t.union([ModelSpecC, t.undefined])
 
 const semiFields = {
   method: t.keyof({ fixmatch: null, meanTeacher: null }),
