@@ -17,7 +17,7 @@ import { FLOAT32_UNIT_ROUNDOFF } from '../src/core/tolerance.js'
 import { placeholder, shapeOps } from '../src/core/shapeOps.js'
 import { referenceOps } from '../src/core/referenceOps.js'
 import { tfOps } from '../src/core/tfOps.js'
-import { type TreeRecord, leaves } from '../src/core/tree.js'
+import { type TreeRecord, fromLeaves, leaves } from '../src/core/tree.js'
 import { type TeacherPolicy, emanPolicy, projectorOnly, unsafeTeacherUpdate, weightsOnly } from '../src/ema/teacher.js'
 import { underPrefix } from '../src/core/tree.js'
 import type { ForwardOutput, HeadName, Model } from '../src/nn/model.js'
@@ -40,6 +40,7 @@ type Trees = { params: TreeRecord<tf.Tensor>; stats: TreeRecord<tf.Tensor> }
 const OUTPUTS = ['features', 'logits', 'projection', 'prediction'] as const
 
 const batchArb = (s: ModelSubject): fc.Arbitrary<number> => fc.integer({ min: s.batch?.[0] ?? 2, max: s.batch?.[1] ?? 4 })
+const batchAndModeArb = (s: ModelSubject): fc.Arbitrary<readonly [number, Mode]> => fc.tuple(batchArb(s), fc.constantFrom('train' as const, 'eval' as const))
 
 /** Images of the model's input shape, uniform in [−1, 1], from a seed. */
 const images = (model: Model, batch: number, seed: number): tf.Tensor4D => {
@@ -79,7 +80,7 @@ const compare = (what: string, got: ArrayLike<number>, want: ArrayLike<number>, 
 export const modelShapes: Law<ModelSubject, readonly [number, Mode]> = {
   name: 'model.shapes',
   statement: 'on shapeOps the model gives the shapes of every output and the paths and shapes of every new statistic that the real pass gives, in both modes',
-  arbitrary: (s) => fc.tuple(batchArb(s), fc.constantFrom('train' as const, 'eval' as const)),
+  arbitrary: batchAndModeArb,
   predicate:
     (s) =>
     async ([batch, mode]) => {
@@ -218,10 +219,7 @@ export const modelParamsReachOutput: Law<ModelSubject, number> = {
     const grads = tf.tidy(() => {
       const flat = leaves<tf.Tensor>(state.params).map(([, t]) => t)
       const f = (...ts: tf.Tensor[]) => {
-        let i = 0
-        const rebuild = (t: TreeRecord<tf.Tensor>): TreeRecord<tf.Tensor> =>
-          Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v instanceof tf.Tensor ? ts[i++]! : rebuild(v as TreeRecord<tf.Tensor>)]))
-        const out = model.forward(rebuild(state.params), state.stats, x, 'train', { step: 0 })
+        const out = model.forward(fromLeaves(state.params, ts) as TreeRecord<tf.Tensor>, state.stats, x, 'train', { step: 0 })
         const r = rng(seed + 11)
         // 0·Σp ties every leaf to the loss: a leaf the pass does not use gets a zero gradient, not an error
         const tie = ts.reduce((acc: tf.Scalar, t) => tf.add(acc, tf.mul(tf.sum(t), 0)) as tf.Scalar, tf.scalar(0))
@@ -309,7 +307,7 @@ export const modelTeacherPolicy: Law<ModelSubject, readonly [number, number, num
 export const modelNoLeak: Law<ModelSubject, readonly [number, Mode]> = {
   name: 'model.noLeak',
   statement: 'a scoped forward pass and a training step (old state disposed) leave tf.memory().numTensors unchanged and the inputs untouched',
-  arbitrary: (s) => fc.tuple(batchArb(s), fc.constantFrom('train' as const, 'eval' as const)),
+  arbitrary: batchAndModeArb,
   predicate:
     (s) =>
     async ([batch, mode]) => {
@@ -331,20 +329,13 @@ export const modelNoLeak: Law<ModelSubject, readonly [number, Mode]> = {
             const flat = leaves<tf.Tensor>(state.params).map(([, t]) => t)
             let stats: TreeRecord<tf.Tensor> = {}
             const { grads } = tf.valueAndGrads((...ts: tf.Tensor[]) => {
-              let i = 0
-              const rebuild = (t: TreeRecord<tf.Tensor>): TreeRecord<tf.Tensor> =>
-                Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v instanceof tf.Tensor ? ts[i++]! : rebuild(v as TreeRecord<tf.Tensor>)]))
-              const out = model.forward(rebuild(state.params), state.stats, x, 'train', { step })
+              const out = model.forward(fromLeaves(state.params, ts) as TreeRecord<tf.Tensor>, state.stats, x, 'train', { step })
               stats = out.stats
               for (const l of leaves<tf.Tensor>(stats)) tf.keep(l[1])
               return OUTPUTS.reduce((acc: tf.Scalar, k) => (out[k] === undefined ? acc : (tf.add(acc, tf.mean(tf.square(out[k]!))) as tf.Scalar)), tf.scalar(0))
             })(flat)
-            let i = 0
-            const rebuild = (t: TreeRecord<tf.Tensor>): TreeRecord<tf.Tensor> =>
-              Object.fromEntries(
-                Object.entries(t).map(([k, v]) => [k, v instanceof tf.Tensor ? tf.sub(v, tf.mul(grads[i++]!, 0.01)) : rebuild(v as TreeRecord<tf.Tensor>)]),
-              )
-            return { params: rebuild(state.params), stats } as never
+            const stepped = flat.map((p, i) => tf.sub(p, tf.mul(grads[i]!, 0.01)))
+            return { params: fromLeaves(state.params, stepped), stats } as never
           }) as Trees
           dispose(state)
           state = next

@@ -34,6 +34,7 @@ import type { Leaf, TreeRecord } from '../core/tree.js'
 import type { ApplyContext, Mode, Normalizer } from '../norm/normalizer.js'
 import { type NormSpec, activationNormalizer, specName, weightNormalizer } from '../norm/registry.js'
 import type { WeightLayout } from '../norm/weightLayout.js'
+import type { WeightNormalizer } from '../norm/weightStandardization.js'
 import { type Rng, normal } from './random.js'
 
 /** A per-sample shape: the batch axis left out (`[H, W, C]` for images, `[F]` for features). */
@@ -128,6 +129,26 @@ const extraParamCount = (spec: NormSpec, layout: WeightLayout, shape: readonly n
   return Object.values(extra).reduce((n, t) => n + sizeOf(t.shape), 0)
 }
 
+/**
+ * The parameters of a weighted layer: the raw weight `W` (the weight normalizer's own parameters,
+ * WeightAlign's γ, beside it), and a zero bias of the weight's last dimension when asked for.
+ */
+const weightParams = <T extends Leaf>(
+  ops: Ops<T>,
+  wn: WeightNormalizer<T, { readonly weight: T }> | undefined,
+  raw: T,
+  bias: boolean,
+): { params: TreeRecord<T>; stats: TreeRecord<T> } => {
+  const params: Record<string, T> = { weight: raw }
+  if (bias) params.bias = ops.zeros([raw.shape[raw.shape.length - 1]!])
+  if (wn !== undefined) {
+    const { weight, ...extra } = wn.init(raw).params as Record<string, T>
+    ops.dispose(weight!)
+    Object.assign(params, extra)
+  }
+  return { params, stats: {} }
+}
+
 const leaf = (kind: string, inShape: Shape, outShape: Shape, params = 0): LayerRow[] => [{ path: '', kind, inShape, outShape, params }]
 
 const stateless = <T extends Leaf>(kind: string, inShape: Shape, outShape: Shape, f: (x: T) => T): Built<T> => ({
@@ -187,18 +208,7 @@ export const conv = (out: number, options: ConvOptions = {}): Module => {
       return {
         outShape,
         rows: leaf(wn === undefined ? kind : `${kind} + ${wn.name}`, inShape, outShape, k * k * c * out + (options.bias === true ? out : 0) + extraParams),
-        init: (r) => {
-          const raw = init(r, [k, k, c, out], k * k * c)
-          const params: Record<string, T> = { weight: raw }
-          if (options.bias === true) params.bias = ops.zeros([out])
-          if (wn !== undefined) {
-            // the weight normalizer's own parameters join the raw weight
-            const { weight, ...extra } = wn.init(raw).params as Record<string, T>
-            ops.dispose(weight!)
-            Object.assign(params, extra)
-          }
-          return { params, stats: {} }
-        },
+        init: (r) => weightParams(ops, wn, init(r, [k, k, c, out], k * k * c), options.bias === true),
         apply: (p, _s, x) => {
           const params = p as Record<string, T>
           const weight = wn === undefined ? params.weight! : wn.transform(params as never)
@@ -233,17 +243,7 @@ export const dense = (out: number, options: DenseOptions = {}): Module => ({
     return {
       outShape: [out],
       rows: leaf(`dense ${out}${wn === undefined ? '' : ` + ${wn.name}`}`, inShape, [out], n * out + (bias ? out : 0) + extraParams),
-      init: (r) => {
-        const raw = init(r, [n, out], n)
-        const params: Record<string, T> = { weight: raw }
-        if (bias) params.bias = ops.zeros([out])
-        if (wn !== undefined) {
-          const { weight, ...extra } = wn.init(raw).params as Record<string, T>
-          ops.dispose(weight!)
-          Object.assign(params, extra)
-        }
-        return { params, stats: {} }
-      },
+      init: (r) => weightParams(ops, wn, init(r, [n, out], n), bias),
       apply: (p, _s, x) => {
         const params = p as Record<string, T>
         const y = ops.matMul(x, wn === undefined ? params.weight! : wn.transform(params as never))
