@@ -13,8 +13,6 @@
  * @module kernels/activations
  */
 import * as tf from '@tensorflow/tfjs-core'
-import type { Ops } from '../core/ops.js'
-import type { Leaf } from '../core/tree.js'
 import { type KernelImpl, defineKernel } from './registry.js'
 import { type WasmBackendLike, offsetOf, onWasm, wasmKernels } from './wasm/module.js'
 
@@ -68,27 +66,19 @@ const poolKernel = defineKernel({
 })
 
 /**
- * 2×2 average pooling as a composition of `Ops` primitives, on any interpreter: drop an odd last row
- * or column, view `[n, h/2, 2, w/2, 2, c]`, average the two window axes. What `avgPool2x2` computes
- * where the fused kernel does not run, and what the Float64 and shape interpreters compute.
- */
-export const composedAvgPool2x2 = <T extends Leaf>(ops: Ops<T>, x: T): T => {
-  const [n, h, w, c] = x.shape as [number, number, number, number]
-  const [ph, pw] = [Math.floor(h / 2), Math.floor(w / 2)]
-  const even = ph * 2 === h && pw * 2 === w ? x : ops.slice(x, [0, 0, 0, 0], [n, ph * 2, pw * 2, c])
-  return ops.mean(ops.reshape(even, [n, ph, 2, pw, 2, c]), [2, 4])
-}
-
-/**
  * 2×2 average pooling with stride 2 of an NHWC `x` (`[n, h, w, c]`, `h, w ≥ 2`; an odd last row or
  * column is dropped): `y[b, i, j, ch] = ¼·Σ_{u,v ∈ {0,1}} x[b, 2i + u, 2j + v, ch]`. Differentiable.
  */
 export const avgPool2x2 = (x: tf.Tensor4D): tf.Tensor4D =>
   // the fused forward only where its gradient kernel runs too
-  x.dtype === 'float32' && poolKernel.available() && poolGradKernel.available() ? poolKernel.run<tf.Tensor4D>({ x }, {}) : composedAvgPool2x2Tf(x)
+  x.dtype === 'float32' && poolKernel.available() && poolGradKernel.available() ? poolKernel.run<tf.Tensor4D>({ x }, {}) : composedAvgPool2x2(x)
 
-/** `composedAvgPool2x2` in tfjs ops (this module sits below `tfOps`, which dispatches its 2×2 pooling here). */
-const composedAvgPool2x2Tf = (x: tf.Tensor4D): tf.Tensor4D => {
+/**
+ * The composed 2×2 pooling where the fused kernel does not run: drop an odd last row or column, view
+ * `[n, h/2, 2, w/2, 2, c]`, average the two window axes (this module sits below `tfOps`, whose
+ * `pool2d` dispatches its 2×2 pooling here).
+ */
+const composedAvgPool2x2 = (x: tf.Tensor4D): tf.Tensor4D => {
   const [n, h, w, c] = x.shape
   const [ph, pw] = [Math.floor(h / 2), Math.floor(w / 2)]
   const even = ph * 2 === h && pw * 2 === w ? x : tf.slice(x, [0, 0, 0, 0], [n, ph * 2, pw * 2, c])

@@ -95,25 +95,19 @@ const setPath = (t: TreeRecord<tf.Tensor>, path: string, value: tf.Tensor): void
   node[parts[parts.length - 1]!] = value
 }
 
-/**
- * A model's weights as polyak's trees: `params` (every weight but BatchNormalization's moving
- * statistics) and `stats` (those), with paths `layer/weight`. The leaves are the variables' own
- * tensors (borrowed: do not dispose them); read them before the model changes.
- */
-export const layersTrees = (model: LayerLike): { params: TreeRecord<tf.Tensor>; stats: TreeRecord<tf.Tensor> } => {
+type Trees = { params: TreeRecord<tf.Tensor>; stats: TreeRecord<tf.Tensor> }
+
+/** The trees of some weights (their own tensors, borrowed). */
+const treesOf = (weights: readonly LayersLeaf[]): Trees => {
   const params: TreeRecord<tf.Tensor> = {}
   const stats: TreeRecord<tf.Tensor> = {}
-  for (const l of layersLeaves(model)) setPath(l.slot === 'params' ? params : stats, l.path, l.variable.read())
+  for (const l of weights) setPath(l.slot === 'params' ? params : stats, l.path, l.variable.read())
   return { params, stats }
 }
 
-/**
- * Writes trees into a model's weights by path; every weight of the model must get a value of its
- * shape (an error names the first that does not, and nothing is written then).
- */
-export const writeLayersTrees = (model: LayerLike, trees: { readonly params: TreeRecord<tf.Tensor>; readonly stats: TreeRecord<tf.Tensor> }): void => {
+/** Writes trees into the weights by path, after checking that every weight gets a value of its shape. */
+const writeLeaves = (targets: readonly LayersLeaf[], trees: { readonly params: TreeRecord<tf.Tensor>; readonly stats: TreeRecord<tf.Tensor> }): void => {
   const byPath = new Map<string, tf.Tensor>([...leaves<tf.Tensor>(trees.params), ...leaves<tf.Tensor>(trees.stats)])
-  const targets = layersLeaves(model)
   for (const t of targets) {
     const v = byPath.get(t.path)
     if (v === undefined) throw new TreeStructureError(t.path, `the trees have no value for the model's weight '${t.path}'`)
@@ -123,6 +117,20 @@ export const writeLayersTrees = (model: LayerLike, trees: { readonly params: Tre
   }
   for (const t of targets) t.variable.write(byPath.get(t.path)!)
 }
+
+/**
+ * A model's weights as polyak's trees: `params` (every weight but BatchNormalization's moving
+ * statistics) and `stats` (those), with paths `layer/weight`. The leaves are the variables' own
+ * tensors (borrowed: do not dispose them); read them before the model changes.
+ */
+export const layersTrees = (model: LayerLike): { params: TreeRecord<tf.Tensor>; stats: TreeRecord<tf.Tensor> } => treesOf(layersLeaves(model))
+
+/**
+ * Writes trees into a model's weights by path; every weight of the model must get a value of its
+ * shape (an error names the first that does not, and nothing is written then).
+ */
+export const writeLayersTrees = (model: LayerLike, trees: { readonly params: TreeRecord<tf.Tensor>; readonly stats: TreeRecord<tf.Tensor> }): void =>
+  writeLeaves(layersLeaves(model), trees)
 
 /** Checks that two models have the same weights (paths, slots, shapes); the error names the first difference. */
 const checkPair = (student: LayerLike, teacher: LayerLike): void => {
@@ -203,18 +211,20 @@ export const layersTeacher = async <M extends LayersModelLike>(student: M, confi
   if (E.isLeft(decoded)) throw decoded.left
   layersLeaves(student)
   const teacher = given ?? (await cloneLayersModel(student))
-  checkPair(student, teacher)
   return layersTeacherOf(student, teacher, decoded.right)
 }
 
 /** `layersTeacher` with a built update and a teacher model (synchronous: no clone). */
 export const layersTeacherOf = <M extends LayersModelLike>(student: LayerLike, teacher: M, update: TeacherUpdate): LayersTeacher<M> => {
   checkPair(student, teacher)
+  // the models' weights are fixed once built: walk them once, not at every batch
+  const studentWeights = layersLeaves(student)
+  const teacherWeights = layersLeaves(teacher)
   let count = 0
   const step = (at = count): void => {
-    const next = tfOps.tidy(() => update(layersTrees(student), at)(layersTrees(teacher))[1] as { params: TreeRecord<tf.Tensor>; stats: TreeRecord<tf.Tensor> })
+    const next = tfOps.tidy(() => update(treesOf(studentWeights), at)(treesOf(teacherWeights))[1] as Trees)
     try {
-      writeLayersTrees(teacher, next)
+      writeLeaves(teacherWeights, next)
     } finally {
       // the variables now share the new values' storage; these handles go
       disposeTree(tfOps, next)
@@ -226,6 +236,6 @@ export const layersTeacherOf = <M extends LayersModelLike>(student: LayerLike, t
     steps: () => count,
     update: step,
     callback: () => ({ onBatchEnd: async () => step() }),
-    trees: () => layersTrees(teacher),
+    trees: () => treesOf(teacherWeights),
   }
 }

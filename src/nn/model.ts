@@ -22,7 +22,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core'
 import { InvalidArgumentError, ShapeMismatchError, showShape } from '../core/errors.js'
-import { cloneTree } from '../core/memory.js'
+import { cloneTree, disposeTree } from '../core/memory.js'
 import type { Ops } from '../core/ops.js'
 import { type ShapeTensor, placeholder, shapeOps } from '../core/shapeOps.js'
 import { tfOps } from '../core/tfOps.js'
@@ -33,8 +33,10 @@ import {
   type Built,
   type Env,
   type Initializer,
+  type LayerInfo,
   type LayerRow,
   type Module,
+  layerTable,
   atPath,
   avgPool,
   conv,
@@ -253,7 +255,7 @@ const networkOn = <T extends Leaf>(config: NetworkConfig, ops: Ops<T>, initializ
     return out
   }
 
-  const rows = (): LayerRow[] => [
+  const rows: readonly LayerInfo[] = [
     ...backbone.rows,
     ...headNames.flatMap((h) => heads[h]!.rows.map((r) => ({ ...r, path: r.path === '' ? h : `${h}/${r.path}` }))),
   ]
@@ -280,18 +282,29 @@ export const network = <C = NetworkConfig>(config: NetworkConfig, modelConfig?: 
     if (!byOps.has(ops)) byOps.set(ops, networkOn(config, ops))
     return byOps.get(ops) as ModelOn<T>
   }
+  // the model on shapes, built once: the shape checks and the layer table (counted off its initialised tree)
+  let shapesBuilt: ReturnType<typeof networkOn<ShapeTensor>> | undefined
+  const shapes = () => (shapesBuilt ??= networkOn(config, shapeOps, zerosOnShapes))
+  let table: readonly LayerRow[] | undefined
+  const layers = (): readonly LayerRow[] => {
+    if (table === undefined) {
+      const { params, stats } = shapes().init(0)
+      table = layerTable(shapes().rows, params)
+      disposeTree(shapeOps, [params, stats])
+    }
+    return table
+  }
   const checkShapes: Model['checkShapes'] = (batch, mode = 'train', context = {}) => {
-    const shapes = networkOn(config, shapeOps, zerosOnShapes)
-    const { params, stats } = shapes.init(0)
+    const { params, stats } = shapes().init(0)
     const x = placeholder([batch, ...config.inputShape])
-    const out = shapes.forward(params, stats, x, mode, { step: 0, ...context })
+    const out = shapes().forward(params, stats, x, mode, { step: 0, ...context })
+    disposeTree(shapeOps, [params, stats, x, out])
     const ran = (path: string) => {
       const top = path.split('/')[0]!
       return top !== 'predictor' || out.prediction !== undefined
     }
-    const layers = shapes
-      .rows()
-      .filter((r) => r.kind.startsWith('norm ') && r.kind !== 'norm none' && ran(r.path))
+    const layers = shapes()
+      .rows.filter((r) => r.kind.startsWith('norm ') && r.kind !== 'norm none' && ran(r.path))
       .map((r) => `${r.path} ${showShape([batch, ...r.inShape])}`)
     return {
       features: out.features.shape,
@@ -309,7 +322,7 @@ export const network = <C = NetworkConfig>(config: NetworkConfig, modelConfig?: 
     forward: real.forward as Model['forward'],
     on,
     checkShapes,
-    layers: () => networkOn(config, shapeOps, zerosOnShapes).rows(),
+    layers,
     withNorm: (spec) => (rebuild !== undefined ? rebuild(spec) : network<C>({ ...config, norm: spec }, modelConfig)),
   }
   return self

@@ -29,8 +29,7 @@
 import { unsafe } from '../codecs/config.js'
 import { InvalidArgumentError, PolyakError, ShapeMismatchError, showShape } from '../core/errors.js'
 import { type Ops, type Padding, type PoolKind, convOutput, sizeOf } from '../core/ops.js'
-import { type ShapeTensor, placeholder, shapeOps } from '../core/shapeOps.js'
-import type { Leaf, TreeRecord } from '../core/tree.js'
+import { type Leaf, type TreeRecord, leaves } from '../core/tree.js'
 import type { ApplyContext, Mode, Normalizer } from '../norm/normalizer.js'
 import { type NormSpec, activationNormalizer, specName, weightNormalizer } from '../norm/registry.js'
 import type { WeightLayout } from '../norm/weightLayout.js'
@@ -56,8 +55,8 @@ export interface Env<T extends Leaf> {
   readonly initializer?: Initializer<T>
 }
 
-/** One row of a built module's layer table. */
-export interface LayerRow {
+/** One leaf layer of a built module: where it sits, what it is, and its per-sample shapes. */
+export interface LayerInfo {
   /** The layer's path in the parameter tree (`layer2/0/norm1`). */
   readonly path: string
   /** What the layer is: `conv 3×3/2 64`, `norm batchNorm`, `relu`, … */
@@ -65,15 +64,27 @@ export interface LayerRow {
   /** Per-sample input and output shapes. */
   readonly inShape: Shape
   readonly outShape: Shape
-  /** Number of parameters (statistics not counted). */
+}
+
+/** One row of a model's layer table: a layer and its number of parameters (statistics not counted). */
+export interface LayerRow extends LayerInfo {
   readonly params: number
+}
+
+/**
+ * The layer table of `rows` with each layer's parameter count read off an initialised parameter
+ * tree (the leaves under the layer's path): what `init` makes is what is counted.
+ */
+export const layerTable = <T extends Leaf>(rows: readonly LayerInfo[], params: TreeRecord<T>): LayerRow[] => {
+  const sizes = leaves<T>(params).map(([path, t]) => [path, sizeOf(t.shape)] as const)
+  return rows.map((r) => ({ ...r, params: sizes.reduce((n, [path, k]) => (r.path === '' || path.startsWith(`${r.path}/`) ? n + k : n), 0) }))
 }
 
 /** A module resolved for one interpreter and one input shape. */
 export interface Built<T extends Leaf> {
   readonly outShape: Shape
-  /** Every leaf layer, in the order a forward pass meets them. */
-  readonly rows: readonly LayerRow[]
+  /** Every leaf layer, in the order a forward pass meets them (`layerTable` adds the parameter counts). */
+  readonly rows: readonly LayerInfo[]
   /** Initial parameters and statistics, drawn from `r` in layer order. */
   init(r: Rng): { params: TreeRecord<T>; stats: TreeRecord<T> }
   /**
@@ -121,14 +132,6 @@ export const heNormal =
 
 const initializerOf = <T extends Leaf>(env: Env<T>): Initializer<T> => env.initializer ?? heNormal(env.ops)
 
-/** How many parameters a weight normalizer adds beside the raw weight (WeightAlign's γ: one per filter), found on shapes. */
-const extraParamCount = (spec: NormSpec, layout: WeightLayout, shape: readonly number[]): number => {
-  const wn = unsafe(weightNormalizer(shapeOps, spec, { layout }))
-  if (wn === undefined) return 0
-  const { weight: _weight, ...extra } = wn.init(placeholder(shape)).params as Record<string, ShapeTensor>
-  return Object.values(extra).reduce((n, t) => n + sizeOf(t.shape), 0)
-}
-
 /**
  * The parameters of a weighted layer: the raw weight `W` (the weight normalizer's own parameters,
  * WeightAlign's γ, beside it), and a zero bias of the weight's last dimension when asked for.
@@ -149,7 +152,7 @@ const weightParams = <T extends Leaf>(
   return { params, stats: {} }
 }
 
-const leaf = (kind: string, inShape: Shape, outShape: Shape, params = 0): LayerRow[] => [{ path: '', kind, inShape, outShape, params }]
+const leaf = (kind: string, inShape: Shape, outShape: Shape): LayerInfo[] => [{ path: '', kind, inShape, outShape }]
 
 const stateless = <T extends Leaf>(kind: string, inShape: Shape, outShape: Shape, f: (x: T) => T): Built<T> => ({
   outShape,
@@ -204,10 +207,9 @@ export const conv = (out: number, options: ConvOptions = {}): Module => {
       const { ops } = env
       const wn = unsafe(weightNormalizer(ops, options.weightNorm ?? env.weightNorm, { layout: 'HWIO' satisfies WeightLayout }))
       const init = initializerOf(env)
-      const extraParams = wn === undefined ? 0 : extraParamCount(options.weightNorm ?? env.weightNorm, 'HWIO', [k, k, c, out])
       return {
         outShape,
-        rows: leaf(wn === undefined ? kind : `${kind} + ${wn.name}`, inShape, outShape, k * k * c * out + (options.bias === true ? out : 0) + extraParams),
+        rows: leaf(wn === undefined ? kind : `${kind} + ${wn.name}`, inShape, outShape),
         init: (r) => weightParams(ops, wn, init(r, [k, k, c, out], k * k * c), options.bias === true),
         apply: (p, _s, x) => {
           const params = p as Record<string, T>
@@ -239,10 +241,9 @@ export const dense = (out: number, options: DenseOptions = {}): Module => ({
     const wn = unsafe(weightNormalizer(ops, options.weightNorm ?? 'none', { layout: 'IO' satisfies WeightLayout }))
     const init = initializerOf(env)
     const bias = options.bias ?? true
-    const extraParams = wn === undefined ? 0 : extraParamCount(options.weightNorm ?? 'none', 'IO', [n, out])
     return {
       outShape: [out],
-      rows: leaf(`dense ${out}${wn === undefined ? '' : ` + ${wn.name}`}`, inShape, [out], n * out + (bias ? out : 0) + extraParams),
+      rows: leaf(`dense ${out}${wn === undefined ? '' : ` + ${wn.name}`}`, inShape, [out]),
       init: (r) => weightParams(ops, wn, init(r, [n, out], n), bias),
       apply: (p, _s, x) => {
         const params = p as Record<string, T>
@@ -268,12 +269,9 @@ export const norm = (spec?: NormSpec): Module => ({
     type N = Normalizer<T, Record<string, T>, Record<string, T>>
     const n = unsafe(activationNormalizer(env.ops, chosen, context)) as N | undefined
     if (n === undefined) return stateless('norm none', inShape, inShape, (x) => x)
-    // the parameter count, from the normalizer's init on shapes (no memory)
-    const onShapes = unsafe(activationNormalizer(shapeOps, chosen, context)) as Normalizer<ShapeTensor, Record<string, ShapeTensor>, unknown>
-    const count = Object.values(onShapes.init(channels).params).reduce((k, t) => k + sizeOf(t.shape), 0)
     return {
       outShape: inShape,
-      rows: [{ path: '', kind: `norm ${n.name}`, inShape, outShape: inShape, params: count }],
+      rows: leaf(`norm ${n.name}`, inShape, inShape),
       init: () => n.init(channels) as { params: TreeRecord<T>; stats: TreeRecord<T> },
       apply: (p, s, x, mode, ctx) => {
         const [y, next] = n.apply(x, mode, ctx)({ params: p as Record<string, T>, stats: s as Record<string, T> })
@@ -335,7 +333,7 @@ export const flatten = (): Module => ({
   build: <T extends Leaf>(env: Env<T>, inShape: Shape) => stateless<T>('flatten', inShape, [sizeOf(inShape)], (x) => env.ops.reshape(x, [x.shape[0]!, -1])),
 })
 
-const under = (name: string, rows: readonly LayerRow[]): LayerRow[] => rows.map((r) => ({ ...r, path: r.path === '' ? name : `${name}/${r.path}` }))
+const under = (name: string, rows: readonly LayerInfo[]): LayerInfo[] => rows.map((r) => ({ ...r, path: r.path === '' ? name : `${name}/${r.path}` }))
 
 const nonEmpty = (t: TreeRecord<unknown>): boolean => Object.keys(t).length > 0
 

@@ -20,17 +20,14 @@
  * @module nn/resnet
  */
 import { InvalidArgumentError } from '../core/errors.js'
-import { type HeadConfig, type Model, network } from './model.js'
+import { type Model, type NetworkConfig, network } from './model.js'
 import { type Module, conv, globalAvgPool, maxPool, norm, relu, residual, sequential } from './module.js'
-import type { NormSpec } from '../norm/registry.js'
 
 /** Which block a ResNet stacks. */
 export type ResNetBlock = 'basic' | 'bottleneck'
 
-/** Configuration of a `resnet`. */
-export interface ResNetConfig {
-  /** Input `[H, W, C]`. */
-  readonly inputShape: readonly [number, number, number]
+/** Configuration of a `resnet`: the layout, and a `network`'s input, normalizers and heads. */
+export interface ResNetConfig extends Omit<NetworkConfig, 'backbone' | 'initLabel'> {
   /** Number of weighted layers: CIFAR style `6n + 2` (basic) or `9n + 2` (bottleneck); ImageNet style 18, 34, 50, 101, 152. */
   readonly depth: number
   /** `'cifar'` (default) or `'imagenet'`. */
@@ -39,14 +36,6 @@ export interface ResNetConfig {
   readonly width?: number
   /** The block (CIFAR style, default `'basic'`; ImageNet style follows the depth). */
   readonly block?: ResNetBlock
-  /** The activation normalizer of every block (and of heads that name none). */
-  readonly norm: NormSpec
-  /** The weight normalizer of every convolution (default `'none'`). */
-  readonly weightNorm?: NormSpec
-  readonly totalSteps?: number
-  readonly classes?: number
-  readonly projector?: HeadConfig
-  readonly predictor?: HeadConfig
 }
 
 const IMAGENET: Readonly<Record<number, { readonly blocks: readonly number[]; readonly block: ResNetBlock }>> = {

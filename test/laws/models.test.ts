@@ -144,7 +144,7 @@ describe('whole-model laws catch the failures between layers', () => {
       kind: 'leaky',
       build: <T extends Leaf>(env: Env<T>, inShape: Shape): Built<T> => ({
         outShape: inShape,
-        rows: [{ path: '', kind: 'leaky', inShape, outShape: inShape, params: 0 }],
+        rows: [{ path: '', kind: 'leaky', inShape, outShape: inShape }],
         init: () => ({ params: {}, stats: {} }),
         apply: (_p, _s, x) => {
           env.ops.keep(env.ops.scale(x, 2))
