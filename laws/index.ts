@@ -86,6 +86,12 @@ export {
   teacherLaws,
   teacherPerLeafPolicy,
   teacherInputsUntouched,
+  type TeacherPresetName,
+  type TeacherPreset,
+  type TeacherPresetSubject,
+  presetPolicy,
+  teacherPresets,
+  teacherPresetLaws,
   hostLeaves,
   type HostTree,
 } from './teacher.js'
@@ -118,6 +124,9 @@ export {
   waLayout,
   waConstantFilter,
   weightAlignLaws,
+  type WeightStandardizationSubject,
+  wsFilterMoments,
+  weightStandardizationLaws,
 } from './normalizers.js'
 export { type TransitionSubject, transitionPurity, transitionShapes, transitionNoLeak, transitionLaws, backendConformance, axpbyDonation } from './generic.js'
 
@@ -142,6 +151,8 @@ export {
   polyakEmaStep,
   polyakDebiasedEma,
   polyakTeacherUpdate,
+  polyakTeacherPresets,
+  polyakWeightStandardizations,
   polyakBatchNorm,
   polyakMomentumBn,
   polyakWeightAlign,

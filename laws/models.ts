@@ -79,7 +79,8 @@ const compare = (what: string, got: ArrayLike<number>, want: ArrayLike<number>, 
 /** D1 `model.shapes`: the shape interpreter predicts the real pass — every output's shape, every statistic's path and shape. */
 export const modelShapes: Law<ModelSubject, readonly [number, Mode]> = {
   name: 'model.shapes',
-  statement: 'on shapeOps the model gives the shapes of every output and the paths and shapes of every new statistic that the real pass gives, in both modes',
+  statement:
+    'on shapeOps the model gives the shapes of every output and the paths and shapes of every new statistic that the real pass gives, in both modes; the returned statistics cover every path of the given ones',
   arbitrary: batchAndModeArb,
   predicate:
     (s) =>
@@ -98,6 +99,10 @@ export const modelShapes: Law<ModelSubject, readonly [number, Mode]> = {
         const shapesOf = (t: TreeRecord<{ shape: readonly number[] }>) => leaves(t).map(([p, v]) => `${p} ${JSON.stringify(v.shape)}`)
         const [p, r] = [shapesOf(predicted.stats), shapesOf(out.stats)]
         if (JSON.stringify(p) !== JSON.stringify(r)) throw new Error(`statistics: shapes predict ${p.join('; ')}, the real pass gives ${r.join('; ')}`)
+        // the returned state carries every statistic it was given: a block whose statistics are dropped would reset them next step
+        const given = shapesOf(real.stats)
+        const lost = given.filter((g) => !r.includes(g))
+        if (lost.length > 0) throw new Error(`statistics: the ${mode}-mode pass returns no ${lost.join('; ')} (given in its state)`)
         return true
       } finally {
         dispose([real, out])

@@ -44,29 +44,51 @@ const channelMoments = (x: HostTensor): { mean: number[]; variance: number[]; m:
 
 const trainBatchArb = batchShapeArb({ minBatch: 2, maxBatch: 6 }).chain((s) => tensorArb(s, spreadDataArb))
 
-/** Train output per channel has mean `β` (0 at init) and biased variance `γ²σ²/(σ² + ε)` (B1). */
-export const bnTrainMoments: Law<BatchNormSubject, HostTensor> = {
+/** A train batch and per-channel affine parameters γ (positive or negative), β. */
+const trainAffineArb = trainBatchArb.chain((x) => {
+  const c = x.shape[x.shape.length - 1]!
+  return fc.tuple(
+    fc.constant(x),
+    tensorArb([c], (n) =>
+      fc.array(
+        fc.tuple(logUniformArb(0.1, 3), fc.boolean()).map(([g, neg]) => (neg ? -g : g)),
+        { minLength: n, maxLength: n },
+      ),
+    ),
+    tensorArb([c], (n) => fc.array(uniformArb(-3, 3), { minLength: n, maxLength: n })),
+  )
+})
+
+/** Train output per channel `c` has mean `β_c` and biased variance `γ_c²·σ²/(σ² + ε)` (B1): the affine parameters act per channel, after the normalisation. */
+export const bnTrainMoments: Law<BatchNormSubject, readonly [HostTensor, HostTensor, HostTensor]> = {
   name: 'batchNorm.trainMoments',
-  statement: 'train mode output per channel: mean = β and biased variance = γ²·σ²_B/(σ²_B + ε), at init γ = 1, β = 0 (B1)',
-  arbitrary: () => trainBatchArb,
+  statement: 'train mode output per channel c: mean = β_c and biased variance = γ_c²·σ²_B/(σ²_B + ε), for drawn γ and β (B1)',
+  arbitrary: () => trainAffineArb,
   predicate:
     (subject, { ops, tolerance }) =>
-    async (x) => {
+    async ([x, gamma, beta]) => {
       const c = x.shape[x.shape.length - 1]!
       const norm = subject.make(ops)
-      const r = await evaluate(ops, () => ({ y: norm.apply(ops.tensor(x.data, x.shape), 'train')(norm.init(c))[0] }))
+      const r = await evaluate(ops, () => {
+        const init = norm.init(c)
+        const params = { gamma: ops.tensor(gamma.data, [c]), beta: ops.tensor(beta.data, [c]) }
+        return { y: norm.apply(ops.tensor(x.data, x.shape), 'train')({ params, stats: init.stats })[0] }
+      })
       const inX = channelMoments(x)
       const out = channelMoments({ shape: x.shape, data: r.y })
       // float32: x − μ carries an error of about U·max|x|, so a normalised value is off by U·max|x|/σ (the condition)
       const cond = Math.max(1, ...x.data.map((v, i) => Math.abs(v) / Math.sqrt(inX.variance[i % c]! + subject.epsilon)))
       const tol = Math.max(tolerance.rtol, 16 * U) * 8 * Math.sqrt(inX.m) * cond + tolerance.atol
       return (
-        out.mean.every((v) => Math.abs(v) <= tol) &&
-        closeTo(
-          out.variance,
-          inX.variance.map((s) => s / (s + subject.epsilon)),
-          { rtol: tol, atol: tol },
-        )
+        out.mean.every((v, k) => Math.abs(v - beta.data[k]!) <= tol * Math.abs(gamma.data[k]!) + 4 * U * Math.abs(beta.data[k]!)) &&
+        out.variance.every((v, k) => {
+          const g2 = gamma.data[k]! ** 2
+          const s = inX.variance[k]!
+          return (
+            Math.abs(v - (g2 * s) / (s + subject.epsilon)) <=
+            tol * g2 * (1 + s / (s + subject.epsilon)) + 4 * U * Math.abs(beta.data[k]!) * Math.abs(gamma.data[k]!)
+          )
+        })
       )
     },
 }
@@ -508,7 +530,8 @@ export const mbnAlphaEndpoints: Law<MomentumBnSubject, readonly [HostTensor, Hos
  */
 export const mbnStoredVariance: Law<MomentumBnSubject, readonly [HostTensor, HostTensor, HostTensor]> = {
   name: 'momentumBn.storedVariance',
-  statement: 'after a step at α = 1: mean = (1/V)Σ_v μ_v and variance = f_S·(1/V)Σ_v σ²_v, f_S the claimed storage correction (1, n/(n−1) or (n/(n−1))²) (M7)',
+  statement:
+    'after a step at α = 1 from count 0: mean = (1/V)Σ_v μ_v, variance = f_S·(1/V)Σ_v σ²_v, f_S the claimed storage correction (1, n/(n−1) or (n/(n−1))²), and count = 1 (M7)',
   arbitrary: () => mbnArb,
   predicate:
     (subject, { ops, tolerance }) =>
@@ -518,7 +541,7 @@ export const mbnStoredVariance: Law<MomentumBnSubject, readonly [HostTensor, Hos
       const r = await evaluate(ops, () => {
         const s = mbnStateFrom(ops, norm, c, mean0, var0)
         const [, next] = norm.apply(ops.tensor(x.data, x.shape), 'train', { step: 0, views: 2 })(s)
-        return { mean: next.stats.mean, variance: next.stats.variance }
+        return { mean: next.stats.mean, variance: next.stats.variance, count: next.stats.count }
       })
       const half = x.data.length / 2
       const views = [x.data.slice(0, half), x.data.slice(half)].map((v) => channelMoments({ shape: [half / c, c], data: v }))
@@ -527,7 +550,7 @@ export const mbnStoredVariance: Law<MomentumBnSubject, readonly [HostTensor, Hos
       const wantVar = Array.from({ length: c }, (_, k) => (factorOf(subject.storedVariance, m) * (views[0]!.variance[k]! + views[1]!.variance[k]!)) / 2)
       const mag = Math.max(1, ...x.data.map(Math.abs))
       const tol = { rtol: Math.max(tolerance.rtol, 64 * U), atol: tolerance.atol + 64 * U * mag * mag }
-      return closeTo(r.mean, wantMean, { ...tol, atol: tol.atol / mag }) && closeTo(r.variance, wantVar, tol)
+      return closeTo(r.mean, wantMean, { ...tol, atol: tol.atol / mag }) && closeTo(r.variance, wantVar, tol) && r.count[0] === 1
     },
 }
 
@@ -694,3 +717,63 @@ export const waEpsilonPlacement: Law<WeightAlignSubject, readonly [HostTensor, H
 
 /** WeightAlign's laws. */
 export const weightAlignLaws = [waZeroMeanFixedNorm, waScaleInvariance, waLayout, waConstantFilter, waEpsilonPlacement] as const
+
+// -------------------------------------------------------------------------------------------------
+// weight standardisation
+
+/** A weight-standardisation constructor for a layout, and the conventions it claims. */
+export interface WeightStandardizationSubject {
+  readonly make: <T extends Leaf>(ops: Ops<T>, layout: WeightLayout) => WeightNormalizer<T, { readonly weight: T }>
+  /** The variance estimator of each filter: `biased` (1/N) or `unbiased` (1/(N − 1)). */
+  readonly estimator: VarianceEstimator
+  readonly epsilon: number
+  /** `variance`: divide by `√(σ² + ε)`; `std`: divide by `σ + ε`. */
+  readonly epsilonPlacement: 'variance' | 'std'
+}
+
+/** OIHW weights with at least 2 values per filter: spread filters, or filters whose σ² is within a decade of ε (where the estimator and ε's place decide). */
+const wsWeightArb = (epsilon: number) =>
+  fc
+    .tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.boolean())
+    .filter(([, i, k]) => i * k * k >= 2)
+    .chain(([o, i, k, near]) =>
+      fc
+        .array(near ? nearEpsilonDataArb(i * k * k, epsilon) : fc.array(valueArb(-2, 2), { minLength: i * k * k, maxLength: i * k * k }), {
+          minLength: o,
+          maxLength: o,
+        })
+        .map((fs) => ({ shape: [o, i, k, k], data: fs.flat() }) as HostTensor),
+    )
+    .filter((w) => perFilter(w).every((f) => variance(f) > 0))
+
+/**
+ * Each output filter is standardised as claimed (W13): `ŵ_o = (w_o − μ_o)/D_o` with
+ * `σ²_o = Σ(w − μ_o)²/N` (biased) or `/(N − 1)` (unbiased), and `D_o = √(σ²_o + ε)` (`variance`)
+ * or `σ_o + ε` (`std`); checked on filters with σ² near ε, where the estimator and ε's place
+ * change the result, and on spread ones.
+ */
+export const wsFilterMoments: Law<WeightStandardizationSubject, HostTensor> = {
+  name: 'weightStandardization.filterMoments',
+  statement: "each filter: ŵ = (w − μ)/D, σ² biased (1/N) or unbiased (1/(N − 1)) as claimed, D = √(σ² + ε) ('variance') or σ + ε ('std') (W13)",
+  arbitrary: (subject) => wsWeightArb(subject.epsilon),
+  predicate:
+    (subject, { ops, tolerance }) =>
+    async (w) => {
+      const ws = subject.make(ops, 'OIHW')
+      const out = (await evaluate(ops, () => ({ out: ws.transform({ weight: ops.tensor(w.data, w.shape) }) }))).out
+      const filters = perFilter(w)
+      const n = filters[0]!.length
+      const want = filters.flatMap((f) => {
+        const mu = f.reduce((a, b) => a + b, 0) / n
+        const s2 = (variance(f) * n) / (subject.estimator === 'unbiased' ? n - 1 : n)
+        const d = subject.epsilonPlacement === 'variance' ? Math.sqrt(s2 + subject.epsilon) : Math.sqrt(s2) + subject.epsilon
+        return f.map((v) => (v - mu) / d)
+      })
+      const mag = Math.max(...want.map(Math.abs))
+      // float32 as in W12: deviations near √ε carry a relative error of about U·offset/√ε
+      return closeTo(out, want, { rtol: Math.max(tolerance.rtol, 1e-3), atol: tolerance.atol * mag + 1e-3 * mag })
+    },
+}
+
+/** Weight standardisation's laws. */
+export const weightStandardizationLaws = [wsFilterMoments] as const

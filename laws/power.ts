@@ -23,6 +23,8 @@ import {
   type GroupNormSubject,
   type MomentumBnSubject,
   type WeightAlignSubject,
+  type WeightStandardizationSubject,
+  weightStandardizationLaws,
   batchIndependence,
   batchNormLaws,
   groupNormLaws,
@@ -37,10 +39,12 @@ import {
   polyakModels,
   polyakMomentumBn,
   polyakSchedules,
+  polyakTeacherPresets,
   polyakTeacherUpdate,
   polyakWeightAlign,
+  polyakWeightStandardizations,
 } from './subjects.js'
-import { type TeacherUpdateSubject, teacherLaws } from './teacher.js'
+import { type TeacherPresetSubject, type TeacherUpdateSubject, teacherLaws, teacherPresetLaws } from './teacher.js'
 import { type ScheduleSubject, scheduleLaws } from './schedules.js'
 import { type ModelSubject, modelBatchIndependence, modelReference, modelTeacherPolicy } from './models.js'
 import type { Model } from '../src/nn/model.js'
@@ -187,6 +191,27 @@ const targets = (): Array<Target<unknown>> => {
           const inner = polyakWeightAlign.make(ops, layout)
           return { ...inner, transform: (p) => ops.scale(inner.transform(p), 1 + d) }
         },
+      }),
+    }),
+    t<WeightStandardizationSubject>({
+      subject: polyakWeightStandardizations[0]!.name,
+      bugClass: 'standardised weight scaled by (1 + δ)',
+      laws: weightStandardizationLaws,
+      plant: (d) => ({
+        ...polyakWeightStandardizations[0]!.subject,
+        make: (ops, layout) => {
+          const inner = polyakWeightStandardizations[0]!.subject.make(ops, layout)
+          return { ...inner, transform: (p) => ops.scale(inner.transform(p), 1 + d) }
+        },
+      }),
+    }),
+    t<TeacherPresetSubject>({
+      subject: polyakTeacherPresets[0]!.name,
+      bugClass: 'every float leaf of the new teacher scaled by (1 + δ)',
+      laws: teacherPresetLaws,
+      plant: (d) => ({
+        ...polyakTeacherPresets[0]!.subject,
+        update: (ops, s, te, decay, preset) => scaled(ops, polyakTeacherPresets[0]!.subject.update(ops, s, te, decay, preset), 1 + d) as never,
       }),
     }),
     t<ScheduleSubject>({

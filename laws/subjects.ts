@@ -19,7 +19,9 @@ import { activationNormalizer, normalizerDefinitions, weightNormalizer } from '.
 import type { WeightNormalizer } from '../src/norm/weightStandardization.js'
 import type { Leaf } from '../src/core/tree.js'
 import { emaLeaf, unsafeEma } from '../src/ema/ema.js'
-import { unsafeTeacherUpdate } from '../src/ema/teacher.js'
+import { emanPolicy, paramsEmaStatsCopy, projectorOnly, unsafeTeacherUpdate, weightsOnly } from '../src/ema/teacher.js'
+import { underPrefix } from '../src/core/tree.js'
+import { WS_REFERENCE_PYTORCH, WS_REFERENCE_TF, WS_TIMM, unsafeWeightStandardization } from '../src/norm/weightStandardization.js'
 import { type AnyTransition, type Slots, transition } from '../src/core/transition.js'
 import { type BatchNormParams, type BatchNormStats, unsafeBatchNorm } from '../src/norm/batchNorm.js'
 import { unsafeEmanUpdate, unsafeEman } from '../src/norm/eman.js'
@@ -42,8 +44,10 @@ import {
   groupNormLaws,
   momentumBnLaws,
   weightAlignLaws,
+  type WeightStandardizationSubject,
+  weightStandardizationLaws,
 } from './normalizers.js'
-import { type TeacherUpdateSubject, teacherLaws } from './teacher.js'
+import { type TeacherPresetSubject, type TeacherUpdateSubject, teacherLaws, teacherPresetLaws } from './teacher.js'
 import { type ScheduleSubject, scheduleLaws } from './schedules.js'
 import { type ModelSubject, modelBatchIndependence, modelLaws } from './models.js'
 import { type LayersTeacherSubject, layersTeacherLaws } from './layers.js'
@@ -56,6 +60,66 @@ export const polyakEmaStep: EmaStep = (ops, avg, x, decay) => emaLeaf(ops, avg, 
 
 /** polyak's zero-init, debiased `ema`. */
 export const polyakDebiasedEma: EmaTransformSubject = { make: (ops, decay) => unsafeEma(ops, { decay, debias: true }) }
+
+/** polyak's named teacher policies: by name through `teacherUpdate`'s config, as the exported policy functions, and `emanUpdate`. */
+export const polyakTeacherPresets: ReadonlyArray<{ readonly name: string; readonly subject: TeacherPresetSubject }> = [
+  {
+    name: "teacherUpdate({ policy: 'eman' | 'weightsOnly' | … })",
+    subject: {
+      presets: ['eman', 'weightsOnly', 'paramsEmaStatsCopy', 'projectorOnly'],
+      update: (ops, student, teacher, decay, p) =>
+        unsafeTeacherUpdate(ops, {
+          decay,
+          policy: p.name,
+          ...(p.prefixes === undefined ? {} : { prefixes: p.prefixes }),
+          ...(p.others === undefined ? {} : { others: p.others }),
+        })(student)(teacher)[1],
+    },
+  },
+  {
+    name: 'emanPolicy, weightsOnly, paramsEmaStatsCopy, projectorOnly(…)',
+    subject: {
+      presets: ['eman', 'weightsOnly', 'paramsEmaStatsCopy', 'projectorOnly'],
+      update: (ops, student, teacher, decay, p) => {
+        const policy =
+          p.name === 'eman'
+            ? emanPolicy
+            : p.name === 'weightsOnly'
+              ? weightsOnly
+              : p.name === 'paramsEmaStatsCopy'
+                ? paramsEmaStatsCopy
+                : p.others === undefined
+                  ? projectorOnly(underPrefix(...(p.prefixes ?? [])))
+                  : projectorOnly(underPrefix(...(p.prefixes ?? [])), p.others)
+        return unsafeTeacherUpdate(ops, { decay, policy })(student)(teacher)[1]
+      },
+    },
+  },
+  { name: 'emanUpdate', subject: { presets: ['eman'], update: (ops, student, teacher, decay) => unsafeEmanUpdate(ops, { decay })(student)(teacher)[1] } },
+]
+
+/** polyak's weight standardisation: timm's default and the two reference presets, each claiming its own conventions. */
+export const polyakWeightStandardizations: ReadonlyArray<{ readonly name: string; readonly subject: WeightStandardizationSubject }> = [
+  {
+    name: 'weightStandardization (timm StdConv2d: biased, ε 1e-6 in the root)',
+    subject: { make: (ops, layout) => unsafeWeightStandardization(ops, { layout }), estimator: 'biased', epsilon: 1e-6, epsilonPlacement: 'variance' },
+  },
+  ...(
+    [
+      ['WS_TIMM', WS_TIMM, 'biased', 1e-6, 'variance'],
+      ['WS_REFERENCE_PYTORCH', WS_REFERENCE_PYTORCH, 'unbiased', 1e-5, 'std'],
+      ['WS_REFERENCE_TF', WS_REFERENCE_TF, 'biased', 1e-5, 'std'],
+    ] as const
+  ).map(([name, preset, estimator, epsilon, epsilonPlacement]) => ({
+    name: `weightStandardization(${name})`,
+    subject: {
+      make: (ops, layout) => unsafeWeightStandardization(ops, { ...preset, layout }),
+      estimator,
+      epsilon,
+      epsilonPlacement,
+    } as WeightStandardizationSubject,
+  })),
+]
 
 /** polyak's `teacherUpdate`. */
 export const polyakTeacherUpdate: TeacherUpdateSubject = (ops, student, teacher, decay, policy) =>
@@ -246,6 +310,11 @@ export const polyakModels: ReadonlyArray<{ readonly name: string; readonly subje
     trainIndependent: false,
   },
   {
+    name: "CIFAR ResNet-8 EMAN teacher (withNorm('eman'))",
+    subject: { model: resnet({ inputShape: [8, 8, 3], depth: 8, width: 4, norm: 'batchNorm', classes: 3, projector: { hidden: 6, out: 3 } }).withNorm('eman') },
+    trainIndependent: true,
+  },
+  {
     name: 'convNet (GroupNorm + WeightAlign, classifier)',
     subject: {
       model: convNet({ inputShape: [6, 6, 2], widths: [4, 4], norm: { name: 'groupNorm', config: { groups: 2 } }, weightNorm: 'weightAlign', classes: 3 }),
@@ -286,6 +355,8 @@ export const catalogue: readonly CatalogueEntry[] = [
   entry('momentumBn', 'momentumBatchNorm (plain BN: biased, unbiased)', polyakMomentumBnPlain, momentumBnLaws),
   entry('momentumBn', 'momentumBatchNorm (reference: unbiased twice)', polyakMomentumBnReference, momentumBnLaws),
   entry('weightAlign', 'weightAlign (G = √2)', polyakWeightAlign, weightAlignLaws),
+  ...polyakWeightStandardizations.map((s) => entry('weightStandardization', s.name, s.subject, weightStandardizationLaws)),
+  ...polyakTeacherPresets.map((s) => entry('teacher', s.name, s.subject, teacherPresetLaws)),
   ...transitionSubjects.map((s) => entry('transition', s.name, s.subject, transitionLaws)),
   entry('shapes', 'shapeOps (shape-only interpreter)', shapeOps, [shapesAgree]),
   ...polyakSchedules.map((s) => entry('schedule', s.name, s.subject, scheduleLaws)),
@@ -418,6 +489,11 @@ export const SUBJECT_EXPORTS: Readonly<Record<string, { readonly suite: string; 
   batchForward: { suite: 'independence', shape: '{ forward(ops, x), channels } (BatchForwardSubject)' },
   momentumBatchNorm: { suite: 'momentumBn', shape: '{ make(ops, totalSteps), normalizeVariance?, storedVariance? } (MomentumBnSubject)' },
   weightAlign: { suite: 'weightAlign', shape: '{ make(ops, layout), gain, epsilon } (WeightAlignSubject)' },
+  weightStandardization: {
+    suite: 'weightStandardization',
+    shape: '{ make(ops, layout), estimator, epsilon, epsilonPlacement } (WeightStandardizationSubject)',
+  },
+  teacherPresets: { suite: 'teacher', shape: '{ presets, update(ops, student, teacher, decay, preset) } (TeacherPresetSubject)' },
   transition: { suite: 'transition', shape: '{ make(ops) } returning { init, step, inputShape } (TransitionSubject)' },
   schedule: { suite: 'schedule', shape: '{ at(k), firstStep, start, horizon?, end?, clamps?, monotone, closedForm? } (ScheduleSubject)' },
   model: { suite: 'model', shape: '{ model } with a Model from network/resnet/convNet (ModelSubject)' },
@@ -456,6 +532,8 @@ export const subjectEntries = (mod: Record<string, unknown>, name = 'your module
     batchForward: (x) => hasFns(x, 'forward') && hasNums(x, 'channels'),
     momentumBatchNorm: (x) => hasFns(x, 'make'),
     weightAlign: (x) => hasFns(x, 'make') && hasNums(x, 'gain', 'epsilon'),
+    weightStandardization: (x) => hasFns(x, 'make') && hasNums(x, 'epsilon'),
+    teacherPresets: (x) => hasFns(x, 'update') && Array.isArray((x as { presets?: unknown }).presets),
     transition: (x) => hasFns(x, 'make'),
     schedule: (x) => hasFns(x, 'at') && hasNums(x, 'start', 'firstStep'),
     model: (x) => x !== null && typeof x === 'object' && hasFns((x as { model?: unknown }).model, 'init', 'forward', 'on', 'layers'),
@@ -470,6 +548,8 @@ export const subjectEntries = (mod: Record<string, unknown>, name = 'your module
     batchForward: [batchIndependence],
     momentumBatchNorm: momentumBnLaws,
     weightAlign: weightAlignLaws,
+    weightStandardization: weightStandardizationLaws,
+    teacherPresets: teacherPresetLaws,
     transition: transitionLaws,
     schedule: scheduleLaws,
     model: modelLaws,

@@ -11,7 +11,7 @@ import type { Leaf } from '../src/core/tree.js'
 import type { Slots } from '../src/core/transition.js'
 import type { TeacherPolicy } from '../src/ema/teacher.js'
 import { type HostTensor, openDecayArb, shapeArb, spreadDataArb, tensorArb, uniformArb } from './arbitraries.js'
-import { type Law, closeTo, evaluate, exactlyEqual, leavesInputsUntouched } from './law.js'
+import { type Law, type LawTolerance, closeTo, evaluate, exactlyEqual, leavesInputsUntouched } from './law.js'
 
 const U = FLOAT32_UNIT_ROUNDOFF
 
@@ -290,6 +290,66 @@ const randomPairArb: fc.Arbitrary<RandomPair> = fc.tuple(hostTreeArb, hostTreeAr
   }),
 )
 
+/** The updated teacher's leaves at the teacher's paths, read back: what `matchesPolicy` checks. */
+const updatedLeaves = async (
+  ops: Ops<Leaf>,
+  pair: { readonly teacher: { params: HostTree; stats: HostTree }; readonly student: { params: HostTree; stats: HostTree } },
+  update: (student: Slots<unknown, unknown>, teacher: Slots<unknown, unknown>) => Slots<unknown, unknown>,
+): Promise<number[][]> =>
+  evaluate(ops, () => {
+    const next = update(
+      { params: buildTree(ops, pair.student.params), stats: buildTree(ops, pair.student.stats) },
+      { params: buildTree(ops, pair.teacher.params), stats: buildTree(ops, pair.teacher.stats) },
+    )
+    return SLOTS.flatMap((slot) => hostLeaves(pair.teacher[slot]).map(([path]) => leafAt(next[slot], path)))
+  })
+
+const SLOTS = ['params', 'stats'] as const
+
+/**
+ * Whether `got` (the leaves `updatedLeaves` read) treats every leaf by `policyOf`: `keep` → the
+ * teacher's (bitwise), `copy` → the student's (bitwise), `ema` → `d·t + (1−d)·s` for floats and
+ * the student's value for integers (E11).
+ */
+const matchesPolicy = (
+  got: readonly number[][],
+  pair: { readonly teacher: { params: HostTree; stats: HostTree }; readonly student: { params: HostTree; stats: HostTree }; readonly decay: number },
+  policyOf: (slot: 'params' | 'stats', path: string) => LeafPolicyName,
+  tolerance: LawTolerance,
+): boolean => {
+  let k = 0
+  for (const slot of SLOTS) {
+    const studentLeaves = hostLeaves(pair.student[slot])
+    for (const [i, [path, t]] of hostLeaves(pair.teacher[slot]).entries()) {
+      const g = got[k++]!
+      const s = studentLeaves[i]![1]
+      const p = policyOf(slot, path)
+      if (t.kind === 'int' || s.kind === 'int') {
+        const want = p === 'keep' ? (t as { value: number }).value : (s as { value: number }).value
+        if (g[0] !== want) return false
+        continue
+      }
+      const tv = t.tensor.data.map(Math.fround)
+      const sv = s.tensor.data.map(Math.fround)
+      if (p === 'keep' && !exactlyEqual(g, tv)) return false
+      if (p === 'copy' && !exactlyEqual(g, sv)) return false
+      if (p === 'ema') {
+        const d = pair.decay
+        const mag = Math.max(0, ...tv.map(Math.abs), ...sv.map(Math.abs))
+        if (
+          !closeTo(
+            g,
+            tv.map((v, j) => d * v + (1 - d) * sv[j]!),
+            { rtol: 0, atol: tolerance.atol + 4 * Math.max(U, tolerance.rtol) * mag },
+          )
+        )
+          return false
+      }
+    }
+  }
+  return true
+}
+
 /**
  * Under any per-leaf policy, on trees of any shape and any leaf names: `keep` leaves are the
  * teacher's (bitwise), `copy` leaves the student's (bitwise), `ema` float leaves
@@ -300,58 +360,121 @@ const randomPairArb: fc.Arbitrary<RandomPair> = fc.tuple(hostTreeArb, hostTreeAr
 export const teacherPerLeafPolicy: Law<TeacherUpdateSubject, RandomPair> = {
   name: 'teacher.perLeafPolicy',
   statement:
-    "on random trees with any leaf names: keep → teacher's leaf, copy → student's leaf (bitwise), ema → d·t + (1−d)·s for floats and the student's value for integers (E11)",
+    "on random trees with any leaf names: keep → teacher's leaf, copy → student's leaf (bitwise), ema → d·t + (1−d)·s for floats and the student's value for integers (E18)",
   arbitrary: () => randomPairArb,
   predicate:
     (update, { ops, tolerance }) =>
     async (pair) => {
-      const policy: TeacherPolicy = (slot, path) => {
+      const policyOf = (slot: 'params' | 'stats', path: string): LeafPolicyName => {
         const p = pair.policies.get(`${slot}:${path}`)
         if (p === undefined) throw new Error(`the update asked for the policy of '${slot}:${path}', which is not a leaf of the teacher`)
         return p
       }
-      const slots = ['params', 'stats'] as const
-      const r = await evaluate(ops, () => {
-        const next = update(
-          ops,
-          { params: buildTree(ops, pair.student.params), stats: buildTree(ops, pair.student.stats) },
-          { params: buildTree(ops, pair.teacher.params), stats: buildTree(ops, pair.teacher.stats) },
-          pair.decay,
-          policy,
-        )
-        return slots.flatMap((slot) => hostLeaves(pair.teacher[slot]).map(([path]) => leafAt(next[slot], path)))
-      })
-      let k = 0
-      for (const slot of slots) {
-        const studentLeaves = hostLeaves(pair.student[slot])
-        for (const [i, [path, t]] of hostLeaves(pair.teacher[slot]).entries()) {
-          const got = r[k++]!
-          const s = studentLeaves[i]![1]
-          const p = pair.policies.get(`${slot}:${path}`)!
-          if (t.kind === 'int' || s.kind === 'int') {
-            const want = p === 'keep' ? (t as { value: number }).value : (s as { value: number }).value
-            if (got[0] !== want) return false
-            continue
-          }
-          const tv = t.tensor.data.map(Math.fround)
-          const sv = s.tensor.data.map(Math.fround)
-          if (p === 'keep' && !exactlyEqual(got, tv)) return false
-          if (p === 'copy' && !exactlyEqual(got, sv)) return false
-          if (p === 'ema') {
-            const d = pair.decay
-            const mag = Math.max(0, ...tv.map(Math.abs), ...sv.map(Math.abs))
-            if (
-              !closeTo(
-                got,
-                tv.map((v, j) => d * v + (1 - d) * sv[j]!),
-                { rtol: 0, atol: tolerance.atol + 4 * Math.max(U, tolerance.rtol) * mag },
-              )
-            )
-              return false
-          }
-        }
+      const got = await updatedLeaves(ops, pair, (student, teacher) => update(ops, student, teacher, pair.decay, policyOf))
+      return matchesPolicy(got, pair, policyOf, tolerance)
+    },
+}
+
+// -------------------------------------------------------------------------------------------------
+// the named policies
+
+/** The teacher policies polyak names (`teacherUpdate`'s `policy` strings and the exported functions). */
+export type TeacherPresetName = 'eman' | 'weightsOnly' | 'paramsEmaStatsCopy' | 'projectorOnly'
+
+/** A preset with its options, as `teacherUpdate`'s config takes it. */
+export interface TeacherPreset {
+  readonly name: TeacherPresetName
+  /** `projectorOnly`: the path prefixes that are averaged. */
+  readonly prefixes?: readonly string[]
+  /** `projectorOnly`: what the other leaves do (absent: the preset's default, `copy`). */
+  readonly others?: 'copy' | 'keep'
+}
+
+/** Named teacher policies under test: the presets a subject implements, and one update with a preset. */
+export interface TeacherPresetSubject {
+  readonly presets: readonly TeacherPresetName[]
+  readonly update: <T extends Leaf>(
+    ops: Ops<T>,
+    student: Slots<unknown, unknown>,
+    teacher: Slots<unknown, unknown>,
+    decay: number,
+    preset: TeacherPreset,
+  ) => Slots<unknown, unknown>
+}
+
+/**
+ * What each preset does to a leaf at `path` of `slot` (docs/methods.md, "Teacher updates"): EMAN
+ * averages everything; MoCo/BYOL/Momentum² (`weightsOnly`) average the parameters and keep the
+ * teacher's statistics; AveragedModel (`paramsEmaStatsCopy`) copies the statistics; projector-only
+ * averages the leaves at or under a prefix (a whole path segment: `projector` does not select
+ * `projector2`) and copies (default) or keeps the others, in both slots.
+ */
+export const presetPolicy = (preset: TeacherPreset): ((slot: 'params' | 'stats', path: string) => LeafPolicyName) => {
+  switch (preset.name) {
+    case 'eman':
+      return () => 'ema'
+    case 'weightsOnly':
+      return (slot) => (slot === 'params' ? 'ema' : 'keep')
+    case 'paramsEmaStatsCopy':
+      return (slot) => (slot === 'params' ? 'ema' : 'copy')
+    case 'projectorOnly':
+      return (_slot, path) => ((preset.prefixes ?? []).some((p) => path === p || path.startsWith(`${p}/`)) ? 'ema' : (preset.others ?? 'copy'))
+  }
+}
+
+/** A teacher whose parameters hold a prefix `K`, a sibling whose name extends it (`K2`) and a backbone; statistics under `K` and the backbone. */
+const presetPairArb = (presets: readonly TeacherPresetName[]) =>
+  fc
+    .tuple(
+      fc.constantFrom('projector', 'predictor', 'head', 'layer1'),
+      fc.constantFrom('2', '_ema', '.1', 's'),
+      fc.tuple(hostTreeArb, hostTreeArb, hostTreeArb, hostTreeArb, hostTreeArb),
+    )
+    .chain(([k, suffix, [a, b, c, d, e]]) => {
+      const params: HostTree = {
+        kind: 'object',
+        entries: [
+          [k, a],
+          [k + suffix, b],
+          ['backbone', c],
+        ],
       }
-      return true
+      const stats: HostTree = {
+        kind: 'object',
+        entries: [
+          [k, d],
+          ['backbone', e],
+        ],
+      }
+      return fc.record({
+        teacher: fc.constant({ params, stats }),
+        student: fc.record({ params: sameShapeArb(params), stats: sameShapeArb(stats) }),
+        decay: openDecayArb,
+        preset: fc
+          .tuple(fc.constantFrom(...presets), fc.constantFrom(undefined, 'copy' as const, 'keep' as const))
+          .map(([name, others]): TeacherPreset => (name === 'projectorOnly' ? { name, prefixes: [k], ...(others === undefined ? {} : { others }) } : { name })),
+      })
+    })
+
+/**
+ * Each named policy treats every leaf as documented (E17): `eman` → every leaf `ema`;
+ * `weightsOnly` → parameters `ema`, statistics `keep`; `paramsEmaStatsCopy` → parameters `ema`,
+ * statistics `copy`; `projectorOnly(prefixes, others = 'copy')` → leaves at or under a prefix
+ * `ema` (whole segments), the rest `others`. Integer leaves under `ema` are copied (E11).
+ */
+export const teacherPresets: Law<
+  TeacherPresetSubject,
+  { teacher: { params: HostTree; stats: HostTree }; student: { params: HostTree; stats: HostTree }; decay: number; preset: TeacherPreset }
+> = {
+  name: 'teacher.presets',
+  statement:
+    'eman: every leaf ema; weightsOnly: params ema, stats keep; paramsEmaStatsCopy: params ema, stats copy; projectorOnly(prefixes, others = copy): leaves at or under a prefix (whole segments) ema, the rest others (E17)',
+  arbitrary: (subject) => presetPairArb(subject.presets),
+  predicate:
+    (subject, { ops, tolerance }) =>
+    async (pair) => {
+      const got = await updatedLeaves(ops, pair, (student, teacher) => subject.update(ops, student, teacher, pair.decay, pair.preset))
+      return matchesPolicy(got, pair, presetPolicy(pair.preset), tolerance)
     },
 }
 
@@ -396,3 +519,6 @@ export const teacherLaws = [
   teacherPerLeafPolicy,
   teacherInputsUntouched,
 ] as const
+
+/** The laws of the named teacher policies. */
+export const teacherPresetLaws = [teacherPresets] as const
