@@ -209,9 +209,50 @@ export const layersTeacher = async <M extends LayersModelLike>(student: M, confi
       ? teacherUpdate(tfOps, { decay: rest.decay, policy: projectorOnly((path: string) => prefixes.some((p) => path.startsWith(p)), rest.others ?? 'copy') })
       : teacherUpdate(tfOps, { ...rest, donate: false })
   if (E.isLeft(decoded)) throw decoded.left
-  layersLeaves(student)
+  checkPolicyFits(layersLeaves(student), rest)
   const teacher = given ?? (await cloneLayersModel(student))
   return layersTeacherOf(student, teacher, decoded.right)
+}
+
+/**
+ * Refuses a policy that cannot do what it says on this student, before anything is built: EMAN
+ * asked for by name on a model with no BatchNormalization layer (EMAN is the EMA of BN statistics;
+ * `'weightsOnly'` is the plain weight EMA), projector-only prefixes that match no layer, and a
+ * policy whose averaged weights are all frozen (`trainable: false`: the teacher would follow a
+ * student that never moves).
+ */
+const checkPolicyFits = (student: readonly LayersLeaf[], config: Omit<TeacherUpdateConfig, 'donate'>): void => {
+  if (config.policy === 'eman' && !student.some((l) => l.slot === 'stats')) {
+    throw new InvalidArgumentError(
+      'layersTeacher: policy',
+      "'eman' averages BatchNormalization statistics, and the student has no BatchNormalization layer; use 'weightsOnly' for an EMA of the weights",
+    )
+  }
+  const params = student.filter((l) => l.slot === 'params')
+  let averaged: readonly LayersLeaf[]
+  if (config.policy === 'projectorOnly') {
+    const prefixes = config.prefixes ?? []
+    averaged = params.filter((l) => prefixes.some((p) => l.path.startsWith(p)))
+    if (averaged.length === 0 && !student.some((l) => prefixes.some((p) => l.path.startsWith(p)))) {
+      const names = [...new Set(student.map((l) => l.path.split('/')[0]!))].slice(0, 8)
+      throw new InvalidArgumentError(
+        'layersTeacher: prefixes',
+        `${JSON.stringify(prefixes)} match no layer of the student (its layers: ${names.join(', ')}${names.length === 8 ? ', …' : ''}); a prefix is the start of a layer name`,
+      )
+    }
+  } else if (typeof config.policy === 'function') {
+    const policy = config.policy
+    averaged = params.filter((l) => policy('params', l.path) === 'ema')
+  } else {
+    averaged = params
+  }
+  if (averaged.length > 0 && averaged.every((l) => !l.variable.trainable)) {
+    throw new InvalidArgumentError(
+      'layersTeacher: student',
+      `every weight the policy averages is frozen (trainable: false; ${averaged.length} weights, e.g. '${averaged[0]!.path}'): the teacher would follow a student that never moves; ` +
+        'unfreeze the student (model.trainable = true) or average trainable layers',
+    )
+  }
 }
 
 /** `layersTeacher` with a built update and a teacher model (synchronous: no clone). */

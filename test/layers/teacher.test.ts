@@ -148,6 +148,40 @@ describe('layersTeacher', () => {
     await expect(layersTeacher(student, { decay: 0.9, teacher: other })).rejects.toThrow(/has no weight 'conv\/kernel'/)
     await expect(layersTeacher(student, { decay: 2 })).rejects.toThrow(/decay/)
   })
+
+  it('refuses a policy that cannot act on the student, naming the field and writing nothing', async () => {
+    const student = build()
+    const teacher = await cloneLayersModel(student)
+    tfOps.tidy(() =>
+      writeLayersTrees(
+        teacher,
+        mapTrees(layersTrees(teacher), (x) => tf.add(x, 1)),
+      ),
+    )
+    const before = await snapshot(teacher)
+    // EMAN by name on a model with no BatchNormalization layer
+    const input = tfl.input({ shape: [4] })
+    const plain = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 2, name: 'fc' }).apply(input) as tfl.SymbolicTensor })
+    await expect(layersTeacher(plain, { decay: 0.9, policy: 'eman' })).rejects.toThrow(
+      /'layersTeacher: policy'.*'eman' averages BatchNormalization statistics.*'weightsOnly'/,
+    )
+    await expect(layersTeacher(plain, { decay: 0.9, policy: 'weightsOnly' })).resolves.toBeDefined()
+    // projector-only prefixes that match no layer
+    await expect(layersTeacher(student, { decay: 0.9, policy: 'projectorOnly', prefixes: ['predictor_'], teacher })).rejects.toThrow(
+      /'layersTeacher: prefixes'.*\["predictor_"\] match no layer of the student \(its layers: conv, bn, projector_fc1/,
+    )
+    // a frozen student: the averaged weights never move
+    student.trainable = false
+    await expect(layersTeacher(student, { decay: 0.9, policy: 'eman', teacher })).rejects.toThrow(
+      /'layersTeacher: student'.*every weight the policy averages is frozen/,
+    )
+    // frozen layers outside the averaged ones are fine: projector-only over a trainable projector
+    student.trainable = true
+    for (const l of student.layers) if (!l.name.startsWith('projector_')) l.trainable = false
+    await expect(layersTeacher(student, { decay: 0.9, policy: 'projectorOnly', prefixes: ['projector_'], teacher })).resolves.toBeDefined()
+    await expect(layersTeacher(student, { decay: 0.9, policy: 'projectorOnly', prefixes: ['conv'], teacher })).rejects.toThrow(/frozen/)
+    expect(await snapshot(teacher)).toEqual(before)
+  })
 })
 
 describe('the layers-teacher law', () => {
