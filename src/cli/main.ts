@@ -105,7 +105,7 @@ const SPECS = {
       subject: {
         type: 'string',
         value: 'MODULE.js',
-        help: 'check the subjects an ES module exports (emaStep, teacherUpdate, batchNorm, groupNorm, batchForward, momentumBatchNorm, weightAlign, transition, ema)',
+        help: 'check the subjects an ES module exports (emaStep, ema, teacherUpdate, teacherPresets, batchNorm, groupNorm, batchForward, momentumBatchNorm, weightAlign, weightStandardization, transition, schedule, model, layersTeacher)',
       },
       power: { type: 'boolean', default: false, help: 'measure the smallest planted error each law detects with 99% probability' },
       trials: { type: 'string', value: 'N', default: '100', help: 'seeds per planted error, with --power' },

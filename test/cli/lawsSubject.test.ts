@@ -2,6 +2,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { SUBJECT_EXPORTS } from 'polyak/laws'
 import { polyak } from '../support/cli.js'
 
 // modules that import 'polyak' must live inside the package so that the name resolves to it
@@ -17,6 +18,13 @@ const module = (name: string, source: string): string => {
 }
 
 describe('polyak laws --subject', () => {
+  it('names every export it recognises in its help', async () => {
+    const r = await polyak(['laws', '--help'])
+    expect(r.code).toBe(0)
+    const help = r.stdout.replace(/\s+/g, ' ')
+    expect(Object.keys(SUBJECT_EXPORTS).filter((k) => !new RegExp(`[(, ]${k}[,)]`).test(help))).toEqual([])
+  })
+
   it('checks the subjects of examples/lawSubjects.mjs and prints the table', async () => {
     const r = await polyak(['laws', '--subject', 'examples/lawSubjects.mjs', '--runs', '20'])
     expect(r.code, r.stderr).toBe(0)
