@@ -33,6 +33,7 @@ describe('polyak laws (command line)', () => {
         'batch',
         'momentumBn',
         'weightAlign',
+        'weightStandardization',
         'transition',
         'backend',
         'normalizer',
