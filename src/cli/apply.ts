@@ -7,14 +7,14 @@
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
 import { unsafeUseBackend } from '../../backends/index.js'
-import { type ConfigError, type ConfigIssue, ConfigError as ConfigErrorClass, decodeConfig } from '../codecs/config.js'
+import { type ConfigError, type ConfigIssue, ConfigError as ConfigErrorClass, decodeConfig, required, untrustedConfig } from '../codecs/config.js'
 import { type TensorJsonError, decodeTree, encodeTree } from '../codecs/tensorJson.js'
 import type { PolyakError } from '../core/errors.js'
 import type { Ops } from '../core/ops.js'
 import { shapeOps } from '../core/shapeOps.js'
 import { type Leaf, type Tree, mapAny } from '../core/tree.js'
-import { ema } from '../ema/ema.js'
-import { teacherUpdate } from '../ema/teacher.js'
+import { type EmaConfig, ema } from '../ema/ema.js'
+import { type TeacherUpdateConfig, teacherUpdate } from '../ema/teacher.js'
 import { activationNormalizer, normalizerDefinition, normalizerDefinitions, weightNormalizer } from '../norm/registry.js'
 
 /** The operations `apply` knows besides the registered normalizers. */
@@ -80,7 +80,7 @@ export const decodeSpec = (json: unknown): E.Either<ConfigError, ApplySpec> =>
     'apply spec',
     specFields,
     {
-      op: undefined as unknown as ApplyOp,
+      op: required<ApplyOp>(),
       config: undefined,
       mode: 'train',
       backend: undefined,
@@ -155,11 +155,11 @@ const runSpecOn = async <T extends Leaf>(ops: Ops<T>, name: string, spec: ApplyS
     const normalizer = built(activationNormalizer(ops, { name: spec.op, config: spec.config ?? {} }), fromRegistry)!
     if (inputs.x === undefined)
       throw specError('inputs.x', undefined, 'this op normalises inputs.x: give it as {shape, data} with channels last ([N, C] or [N, H, W, C])')
-    const x = tree(ops, inputs.x, 'inputs.x') as Leaf
+    const x = tree(ops, inputs.x, 'inputs.x') as T
     const init = normalizer.init(x.shape[x.shape.length - 1] ?? 0) as { params: unknown; stats: unknown }
     const params = spec.params === undefined ? init.params : tree(ops, spec.params, 'params')
     const stats = spec.stats === undefined ? init.stats : tree(ops, spec.stats, 'stats')
-    const [y, next] = normalizer.apply(x as never, spec.mode, context)({ params, stats })
+    const [y, next] = normalizer.apply(x, spec.mode, context)({ params, stats })
     return result({ y: await encode(y) }, await encode(next.params), await encode(next.stats))
   }
 
@@ -174,7 +174,7 @@ const runSpecOn = async <T extends Leaf>(ops: Ops<T>, name: string, spec: ApplyS
   }
 
   if (spec.op === 'ema') {
-    const avg = built(ema(ops, (spec.config ?? {}) as never))
+    const avg = built(ema(ops, untrustedConfig<EmaConfig>(spec.config ?? {})))
     if (Object.keys(inputs).length === 0) throw specError('inputs', inputs, 'give the new value(s) to average as inputs (a tensor or a tree of them)')
     const x = tree(ops, inputs, 'inputs')
     let stats
@@ -194,7 +194,7 @@ const runSpecOn = async <T extends Leaf>(ops: Ops<T>, name: string, spec: ApplyS
   // teacherUpdate: the config is the library's (decay, policy, prefixes, others)
   const config = (spec.config ?? {}) as Record<string, unknown>
   if (Object.hasOwn(config, 'donate')) throw specError('config.donate', config.donate, 'not an apply option: apply never donates its inputs')
-  const update = built(teacherUpdate(ops, config as never))
+  const update = built(teacherUpdate(ops, untrustedConfig<TeacherUpdateConfig>(config)))
   const student = inputs.student as { params?: unknown; stats?: unknown } | undefined
   if (student === undefined || student.params === undefined) {
     throw specError('inputs.student', student, 'give the student state as inputs.student = {params, stats}; the teacher is params/stats')

@@ -246,3 +246,17 @@ export const unsafe = <E, A>(e: E.Either<E, A>): A => {
   if (E.isLeft(e)) throw e.left
   return e.right
 }
+
+/**
+ * JSON handed to a constructor that decodes its own config at run time (every `foo(ops, config)`
+ * runs `decodeConfig` on it): typed as the config it will be decoded as, and checked there, with
+ * every problem named by field.
+ */
+export const untrustedConfig = <C>(json: Readonly<Record<string, unknown>>): C => json as C
+
+/**
+ * The default of a required field in `decodeConfig`'s defaults: absent, so the field's codec
+ * rejects it and the error names the field as missing unless the input gives it.
+ */
+// the one placeholder cast: the value is never used as a T, only handed to the field's codec, which refuses undefined
+export const required = <T>(): T => undefined as unknown as T

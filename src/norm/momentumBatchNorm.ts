@@ -5,7 +5,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
-import { type ConfigError, type Decoded, Epsilon, PositiveInt, decodeConfig, unsafe } from '../codecs/config.js'
+import { type ConfigError, type Decoded, Epsilon, PositiveInt, decodeConfig, required, unsafe } from '../codecs/config.js'
 import { InvalidArgumentError, showShape } from '../core/errors.js'
 import type { Ops } from '../core/ops.js'
 import type { Leaf } from '../core/tree.js'
@@ -116,7 +116,7 @@ const decodeMomentumBatchNorm = (config: unknown): E.Either<ConfigError, Momentu
       'momentumBatchNorm config',
       fields,
       {
-        totalSteps: undefined as unknown as PositiveInt,
+        totalSteps: required<PositiveInt>(),
         epsilon: 1e-5 as Epsilon,
         referenceDoubleBessel: false,
         normalizeVariance: undefined,

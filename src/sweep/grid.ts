@@ -17,7 +17,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
-import { ConfigError, type ConfigIssue, decodeConfig } from '../codecs/config.js'
+import { ConfigError, type ConfigIssue, decodeConfig, required } from '../codecs/config.js'
 import { FORBIDDEN_KEYS, preview } from '../codecs/jsonInput.js'
 import { canonicalJson, sha256Hex } from '../train/checkpoint.js'
 import { type TrainFile, decodeTrainFile } from '../train/trainConfig.js'
@@ -82,7 +82,7 @@ export const decodeGrid = async (json: unknown): Promise<E.Either<ConfigError, S
   const top = decodeConfig(
     'sweep grid',
     FIELDS,
-    { name: undefined, base: undefined as unknown as Record<string, unknown>, product: undefined, zip: undefined },
+    { name: undefined, base: required<Record<string, unknown>>(), product: undefined, zip: undefined },
     json,
     (g) => {
       const issues = [...fieldIssues('product', g.product), ...fieldIssues('zip', g.zip)]

@@ -24,6 +24,7 @@ import {
   PositiveFinite,
   PositiveInt,
   decodeConfig,
+  required,
 } from '../codecs/config.js'
 import { type JsonModelSpec, ModelSpecC, decodeModelSpec } from '../nn/spec.js'
 import { checkSpec, normSpecCodec } from '../norm/registry.js'
@@ -136,6 +137,12 @@ const prefix = (e: ConfigError, p: string): ConfigError =>
     e.issues.map((i) => ({ ...i, field: `${p}.${i.field}` })),
   )
 
+/** A decoded config with its optional `model` left out when absent (the config types say "absent", not "undefined"). */
+const withModel = <C extends { readonly model: JsonModelSpec | undefined }>(c: C): Omit<C, 'model'> & { readonly model?: JsonModelSpec } => {
+  const { model, ...rest } = c
+  return model === undefined ? rest : { ...rest, model }
+}
+
 /** Decodes a training file's JSON. */
 export const decodeTrainFile = (json: unknown): E.Either<ConfigError, TrainFile> => {
   const top = decodeConfig(
@@ -147,7 +154,7 @@ export const decodeTrainFile = (json: unknown): E.Either<ConfigError, TrainFile>
       model: t.unknown,
       config: t.union([t.UnknownRecord, t.undefined]),
     },
-    { kind: undefined as unknown as 'supervised', backend: undefined, data: undefined, model: undefined, config: undefined },
+    { kind: required<'supervised'>(), backend: undefined, data: undefined, model: undefined, config: undefined },
     json,
   )
   if (E.isLeft(top)) return top
@@ -169,12 +176,12 @@ export const decodeTrainFile = (json: unknown): E.Either<ConfigError, TrainFile>
   const withBackend = backend === undefined ? {} : { backend }
   if (kind === 'semiSupervised') {
     const c = decodeConfig('train file', semiFields, SEMI_DEFAULTS as never, config)
-    return E.isLeft(c) ? E.left(prefix(c.left, 'config')) : E.right({ kind, ...withBackend, data: d.right, config: c.right as unknown as SemiSupervisedConfig })
+    return E.isLeft(c) ? E.left(prefix(c.left, 'config')) : E.right({ kind, ...withBackend, data: d.right, config: withModel(c.right) })
   }
   if (kind === 'selfSupervised') {
     const c = decodeConfig('train file', selfFields, SELF_DEFAULTS as never, config)
-    return E.isLeft(c) ? E.left(prefix(c.left, 'config')) : E.right({ kind, ...withBackend, data: d.right, config: c.right as unknown as SelfSupervisedConfig })
+    return E.isLeft(c) ? E.left(prefix(c.left, 'config')) : E.right({ kind, ...withBackend, data: d.right, config: withModel(c.right) })
   }
   const c = decodeConfig('train file', supervisedFields, SUPERVISED_DEFAULTS as never, config, supervisedIssues)
-  return E.isLeft(c) ? E.left(prefix(c.left, 'config')) : E.right({ kind, ...withBackend, data: d.right, config: c.right as unknown as SupervisedConfig })
+  return E.isLeft(c) ? E.left(prefix(c.left, 'config')) : E.right({ kind, ...withBackend, data: d.right, config: withModel(c.right) })
 }

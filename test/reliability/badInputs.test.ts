@@ -204,7 +204,7 @@ const ROWS: Record<string, Row> = {
   'demo: --seeds 0': { args: ['demo', '--seeds', '0'], message: /--seeds must be/ },
   'demo: --scale 0': { args: ['demo', '--scale', '0'], message: /--scale must be/ },
   'demo: --scale abc': { args: ['demo', '--scale', 'abc'], message: /--scale must be.*abc/ },
-  'demo: --backend reference': { args: ['demo', '--backend', 'reference'], message: /--backend: the demo trains with tfjs gradients/ },
+  'demo: --backend reference': { args: ['demo', '--backend', 'reference'], message: /--backend: the demo needs tfjs gradients/ },
   'demo: --train-images 5': { args: ['demo', '--train-images', '5'], message: /--train-images must be/ },
   'demo: --seed -1': { args: ['demo', '--seed', '-1'], message: /--seed must be.*-1/ },
   'demo: an unknown flag': { args: ['demo', '--fast'], message: /--fast/ },
