@@ -64,6 +64,7 @@ export { type DriverOptions, type DriverResult, run, scan } from './core/driver.
 
 // fused kernels (the composed tfjs path is the fallback)
 export { useFusedKernels } from './kernels/registry.js'
+export { KERNELS, type KernelName } from './kernels/names.js'
 export { avgPool2x2 } from './kernels/activations.js'
 
 // configs and JSON input

@@ -13,6 +13,7 @@
  * @module kernels/activations
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { KERNELS } from './names.js'
 import { type KernelImpl, defineKernel } from './registry.js'
 import { type WasmBackendLike, offsetOf, onWasm, wasmKernels } from './wasm/module.js'
 
@@ -28,7 +29,7 @@ const reluGradWasm: KernelImpl<'wasm', 'dy' | 'x', Record<string, never>> = ({ i
   return out
 }
 
-const reluGradKernel = defineKernel({ name: 'PolyakReluGrad', backends: { wasm: onWasm(reluGradWasm) } })
+const reluGradKernel = defineKernel({ name: KERNELS.reluGrad, backends: { wasm: onWasm(reluGradWasm) } })
 
 /** `dy·[x > 0]`, fused where the backend has the kernel. */
 export const reluGrad = (dy: tf.Tensor, x: tf.Tensor): tf.Tensor =>
@@ -52,10 +53,10 @@ const poolGradWasm: KernelImpl<'wasm', 'dy', { inputShape: [number, number, numb
   return out
 }
 
-const poolGradKernel = defineKernel({ name: 'PolyakAvgPool2Grad', backends: { wasm: onWasm(poolGradWasm) } })
+const poolGradKernel = defineKernel({ name: KERNELS.avgPool2Grad, backends: { wasm: onWasm(poolGradWasm) } })
 
 const poolKernel = defineKernel({
-  name: 'PolyakAvgPool2',
+  name: KERNELS.avgPool2,
   backends: { wasm: onWasm(poolWasm) },
   gradient: {
     inputsToSave: ['x'],

@@ -17,12 +17,13 @@
  * @module kernels/axpby
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { KERNELS } from './names.js'
 import { type KernelImpl, defineKernel } from './registry.js'
 import { type WasmBackendLike, offsetOf, onWasm, renewIdentity, wasmKernels } from './wasm/module.js'
 import { ElementwiseProgram } from './webgpuProgram.js'
 
 /** The kernel's name in the tfjs registry. */
-export const AXPBY = 'PolyakAxpby'
+export const AXPBY = KERNELS.axpby
 
 interface AxpbyAttrs {
   readonly alpha: number

@@ -22,11 +22,12 @@
  * @module kernels/axpbyMany
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { KERNELS } from './names.js'
 import { type KernelImpl, defineKernel } from './registry.js'
 import { type Dispatch, type WebGpuInternals, pipelineFor, recordDispatches, storageOf, webgpuInternals, workgroupGrid } from './webgpuDispatch.js'
 
 /** The kernel's name in the tfjs registry. */
-export const AXPBY_MANY = 'PolyakAxpbyMany'
+export const AXPBY_MANY = KERNELS.axpbyMany
 
 interface AxpbyManyAttrs {
   readonly alpha: number

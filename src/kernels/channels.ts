@@ -27,6 +27,7 @@
  * @module kernels/channels
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { KERNELS } from './names.js'
 import { gradSumsCpu, momentsCpu, normalizeCpu } from './channels/cpu.js'
 import { type ChannelLayout, channelView, statsShape } from './channels/layout.js'
 import { gradSumsWasm, momentsWasm, normalizeWasm } from './channels/wasm.js'
@@ -36,13 +37,13 @@ import { onWasm } from './wasm/module.js'
 
 export { type ChannelLayout, channelView, layoutOf } from './channels/layout.js'
 
-const gradSumsKernel = defineKernel({ name: 'PolyakNormalizeGradSums', backends: { wasm: onWasm(gradSumsWasm), cpu: () => gradSumsCpu } })
+const gradSumsKernel = defineKernel({ name: KERNELS.normalizeGradSums, backends: { wasm: onWasm(gradSumsWasm), cpu: () => gradSumsCpu } })
 
 /** The shape, of `x`'s rank, that `[G·C]` statistics broadcast from: 1 on the reduced axes. */
 export const statsBroadcastShape = (shape: readonly number[], { lead, axis }: ChannelLayout): number[] => shape.map((d, i) => (i < lead || i === axis ? d : 1))
 
 const normalizeKernel = defineKernel({
-  name: 'PolyakNormalize',
+  name: KERNELS.normalize,
   backends: { wasm: onWasm(normalizeWasm), cpu: () => normalizeCpu, webgpu: () => normalizeWebgpu },
   gradient: {
     inputsToSave: ['x', 'center', 'scale'],
@@ -67,7 +68,7 @@ const normalizeKernel = defineKernel({
 })
 
 const momentsKernel = defineKernel({
-  name: 'PolyakMoments',
+  name: KERNELS.moments,
   backends: { wasm: onWasm(momentsWasm), cpu: () => momentsCpu, webgpu: () => momentsWebgpu },
   gradient: {
     inputsToSave: ['x'],
@@ -99,7 +100,7 @@ export const fusedNormalize = (x: tf.Tensor, center: tf.Tensor, scale: tf.Tensor
   normalizeKernel.run({ x, center, scale, offset }, layout)
 
 const standardizeKernel = defineKernel({
-  name: 'PolyakStandardize',
+  name: KERNELS.standardize,
   backends: { webgpu: () => standardizeWebgpu },
   gradient: {
     inputsToSave: ['x', 'scale'],

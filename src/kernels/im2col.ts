@@ -9,6 +9,7 @@
  * @module kernels/im2col
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { KERNELS } from './names.js'
 import { type KernelImpl, defineKernel } from './registry.js'
 import { type WasmBackendLike, offsetOf, onWasm, wasmKernels } from './wasm/module.js'
 
@@ -34,7 +35,7 @@ const im2colWasm: KernelImpl<'wasm', 'x', Im2ColGeometry> = ({ inputs: { x }, ba
 }
 
 const im2colKernel = defineKernel({
-  name: 'PolyakIm2ColT',
+  name: KERNELS.im2colT,
   backends: { wasm: onWasm(im2colWasm) },
 })
 

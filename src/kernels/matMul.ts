@@ -12,6 +12,7 @@
  * @module kernels/matMul
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { KERNELS } from './names.js'
 import { type KernelImpl, defineKernel } from './registry.js'
 import { type WasmBackendLike, offsetOf, onWasm, wasmKernels } from './wasm/module.js'
 
@@ -25,7 +26,7 @@ const fewRowsWasm: KernelImpl<'wasm', 'a' | 'b', Record<string, never>> = ({ inp
 }
 
 const fewRowsKernel = defineKernel({
-  name: 'PolyakMatMulFewRows',
+  name: KERNELS.matMulFewRows,
   backends: { wasm: onWasm(fewRowsWasm) },
   gradient: {
     inputsToSave: ['a', 'b'],

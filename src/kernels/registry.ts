@@ -7,6 +7,7 @@
  * @module kernels/registry
  */
 import * as tf from '@tensorflow/tfjs-core'
+import type { KernelName } from './names.js'
 import type { WasmBackendLike } from './wasm/module.js'
 
 /** The parts of tfjs-backend-cpu's `MathBackendCPU` the cpu kernels use (storage is a typed array per tensor). */
@@ -47,7 +48,7 @@ export interface KernelGradient<A> {
 
 /** A fused kernel: its tfjs name (one constant), its implementations per backend, its gradient. */
 export interface KernelSpec<I extends string, A> {
-  readonly name: string
+  readonly name: KernelName
   /** Implementation per tfjs backend name; `() => undefined` where this process cannot run it (checked once). */
   readonly backends: { readonly [B in keyof KernelBackends]?: () => KernelImpl<B, I, A> | undefined }
   readonly gradient?: KernelGradient<A>
@@ -55,7 +56,7 @@ export interface KernelSpec<I extends string, A> {
 
 /** A registered-on-demand fused kernel. */
 export interface FusedKernel<I extends string, A> {
-  readonly name: string
+  readonly name: KernelName
   /** True when the fused path is on and the active backend runs this kernel (registers it on first call per backend). */
   available(): boolean
   /** Runs the kernel on the active backend (after `available()`): typed inputs and attributes in, tensors out. */
@@ -63,13 +64,13 @@ export interface FusedKernel<I extends string, A> {
 }
 
 let disabled = false
-const disabledNames = new Set<string>()
+const disabledNames = new Set<KernelName>()
 
 /**
  * Turns every fused kernel off (`false`) or back on, e.g. to benchmark or test the composed
- * fallback; with `names` (tfjs kernel names such as `'PolyakAxpbyMany'`), only those kernels.
+ * fallback; with `names` (`KERNELS.axpbyMany`, …), only those kernels.
  */
-export const useFusedKernels = (on: boolean, names?: readonly string[]): void => {
+export const useFusedKernels = (on: boolean, names?: readonly KernelName[]): void => {
   if (names === undefined) {
     disabled = !on
     if (on) disabledNames.clear()
@@ -93,11 +94,13 @@ export const defineKernel = <I extends string, A = Record<string, never>>(spec: 
     if (impl === undefined) return
     if (tf.getKernel(spec.name, backendName) === undefined) {
       const kernelFunc: tf.KernelFunc = ({ inputs, backend, attrs }) =>
+        // tfjs hands every kernel its backend as the public KernelBackend and its attributes as an untyped map; the spec names both types
         impl({ inputs: inputs as Record<I, tf.TensorInfo>, backend: backend as unknown as KernelBackends[keyof KernelBackends], attrs: attrs as unknown as A })
       tf.registerKernel({ kernelName: spec.name, backendName, kernelFunc })
     }
     if (spec.gradient !== undefined && tf.getGradient(spec.name) === undefined) {
       const { gradFunc, ...saved } = spec.gradient
+      // the attributes tfjs saved are the ones this kernel ran with: typed A by the spec
       tf.registerGradient({ kernelName: spec.name, ...saved, gradFunc: (dy, s, attrs) => gradFunc(dy, s, attrs as unknown as A) })
     }
   }
@@ -110,6 +113,6 @@ export const defineKernel = <I extends string, A = Record<string, never>>(spec: 
       return tf.getKernel(spec.name, backendName) !== undefined
     },
     run: <R extends tf.Tensor | tf.Tensor[]>(inputs: Readonly<Record<I, tf.Tensor>>, attrs: A) =>
-      tf.engine().runKernel(spec.name, inputs as unknown as tf.NamedTensorMap, { ...(attrs as object) } as tf.NamedAttrMap) as unknown as R,
+      tf.engine().runKernel(spec.name, inputs as tf.NamedTensorMap, { ...(attrs as object) } as tf.NamedAttrMap) as R,
   }
 }

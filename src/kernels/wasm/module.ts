@@ -39,11 +39,15 @@ export interface WasmKernelExports {
   matMulFewRows(a: number, b: number, m: number, k: number, n: number, out: number): void
 }
 
+/** The active tfjs backend as the wasm kernels read it (call only while wasm is active). */
+// tfjs types tf.backend() as its public KernelBackend; on wasm it is BackendWasm, whose members polyak reads are typed by WasmBackendLike
+export const activeWasmBackend = (): WasmBackendLike => tf.backend() as unknown as WasmBackendLike
+
 /** `() => kernel` where this process can instantiate the module on the active wasm backend, else `() => undefined` (for `defineKernel`). */
 export const onWasm =
   <K>(kernel: K) =>
   (): K | undefined =>
-    wasmKernels(tf.backend() as unknown as WasmBackendLike) === null ? undefined : kernel
+    wasmKernels(activeWasmBackend()) === null ? undefined : kernel
 
 /** The parts of tfjs-backend-wasm's `BackendWasm` the kernels use. */
 export interface WasmBackendLike {
@@ -136,6 +140,7 @@ export const wasmKernels = (backend: WasmBackendLike): WasmKernelExports | null 
     const variant: Variant = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer ? 'shared' : 'plain'
     const module = compile(variant)
     try {
+      // the module is polyak's own (assembly/kernels.ts): its exports are exactly the functions WasmKernelExports lists
       exports = module === null ? null : (new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as WasmKernelExports)
       lastStatus =
         exports === null
