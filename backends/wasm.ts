@@ -16,7 +16,7 @@
  */
 import { TOLERANCES } from '../src/core/tolerance.js'
 import * as tf from '@tensorflow/tfjs-core'
-import { type WasmBackendLike, prepareWasmKernels, wasmKernelStatus, wasmKernels } from '../src/kernels/wasm/module.js'
+import { type WasmBackendLike, activeWasmBackend, prepareWasmKernels, wasmKernelStatus, wasmKernels } from '../src/kernels/wasm/module.js'
 import { missingPackage } from './host.js'
 import { tfjsBackend } from './tfjs.js'
 
@@ -68,6 +68,7 @@ const shareStorageOnIdentity = (): void => {
     { polyak: true as const },
   )
   tf.unregisterKernel('Identity', 'wasm')
+  // kernelFunc reads the wasm backend's members (WasmBackendLike); tfjs calls it with its public KernelBackend type
   tf.registerKernel({ kernelName: 'Identity', backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc })
 }
 
@@ -94,7 +95,7 @@ export const wasm = tfjsBackend({
   },
   activated: () => {
     // instantiate polyak's kernels now, so that their state is known (and reported) before first use
-    wasmKernels(tf.backend() as unknown as WasmBackendLike)
+    wasmKernels(activeWasmBackend())
   },
   details: async () => {
     const threaded = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')

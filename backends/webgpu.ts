@@ -99,6 +99,7 @@ let registeredHere = false
  */
 const registerFactory = (WebGPUBackend: new (device: unknown, info: unknown) => tf.KernelBackend): void => {
   registeredHere = true
+  // tfjs's engine keeps its backend instances in a private `registry`; findBackend would create one, which this check must not
   if ((tf.engine() as unknown as { registry: Record<string, unknown> }).registry.webgpu !== undefined) return
   tf.removeBackend('webgpu')
   tf.registerBackend(
@@ -139,6 +140,7 @@ export const webgpu = tfjsBackend({
     if (tf.findBackendFactory('webgpu') == null || !registeredHere) {
       let pkg: { WebGPUBackend: new (device: unknown, info: unknown) => tf.KernelBackend }
       try {
+        // the package's types name WebGPUBackend's constructor with WebGPU's device types, which this module does not import; only its arity is used
         pkg = (await import('@tensorflow/tfjs-backend-webgpu')) as unknown as typeof pkg
       } catch (e) {
         return missingPackage('@tensorflow/tfjs-backend-webgpu', e)

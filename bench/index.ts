@@ -18,6 +18,7 @@ import type { Ops } from '../src/core/ops.js'
 import type { Leaf } from '../src/core/tree.js'
 import { disposeTree } from '../src/core/memory.js'
 import { InvalidArgumentError } from '../src/core/errors.js'
+import { tfOps } from '../src/core/tfOps.js'
 import { emanPolicy, unsafeTeacherUpdate, weightsOnly } from '../src/ema/teacher.js'
 import { AXPBY_MANY } from '../src/kernels/axpbyMany.js'
 import { useFusedKernels } from '../src/kernels/registry.js'
@@ -491,14 +492,14 @@ const trainStepJob = (name: string, torch: string, build: () => Model): Job => (
     )
     return {
       run: async () => {
-        const out = tf.tidy(() => {
+        const out = tfOps.tidy(() => {
           const g = valueAndGrads(state.params, (p) => {
             const o = model.forward(p, state.stats, x, 'train', { heads: ['classifier'] })
             return { loss: crossEntropy(o.logits!, y), stats: o.stats }
           })
           const [params, os] = opt.update(g.grads, state.params, optState, 0)
-          return { params, os, stats: g.stats, loss: g.loss } as unknown as tf.TensorContainer
-        }) as unknown as { params: typeof state.params; os: typeof optState; stats: typeof state.stats; loss: tf.Scalar }
+          return { params, os, stats: g.stats, loss: g.loss }
+        })
         await out.loss.data()
         disposeAll([state, optState, out.loss])
         state = { params: out.params, stats: out.stats }

@@ -26,7 +26,7 @@ export interface TransitionSubject {
 }
 
 type Step = (s: Slots<unknown, unknown>) => readonly [unknown, Slots<unknown, unknown>]
-const stepOf = (m: ReturnType<TransitionSubject['make']>, x: Leaf): Step => m.step(x) as unknown as Step
+const stepOf = (m: ReturnType<TransitionSubject['make']>, x: Leaf): Step => m.step(x) as Step
 
 const readAll = async (ops: Ops<Leaf>, value: unknown): Promise<Array<[string, number[], readonly number[], string]>> => {
   const out: Array<[string, number[], readonly number[], string]> = []

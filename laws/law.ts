@@ -106,6 +106,7 @@ export const runLaws = async <S>(
 ): Promise<LawResult[]> => {
   const context: LawContext = { ops, tolerance: options.tolerance ?? defaultTolerance(ops) }
   const out: LawResult[] = []
+  // a SomeLaw is a Law whose input type was forgotten; its arbitrary produces exactly what its predicate takes
   for (const law of laws as unknown as ReadonlyArray<Law<S, unknown>>) {
     if (options.only !== undefined && !options.only(law.name)) continue
     const predicate = law.predicate(subject, context)

@@ -141,6 +141,7 @@ const plantedModel = (model: Model, f: (y: tf.Tensor2D) => tf.Tensor2D): Model =
 })
 
 const targets = (): Array<Target<unknown>> => {
+  // each target's laws, subject and plant share one S; the list forgets it, as runLaws does (SomeLaw)
   const t = <S>(x: Target<S>): Target<unknown> => x as unknown as Target<unknown>
   const groupNorm2 = polyakGroupNorms[0]!
   const layerNormForward: BatchForwardSubject = {

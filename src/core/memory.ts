@@ -52,6 +52,7 @@ export const assertLive = <T extends Leaf>(ops: Ops<T>, tree: unknown, root: str
 export const freshen = <T extends Leaf, R>(ops: Ops<T>, inputs: unknown, output: R): R => {
   const borrowed = new Set<unknown>(tensorLeaves<T>(inputs).map(([, t]) => t))
   if (borrowed.size === 0 || output === undefined || output === null) return output
+  // an R that is no node and is one of the borrowed inputs is a leaf of type T
   if (!isNode(output)) return (borrowed.has(output) ? ops.clone(output as unknown as T) : output) as R
   return mapAny(output, (leaf) => (borrowed.has(leaf) ? ops.clone(leaf as T) : leaf)) as R
 }

@@ -115,7 +115,7 @@ export const named = <T extends Leaf, R extends Record<string, AnyTransition>>(o
     const stats: Record<string, unknown> = {}
     const reports: Record<string, unknown> = {}
     for (const key of Object.keys(children)) {
-      const child = children[key] as unknown as Transition<unknown, unknown, unknown>
+      const child = children[key] as Transition<unknown, unknown, unknown>
       const [a, next] = child({
         params: (s.params as Record<string, unknown>)[key],
         stats: (s.stats as Record<string, unknown>)[key],
@@ -124,7 +124,7 @@ export const named = <T extends Leaf, R extends Record<string, AnyTransition>>(o
       stats[key] = next.stats
       reports[key] = a
     }
-    return [reports as NamedReports<R>, { params, stats } as unknown as NamedSlots<R>]
+    return [reports as NamedReports<R>, { params, stats } as NamedSlots<R>]
   })
 
 /**

@@ -145,6 +145,7 @@ const makeEma = <T extends Leaf>(ops: Ops<T>, spec: DecaySpec, init: 'copy' | 'z
           xs.push(xi)
           return avg
         })
+        // fromLeaves rebuilds the tree `layout` (A's own structure, zipped above) from its leaves: the same shape as A, which TypeScript cannot follow through the zip
         const average = fromLeaves(layout as Tree<T>, emaLeaves(ops, avgs, xs, d)) as unknown as A
         const decayProduct = s.stats.decayProduct * d
         const correction = 1 - decayProduct

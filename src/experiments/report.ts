@@ -59,7 +59,7 @@ export const bandChart = (o: {
     title: o.title,
     width: 440,
     height: 260,
-    data: { values: o.rows as unknown as Array<Record<string, unknown>> },
+    data: { values: o.rows },
     layer: o.bands ? [line, band] : [line],
   } as vl.TopLevelSpec
 }
@@ -71,7 +71,7 @@ export const pointsChart = (o: { title: string; rows: readonly BandRow[]; yTitle
     title: o.title,
     width: 440,
     height: 220,
-    data: { values: o.rows as unknown as Array<Record<string, unknown>> },
+    data: { values: o.rows },
     layer: [
       ...(o.bands
         ? [

@@ -185,6 +185,7 @@ export const cloneLayersModel = async <M extends LayersModelLike>(model: M): Pro
   if (typeof model.toJSON !== 'function') throw new InvalidArgumentError('cloneLayersModel: model', 'expected a tfjs-layers LayersModel (with toJSON)')
   const layers = (await importOptional('@tensorflow/tfjs-layers', 'npm install @tensorflow/tfjs-layers')) as typeof import('@tensorflow/tfjs-layers')
   // the same class as the student's model, rebuilt from its topology
+  // modelFromJSON returns a LayersModel; built from M's own topology, it is an M
   const clone = (await layers.models.modelFromJSON({ modelTopology: model.toJSON(null, false) as never })) as unknown as M
   writeLayersTrees(clone, layersTrees(model))
   return clone

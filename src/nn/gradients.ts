@@ -292,7 +292,7 @@ export const registerGradients = (): void => {
   if (!registered) {
     registered = true
     for (const [kernelName, g] of Object.entries(GRADIENTS)) {
-      const config = { kernelName, ...g } as unknown as tf.GradConfig
+      const config = { kernelName, ...g } as tf.GradConfig
       if (kernelName === 'Conv2D') conv2d = config
       else if (tf.getGradient(kernelName) !== undefined) continue
       tf.registerGradient(config)

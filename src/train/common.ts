@@ -36,9 +36,7 @@ export type Metrics = Record<string, number>
 
 /** The identity whose gradient is zero: `sg(x)` (tfjs has no stop-gradient op). */
 export const stopGradient = <T extends tf.Tensor>(x: T): T =>
-  tf.customGrad(((a: tf.Tensor) => ({ value: tf.clone(a), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as unknown as Parameters<typeof tf.customGrad>[0])(
-    x,
-  ) as T
+  tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({ value: tf.clone(args[0] as T), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) }))(x) as T
 
 /** Disposes every tensor of a value (trees, arrays, states): `disposeTree` on the tfjs interpreter. */
 export const disposeAll = (x: unknown): void => disposeTree(tfOps, x)
