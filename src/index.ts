@@ -138,6 +138,7 @@ export {
   specName,
   specConfig,
 } from './norm/registry.js'
+export { registryMarkdown, configSummary } from './norm/registryTable.js'
 export { type Mode, type ApplyContext, type Normalizer, type AffineParams, affineNormalize } from './norm/normalizer.js'
 export {
   type BatchNormStats,

@@ -104,6 +104,8 @@ export interface Command<Fs extends Readonly<Record<string, Flag>> = Readonly<Re
   readonly summary: string
   readonly flags: Fs
   readonly positionals?: { readonly min: number; readonly max: number; readonly name: string }
+  /** More help, computed when asked for (what is registered now, for instance). */
+  readonly details?: () => string
   /** Runs the command; resolves to the exit code. */
   readonly run: (flags: FlagValues<Fs>, positionals: readonly string[]) => Promise<number>
 }
@@ -118,6 +120,7 @@ export interface AnyCommand {
   readonly summary: string
   readonly flags: Readonly<Record<string, Flag>>
   readonly positionals?: { readonly min: number; readonly max: number; readonly name: string }
+  readonly details?: () => string
   readonly run: (flags: never, positionals: readonly string[]) => Promise<number>
 }
 
@@ -131,7 +134,8 @@ export const commandHelp = (spec: AnyCommand): string => {
     const def = f.type === 'boolean' || f.type === 'strings' || f.type === 'backends' || f.default === undefined ? '' : ` (default ${String(f.default)})`
     return `  ${left.padEnd(26)} ${f.help}${def}`
   })
-  return `polyak ${spec.name}: ${spec.summary}\n\nUsage:\n  ${spec.usage}\n\nOptions:\n${[...rows, `  ${'--help'.padEnd(26)} this text`].join('\n')}\n`
+  const details = spec.details === undefined ? '' : `\n${spec.details()}\n`
+  return `polyak ${spec.name}: ${spec.summary}\n\nUsage:\n  ${spec.usage}\n\nOptions:\n${[...rows, `  ${'--help'.padEnd(26)} this text`].join('\n')}\n${details}`
 }
 
 const NEGATIVE_NUMBER = /^-(\d|\.\d)/
