@@ -44,7 +44,7 @@ const LIMIT_MIB = 60
 const NODE_VERSION = process.versions.node
 
 const say = (line) => process.stderr.write(`bench:bundle: ${line}\n`)
-if (!existsSync('dist/src/cli/main.js')) throw new Error('dist/ is missing: run npm run build first (npm run bench:bundle does)')
+if (!existsSync('dist/src/node/cli/main.js')) throw new Error('dist/ is missing: run npm run build first (npm run bench:bundle does)')
 rmSync(OUT, { recursive: true, force: true })
 mkdirSync(join(OUT, 'LICENSES'), { recursive: true })
 
@@ -53,7 +53,7 @@ const gzip = async (from, to) => pipeline(createReadStream(from), createGzip({ l
 // 1. the CLI bundled; the optional packages the benchmark never loads stay out (their commands say they are missing)
 const built = await esbuild.build({
   metafile: true,
-  entryPoints: ['dist/src/cli/main.js'],
+  entryPoints: ['dist/src/node/cli/main.js'],
   bundle: true,
   platform: 'node',
   format: 'esm',

@@ -12,7 +12,7 @@ import * as esbuild from 'esbuild'
 
 const require = createRequire(import.meta.url)
 
-chmodSync('dist/src/cli/main.js', 0o755)
+chmodSync('dist/src/node/cli/main.js', 0o755)
 
 writeFileSync(
   'dist/cjs-error.cjs',

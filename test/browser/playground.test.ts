@@ -25,7 +25,7 @@ if (missing !== undefined && !REQUIRED) console.warn(`[polyak tests] skipping th
 /** Starts `polyak playground --port 0` from dist/ and resolves with its URL. */
 const startServer = (isolate: boolean): Promise<{ child: ChildProcess; url: string }> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['dist/src/cli/main.js', 'playground', '--port', '0', ...(isolate ? ['--isolate'] : [])], {
+    const child = spawn(process.execPath, ['dist/src/node/cli/main.js', 'playground', '--port', '0', ...(isolate ? ['--isolate'] : [])], {
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let out = ''

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { applyOps } from '../../src/cli/apply.js'
+import { applyOps } from '../../src/node/cli/apply.js'
 import { assertAllClose } from 'polyak/laws'
 import { polyak } from '../support/cli.js'
 import { type FixtureTensor, loadFixture, toChannelsLast } from '../support/fixtures.js'

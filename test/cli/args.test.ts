@@ -1,6 +1,6 @@
 /** The typed flag parser: numbers parsed and bounded once, choices and backends checked, defaults filled, usage errors naming the flag. */
 import { describe, expect, it } from 'vitest'
-import { UsageError, commandHelp, defineCommand, exitCodeOf, parseCommand } from '../../src/cli/args.js'
+import { UsageError, commandHelp, defineCommand, exitCodeOf, parseCommand } from '../../src/node/cli/args.js'
 
 const command = defineCommand({
   name: 'try',

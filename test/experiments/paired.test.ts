@@ -4,7 +4,7 @@
  * pairing finds an effect that the per-arm spread hides. The t quantiles match published tables.
  */
 import { describe, expect, it } from 'vitest'
-import { describeComparison, pairedComparison, studentTQuantile } from '../../src/experiments/paired.js'
+import { describeComparison, pairedComparison, studentTQuantile } from '../../src/node/experiments/paired.js'
 import { normal, rng } from '../../src/nn/random.js'
 
 /** Planted runs: each seed has its own shared offset (initialisation and batches), each arm its own small noise. */

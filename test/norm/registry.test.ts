@@ -23,7 +23,7 @@ import {
 import { registryEntries } from '../../laws/index.js'
 import { unsafeUseBackend } from '../../backends/index.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { decodeSpec, runSpec } from '../../src/cli/apply.js'
+import { decodeSpec, runSpec } from '../../src/node/cli/apply.js'
 import { decodeTrainFile } from '../../src/train/trainConfig.js'
 import { tinyMnist } from '../support/data.js'
 

@@ -227,7 +227,7 @@ describe('checkpoint corruption is refused, naming what is wrong', () => {
 })
 
 const KILLS = Number(process.env.POLYAK_KILL_LOOPS ?? 6)
-const cli = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url))
+const cli = fileURLToPath(new URL('../../dist/src/node/cli/main.js', import.meta.url))
 
 describe('SIGKILL during training', () => {
   it(`leaves a loadable checkpoint or none, ${KILLS} times, and resume ends bitwise where an uninterrupted run ends`, async () => {

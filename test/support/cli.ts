@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
-const cli = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url))
+const cli = fileURLToPath(new URL('../../dist/src/node/cli/main.js', import.meta.url))
 
 /** Exit code, stdout and stderr of one `polyak` invocation (killed after `timeoutMs`). */
 export const polyak = (

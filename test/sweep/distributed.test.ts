@@ -10,12 +10,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { decodeGrid } from '../../src/sweep/grid.js'
+import { decodeGrid } from '../../src/node/sweep/grid.js'
 import { polyak } from '../support/cli.js'
 import { tinySemiFile } from '../support/data.js'
 import { redisMissing, redisRequired, startRedis } from '../support/redis.js'
 
-const cli = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url))
+const cli = fileURLToPath(new URL('../../dist/src/node/cli/main.js', import.meta.url))
 const missing = redisMissing()
 if (missing !== undefined && !redisRequired()) console.warn(`[polyak tests] skipping the distributed sweep: ${missing}`)
 

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } fro
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { decodeGrid } from '../../src/sweep/grid.js'
+import { decodeGrid } from '../../src/node/sweep/grid.js'
 import { freePort } from '../support/redis.js'
 import { polyak } from '../support/cli.js'
 

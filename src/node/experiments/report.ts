@@ -9,7 +9,7 @@
  */
 import type * as vl from 'vega-lite'
 import { type ReportSection, writeReport } from '../report/report.js'
-import { VERSION } from '../version.js'
+import { VERSION } from '../../version.js'
 import { type ClaimComparison, type ClaimResult, tableRows } from './analysis.js'
 import { describeComparison } from './paired.js'
 import { CLAIM_TEXT, type ClaimName, type ClaimRun } from './claims.js'
@@ -263,7 +263,7 @@ export const writeExperimentsReport = async (dir: string, results: readonly Clai
     table: tableRows(r),
   }))
   const tables = Object.fromEntries(results.map((r) => [r.claim, tableRows(r)])) as Record<ClaimName, ReturnType<typeof tableRows>>
-  const { writeAtomic } = await import('../node/files.js')
+  const { writeAtomic } = await import('../files.js')
   const { join } = await import('node:path')
   await writeAtomic(join(dir, 'results.md'), resultsMarkdown(results, info) + '\n')
   return writeReport(

@@ -16,7 +16,7 @@
  *
  * @module experiments/paired
  */
-import { InvalidArgumentError } from '../core/errors.js'
+import { InvalidArgumentError } from '../../core/errors.js'
 
 /** ln Γ(x) for x > 0 (Lanczos, g = 7, 9 terms: |error| < 1e-13 relative). */
 const logGamma = (x: number): number => {

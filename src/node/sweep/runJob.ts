@@ -11,8 +11,8 @@ import { createWriteStream } from 'node:fs'
 import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { writeAtomic } from '../node/files.js'
-import { VERSION } from '../version.js'
+import { writeAtomic } from '../files.js'
+import { VERSION } from '../../version.js'
 import type { SweepJob } from './grid.js'
 
 /** The environment variable through which a job's `polyak train` learns the pid it must outlive no longer. */

@@ -1,5 +1,5 @@
 /** `polyak backends`: every backend, whether it runs here and why not, with its adapter, build and kernel state. @module cli/commands/backends */
-import { backends, probeBackends } from '../../../backends/index.js'
+import { backends, probeBackends } from '../../../../backends/index.js'
 import { defineCommand } from '../args.js'
 import { formatTable } from '../table.js'
 

@@ -20,7 +20,7 @@ export const demoCommand = defineCommand({
     const requested = tfjsBackend(v.backend, 'the demo')
     const { checkOutputDir } = await import('../paths.js')
     checkOutputDir(v.out) // before any training: a report that cannot be written fails now, not after the runs
-    const { fastestAvailable, unsafeUseBackend } = await import('../../../backends/index.js')
+    const { fastestAvailable, unsafeUseBackend } = await import('../../../../backends/index.js')
     const backend = requested ?? (await fastestAvailable()).name
     await unsafeUseBackend(backend)
     process.stderr.write(`polyak demo on '${backend}'\n`)

@@ -17,10 +17,10 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
-import { ConfigError, type ConfigIssue, decodeConfig, required } from '../codecs/config.js'
-import { FORBIDDEN_KEYS, preview } from '../codecs/jsonInput.js'
-import { canonicalJson, sha256Hex } from '../train/checkpoint.js'
-import { type TrainFile, decodeTrainFile } from '../train/trainConfig.js'
+import { ConfigError, type ConfigIssue, decodeConfig, required } from '../../codecs/config.js'
+import { FORBIDDEN_KEYS, preview } from '../../codecs/jsonInput.js'
+import { canonicalJson, sha256Hex } from '../../train/checkpoint.js'
+import { type TrainFile, decodeTrainFile } from '../../train/trainConfig.js'
 
 /** One job of a sweep: its id, the values of the fields that vary, and the train file it runs. */
 export interface SweepJob {

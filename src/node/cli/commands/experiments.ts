@@ -46,7 +46,7 @@ export const experimentsCommand = defineCommand({
     const { checkOutputDir } = await import('../paths.js')
     checkOutputDir(out)
     // the data must be there before any worker starts
-    const { loadDataset } = await import('../../node/datasets.js')
+    const { loadDataset } = await import('../../datasets.js')
     loadDataset(dataset, 'test', { limit: 10 })
     const { formatProgress } = await import('../../sweep/pool.js')
     const { runExperiments } = await import('../../experiments/run.js')

@@ -1,10 +1,10 @@
 /** `polyak train`: one pipeline from a validated train file, with checkpoints and resume. @module cli/commands/train */
 import { stat } from 'node:fs/promises'
 import * as E from 'fp-ts/lib/Either.js'
-import { specName } from '../../norm/registry.js'
+import { specName } from '../../../norm/registry.js'
 import { UsageError, checkBackendName, defineCommand } from '../args.js'
 import { MAX_INPUT_FLAG, backendFlag, readJson, tfjsBackend } from '../common.js'
-import { backendNames } from '../../../backends/index.js'
+import { backendNames } from '../../../../backends/index.js'
 
 /** A job of a sweep runs as 'polyak train' in a child process: when its parent (the worker) dies, it stops too. */
 const exitWithParent = (): void => {
@@ -40,14 +40,14 @@ export const trainCommand = defineCommand({
     const configFile = positionals[0]!
     const { checkpoint, every } = v
     if (v.resume && checkpoint === undefined) throw new UsageError('--resume needs --checkpoint FILE', '--resume')
-    const { decodeTrainFile } = await import('../../train/trainConfig.js')
+    const { decodeTrainFile } = await import('../../../train/trainConfig.js')
     const file = decodeTrainFile(await readJson(configFile, v['max-input-mb'], 'the config', `the config '${configFile}'`))
     if (E.isLeft(file)) throw file.left
     const f = file.right
-    const { modelSpecOf } = await import('../../train/semiSupervised.js')
+    const { modelSpecOf } = await import('../../../train/semiSupervised.js')
     const requested = v.backend ?? (f.backend === undefined ? undefined : checkBackendName(f.backend, backendNames, "the config's field 'backend'"))
     // every forward pass on shapes first: a shape error costs microseconds, not a data load and a first step
-    const { checkTrainFile } = await import('../../train/check.js')
+    const { checkTrainFile } = await import('../../../train/check.js')
     checkTrainFile(f)
 
     // every output path is checked before the first step
@@ -71,18 +71,18 @@ export const trainCommand = defineCommand({
       }
     }
 
-    const { fastestAvailable, unsafeUseBackend } = await import('../../../backends/index.js')
+    const { fastestAvailable, unsafeUseBackend } = await import('../../../../backends/index.js')
     const backend = tfjsBackend(requested ?? (await fastestAvailable()).name, 'training')
     await unsafeUseBackend(backend)
-    const { loadDataset } = await import('../../node/datasets.js')
+    const { loadDataset } = await import('../../datasets.js')
     const train = loadDataset(f.data.dataset, 'train', { limit: f.data.trainImages, factor: 2 })
     const test = loadDataset(f.data.dataset, 'test', { limit: f.data.testImages, factor: 2 })
     const { progressBar } = await import('../progress.js')
     const guard = { onNonFinite: v['on-nan'], onWarning: (m: string) => process.stderr.write(`\nwarning: ${m}\n`) }
     let result: unknown
     if (f.kind === 'semiSupervised') {
-      const { runSemiSupervised } = await import('../../train/semiSupervised.js')
-      const { checkpointFile } = await import('../../node/checkpointFile.js')
+      const { runSemiSupervised } = await import('../../../train/semiSupervised.js')
+      const { checkpointFile } = await import('../../checkpointFile.js')
       const bar = progressBar(`semi ${f.config.teacher} teacher`, f.config.steps)
       const r = await runSemiSupervised(
         f.config,
@@ -98,7 +98,7 @@ export const trainCommand = defineCommand({
       bar.done(`student ${(100 * r.final.student).toFixed(1)}%${r.final.teacher === undefined ? '' : `, teacher ${(100 * r.final.teacher).toFixed(1)}%`}`)
       result = { kind: f.kind, backend, model: modelSpecOf(f.config), final: r.final, curve: r.curve, seconds: r.seconds }
     } else if (f.kind === 'selfSupervised') {
-      const { runSelfSupervised } = await import('../../train/selfSupervised.js')
+      const { runSelfSupervised } = await import('../../../train/selfSupervised.js')
       const bar = progressBar(`ssl ${f.config.method}`, f.config.steps)
       const r = await runSelfSupervised(f.config, train, test, (s, m) => bar.update(s, `loss ${m.loss!.toFixed(3)}`), guard)
       bar.done(`linear probe ${(100 * r.linearProbe).toFixed(1)}%, kNN ${(100 * r.knn).toFixed(1)}%`)
@@ -113,7 +113,7 @@ export const trainCommand = defineCommand({
         seconds: r.seconds,
       }
     } else {
-      const { runSupervised } = await import('../../train/supervised.js')
+      const { runSupervised } = await import('../../../train/supervised.js')
       const bar = progressBar(`supervised ${specName(f.config.norm)}`, Math.ceil(f.config.samples / f.config.batchSize))
       const r = await runSupervised(f.config, train, test, (s, _n, m) => bar.update(s, m ? `loss ${m.loss!.toFixed(3)}` : ''), guard)
       bar.done(`accuracy ${(100 * r.accuracy).toFixed(1)}%`)

@@ -9,8 +9,8 @@
  * @module sweep/queue
  */
 import { hostname } from 'node:os'
-import { importOptional } from '../node/optional.js'
-import { sha256Hex } from '../train/checkpoint.js'
+import { importOptional } from '../optional.js'
+import { sha256Hex } from '../../train/checkpoint.js'
 import type { SweepGrid, SweepJob } from './grid.js'
 import { finishedResult, runJobProcess } from './runJob.js'
 import type { SweepProgress } from './pool.js'

@@ -1,11 +1,11 @@
 /** `polyak laws`: the law catalogue on a backend, a user's subjects, or the power of the laws. @module cli/commands/laws */
-import type { Ops } from '../../core/ops.js'
-import type { Leaf } from '../../core/tree.js'
+import type { Ops } from '../../../core/ops.js'
+import type { Leaf } from '../../../core/tree.js'
 import { UsageError, defineCommand } from '../args.js'
 import { backendFlag } from '../common.js'
 import { formatTable } from '../table.js'
 
-type Laws = typeof import('../../../laws/index.js')
+type Laws = typeof import('../../../../laws/index.js')
 
 /** The catalogue entries of a user's module (`--subject`), loaded after the backend is active. */
 const subjectEntries = async (laws: Laws, file: string): Promise<ReturnType<Laws['subjectEntries']>> => {
@@ -78,7 +78,7 @@ export const lawsCommand = defineCommand({
     // fast-check is an optional peer dependency: load the laws only when asked for
     let laws: Laws
     try {
-      laws = await import('../../../laws/index.js')
+      laws = await import('../../../../laws/index.js')
     } catch (e) {
       process.stderr.write(
         `polyak laws: the laws need fast-check (an optional peer dependency): npm install fast-check\n(${(e as Error).message.split('\n')[0]})\n`,
@@ -86,7 +86,7 @@ export const lawsCommand = defineCommand({
       return 1
     }
     // the backend first: a subject module may build models or tensors when it loads
-    const { unsafeUseBackend, forceGpuKernels } = await import('../../../backends/index.js')
+    const { unsafeUseBackend, forceGpuKernels } = await import('../../../../backends/index.js')
     const { ops } = await unsafeUseBackend(backend)
     if (backend === 'webgpu') await forceGpuKernels() // check the GPU kernels, not tfjs's CPU forwarding
     const entries = v.subject === undefined ? undefined : await subjectEntries(laws, v.subject)

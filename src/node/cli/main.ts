@@ -7,7 +7,7 @@
  *
  * @module cli/main
  */
-import { VERSION } from '../version.js'
+import { VERSION } from '../../version.js'
 import { type AnyCommand, commandHelp, exitCodeOf, parseCommand } from './args.js'
 import { applyCommand } from './commands/apply.js'
 import { backendsCommand } from './commands/backends.js'

@@ -15,7 +15,7 @@ const inputShape = (text: string): [number, number, number] => {
 
 /** A model spec on shapes, for `batch` images of `input`: every layer with its output shape and parameters. */
 const checkModelSpec = async (value: unknown, input: [number, number, number], batch: number, classes: number | undefined, json: boolean): Promise<number> => {
-  const { decodeModelSpec, buildModel } = await import('../../nn/spec.js')
+  const { decodeModelSpec, buildModel } = await import('../../../nn/spec.js')
   const spec = decodeModelSpec(value)
   if (E.isLeft(spec)) throw spec.left
   const t0 = performance.now()
@@ -68,10 +68,10 @@ export const checkCommand = defineCommand({
       return 0
     }
     if (isRecord(value) && (value.kind === 'resnet' || value.kind === 'convNet')) return checkModelSpec(value, inputShape(v.input), v.batch, v.classes, v.json)
-    const { decodeTrainFile } = await import('../../train/trainConfig.js')
+    const { decodeTrainFile } = await import('../../../train/trainConfig.js')
     const decoded = decodeTrainFile(value)
     if (E.isLeft(decoded)) throw decoded.left
-    const { checkTrainFile } = await import('../../train/check.js')
+    const { checkTrainFile } = await import('../../../train/check.js')
     const report = checkTrainFile(decoded.right)
     if (v.json) process.stdout.write(JSON.stringify(report) + '\n')
     else {

@@ -1,6 +1,6 @@
 /** `polyak sweep`: a grid of train files on local worker processes or on BullMQ workers over Redis. @module cli/commands/sweep */
 import * as E from 'fp-ts/lib/Either.js'
-import { backendNames } from '../../../backends/index.js'
+import { backendNames } from '../../../../backends/index.js'
 import { UsageError, checkBackendName, defineCommand } from '../args.js'
 import { MAX_INPUT_FLAG, progressLine, readJson, redisError, workerCount } from '../common.js'
 import { formatTable } from '../table.js'

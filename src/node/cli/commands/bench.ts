@@ -19,7 +19,7 @@ export const benchCommand = defineCommand({
     python: { type: 'string', value: 'PATH', default: '/usr/bin/python3', help: 'the Python that imports torch' },
   },
   run: async (v) => {
-    const { runBench, benchMarkdown } = await import('../../../bench/index.js')
+    const { runBench, benchMarkdown } = await import('../../../../bench/index.js')
     const report = await runBench({
       ...(v.backend === undefined ? {} : { backends: v.backend }),
       ...(v.job === undefined ? {} : { jobs: v.job }),

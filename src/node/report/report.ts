@@ -8,8 +8,8 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type * as vl from 'vega-lite'
-import { writeAtomic } from '../node/files.js'
-import { importOptional } from '../node/optional.js'
+import { writeAtomic } from '../files.js'
+import { importOptional } from '../optional.js'
 
 /** What to run when the plotting packages are missing. */
 export const VEGA_HINT = 'the report plots need the npm packages vega and vega-lite: npm install vega vega-lite'

@@ -6,16 +6,16 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
-import { unsafeUseBackend } from '../../backends/index.js'
-import { type ConfigError, type ConfigIssue, ConfigError as ConfigErrorClass, decodeConfig, required, untrustedConfig } from '../codecs/config.js'
-import { type TensorJsonError, decodeTree, encodeTree } from '../codecs/tensorJson.js'
-import type { PolyakError } from '../core/errors.js'
-import type { Ops } from '../core/ops.js'
-import { shapeOps } from '../core/shapeOps.js'
-import { type Leaf, type Tree, mapAny } from '../core/tree.js'
-import { type EmaConfig, ema } from '../ema/ema.js'
-import { type TeacherUpdateConfig, teacherUpdate } from '../ema/teacher.js'
-import { activationNormalizer, normalizerDefinition, normalizerDefinitions, weightNormalizer } from '../norm/registry.js'
+import { unsafeUseBackend } from '../../../backends/index.js'
+import { type ConfigError, type ConfigIssue, ConfigError as ConfigErrorClass, decodeConfig, required, untrustedConfig } from '../../codecs/config.js'
+import { type TensorJsonError, decodeTree, encodeTree } from '../../codecs/tensorJson.js'
+import type { PolyakError } from '../../core/errors.js'
+import type { Ops } from '../../core/ops.js'
+import { shapeOps } from '../../core/shapeOps.js'
+import { type Leaf, type Tree, mapAny } from '../../core/tree.js'
+import { type EmaConfig, ema } from '../../ema/ema.js'
+import { type TeacherUpdateConfig, teacherUpdate } from '../../ema/teacher.js'
+import { activationNormalizer, normalizerDefinition, normalizerDefinitions, weightNormalizer } from '../../norm/registry.js'
 
 /** The operations `apply` knows besides the registered normalizers. */
 const OTHER_OPS = ['ema', 'teacherUpdate'] as const

@@ -10,7 +10,7 @@
  * @module cli/args
  */
 import { parseArgs } from 'node:util'
-import { PolyakError } from '../core/errors.js'
+import { PolyakError } from '../../core/errors.js'
 
 /** A usage error: a bad flag, a missing argument, a value out of range. Exits 2. */
 export class UsageError extends PolyakError {

@@ -7,8 +7,8 @@
  */
 import { readFile, stat } from 'node:fs/promises'
 import * as E from 'fp-ts/lib/Either.js'
-import { backendNames } from '../../backends/index.js'
-import { DEFAULT_JSON_LIMITS, parseJsonInput } from '../codecs/jsonInput.js'
+import { backendNames } from '../../../backends/index.js'
+import { DEFAULT_JSON_LIMITS, parseJsonInput } from '../../codecs/jsonInput.js'
 import { type BackendFlag, type BackendsFlag, type NumberFlag, UsageError } from './args.js'
 
 /** `--backend NAME`, one of the backends polyak knows. */

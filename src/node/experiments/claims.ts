@@ -7,7 +7,7 @@
  *
  * @module experiments/claims
  */
-import type { DatasetName } from '../train/trainConfig.js'
+import type { DatasetName } from '../../train/trainConfig.js'
 
 /** The claims, by name. */
 export type ClaimName = 'emanSemi' | 'emanSelf' | 'momentum2' | 'projectorOnly' | 'weightAlign'

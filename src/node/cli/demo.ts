@@ -13,11 +13,11 @@
  *
  * @module cli/demo
  */
-import { loadMnist } from '../node/mnist.js'
+import { loadMnist } from '../mnist.js'
 import { type Rows, type ReportSection, lineChart, writeReport } from '../report/report.js'
-import { type SelfSupervisedMethod, SELF_DEFAULTS, runSelfSupervised } from '../train/selfSupervised.js'
-import { SEMI_DEFAULTS, type SemiTeacher, runSemiSupervised } from '../train/semiSupervised.js'
-import { runSupervised } from '../train/supervised.js'
+import { type SelfSupervisedMethod, SELF_DEFAULTS, runSelfSupervised } from '../../train/selfSupervised.js'
+import { SEMI_DEFAULTS, type SemiTeacher, runSemiSupervised } from '../../train/semiSupervised.js'
+import { runSupervised } from '../../train/supervised.js'
 import { meanStd } from '../experiments/stats.js'
 import { progressBar } from './progress.js'
 import { formatTable } from './table.js'

@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path'
 import { type Rows, writeReport } from '../report/report.js'
-import { VERSION } from '../version.js'
+import { VERSION } from '../../version.js'
 import type { SweepGrid } from './grid.js'
 import { type JobResult, finishedResult } from './runJob.js'
 
