@@ -5,6 +5,7 @@
  * @module backends/tfjs
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { probeInternals } from '../src/kernels/internalsProbe.js'
 import { BackendUnavailableError } from '../src/core/errors.js'
 import { tfOps } from '../src/core/tfOps.js'
 import type { Availability, BackendDetails, BackendName, TfjsBackendDescriptor, Tolerance } from './descriptor.js'
@@ -84,6 +85,9 @@ export const tfjsBackend = (spec: TfjsBackendSpec): TfjsBackendDescriptor => {
       }
       await tf.ready()
       spec.activated?.()
+      // what tfjs's private members do, checked before polyak's kernels rely on them
+      const probe = await probeInternals()
+      if (!probe.ok) console.warn(`polyak: ${probe.reason}; polyak's fused kernels are off on '${spec.name}' (tfjs's own ops run instead)`)
       return tfOps
     },
     details: async () => {

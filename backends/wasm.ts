@@ -16,7 +16,8 @@
  */
 import { TOLERANCES } from '../src/core/tolerance.js'
 import * as tf from '@tensorflow/tfjs-core'
-import { type WasmBackendLike, activeWasmBackend, prepareWasmKernels, wasmKernelStatus, wasmKernels } from '../src/kernels/wasm/module.js'
+import { prepareWasmKernels, wasmKernelStatus, wasmKernels } from '../src/kernels/wasm/module.js'
+import { activeWasmBackend, backendAs, internalsAllowed } from '../src/kernels/tfjsInternals.js'
 import { missingPackage } from './host.js'
 import { tfjsBackend } from './tfjs.js'
 
@@ -57,12 +58,13 @@ const PACKAGE = '@tensorflow/tfjs-backend-wasm'
  * one reference. Run once, after tfjs-wasm has registered its kernels.
  */
 const shareStorageOnIdentity = (): void => {
+  if (!internalsAllowed()) return
   const current = tf.getKernel('Identity', 'wasm')
   if (current === undefined || (current.kernelFunc as { polyak?: true }).polyak === true) return
   const kernelFunc = Object.assign(
     ({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: unknown }) => {
       const x = inputs.x!
-      ;(backend as WasmBackendLike).incRef(x.dataId)
+      backendAs('wasm', backend).incRef(x.dataId)
       return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype }
     },
     { polyak: true as const },

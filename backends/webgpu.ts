@@ -12,6 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { TOLERANCES } from '../src/core/tolerance.js'
+import { backendInstantiated } from '../src/kernels/tfjsInternals.js'
 import { host, missingPackage } from './host.js'
 import { importOptional, tfjsBackend } from './tfjs.js'
 
@@ -99,8 +100,7 @@ let registeredHere = false
  */
 const registerFactory = (WebGPUBackend: new (device: unknown, info: unknown) => tf.KernelBackend): void => {
   registeredHere = true
-  // tfjs's engine keeps its backend instances in a private `registry`; findBackend would create one, which this check must not
-  if ((tf.engine() as unknown as { registry: Record<string, unknown> }).registry.webgpu !== undefined) return
+  if (backendInstantiated('webgpu')) return
   tf.removeBackend('webgpu')
   tf.registerBackend(
     'webgpu',

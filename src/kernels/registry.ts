@@ -8,29 +8,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import type { KernelName } from './names.js'
-import type { WasmBackendLike } from './wasm/module.js'
+import { type KernelBackends, backendAs, internalsAllowed } from './tfjsInternals.js'
 
-/** The parts of tfjs-backend-cpu's `MathBackendCPU` the cpu kernels use (storage is a typed array per tensor). */
-export interface CpuBackendLike {
-  data: { get: (id: unknown) => { values: Float32Array } }
-  makeTensorInfo: (shape: number[], dtype: 'float32', values: Float32Array) => tf.TensorInfo
-  refCount: (id: unknown) => number
-  incRef: (id: unknown) => void
-}
-
-/** The part of tfjs-backend-webgpu's `WebGPUBackend` the WGSL kernels use: its program runner. */
-export interface WebGpuBackendLike {
-  runWebGPUProgram: (program: unknown, inputs: tf.TensorInfo[], dtype: 'float32', uniforms: Array<{ type: string; data: number[] }>) => tf.TensorInfo
-  /** Releases an intermediate (deferred by the backend until the queued programs that read it have run). */
-  disposeData: (dataId: unknown) => void
-}
-
-/** The backend object each tfjs backend passes to a kernel, as polyak's kernels see it. */
-export interface KernelBackends {
-  readonly cpu: CpuBackendLike
-  readonly wasm: WasmBackendLike
-  readonly webgpu: WebGpuBackendLike
-}
+export type { CpuBackendLike, WebGpuBackendLike, KernelBackends } from './tfjsInternals.js'
 
 /** A kernel implementation on backend `B`, with named inputs `I` and attributes `A` (typed: tfjs's own are untyped maps). */
 export type KernelImpl<B extends keyof KernelBackends, I extends string, A = Record<string, never>> = (args: {
@@ -94,8 +74,8 @@ export const defineKernel = <I extends string, A = Record<string, never>>(spec: 
     if (impl === undefined) return
     if (tf.getKernel(spec.name, backendName) === undefined) {
       const kernelFunc: tf.KernelFunc = ({ inputs, backend, attrs }) =>
-        // tfjs hands every kernel its backend as the public KernelBackend and its attributes as an untyped map; the spec names both types
-        impl({ inputs: inputs as Record<I, tf.TensorInfo>, backend: backend as unknown as KernelBackends[keyof KernelBackends], attrs: attrs as unknown as A })
+        // tfjs hands every kernel its attributes as an untyped map; the spec names their type
+        impl({ inputs: inputs as Record<I, tf.TensorInfo>, backend: backendAs(backendName as keyof KernelBackends, backend), attrs: attrs as unknown as A })
       tf.registerKernel({ kernelName: spec.name, backendName, kernelFunc })
     }
     if (spec.gradient !== undefined && tf.getGradient(spec.name) === undefined) {
@@ -107,7 +87,7 @@ export const defineKernel = <I extends string, A = Record<string, never>>(spec: 
   return {
     name: spec.name,
     available: () => {
-      if (disabled || disabledNames.has(spec.name)) return false
+      if (disabled || disabledNames.has(spec.name) || !internalsAllowed()) return false
       const backendName = tf.getBackend()
       if (!tried.has(backendName)) register(backendName)
       return tf.getKernel(spec.name, backendName) !== undefined

@@ -9,94 +9,16 @@
  * are released only after the queue is submitted), and the backend's submit batching
  * (`WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE`) and profiling timers (`tf.profile`, `tf.time`) count them.
  *
- * This leans on fields of `WebGPUBackend` that tfjs does not document (checked for by
- * `webgpuInternals`; a backend without them makes the kernels that need them unavailable, and
+ * This leans on fields of `WebGPUBackend` that tfjs does not document (typed in `kernels/tfjsInternals`, checked for by
+ * `webgpuInternals` and, for what they do, by `probeInternals`; a backend without them makes the kernels that need them unavailable, and
  * their callers compose tfjs ops instead). Checked against `@tensorflow/tfjs-backend-webgpu` 4.22.
  *
  * @module kernels/webgpuDispatch
  */
 import * as tf from '@tensorflow/tfjs-core'
+import type { GpuBufferLike, GpuPipelineLike, WebGpuInternals } from './tfjsInternals.js'
 
-/* The WebGPU types used here, structurally (polyak compiles without the DOM's WebGPU typings). */
-/** A `GPUBuffer`, as far as polyak uses it. */
-export interface GpuBufferLike {
-  readonly size: number
-}
-/** A `GPUComputePipeline`. */
-export interface GpuPipelineLike {
-  getBindGroupLayout(index: number): unknown
-}
-interface GpuPassLike {
-  setPipeline(p: GpuPipelineLike): void
-  setBindGroup(index: number, group: unknown): void
-  dispatchWorkgroups(x: number, y?: number, z?: number): void
-}
-interface GpuDeviceLike {
-  readonly limits: { readonly maxStorageBuffersPerShaderStage: number; readonly maxComputeWorkgroupsPerDimension: number }
-  createShaderModule(d: { code: string }): unknown
-  createComputePipeline(d: { layout: 'auto'; compute: { module: unknown; entryPoint: string } }): GpuPipelineLike
-  createBindGroup(d: { layout: unknown; entries: Array<{ binding: number; resource: unknown }> }): unknown
-  createQuerySet(d: { type: 'timestamp'; count: number }): unknown
-  readonly queue: { onSubmittedWorkDone(): Promise<unknown> }
-}
-interface TensorDataLike {
-  resource: unknown
-  values: unknown
-  refCount: number
-}
-
-/** The members of tfjs-backend-webgpu's `WebGPUBackend` that polyak's own dispatches use. */
-export interface WebGpuInternals {
-  readonly device: GpuDeviceLike
-  readonly tensorMap: { get(id: unknown): TensorDataLike | undefined }
-  commandEncoder: {
-    beginComputePass(d: object): GpuPassLike
-    copyBufferToBuffer(src: GpuBufferLike, srcOffset: number, dst: GpuBufferLike, dstOffset: number, size: number): void
-  } | null
-  computePassEncoder: (GpuPassLike & { end(): void }) | null
-  commandQueueOwnedIds: { add(id: object): void }
-  dispatchCountInPass: number
-  activeTimers: Array<{ name: string; query: Promise<number> }> | null | undefined
-  readonly supportTimestampQuery: boolean
-  querySet: unknown
-  readonly querySetCount: number
-  makeTensorInfo(shape: number[], dtype: 'float32', values?: Float32Array): tf.TensorInfo
-  uploadToGPU(dataId: unknown): void
-  makeUniforms(u: Array<{ type: 'float32' | 'int32' | 'uint32'; data: number[] }>): { buffer: unknown; offset: number; size: number }
-  ensureCommandEncoderReady(): void
-  endComputePassEncoder(): void
-  submitQueue(): void
-  getQueryTime(): Promise<number>
-  refCount(dataId: unknown): number
-  incRef(dataId: unknown): void
-}
-
-const METHODS = [
-  'makeTensorInfo',
-  'uploadToGPU',
-  'makeUniforms',
-  'ensureCommandEncoderReady',
-  'endComputePassEncoder',
-  'submitQueue',
-  'getQueryTime',
-  'refCount',
-  'incRef',
-] as const
-
-/** `backend` as `WebGpuInternals` when it has every member polyak's dispatches use; otherwise `undefined`. */
-export const webgpuInternals = (backend: unknown): WebGpuInternals | undefined => {
-  const b = backend as Partial<Record<string, unknown>> | null
-  if (b === null || typeof b !== 'object') return undefined
-  const ok =
-    METHODS.every((m) => typeof b[m] === 'function') &&
-    typeof (b.device as GpuDeviceLike | undefined)?.createComputePipeline === 'function' &&
-    typeof (b.tensorMap as { get?: unknown } | undefined)?.get === 'function' &&
-    typeof (b.commandQueueOwnedIds as { add?: unknown } | undefined)?.add === 'function' &&
-    typeof b.dispatchCountInPass === 'number' &&
-    'commandEncoder' in b &&
-    'computePassEncoder' in b
-  return ok ? (backend as WebGpuInternals) : undefined
-}
+export { type GpuBufferLike, type GpuPipelineLike, type WebGpuInternals, webgpuInternals } from './tfjsInternals.js'
 
 const pipelines = new WeakMap<object, Map<string, GpuPipelineLike>>()
 

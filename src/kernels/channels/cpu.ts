@@ -5,7 +5,7 @@
  * @module kernels/channels/cpu
  */
 import type * as tf from '@tensorflow/tfjs-core'
-import type { CpuBackendLike } from '../registry.js'
+import { backendAs } from '../tfjsInternals.js'
 import { type ChannelLayout, perGroup, statsShape } from './layout.js'
 import type { KernelImpl } from '../registry.js'
 
@@ -55,7 +55,7 @@ const channelSums = (
   }
 }
 
-const cpuValues = (backend: unknown, t: tf.TensorInfo): Float32Array => (backend as CpuBackendLike).data.get(t.dataId).values
+const cpuValues = (backend: unknown, t: tf.TensorInfo): Float32Array => backendAs('cpu', backend).data.get(t.dataId).values
 
 /** `PolyakMoments` on cpu. */
 export const momentsCpu: KernelImpl<'cpu', 'x', ChannelLayout> = ({ inputs: { x }, backend, attrs }) => {
@@ -72,7 +72,7 @@ export const momentsCpu: KernelImpl<'cpu', 'x', ChannelLayout> = ({ inputs: { x 
     channelSums(xv, base, a, c, b, acc, mean, g * c)
     for (let ch = 0; ch < c; ch++) variance[g * c + ch] = acc[ch]! / n
   })
-  const be = backend as CpuBackendLike
+  const be = backendAs('cpu', backend)
   return [be.makeTensorInfo([size], 'float32', mean), be.makeTensorInfo([size], 'float32', variance)]
 }
 
@@ -101,7 +101,7 @@ export const normalizeCpu: KernelImpl<'cpu', 'x' | 'center' | 'scale' | 'offset'
       }
     }
   })
-  return (backend as CpuBackendLike).makeTensorInfo([...x.shape], 'float32', out)
+  return backendAs('cpu', backend).makeTensorInfo([...x.shape], 'float32', out)
 }
 
 /** `PolyakNormalizeGradSums` on cpu. */
@@ -118,6 +118,6 @@ export const gradSumsCpu: KernelImpl<'cpu', 'dy' | 'x' | 'center', ChannelLayout
     channelSums(xv, base, a, c, b, acc, cv, g * c, gv)
     for (let ch = 0; ch < c; ch++) sumDyCentered[g * c + ch] = acc[ch]!
   })
-  const be = backend as CpuBackendLike
+  const be = backendAs('cpu', backend)
   return [be.makeTensorInfo([size], 'float32', sumDy), be.makeTensorInfo([size], 'float32', sumDyCentered)]
 }

@@ -10,6 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { KERNELS_WASM_BASE64, KERNELS_WASM_SHARED_BASE64 } from './binary.generated.js'
+import { type WasmBackendLike, activeWasmBackend, wasmMemoryOf } from '../tfjsInternals.js'
 
 /** The exports of `assembly/kernels.ts` (pointers are byte offsets into the backend's memory). */
 export interface WasmKernelExports {
@@ -39,33 +40,14 @@ export interface WasmKernelExports {
   matMulFewRows(a: number, b: number, m: number, k: number, n: number, out: number): void
 }
 
-/** The active tfjs backend as the wasm kernels read it (call only while wasm is active). */
-// tfjs types tf.backend() as its public KernelBackend; on wasm it is BackendWasm, whose members polyak reads are typed by WasmBackendLike
-export const activeWasmBackend = (): WasmBackendLike => tf.backend() as unknown as WasmBackendLike
-
 /** `() => kernel` where this process can instantiate the module on the active wasm backend, else `() => undefined` (for `defineKernel`). */
 export const onWasm =
   <K>(kernel: K) =>
   (): K | undefined =>
     wasmKernels(activeWasmBackend()) === null ? undefined : kernel
 
-/** The parts of tfjs-backend-wasm's `BackendWasm` the kernels use. */
-export interface WasmBackendLike {
-  readonly wasm: {
-    /** The memory the single-threaded builds export. */
-    readonly asm?: { readonly memory?: WebAssembly.Memory }
-    /** The shared memory of the threaded build (created by its JS, imported by the module). */
-    readonly wasmMemory?: WebAssembly.Memory
-    _malloc(bytes: number): number
-    _free(ptr: number): void
-    readonly tfjs: { registerTensor(id: number, size: number, memoryOffset: number): void; disposeData(id: number): void }
-  }
-  readonly dataIdMap: { get(dataId: unknown): { id: number; memoryOffset: number } | undefined }
-  dataIdNextNumber: number
-  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo
-  refCount(dataId: unknown): number
-  incRef(dataId: unknown): void
-}
+export type { WasmBackendLike } from '../tfjsInternals.js'
+export { activeWasmBackend }
 
 /** The two builds of the kernels: for a plain memory, and for the shared memory of tfjs-wasm's threaded build. */
 type Variant = 'plain' | 'shared'
@@ -119,18 +101,12 @@ export interface WasmKernelStatus {
 export const wasmKernelStatus = (): WasmKernelStatus => lastStatus
 
 /**
- * The memory of a tfjs-wasm backend: the single-threaded builds export it (`asm.memory`); the
- * threaded build creates a shared one in JavaScript and imports it (`wasmMemory`).
- */
-const memoryOf = (backend: WasmBackendLike): WebAssembly.Memory | undefined => backend.wasm.asm?.memory ?? backend.wasm.wasmMemory
-
-/**
  * The kernels instantiated on `backend`'s memory (the shared-memory build when tfjs runs its
  * threaded build), or `null` where that is impossible (no SIMD); callers then keep the composed
  * ops, and `wasmKernelStatus()` reports the reason: the kernels are never off silently.
  */
 export const wasmKernels = (backend: WasmBackendLike): WasmKernelExports | null => {
-  const memory = memoryOf(backend)
+  const memory = wasmMemoryOf(backend)
   if (memory === undefined) {
     lastStatus = { on: false, reason: 'this tfjs-wasm build exposes no memory polyak can find (neither asm.memory nor wasmMemory)' }
     return null
