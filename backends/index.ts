@@ -6,7 +6,7 @@
  * const result = await useBackend('wasm')()              // Either<PolyakError, ActiveBackend>
  * const backend = await unsafeUseBackend('wasm')         // or throw
  *
- * @module backends
+ * @module polyak/backends
  */
 import * as E from 'fp-ts/lib/Either.js'
 import type * as TE from 'fp-ts/lib/TaskEither.js'

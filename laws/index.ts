@@ -11,7 +11,7 @@
  * import { assertLaws, batchIndependence } from 'polyak/laws'
  * await assertLaws('my norm', { channels: 4, forward: (ops, x) => myNorm(ops, x) }, [batchIndependence], ops)
  *
- * @module laws
+ * @module polyak/laws
  */
 // Every name is listed on purpose: what is not exported is internal and may change.
 
@@ -79,6 +79,8 @@ export {
 } from './ema.js'
 export {
   type TeacherUpdateSubject,
+  type TeacherHostState,
+  type RandomTeacherPair,
   teacherKeepAndEma,
   teacherIntegersCopied,
   teacherRejectsMismatch,
@@ -97,6 +99,7 @@ export {
 } from './teacher.js'
 export {
   type BatchNormSubject,
+  type BatchNormEvalCase,
   type BatchForwardSubject,
   type MomentumBnSubject,
   type WeightAlignSubject,
@@ -130,7 +133,7 @@ export {
 } from './normalizers.js'
 export { type TransitionSubject, transitionPurity, transitionShapes, transitionNoLeak, transitionLaws, backendConformance, axpbyDonation } from './generic.js'
 
-export { type ShapeInterpreterSubject, shapesAgree } from './shapes.js'
+export { type ShapeInterpreterSubject, type ShapeCase, shapesAgree } from './shapes.js'
 export { type LayersTeacherSubject, layersTeacherPolicy, layersTeacherLaws } from './layers.js'
 export { type ScheduleSubject, scheduleRange, scheduleEndpoints, scheduleMonotone, scheduleClosedForm, scheduleLaws } from './schedules.js'
 export {

@@ -229,9 +229,16 @@ const evalCaseArb = batchShapeArb({ minBatch: 2, maxBatch: 5 }).chain((shape) =>
     variance: tensorArb([c], (n) => fc.array(logUniformArb(0.01, 100, false), { minLength: n, maxLength: n })),
   })
 })
-type EvalCase = { readonly x: HostTensor; readonly gamma: HostTensor; readonly beta: HostTensor; readonly mean: HostTensor; readonly variance: HostTensor }
+/** A trained-looking BatchNorm state and a batch: the input of `bnEvalOutput` and `bnInputsUntouched`. */
+export type BatchNormEvalCase = {
+  readonly x: HostTensor
+  readonly gamma: HostTensor
+  readonly beta: HostTensor
+  readonly mean: HostTensor
+  readonly variance: HostTensor
+}
 
-const bnState = (ops: Ops<Leaf>, e: EvalCase, count: Leaf) => ({
+const bnState = (ops: Ops<Leaf>, e: BatchNormEvalCase, count: Leaf) => ({
   params: { gamma: ops.tensor(e.gamma.data, e.gamma.shape), beta: ops.tensor(e.beta.data, e.beta.shape) },
   stats: { mean: ops.tensor(e.mean.data, e.mean.shape), variance: ops.tensor(e.variance.data, e.variance.shape), count },
 })
@@ -241,7 +248,7 @@ const bnState = (ops: Ops<Leaf>, e: EvalCase, count: Leaf) => ({
  * sample's output is the one it gets alone (B8): an eval mode that falls back to batch statistics
  * when `N > 1` fails it.
  */
-export const bnEvalOutput: Law<BatchNormSubject, EvalCase> = {
+export const bnEvalOutput: Law<BatchNormSubject, BatchNormEvalCase> = {
   name: 'batchNorm.evalOutput',
   statement: 'eval mode: y = γ·(x − mean)/√(variance + ε) + β with the stored statistics, for every sample of any batch (B8)',
   arbitrary: () => evalCaseArb,
@@ -264,7 +271,7 @@ export const bnEvalOutput: Law<BatchNormSubject, EvalCase> = {
 }
 
 /** Train and eval leave `x`, the parameters and the statistics they were given untouched, bitwise, and alive (B9). */
-export const bnInputsUntouched: Law<BatchNormSubject, EvalCase> = {
+export const bnInputsUntouched: Law<BatchNormSubject, BatchNormEvalCase> = {
   name: 'batchNorm.inputsUntouched',
   statement: 'apply(x, mode)(state) leaves x, params and stats as they were, bitwise, and alive, in train and in eval mode (B9)',
   arbitrary: () => evalCaseArb,

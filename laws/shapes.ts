@@ -20,13 +20,13 @@ import type { Law } from './law.js'
 export type ShapeInterpreterSubject = Ops<ShapeTensor>
 
 /** One step to run on both interpreters: its name (for counterexamples) and how it runs on any `Ops`, given input shapes. */
-interface Case {
+export interface ShapeCase {
   readonly what: string
   readonly run: <T extends Leaf>(ops: Ops<T>, input: (shape: readonly number[], dtype?: 'float32' | 'int32') => T) => unknown
 }
 
 /** What a run came to: the path, shape and dtype of every tensor leaf it returned, or its error. */
-const outcome = <T extends Leaf>(ops: Ops<T>, c: Case, input: (shape: readonly number[], dtype?: 'float32' | 'int32') => T): string => {
+const outcome = <T extends Leaf>(ops: Ops<T>, c: ShapeCase, input: (shape: readonly number[], dtype?: 'float32' | 'int32') => T): string => {
   try {
     const r = ops.tidy(() => c.run(ops, input))
     const described = leaves(r as never)
@@ -43,7 +43,7 @@ const outcome = <T extends Leaf>(ops: Ops<T>, c: Case, input: (shape: readonly n
 const shapeArb = (rank: number): fc.Arbitrary<number[]> => fc.array(fc.integer({ min: 1, max: 4 }), { minLength: rank, maxLength: rank })
 
 /** Cases over every registered normalizer, a teacher update and an EMA step, with shapes that sometimes do not fit. */
-const caseArb = (): fc.Arbitrary<Case> => {
+const caseArb = (): fc.Arbitrary<ShapeCase> => {
   const activations = normalizerDefinitions('activation')
   const weights = normalizerDefinitions('weight')
   const normalizerCase = fc
@@ -58,7 +58,7 @@ const caseArb = (): fc.Arbitrary<Case> => {
       views: fc.constantFrom(1, 2, 3),
     })
     .chain((r) => configArb(activations[r.index]!.fields).map((config) => ({ ...r, config })))
-    .map((r): Case => ({
+    .map((r): ShapeCase => ({
       what: `${activations[r.index]!.name} ${JSON.stringify(r.config)} x ${showShape([...r.lead, r.channels])} params for ${r.paramChannels ?? r.channels} ${r.mode} step ${r.step} views ${r.views}`,
       run: (ops, input) => {
         const n = unsafe(
@@ -78,7 +78,7 @@ const caseArb = (): fc.Arbitrary<Case> => {
       shape: fc.integer({ min: 1, max: 4 }).chain(shapeArb),
       layout: fc.constantFrom('HWIO', 'OIHW', 'IO', 'OI'),
     })
-    .map((r): Case => ({
+    .map((r): ShapeCase => ({
       what: `${weights[r.index]!.name} layout ${r.layout} weight ${showShape(r.shape)}`,
       run: (ops, input) => {
         const wn = unsafe(weightNormalizer(ops, { name: weights[r.index]!.name, config: { layout: r.layout } }))!
@@ -93,7 +93,7 @@ const caseArb = (): fc.Arbitrary<Case> => {
       renamed: fc.boolean(),
       intCount: fc.boolean(),
     })
-    .map((r): Case => ({
+    .map((r): ShapeCase => ({
       what: `teacherUpdate teacher w ${showShape(r.a)} student ${r.renamed ? 'v' : 'w'} ${showShape(r.b)}`,
       run: (ops, input) => {
         const student = { params: { [r.renamed ? 'v' : 'w']: input(r.b) }, stats: { count: input([], r.intCount ? 'int32' : 'float32') } }
@@ -108,7 +108,7 @@ const caseArb = (): fc.Arbitrary<Case> => {
       axis: fc.integer({ min: -4, max: 3 }),
       keep: fc.boolean(),
     })
-    .map((r): Case => ({
+    .map((r): ShapeCase => ({
       what: `primitives on a ${showShape(r.a)}, b ${showShape(r.b)}, axis ${r.axis}`,
       run: (ops, input) => {
         // outcome() runs this in a tidy scope: the inputs and intermediates are freed there
@@ -139,7 +139,7 @@ const caseArb = (): fc.Arbitrary<Case> => {
  * and broadcasting primitives, the shape interpreter returns the same shapes and dtypes at the
  * same paths, or raises the same error (S1).
  */
-export const shapesAgree: Law<ShapeInterpreterSubject, Case> = {
+export const shapesAgree: Law<ShapeInterpreterSubject, ShapeCase> = {
   name: 'shapes.agree',
   statement: 'shapeOps returns the shapes and dtypes the interpreter returns, at the same paths, or the same error (S1)',
   arbitrary: () => caseArb(),

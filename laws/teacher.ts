@@ -9,7 +9,7 @@ import fc from 'fast-check'
 import type { Ops } from '../src/core/ops.js'
 import type { Leaf } from '../src/core/tree.js'
 import type { Slots } from '../src/core/transition.js'
-import type { TeacherPolicy } from '../src/ema/teacher.js'
+import type { LeafPolicy, TeacherPolicy } from '../src/ema/teacher.js'
 import { type HostTensor, openDecayArb, shapeArb, spreadDataArb, tensorArb, uniformArb } from './arbitraries.js'
 import { type Law, type LawTolerance, closeTo, evaluate, exactlyEqual, leavesInputsUntouched } from './law.js'
 
@@ -25,14 +25,14 @@ export type TeacherUpdateSubject = <T extends Leaf>(
 ) => Slots<unknown, unknown>
 
 /** A two-layer state: `backbone/{w,bn}` and `projector/{w}`, with an int32 counter in the BN stats. */
-interface HostState {
+export interface TeacherHostState {
   readonly backboneW: HostTensor
   readonly projectorW: HostTensor
   readonly mean: HostTensor
   readonly count: number
 }
 
-const hostStateArb: fc.Arbitrary<HostState> = fc.tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 })).chain(([a, b]) =>
+const hostStateArb: fc.Arbitrary<TeacherHostState> = fc.tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 })).chain(([a, b]) =>
   fc.record({
     backboneW: tensorArb([a, b], spreadDataArb),
     projectorW: tensorArb([b], spreadDataArb),
@@ -54,7 +54,7 @@ const pairArb = hostStateArb.chain((s) =>
   ),
 )
 
-const build = (ops: Ops<Leaf>, h: HostState) => ({
+const build = (ops: Ops<Leaf>, h: TeacherHostState) => ({
   params: { backbone: { w: ops.tensor(h.backboneW.data, h.backboneW.shape) }, projector: { w: ops.tensor(h.projectorW.data, h.projectorW.shape) } },
   stats: { backbone: { bn: { mean: ops.tensor(h.mean.data, h.mean.shape), count: ops.scalar(h.count, 'int32') } } },
 })
@@ -62,7 +62,7 @@ const build = (ops: Ops<Leaf>, h: HostState) => ({
 type Built = ReturnType<typeof build>
 
 /** Under a policy that keeps the backbone and averages the projector: kept leaves are bitwise the teacher's, averaged leaves are `d·t + (1−d)·s`. */
-export const teacherKeepAndEma: Law<TeacherUpdateSubject, readonly [HostState, HostState, number]> = {
+export const teacherKeepAndEma: Law<TeacherUpdateSubject, readonly [TeacherHostState, TeacherHostState, number]> = {
   name: 'teacher.keepAndEma',
   statement: "'keep' (and masked-out) leaves are exactly the teacher's input leaves; 'ema' leaves are d·teacher + (1−d)·student",
   arbitrary: () => pairArb.map(([t, s, d]) => [t, s, d] as const),
@@ -85,7 +85,7 @@ export const teacherKeepAndEma: Law<TeacherUpdateSubject, readonly [HostState, H
 }
 
 /** Integer leaves (step counters) are copied from the student under an `ema` policy, never averaged, and stay int32 (E11). */
-export const teacherIntegersCopied: Law<TeacherUpdateSubject, readonly [HostState, HostState, number]> = {
+export const teacherIntegersCopied: Law<TeacherUpdateSubject, readonly [TeacherHostState, TeacherHostState, number]> = {
   name: 'teacher.integersCopied',
   statement: "integer leaves are copied from the student (value and int32 dtype) even when the policy says 'ema' (E11)",
   arbitrary: () => pairArb,
@@ -103,7 +103,7 @@ export const teacherIntegersCopied: Law<TeacherUpdateSubject, readonly [HostStat
 }
 
 /** A student whose paths or shapes differ from the teacher's is rejected (the update throws). */
-export const teacherRejectsMismatch: Law<TeacherUpdateSubject, readonly [HostState, number, 'missing' | 'shape']> = {
+export const teacherRejectsMismatch: Law<TeacherUpdateSubject, readonly [TeacherHostState, number, 'missing' | 'shape']> = {
   name: 'teacher.rejectsMismatch',
   statement: 'a student with a missing path or a leaf of another shape is rejected with an error, never silently paired by position',
   arbitrary: () => fc.tuple(hostStateArb, openDecayArb, fc.constantFrom('missing' as const, 'shape' as const)),
@@ -273,19 +273,18 @@ const leafAt = (tree: unknown, path: string): Leaf =>
   (path === '' ? tree : path.split('/').reduce<unknown>((n, k) => (n as Record<string, unknown>)[k], tree)) as Leaf
 
 /** A teacher and a student of the same random structure (params and stats), a policy per leaf, and a decay. */
-interface RandomPair {
+export interface RandomTeacherPair {
   readonly teacher: { readonly params: HostTree; readonly stats: HostTree }
   readonly student: { readonly params: HostTree; readonly stats: HostTree }
-  readonly policies: ReadonlyMap<string, LeafPolicyName>
+  readonly policies: ReadonlyMap<string, LeafPolicy>
   readonly decay: number
 }
-type LeafPolicyName = 'ema' | 'copy' | 'keep'
 
-const randomPairArb: fc.Arbitrary<RandomPair> = fc.tuple(hostTreeArb, hostTreeArb).chain(([params, stats]) =>
+const randomPairArb: fc.Arbitrary<RandomTeacherPair> = fc.tuple(hostTreeArb, hostTreeArb).chain(([params, stats]) =>
   fc.tuple(sameShapeArb(params), sameShapeArb(stats), openDecayArb).chain(([sp, ss, decay]) => {
     const keys = [...hostLeaves(params).map(([p]) => `params:${p}`), ...hostLeaves(stats).map(([p]) => `stats:${p}`)]
     return fc
-      .array(fc.constantFrom<LeafPolicyName>('ema', 'copy', 'keep'), { minLength: keys.length, maxLength: keys.length })
+      .array(fc.constantFrom<LeafPolicy>('ema', 'copy', 'keep'), { minLength: keys.length, maxLength: keys.length })
       .map((ps) => ({ teacher: { params, stats }, student: { params: sp, stats: ss }, policies: new Map(keys.map((k, i) => [k, ps[i]!])), decay }))
   }),
 )
@@ -314,7 +313,7 @@ const SLOTS = ['params', 'stats'] as const
 const matchesPolicy = (
   got: readonly number[][],
   pair: { readonly teacher: { params: HostTree; stats: HostTree }; readonly student: { params: HostTree; stats: HostTree }; readonly decay: number },
-  policyOf: (slot: 'params' | 'stats', path: string) => LeafPolicyName,
+  policyOf: (slot: 'params' | 'stats', path: string) => LeafPolicy,
   tolerance: LawTolerance,
 ): boolean => {
   let k = 0
@@ -357,7 +356,7 @@ const matchesPolicy = (
  * are drawn from names real models use (`norm`, `running_mean`, `bn1`, `downsample.1`, …) and
  * random ones, so an update keyed on a name is caught.
  */
-export const teacherPerLeafPolicy: Law<TeacherUpdateSubject, RandomPair> = {
+export const teacherPerLeafPolicy: Law<TeacherUpdateSubject, RandomTeacherPair> = {
   name: 'teacher.perLeafPolicy',
   statement:
     "on random trees with any leaf names: keep → teacher's leaf, copy → student's leaf (bitwise), ema → d·t + (1−d)·s for floats and the student's value for integers (E18)",
@@ -365,7 +364,7 @@ export const teacherPerLeafPolicy: Law<TeacherUpdateSubject, RandomPair> = {
   predicate:
     (update, { ops, tolerance }) =>
     async (pair) => {
-      const policyOf = (slot: 'params' | 'stats', path: string): LeafPolicyName => {
+      const policyOf = (slot: 'params' | 'stats', path: string): LeafPolicy => {
         const p = pair.policies.get(`${slot}:${path}`)
         if (p === undefined) throw new Error(`the update asked for the policy of '${slot}:${path}', which is not a leaf of the teacher`)
         return p
@@ -409,7 +408,7 @@ export interface TeacherPresetSubject {
  * averages the leaves at or under a prefix (a whole path segment: `projector` does not select
  * `projector2`) and copies (default) or keeps the others, in both slots.
  */
-export const presetPolicy = (preset: TeacherPreset): ((slot: 'params' | 'stats', path: string) => LeafPolicyName) => {
+export const presetPolicy = (preset: TeacherPreset): ((slot: 'params' | 'stats', path: string) => LeafPolicy) => {
   switch (preset.name) {
     case 'eman':
       return () => 'ema'
@@ -479,7 +478,7 @@ export const teacherPresets: Law<
 }
 
 /** The update leaves the student and the teacher it was given untouched, bitwise, and alive, on random trees under any policy (E12). */
-export const teacherInputsUntouched: Law<TeacherUpdateSubject, RandomPair> = {
+export const teacherInputsUntouched: Law<TeacherUpdateSubject, RandomTeacherPair> = {
   name: 'teacher.inputsUntouched',
   statement: 'update(student, teacher) leaves every leaf of both inputs as it was, bitwise, and alive: the new teacher is fresh (E12)',
   arbitrary: () => randomPairArb,

@@ -10,7 +10,7 @@
  *
  * Every name is listed here on purpose: what is not exported is internal and may change.
  *
- * @packageDocumentation
+ * @module polyak
  */
 
 export { VERSION } from './version.js'
@@ -78,6 +78,13 @@ export {
   NonNegativeInt,
   PositiveFinite,
   type ConfigIssue,
+  type DecayBrand,
+  type EpsilonBrand,
+  type PositiveIntBrand,
+  type NonNegativeIntBrand,
+  type PositiveFiniteBrand,
+  type Fields,
+  type Decoded,
   ConfigError,
   decodeConfig,
   unsafe,
@@ -248,6 +255,7 @@ export {
   fromArrays,
 } from './data/images.js'
 export { type Augmentation, WEAK, NONE, strong, makeBatch, batchStream, labelledSplit } from './data/augment.js'
+export type { Rng } from './nn/random.js'
 
 // training pipelines
 export { type TrainState, type Metrics, type LossOutput, valueAndGrads, disposeAll, stopGradient } from './train/common.js'

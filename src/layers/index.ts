@@ -14,7 +14,7 @@
  * members (`layers`, `weights`, `read`, `write`) and imports tfjs-layers only to clone the student
  * when no teacher model is given.
  *
- * @module layers
+ * @module polyak/layers
  */
 import * as tf from '@tensorflow/tfjs-core'
 import * as E from 'fp-ts/lib/Either.js'

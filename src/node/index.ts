@@ -14,12 +14,14 @@
  * const test = loadMnist('test', { limit: 2_000, factor: 2 })
  * await runSemiSupervised(SEMI_DEFAULTS, train, test, undefined, { checkpoint: { store: checkpointFile('run.json'), every: 100 } })
  *
- * @packageDocumentation
+ *
+ * @module polyak/node
  */
 export { MNIST_INSTALL_HINT, mnistDataDir, loadMnist } from './mnist.js'
 export { checkpointFile } from './checkpointFile.js'
 export { FASHION_INSTALL_HINT, cacheDir, fashionCache, loadFashionMnist } from './fashion.js'
 export { loadDataset } from './datasets.js'
+export type { DatasetName } from '../train/trainConfig.js'
 export { writeAtomic } from './files.js'
 export { importOptional } from './optional.js'
 export { type Rows, type ReportSection, VEGA_HINT, toCsv, renderSvg, lineChart, writeReport } from './report/report.js'
