@@ -20,7 +20,7 @@ const TYPES: Record<string, string> = {
 }
 
 /** The folder the build writes the playground to. */
-export const playgroundRoot = (): string => fileURLToPath(new URL('../../playground/', import.meta.url))
+export const playgroundRoot = (): string => fileURLToPath(new URL('../../../playground/', import.meta.url))
 
 /** Options of the playground server. */
 export interface PlaygroundOptions {
