@@ -26,6 +26,7 @@ export {
   type SomeLaw,
   type RunOptions,
   type LawResult,
+  type LawRunner,
   type Host,
   LawError,
   defaultTolerance,
@@ -79,6 +80,7 @@ export {
 } from './ema.js'
 export {
   type TeacherUpdateSubject,
+  type TeacherUpdateWith,
   type TeacherHostState,
   type RandomTeacherPair,
   teacherKeepAndEma,

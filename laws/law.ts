@@ -96,18 +96,15 @@ export const defaultTolerance = (ops: Ops<Leaf>): LawTolerance => toleranceOf(op
 
 const describeError = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n').slice(0, 3).join(' ')
 
+/** A runner: `laws` on one named subject, on the interpreter `ops`. */
+export type LawRunner = <S>(subjectName: string, subject: S, laws: ReadonlyArray<SomeLaw<S>>, ops: Ops<Leaf>, options?: RunOptions) => Promise<LawResult[]>
+
 /** Runs `laws` on one subject; never throws, reports every law. */
-export const runLaws = async <S>(
-  subjectName: string,
-  subject: S,
-  laws: ReadonlyArray<SomeLaw<S>>,
-  ops: Ops<Leaf>,
-  options: RunOptions = {},
-): Promise<LawResult[]> => {
+export const runLaws: LawRunner = async (subjectName, subject, laws, ops, options = {}) => {
   const context: LawContext = { ops, tolerance: options.tolerance ?? defaultTolerance(ops) }
   const out: LawResult[] = []
   // a SomeLaw is a Law whose input type was forgotten; its arbitrary produces exactly what its predicate takes
-  for (const law of laws as unknown as ReadonlyArray<Law<S, unknown>>) {
+  for (const law of laws as unknown as ReadonlyArray<Law<typeof subject, unknown>>) {
     if (options.only !== undefined && !options.only(law.name)) continue
     const predicate = law.predicate(subject, context)
     const details = await fc.check(
@@ -137,13 +134,7 @@ export const runLaws = async <S>(
 }
 
 /** Runs `laws` and throws a `LawError` listing every failure (seed, counterexample); for test runners. */
-export const assertLaws = async <S>(
-  subjectName: string,
-  subject: S,
-  laws: ReadonlyArray<SomeLaw<S>>,
-  ops: Ops<Leaf>,
-  options: RunOptions = {},
-): Promise<LawResult[]> => {
+export const assertLaws: LawRunner = async (subjectName, subject, laws, ops, options = {}) => {
   const results = await runLaws(subjectName, subject, laws, ops, options)
   const failures = results.filter((r) => !r.passed)
   if (failures.length > 0) throw new LawError(failures)

@@ -15,14 +15,17 @@ import { type Law, type LawTolerance, closeTo, evaluate, exactlyEqual, leavesInp
 
 const U = FLOAT32_UNIT_ROUNDOFF
 
-/** A teacher update: the new teacher state from the student and the teacher (both borrowed). */
-export type TeacherUpdateSubject = <T extends Leaf>(
+/** A teacher update under a policy `P`: the new teacher state from the student and the teacher (both borrowed). */
+export type TeacherUpdateWith<P> = <T extends Leaf>(
   ops: Ops<T>,
   student: Slots<unknown, unknown>,
   teacher: Slots<unknown, unknown>,
   decay: number,
-  policy: TeacherPolicy,
+  policy: P,
 ) => Slots<unknown, unknown>
+
+/** A teacher update under a per-leaf policy function. */
+export type TeacherUpdateSubject = TeacherUpdateWith<TeacherPolicy>
 
 /** A two-layer state: `backbone/{w,bn}` and `projector/{w}`, with an int32 counter in the BN stats. */
 export interface TeacherHostState {
@@ -392,13 +395,7 @@ export interface TeacherPreset {
 /** Named teacher policies under test: the presets a subject implements, and one update with a preset. */
 export interface TeacherPresetSubject {
   readonly presets: readonly TeacherPresetName[]
-  readonly update: <T extends Leaf>(
-    ops: Ops<T>,
-    student: Slots<unknown, unknown>,
-    teacher: Slots<unknown, unknown>,
-    decay: number,
-    preset: TeacherPreset,
-  ) => Slots<unknown, unknown>
+  readonly update: TeacherUpdateWith<TeacherPreset>
 }
 
 /**
