@@ -276,7 +276,8 @@ export const startTorch = async (options: TorchOptions = {}): Promise<TorchServe
 }
 
 /** A benchmark job on one backend: `setup` builds inputs, the returned function runs one iteration. */
-interface Job {
+/** One benchmark job: what it runs on a backend, and how it compares. */
+export interface Job {
   readonly name: string
   /** Bytes the job must move at least (for the floor), if memory-bound. */
   readonly bytes?: number
@@ -535,16 +536,19 @@ const JOBS: readonly Job[] = [
  * Runs every job on every available backend (or `only`), plus the baselines, and reports.
  * `onProgress` receives a line per finished measurement.
  */
+/** The jobs whose name contains one of `wanted` (case-insensitive), or all; an error lists the jobs when none matches. */
+export const selectJobs = (wanted?: readonly string[], among: readonly Job[] = JOBS): readonly Job[] => {
+  const w = wanted?.map((j) => j.toLowerCase())
+  const jobs = w === undefined ? among : among.filter((j) => w.some((x) => j.name.toLowerCase().includes(x)))
+  if (jobs.length === 0)
+    throw new InvalidArgumentError('--job', `no job's name contains ${w!.map((x) => `'${x}'`).join(' or ')}; the jobs: ${among.map((j) => j.name).join('; ')}`)
+  return jobs
+}
+
 export const runBench = async (
   options: { backends?: readonly string[]; jobs?: readonly string[]; torch?: TorchOptions; onProgress?: (line: string) => void } = {},
 ): Promise<BenchReport> => {
-  const wanted = options.jobs?.map((j) => j.toLowerCase())
-  const jobs = wanted === undefined ? JOBS : JOBS.filter((j) => wanted.some((w) => j.name.toLowerCase().includes(w)))
-  if (jobs.length === 0)
-    throw new InvalidArgumentError(
-      '--job',
-      `no job's name contains ${wanted!.map((w) => `'${w}'`).join(' or ')}; the jobs: ${JOBS.map((j) => j.name).join('; ')}`,
-    )
+  const jobs = selectJobs(options.jobs)
   const t0 = Date.now()
   const say = options.onProgress ?? (() => undefined)
   const bw = await bandwidth()
