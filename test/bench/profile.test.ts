@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { profileBench, profileMarkdown } from '../../bench/profile.js'
 
 describe('bench --profile', () => {
-  it('splits the small CNN train step on wasm into its kernels: convolutions, BatchNorm and the optimizer among them', async () => {
+  it('splits the small CNN train step on wasm into its kernels, convolutions among them, with shares that add up', async () => {
     const [p] = await profileBench({ backends: ['wasm'], jobs: ['small CNN'], steps: 1 })
     expect(p).toBeDefined()
     expect(p!.backend).toBe('wasm')
