@@ -49,6 +49,7 @@ export { type Tolerance, FLOAT32_UNIT_ROUNDOFF, TOLERANCES, toleranceOf } from '
 // transitions and drivers
 export {
   type Slots,
+  type EmptySlot,
   type Transition,
   type ReportOf,
   type AnyTransition,

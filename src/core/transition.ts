@@ -26,6 +26,9 @@ import { assertLive, freshen } from './memory.js'
 import type { Ops } from './ops.js'
 import { type Leaf, type PathPredicate, type Tree, forEachLeaf, mapAny, select, toPathMap } from './tree.js'
 
+/** A slot with nothing in it: the parameters of a transition that has none (`ema`), the statistics of one that keeps none (GroupNorm). */
+export type EmptySlot = Record<string, never>
+
 /** The two slots of a state: learnable parameters and non-learnable statistics (running moments, counters). */
 export interface Slots<P, S> {
   readonly params: P

@@ -15,7 +15,7 @@ import * as t from 'io-ts'
 import { type ConfigError, DecaySpec, decodeConfig, unsafe } from '../codecs/config.js'
 import type { Ops } from '../core/ops.js'
 import { type Leaf, type Tree, fromLeaves, mapAny, zipWith } from '../core/tree.js'
-import { type Slots, type Transition, transition } from '../core/transition.js'
+import { type EmptySlot, type Slots, type Transition, transition } from '../core/transition.js'
 import { type Schedule, decayAt } from './schedules.js'
 
 /**
@@ -56,8 +56,8 @@ export interface EmaStats<A> {
   readonly decayProduct: number
 }
 
-/** `ema`'s state has no parameters. */
-export type NoParams = Record<string, never>
+/** `ema`'s state has no parameters (`EmptySlot`). */
+export type NoParams = EmptySlot
 
 /** Configuration of `ema`. */
 export interface EmaConfig {

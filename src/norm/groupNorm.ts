@@ -9,12 +9,12 @@ import { type ConfigError, type ConfigIssue, Epsilon, PositiveInt, decodeConfig,
 import { InvalidArgumentError } from '../core/errors.js'
 import type { Ops } from '../core/ops.js'
 import type { Leaf } from '../core/tree.js'
-import { transition } from '../core/transition.js'
+import { type EmptySlot, transition } from '../core/transition.js'
 import type { NormalizerDefinition } from './definition.js'
 import { type AffineParams, type Normalizer, channelAxes, checkChannels } from './normalizer.js'
 
-/** GroupNorm has no statistics. */
-export type NoStats = Record<string, never>
+/** GroupNorm has no statistics (`EmptySlot`). */
+export type NoStats = EmptySlot
 
 /** Configuration of `groupNorm`: exactly one of `groups` and `groupSize`. */
 export interface GroupNormConfig {
