@@ -108,7 +108,9 @@ export const profileBench = async (
     if (!a.available) continue
     for (const job of jobs) {
       const p = await profileJob(job, b.name, options.steps ?? 3)
-      options.onProgress?.(`${b.name.padEnd(7)} ${job.name}: kernels ${p.kernelMs.toFixed(1)} ms of a ${p.wallMs.toFixed(1)} ms profiled step`)
+      options.onProgress?.(
+        `${b.name.padEnd(7)} ${job.name}: ${p.steps === 0 ? (p.note ?? 'not profiled') : `kernels ${p.kernelMs.toFixed(1)} ms of a ${p.wallMs.toFixed(1)} ms profiled step`}`,
+      )
       out.push(p)
     }
   }
