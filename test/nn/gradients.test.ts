@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { registerGradients } from '../../src/nn/gradients.js'
 import { unsafeUseBackend } from 'polyak/backends'
+import { describeEachBackend, itOn } from '../support/backends.js'
 
 const numeric = (f: (x: tf.Tensor) => tf.Scalar, x: tf.Tensor, h = 1e-2): number[] => {
   const base = Array.from(x.dataSync())
@@ -157,3 +158,38 @@ describe('gradients (cpu)', () => {
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeUndefined()
   })
 })
+
+describeEachBackend(
+  'the webgpu filter gradient by im2col (from 32 input channels)',
+  (b) => {
+    const it = itOn(b)
+    it('equals the cpu kernels at 32 and 64 input channels, stride 1 and 2, and at 16 (the stock kernel)', async () => {
+      registerGradients()
+      const configs = [
+        { x: [2, 6, 5, 32], f: [3, 3, 32, 8], stride: 1, pad: 'same' },
+        { x: [2, 7, 6, 64], f: [3, 3, 64, 4], stride: 2, pad: 'same' },
+        { x: [1, 5, 5, 32], f: [1, 1, 32, 6], stride: 2, pad: 'valid' },
+        { x: [2, 6, 5, 16], f: [3, 3, 16, 8], stride: 1, pad: 'same' },
+      ] as const
+      for (const c of configs) {
+        const xs = Array.from({ length: c.x.reduce((a: number, v) => a * v, 1) }, (_, i) => Math.sin(i * 0.37))
+        const fs = Array.from({ length: c.f.reduce((a: number, v) => a * v, 1) }, (_, i) => Math.cos(i * 0.21))
+        const grad = async (): Promise<number[]> => {
+          const g = tf.grad((f: tf.Tensor) => tf.sum(tf.square(tf.conv2d(tf.tensor4d(xs, [...c.x]), f as tf.Tensor4D, c.stride, c.pad))) as tf.Scalar)(
+            tf.tensor4d(fs, [...c.f]),
+          )
+          const out = Array.from(await g.data())
+          g.dispose()
+          return out
+        }
+        const onGpu = await grad()
+        await unsafeUseBackend('cpu')
+        registerGradients()
+        const onCpu = await grad()
+        await unsafeUseBackend('webgpu')
+        onCpu.forEach((v, i) => expect(Math.abs(v - onGpu[i]!), `${JSON.stringify(c)} dW[${i}]`).toBeLessThan(1e-3 * Math.max(1, Math.abs(v))))
+      }
+    })
+  },
+  ['webgpu'],
+)
