@@ -170,6 +170,7 @@ export {
   runEntries,
   subjectEntries,
   SUBJECT_EXPORTS,
+  type SubjectExport,
   SubjectModuleError,
   type CatalogueControl,
   polyakMomentumBnPlain,

@@ -479,31 +479,102 @@ export const runCatalogue = (
     control,
   )
 
-/** The exports `subjectEntries` recognises in a user's module, with the suite each one runs and the shape it must have. */
-export const SUBJECT_EXPORTS: Readonly<Record<string, { readonly suite: string; readonly shape: string }>> = {
-  emaStep: { suite: 'ema', shape: '(ops, avg, x, decay) => avg′ (EmaStep)' },
-  ema: { suite: 'ema', shape: '{ make(ops, decay) } returning a debiased Ema (EmaTransformSubject)' },
-  teacherUpdate: { suite: 'teacher', shape: '(ops, student, teacher, decay, policy) => teacher′ (TeacherUpdateSubject)' },
-  batchNorm: { suite: 'batchNorm', shape: '{ make(ops), decay, epsilon, runningVariance } (BatchNormSubject)' },
-  groupNorm: { suite: 'groupNorm', shape: '{ make(ops), groups(channels), epsilon } (GroupNormSubject)' },
-  batchForward: { suite: 'independence', shape: '{ forward(ops, x), channels } (BatchForwardSubject)' },
-  momentumBatchNorm: { suite: 'momentumBn', shape: '{ make(ops, totalSteps), normalizeVariance?, storedVariance? } (MomentumBnSubject)' },
-  weightAlign: { suite: 'weightAlign', shape: '{ make(ops, layout), gain, epsilon } (WeightAlignSubject)' },
-  weightStandardization: {
-    suite: 'weightStandardization',
-    shape: '{ make(ops, layout), estimator, epsilon, epsilonPlacement } (WeightStandardizationSubject)',
-  },
-  teacherPresets: { suite: 'teacher', shape: '{ presets, update(ops, student, teacher, decay, preset) } (TeacherPresetSubject)' },
-  transition: { suite: 'transition', shape: '{ make(ops) } returning { init, step, inputShape } (TransitionSubject)' },
-  schedule: { suite: 'schedule', shape: '{ at(k), firstStep, start, horizon?, end?, clamps?, monotone, closedForm? } (ScheduleSubject)' },
-  model: { suite: 'model', shape: '{ model } with a Model from network/resnet/convNet (ModelSubject)' },
-  layersTeacher: { suite: 'layers', shape: '{ student, teacher, update(decay, policy) } over tfjs-layers models (LayersTeacherSubject)' },
+const isFn = (x: unknown): boolean => typeof x === 'function'
+const isObject = (x: unknown): x is Record<string, unknown> => x !== null && typeof x === 'object'
+const hasFns = (x: unknown, ...keys: string[]): boolean => isObject(x) && keys.every((k) => isFn(x[k]))
+const hasNums = (x: unknown, ...keys: string[]): boolean => isObject(x) && keys.every((k) => typeof x[k] === 'number')
+
+/** One export `subjectEntries` recognises: the suite it runs, the shape it must have (in words, and as a check), and its laws. */
+export interface SubjectExport {
+  readonly suite: string
+  readonly shape: string
+  readonly accepts: (x: unknown) => boolean
+  readonly laws: ReadonlyArray<SomeLaw<never>>
+  /** The subject computes on TensorFlow.js: it runs on tfjs backends only. */
+  readonly tfjsOnly?: boolean
 }
 
-const isFn = (x: unknown): boolean => typeof x === 'function'
-const hasFns = (x: unknown, ...keys: string[]): boolean => x !== null && typeof x === 'object' && keys.every((k) => isFn((x as Record<string, unknown>)[k]))
-const hasNums = (x: unknown, ...keys: string[]): boolean =>
-  x !== null && typeof x === 'object' && keys.every((k) => typeof (x as Record<string, unknown>)[k] === 'number')
+const subjectExport = <S>(
+  suite: string,
+  shape: string,
+  accepts: (x: unknown) => boolean,
+  laws: ReadonlyArray<SomeLaw<S>>,
+  tfjsOnly = false,
+): SubjectExport => ({
+  suite,
+  shape,
+  accepts,
+  // the table forgets each export's subject type; accepts() has checked the shape before the laws run
+  laws: laws as ReadonlyArray<SomeLaw<never>>,
+  ...(tfjsOnly ? { tfjsOnly } : {}),
+})
+
+/** The exports `subjectEntries` recognises in a user's module: one row each, with its suite, shape, check and laws. */
+export const SUBJECT_EXPORTS: Readonly<Record<string, SubjectExport>> = {
+  emaStep: subjectExport('ema', '(ops, avg, x, decay) => avg′ (EmaStep)', isFn, emaStepLaws),
+  ema: subjectExport('ema', '{ make(ops, decay) } returning a debiased Ema (EmaTransformSubject)', (x) => hasFns(x, 'make'), [emaDebias]),
+  teacherUpdate: subjectExport('teacher', '(ops, student, teacher, decay, policy) => teacher′ (TeacherUpdateSubject)', isFn, teacherLaws),
+  teacherPresets: subjectExport(
+    'teacher',
+    '{ presets, update(ops, student, teacher, decay, preset) } (TeacherPresetSubject)',
+    (x) => hasFns(x, 'update') && isObject(x) && Array.isArray(x.presets),
+    teacherPresetLaws,
+  ),
+  batchNorm: subjectExport(
+    'batchNorm',
+    '{ make(ops), decay, epsilon, runningVariance } (BatchNormSubject)',
+    (x) => hasFns(x, 'make') && hasNums(x, 'decay', 'epsilon'),
+    batchNormLaws,
+  ),
+  groupNorm: subjectExport(
+    'groupNorm',
+    '{ make(ops), groups(channels), epsilon } (GroupNormSubject)',
+    (x) => hasFns(x, 'make', 'groups') && hasNums(x, 'epsilon'),
+    groupNormLaws,
+  ),
+  batchForward: subjectExport('independence', '{ forward(ops, x), channels } (BatchForwardSubject)', (x) => hasFns(x, 'forward') && hasNums(x, 'channels'), [
+    batchIndependence,
+  ]),
+  momentumBatchNorm: subjectExport(
+    'momentumBn',
+    '{ make(ops, totalSteps), normalizeVariance?, storedVariance? } (MomentumBnSubject)',
+    (x) => hasFns(x, 'make'),
+    momentumBnLaws,
+  ),
+  weightAlign: subjectExport(
+    'weightAlign',
+    '{ make(ops, layout), gain, epsilon } (WeightAlignSubject)',
+    (x) => hasFns(x, 'make') && hasNums(x, 'gain', 'epsilon'),
+    weightAlignLaws,
+  ),
+  weightStandardization: subjectExport(
+    'weightStandardization',
+    '{ make(ops, layout), estimator, epsilon, epsilonPlacement } (WeightStandardizationSubject)',
+    (x) => hasFns(x, 'make') && hasNums(x, 'epsilon'),
+    weightStandardizationLaws,
+  ),
+  transition: subjectExport('transition', '{ make(ops) } returning { init, step, inputShape } (TransitionSubject)', (x) => hasFns(x, 'make'), transitionLaws),
+  schedule: subjectExport(
+    'schedule',
+    '{ at(k), firstStep, start, horizon?, end?, clamps?, monotone, closedForm? } (ScheduleSubject)',
+    (x) => hasFns(x, 'at') && hasNums(x, 'start', 'firstStep'),
+    scheduleLaws,
+  ),
+  model: subjectExport(
+    'model',
+    '{ model } with a Model from network/resnet/convNet (ModelSubject)',
+    (x) => isObject(x) && hasFns(x.model, 'init', 'forward', 'on', 'layers'),
+    modelLaws,
+    true,
+  ),
+  layersTeacher: subjectExport(
+    'layers',
+    '{ student, teacher, update(decay, policy) } over tfjs-layers models (LayersTeacherSubject)',
+    (x) => hasFns(x, 'update') && isObject(x) && 'student' in x && 'teacher' in x,
+    layersTeacherLaws,
+    true,
+  ),
+}
 
 /** A module of subjects that cannot be checked: what was wrong and which shapes are accepted. */
 export class SubjectModuleError extends Error {
@@ -523,45 +594,13 @@ export const subjectEntries = (mod: Record<string, unknown>, name = 'your module
   const accepted = Object.entries(SUBJECT_EXPORTS)
     .map(([k, v]) => `  ${k}: ${v.shape}`)
     .join('\n')
-  const checks: Record<string, (x: unknown) => boolean> = {
-    emaStep: isFn,
-    ema: (x) => hasFns(x, 'make'),
-    teacherUpdate: isFn,
-    batchNorm: (x) => hasFns(x, 'make') && hasNums(x, 'decay', 'epsilon'),
-    groupNorm: (x) => hasFns(x, 'make', 'groups') && hasNums(x, 'epsilon'),
-    batchForward: (x) => hasFns(x, 'forward') && hasNums(x, 'channels'),
-    momentumBatchNorm: (x) => hasFns(x, 'make'),
-    weightAlign: (x) => hasFns(x, 'make') && hasNums(x, 'gain', 'epsilon'),
-    weightStandardization: (x) => hasFns(x, 'make') && hasNums(x, 'epsilon'),
-    teacherPresets: (x) => hasFns(x, 'update') && Array.isArray((x as { presets?: unknown }).presets),
-    transition: (x) => hasFns(x, 'make'),
-    schedule: (x) => hasFns(x, 'at') && hasNums(x, 'start', 'firstStep'),
-    model: (x) => x !== null && typeof x === 'object' && hasFns((x as { model?: unknown }).model, 'init', 'forward', 'on', 'layers'),
-    layersTeacher: (x) => hasFns(x, 'update') && x !== null && typeof x === 'object' && 'student' in x && 'teacher' in x,
-  }
-  const laws: Record<string, ReadonlyArray<SomeLaw<never>>> = {
-    emaStep: emaStepLaws,
-    ema: [emaDebias],
-    teacherUpdate: teacherLaws,
-    batchNorm: batchNormLaws,
-    groupNorm: groupNormLaws,
-    batchForward: [batchIndependence],
-    momentumBatchNorm: momentumBnLaws,
-    weightAlign: weightAlignLaws,
-    weightStandardization: weightStandardizationLaws,
-    teacherPresets: teacherPresetLaws,
-    transition: transitionLaws,
-    schedule: scheduleLaws,
-    model: modelLaws,
-    layersTeacher: layersTeacherLaws,
-  } as never
   const out: CatalogueEntry[] = []
-  for (const key of Object.keys(SUBJECT_EXPORTS)) {
+  for (const [key, row] of Object.entries(SUBJECT_EXPORTS)) {
     const value = source[key]
     if (value === undefined) continue
-    if (!checks[key]!(value)) throw new SubjectModuleError(`${name}: the export '${key}' is not ${SUBJECT_EXPORTS[key]!.shape}\naccepted exports:\n${accepted}`)
-    const made = entry(SUBJECT_EXPORTS[key]!.suite, `${key} (${name})`, value as never, laws[key]!)
-    out.push(key === 'model' || key === 'layersTeacher' ? { ...made, tfjsOnly: true } : made)
+    if (!row.accepts(value)) throw new SubjectModuleError(`${name}: the export '${key}' is not ${row.shape}\naccepted exports:\n${accepted}`)
+    const made = entry(row.suite, `${key} (${name})`, value as never, row.laws)
+    out.push(row.tfjsOnly === true ? { ...made, tfjsOnly: true } : made)
   }
   if (out.length === 0) {
     const found = Object.keys(source).filter((k) => k !== 'default')
