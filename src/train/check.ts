@@ -17,6 +17,9 @@ import type { TrainFile } from './trainConfig.js'
 /** The images `polyak train` feeds a model: MNIST and Fashion-MNIST, 28×28 pooled by 2. */
 export const TRAIN_INPUT_SHAPE: readonly [number, number, number] = [14, 14, 1]
 
+/** The per-image input shape a train file's data gives its model: `[r, r, 1]` for its `resolution` r. */
+export const inputShapeOf = (file: TrainFile): readonly [number, number, number] => [file.data.resolution, file.data.resolution, 1]
+
 /** One forward pass, checked. */
 export interface PassCheck {
   readonly role: string
@@ -33,7 +36,7 @@ export interface TrainCheck {
 }
 
 /** The forward passes a run of `file` makes. */
-export const passesOf = (file: TrainFile, inputShape = TRAIN_INPUT_SHAPE): readonly ModelPass[] =>
+export const passesOf = (file: TrainFile, inputShape = inputShapeOf(file)): readonly ModelPass[] =>
   file.kind === 'semiSupervised'
     ? semiSupervisedModels(file.config, inputShape).passes
     : file.kind === 'selfSupervised'
@@ -44,7 +47,7 @@ export const passesOf = (file: TrainFile, inputShape = TRAIN_INPUT_SHAPE): reado
  * Runs every forward pass of `file`'s pipeline on shapes. Throws the error the first real step
  * would throw (a `PolyakError` whose message starts with the layer, e.g. `stage3/norm: …`).
  */
-export const checkTrainFile = (file: TrainFile, inputShape = TRAIN_INPUT_SHAPE): TrainCheck => {
+export const checkTrainFile = (file: TrainFile, inputShape = inputShapeOf(file)): TrainCheck => {
   const t0 = performance.now()
   const passes = passesOf(file, inputShape).map((p) => ({
     role: p.role,

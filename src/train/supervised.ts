@@ -13,7 +13,7 @@ import { tfOps } from '../core/tfOps.js'
 import type { Model, NormSpec } from '../nn/model.js'
 import { derive } from '../nn/random.js'
 import { type ModelSpec, buildModel } from '../nn/spec.js'
-import { type Optimizer, adam } from '../optim/optimizers.js'
+import { type Optimizer, adam, sgd } from '../optim/optimizers.js'
 import { modelSpecOf } from './semiSupervised.js'
 import { type Metrics, type ModelPass, type TrainState, disposeAll, readMetrics, toImages, valueAndGrads } from './common.js'
 import { accuracy } from './evaluation.js'
@@ -37,6 +37,16 @@ export interface SupervisedConfig {
   readonly model?: ModelSpec
   readonly seed: number
   readonly evalLimit: number
+  /**
+   * `'adam'` (the default) or `'sgd'`: SGD with heavy-ball momentum, as `torch.optim.SGD`, whose step
+   * shrinks with the gradient's noise, unlike Adam's (what a batch-size sweep at a fixed number of
+   * epochs wants).
+   */
+  readonly optimizer?: 'adam' | 'sgd'
+  /** SGD's momentum (default 0.9); ignored by Adam. */
+  readonly momentum?: number
+  /** SGD's L2 weight decay (default 0); ignored by Adam. */
+  readonly weightDecay?: number
 }
 
 /** Controls of a supervised run: stopping early, and giving the host a turn between steps. */
@@ -75,11 +85,12 @@ export interface SupervisedSetup {
   readonly optimizer: Optimizer
 }
 
-/** The setup of a run: the model for `inputShape` and `classes`, and Adam at `config.lr`. */
+/** The setup of a run: the model for `inputShape` and `classes`, and Adam (or SGD with momentum, `config.optimizer`) at `config.lr`. */
 export const supervisedSetup = (config: SupervisedConfig, inputShape: readonly [number, number, number], classes = 10): SupervisedSetup => ({
   config,
   model: supervisedModels(config, inputShape, classes).model,
-  optimizer: adam({ lr: config.lr }),
+  optimizer:
+    config.optimizer === 'sgd' ? sgd({ lr: config.lr, momentum: config.momentum ?? 0.9, weightDecay: config.weightDecay ?? 0 }) : adam({ lr: config.lr }),
 })
 
 /** The state at step 0: the model from `config.seed` and fresh optimizer state. */

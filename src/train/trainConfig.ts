@@ -91,6 +91,9 @@ const supervisedFields = {
   model: ModelField,
   seed: NonNegativeInt,
   evalLimit: PositiveInt,
+  optimizer: t.keyof({ adam: null, sgd: null }),
+  momentum: Decay,
+  weightDecay: NonNegative,
 }
 
 /** Defaults of a supervised run. */
@@ -103,6 +106,9 @@ export const SUPERVISED_DEFAULTS: SupervisedConfig = {
   widths: [16, 32],
   seed: 0,
   evalLimit: 2000,
+  optimizer: 'adam',
+  momentum: 0.9,
+  weightDecay: 0,
 }
 
 /** A decoded training file. */
@@ -119,7 +125,19 @@ export interface DataBudget {
   readonly dataset: DatasetName
   readonly trainImages: number
   readonly testImages: number
+  /** Image side in pixels: 28 (the datasets' own) or 14 (2×2 average-pooled, the default: a quarter of the compute). */
+  readonly resolution: Resolution
 }
+
+/** The image sides a train file can ask for. */
+export type Resolution = 14 | 28
+
+const ResolutionC = new t.Type<Resolution, Resolution, unknown>(
+  'Resolution',
+  (u): u is Resolution => u === 14 || u === 28,
+  (u, c) => (u === 14 || u === 28 ? t.success(u) : t.failure(u, c, 'expected 14 or 28 (pixels per side)')),
+  t.identity,
+)
 
 /** Every normalizer spec is checked as the model will build it: for each stage's channels, with the run's horizon. */
 const supervisedIssues = (c: Decoded<typeof supervisedFields>): ConfigIssue[] => {
@@ -168,8 +186,13 @@ export const decodeTrainFile = (json: unknown): E.Either<ConfigError, TrainFile>
   }
   const d = decodeConfig(
     'train file',
-    { dataset: t.keyof({ mnist: null, fashion: null }), trainImages: PositiveInt, testImages: PositiveInt },
-    { dataset: 'mnist' as const, trainImages: 20000 as PositiveInt, testImages: 2000 as PositiveInt },
+    {
+      dataset: t.keyof({ mnist: null, fashion: null }),
+      trainImages: PositiveInt,
+      testImages: PositiveInt,
+      resolution: ResolutionC,
+    },
+    { dataset: 'mnist' as const, trainImages: 20000 as PositiveInt, testImages: 2000 as PositiveInt, resolution: 14 as const },
     data,
   )
   if (E.isLeft(d)) return E.left(prefix(d.left, 'data'))

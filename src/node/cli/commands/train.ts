@@ -75,8 +75,9 @@ export const trainCommand = defineCommand({
     const backend = tfjsBackend(requested ?? (await fastestAvailable()).name, 'training')
     await unsafeUseBackend(backend)
     const { loadDataset } = await import('../../datasets.js')
-    const train = loadDataset(f.data.dataset, 'train', { limit: f.data.trainImages, factor: 2 })
-    const test = loadDataset(f.data.dataset, 'test', { limit: f.data.testImages, factor: 2 })
+    const factor = 28 / f.data.resolution
+    const train = loadDataset(f.data.dataset, 'train', { limit: f.data.trainImages, factor })
+    const test = loadDataset(f.data.dataset, 'test', { limit: f.data.testImages, factor })
     const { progressBar } = await import('../progress.js')
     const guard = { onNonFinite: v['on-nan'], onWarning: (m: string) => process.stderr.write(`\nwarning: ${m}\n`) }
     let result: unknown

@@ -1,0 +1,101 @@
+/**
+ * Train-file options for the experiments: the image resolution (28×28, the datasets' own, or 14×14)
+ * and the supervised optimizer (Adam, or SGD with momentum), decoded with errors naming the field,
+ * checked on shapes, and run.
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import { beforeAll, describe, expect, it } from 'vitest'
+import type { ImageSet } from 'polyak'
+import { loadMnist } from 'polyak/node'
+import { unsafeUseBackend } from 'polyak/backends'
+import { decodeTrainFile } from '../../src/train/trainConfig.js'
+import { checkTrainFile } from '../../src/train/check.js'
+import { initSupervised, runSupervised, supervisedSetup, supervisedStep } from '../../src/train/supervised.js'
+import * as tf from '@tensorflow/tfjs-core'
+
+const decoded = (json: unknown) => {
+  const r = decodeTrainFile(json)
+  if (E.isLeft(r)) throw r.left
+  return r.right
+}
+
+describe('data.resolution', () => {
+  it('is 14 by default and 28 on request; the shape check runs the model at that size', () => {
+    const small = decoded({ kind: 'supervised', config: { widths: [4, 8] } })
+    const full = decoded({ kind: 'supervised', data: { resolution: 28 }, config: { widths: [4, 8], model: { kind: 'resnet', depth: 8, width: 4 } } })
+    expect(small.data.resolution).toBe(14)
+    expect(full.data.resolution).toBe(28)
+    const layers = checkTrainFile(full).passes[0]!.shapes.layers.join(' ')
+    expect(layers).toMatch(/\[64,28,28,4\]/)
+    expect(checkTrainFile(small).passes[0]!.shapes.layers.join(' ')).toMatch(/\[64,14,14,4\]/)
+  })
+
+  it('refuses another size, naming the field', () => {
+    const bad = decodeTrainFile({ kind: 'supervised', data: { resolution: 20 } })
+    expect(E.isLeft(bad) && bad.left.message).toMatch(/field 'data\.resolution'.*14 or 28/)
+  })
+})
+
+describe('the supervised optimizer', () => {
+  let train: ImageSet
+  let test: ImageSet
+  beforeAll(async () => {
+    await unsafeUseBackend('cpu')
+    train = loadMnist('train', { limit: 200, factor: 2 })
+    test = loadMnist('test', { limit: 40, factor: 2 })
+  })
+
+  it('decodes Adam by default and SGD with momentum on request; refuses unknown ones and a momentum outside [0, 1]', () => {
+    expect(decoded({ kind: 'supervised' }).config).toMatchObject({ optimizer: 'adam', momentum: 0.9, weightDecay: 0 })
+    expect(decoded({ kind: 'supervised', config: { optimizer: 'sgd', momentum: 0.5 } }).config).toMatchObject({ optimizer: 'sgd', momentum: 0.5 })
+    const unknown = decodeTrainFile({ kind: 'supervised', config: { optimizer: 'rmsprop' } })
+    expect(E.isLeft(unknown) && unknown.left.message).toMatch(/field 'config\.optimizer'/)
+    const momentum = decodeTrainFile({ kind: 'supervised', config: { optimizer: 'sgd', momentum: 1.5 } })
+    expect(E.isLeft(momentum) && momentum.left.message).toMatch(/field 'config\.momentum'/)
+  })
+
+  it("SGD's first step moves each parameter by lr·gradient (momentum starts at zero); Adam's by about lr", async () => {
+    const base = { norm: 'groupNorm', weightNorm: 'none', batchSize: 8, samples: 8, lr: 1e-3, widths: [4], seed: 0, evalLimit: 8 } as const
+    const x = tf.tensor4d(Array.from(train.images.slice(0, 8 * 196)), [8, 14, 14, 1])
+    const labels = tf.tensor1d(Array.from(train.labels.slice(0, 8)), 'int32')
+    const moves = async (optimizer: 'adam' | 'sgd'): Promise<number[]> => {
+      const setup = supervisedSetup({ ...base, optimizer, momentum: 0.9 }, [14, 14, 1])
+      const s0 = initSupervised(setup)
+      const { next, loss } = supervisedStep(setup, s0, { x, labels }, 0)
+      const w0 = (s0.student.params.classifier as Record<string, tf.Tensor>).weight!
+      const w1 = (next.student.params.classifier as Record<string, tf.Tensor>).weight!
+      const d = Array.from(await tf.abs(tf.sub(w1, w0)).data())
+      tf.dispose([s0 as never, next as never, loss])
+      return d
+    }
+    const adamMoves = await moves('adam')
+    const sgdMoves = await moves('sgd')
+    // Adam's first step is lr·g/(|g| + ε): about lr wherever the gradient is not tiny
+    expect(Math.max(...adamMoves)).toBeCloseTo(1e-3, 4)
+    // SGD's is lr·|g|: proportional to the gradient, so its moves spread over decades
+    expect(Math.max(...sgdMoves) / Math.max(1e-12, Math.min(...sgdMoves.filter((m) => m > 0)))).toBeGreaterThan(10)
+    tf.dispose([x, labels])
+  })
+
+  it('trains with SGD and momentum: the loss falls', async () => {
+    const r = await runSupervised(
+      {
+        norm: 'groupNorm',
+        weightNorm: 'weightAlign',
+        batchSize: 16,
+        samples: 400,
+        lr: 0.05,
+        widths: [4, 8],
+        seed: 0,
+        evalLimit: 40,
+        optimizer: 'sgd',
+        momentum: 0.9,
+        weightDecay: 0,
+      },
+      train,
+      test,
+    )
+    expect(Number.isFinite(r.finalLoss)).toBe(true)
+    expect(r.finalLoss).toBeLessThan(Math.log(10))
+  })
+})
