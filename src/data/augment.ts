@@ -76,16 +76,23 @@ export const batchStream = (pool: readonly number[], batchSize: number, seed: nu
 }
 
 /**
- * A class-balanced labelled subset: `fraction` of the images (at least one per class), chosen with
- * `seed`; the rest are unlabelled. Returns indices into the set.
+ * A class-balanced labelled subset, chosen with `seed`: `fraction` of each class's images (at least
+ * one), or, with `perClass`, exactly that many of each class (FixMatch's protocol: 4 or 25 labels per
+ * class; all of a class's images where it has fewer). The rest are unlabelled. Returns indices into the set.
  */
-export const labelledSplit = (labels: Uint8Array, fraction: number, seed: number, classes = 10): { labelled: number[]; unlabelled: number[] } => {
+export const labelledSplit = (
+  labels: Uint8Array,
+  fraction: number,
+  seed: number,
+  classes = 10,
+  perClass?: number,
+): { labelled: number[]; unlabelled: number[] } => {
   const r = derive(seed, 'labelledSplit')
   const byClass: number[][] = Array.from({ length: classes }, () => [])
   labels.forEach((l, i) => byClass[l]!.push(i))
   const labelled: number[] = []
   for (const members of byClass) {
-    const k = Math.max(1, Math.round(members.length * fraction))
+    const k = perClass ?? Math.max(1, Math.round(members.length * fraction))
     const p = permutation(r, members.length)
     for (let i = 0; i < k && i < members.length; i++) labelled.push(members[p[i]!]!)
   }

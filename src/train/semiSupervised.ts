@@ -44,6 +44,8 @@ export interface SemiSupervisedConfig {
   readonly teacher: SemiTeacher
   /** Fraction of the training images that keep their labels (class-balanced). */
   readonly labelledFraction: number
+  /** Labels kept per class, in place of `labelledFraction` when given (FixMatch's protocol: 4 or 25 per class). */
+  readonly labelsPerClass?: number | undefined
   readonly steps: number
   readonly batchLabelled: number
   readonly batchUnlabelled: number
@@ -269,7 +271,7 @@ export const runSemiSupervised = async (
   const t0 = Date.now()
   const setup = semiSupervisedSetup(config, [train.height, train.width, train.channels], train.classes)
   const { model, teacherModel } = setup
-  const split = labelledSplit(train.labels, config.labelledFraction, config.seed, train.classes)
+  const split = labelledSplit(train.labels, config.labelledFraction, config.seed, train.classes, config.labelsPerClass)
   const nextL = batchStream(split.labelled, config.batchLabelled, config.seed, 'labelled')
   const nextU = batchStream(split.unlabelled, config.batchUnlabelled, config.seed, 'unlabelled')
   const augR = derive(config.seed, 'augment')

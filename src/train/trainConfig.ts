@@ -42,6 +42,7 @@ const semiFields = {
   method: t.keyof({ fixmatch: null, meanTeacher: null }),
   teacher: t.keyof({ none: null, bn: null, eman: null }),
   labelledFraction: Fraction,
+  labelsPerClass: t.union([PositiveInt, t.undefined]),
   steps: PositiveInt,
   batchLabelled: PositiveInt,
   batchUnlabelled: PositiveInt,

@@ -11,6 +11,9 @@ import { unsafeUseBackend } from 'polyak/backends'
 import { decodeTrainFile } from '../../src/train/trainConfig.js'
 import { checkTrainFile } from '../../src/train/check.js'
 import { initSupervised, runSupervised, supervisedSetup, supervisedStep } from '../../src/train/supervised.js'
+import { SEMI_DEFAULTS, runSemiSupervised } from '../../src/train/semiSupervised.js'
+import { labelledSplit } from 'polyak'
+import { TINY_SEMI, tinyMnist } from '../support/data.js'
 import * as tf from '@tensorflow/tfjs-core'
 
 const decoded = (json: unknown) => {
@@ -97,5 +100,31 @@ describe('the supervised optimizer', () => {
     )
     expect(Number.isFinite(r.finalLoss)).toBe(true)
     expect(r.finalLoss).toBeLessThan(Math.log(10))
+  })
+})
+
+describe('labels per class (FixMatch protocol)', () => {
+  it('keeps exactly k labels of each class, the same ones for a seed, all of a class that has fewer', () => {
+    const labels = Uint8Array.from({ length: 300 }, (_, i) => (i < 12 ? 9 : i % 9))
+    for (const k of [1, 4, 25]) {
+      const { labelled, unlabelled } = labelledSplit(labels, 0.5, 3, 10, k)
+      const per = Array.from({ length: 10 }, (_, c) => labelled.filter((i) => labels[i] === c).length)
+      const available = Array.from({ length: 10 }, (_, c) => labels.filter((l) => l === c).length)
+      expect(per).toEqual(available.map((n) => Math.min(k, n)))
+      expect(labelled.length + unlabelled.length).toBe(300)
+      expect(labelledSplit(labels, 0.5, 3, 10, k).labelled).toEqual(labelled)
+    }
+    // without perClass, the fraction decides as before
+    expect(labelledSplit(labels, 0.1, 3, 10).labelled.length).toBeGreaterThan(10 * 1)
+  })
+
+  it('is a train-file field (a positive integer) and a FixMatch run uses it', async () => {
+    expect(decoded({ kind: 'semiSupervised', config: { labelsPerClass: 4 } }).config).toMatchObject({ labelsPerClass: 4 })
+    const zero = decodeTrainFile({ kind: 'semiSupervised', config: { labelsPerClass: 0 } })
+    expect(E.isLeft(zero) && zero.left.message).toMatch(/field 'config\.labelsPerClass'/)
+    await unsafeUseBackend('cpu')
+    const { train, test } = tinyMnist()
+    const r = await runSemiSupervised({ ...SEMI_DEFAULTS, ...TINY_SEMI, steps: 2, labelsPerClass: 2 }, train, test)
+    expect(Number.isFinite(r.final.student)).toBe(true)
   })
 })
