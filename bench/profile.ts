@@ -10,6 +10,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { backends, forceGpuKernels, unsafeUseBackend } from '../backends/index.js'
+import type { Ops } from '../src/core/ops.js'
+import type { Leaf } from '../src/core/tree.js'
 import { type Job, selectJobs } from './index.js'
 
 /** One kernel's share of a profiled step. */
@@ -43,9 +45,8 @@ const median = (xs: readonly number[]): number => {
   return s.length === 0 ? 0 : s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
 }
 
-const profileJob = async (job: Job, backend: string, steps: number): Promise<JobProfile> => {
-  const ops = (await unsafeUseBackend(backend)).ops
-  if (backend === 'webgpu') await forceGpuKernels()
+/** Profiles `job` on the active backend `backend` (its interpreter `ops`). */
+const profileJob = async (job: Job, backend: string, ops: Ops<Leaf>, steps: number): Promise<JobProfile> => {
   const skip = job.skip?.(backend)
   if (skip !== undefined) return { job: job.name, backend, steps: 0, kernelMs: 0, wallMs: 0, kernels: [], note: `skipped: ${skip}` }
   const { run, dispose } = job.setup(ops)
@@ -106,8 +107,10 @@ export const profileBench = async (
     if (b.name === 'reference' || (options.backends !== undefined && !options.backends.includes(b.name))) continue
     const a = await b.probe()
     if (!a.available) continue
+    const { ops } = await unsafeUseBackend(b.name)
+    if (b.name === 'webgpu') await forceGpuKernels()
     for (const job of jobs) {
-      const p = await profileJob(job, b.name, options.steps ?? 3)
+      const p = await profileJob(job, b.name, ops, options.steps ?? 3)
       options.onProgress?.(
         `${b.name.padEnd(7)} ${job.name}: ${p.steps === 0 ? (p.note ?? 'not profiled') : `kernels ${p.kernelMs.toFixed(1)} ms of a ${p.wallMs.toFixed(1)} ms profiled step`}`,
       )

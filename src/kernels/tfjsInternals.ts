@@ -30,6 +30,8 @@ export const TESTED_TFJS = '~4.22.0'
 export const isTestedTfjs = (version: string): boolean => /^4\.22\.\d+$/.test(version)
 
 let version: string | undefined
+/** The verdict on the tfjs version, decided once: every fused kernel's `available()` asks, on every op. */
+let tested: boolean | undefined
 let warned = false
 /** Backends whose behavioural probe failed in this process (`markProbeFailed`). */
 const failed = new Map<string, string>()
@@ -47,7 +49,8 @@ export const markProbeFailed = (backend: string, reason: string | undefined): vo
  */
 export const internalsAllowed = (): boolean => {
   const v = version ?? tf.version_core
-  if (isTestedTfjs(v)) return !failed.has(tf.getBackend())
+  tested ??= isTestedTfjs(v)
+  if (tested) return failed.size === 0 || !failed.has(tf.getBackend())
   if (!warned) {
     warned = true
     console.warn(
@@ -61,6 +64,7 @@ export const internalsAllowed = (): boolean => {
 /** Makes `internalsAllowed` judge `v` instead of the installed tfjs (`undefined` restores it); for tests of the version guard. */
 export const assumeTfjsVersion = (v: string | undefined): void => {
   version = v
+  tested = undefined
   warned = false
 }
 

@@ -20,6 +20,7 @@ import type { CatalogueResult, RunOptions } from 'polyak/laws'
 import { catalogue, polyakSchedules, registryEntries, drawnConfigEntries } from 'polyak/laws'
 import { unsafeUseBackend } from 'polyak/backends'
 import { CONVENTIONS, type Convention } from './conventionAudit.js'
+import { expectGeneratedBlock } from '../support/generatedBlock.js'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const DOC = join(ROOT, 'docs/methods.md')
@@ -133,19 +134,6 @@ describe('every planted mutation is caught by its law', () => {
 
 describe('docs/methods.md', () => {
   it('holds the audit table as this run found it', () => {
-    const generated = table(caught)
-    const doc = readFileSync(DOC, 'utf8')
-    const start = doc.indexOf(BEGIN)
-    const end = doc.indexOf(END)
-    expect(start, `docs/methods.md has no line ${BEGIN}`).toBeGreaterThanOrEqual(0)
-    expect(end).toBeGreaterThan(start)
-    const current = doc.slice(start + BEGIN.length, end).trim()
-    if (process.env.POLYAK_WRITE_DOCS === '1') {
-      writeFileSync(DOC, `${doc.slice(0, start + BEGIN.length)}\n\n${generated}\n\n${doc.slice(end)}`)
-      return
-    }
-    // compared cell by cell: a formatter may pad the columns
-    const cells = (t: string): string[] => t.split('\n').map((l) => l.replace(/\s+/g, ' ').replace(/-{3,}/g, '---').trim())
-    expect(cells(current), `the audit table in ${relative(ROOT, DOC)} is out of date: run npm run docs:generated`).toEqual(cells(generated))
+    expectGeneratedBlock(relative(ROOT, DOC), BEGIN, END, table(caught), 'the audit table')
   })
 })

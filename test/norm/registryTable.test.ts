@@ -3,12 +3,12 @@
  * code (an RMSNorm written here) gets its row with its summary, capabilities and config defaults,
  * and the README holds the table of the built-ins as the registry makes it now.
  */
-import { readFileSync, writeFileSync } from 'node:fs'
 import * as E from 'fp-ts/lib/Either.js'
 import { afterAll, describe, expect, it } from 'vitest'
 import { Epsilon, decodeConfig, normalizerDefinitions, registerNormalizer, registryMarkdown, unregisterNormalizer } from 'polyak'
 import { commandHelp } from '../../src/node/cli/args.js'
 import { applyCommand } from '../../src/node/cli/commands/apply.js'
+import { expectGeneratedBlock } from '../support/generatedBlock.js'
 
 const BEGIN = '<!-- normalizer registry: generated from the registry (npm run docs:generated) -->'
 const END = '<!-- end of the normalizer registry -->'
@@ -19,24 +19,8 @@ describe('the registry table', () => {
   })
 
   it('is what the README holds', () => {
-    const readme = readFileSync('README.md', 'utf8')
-    const start = readme.indexOf(BEGIN)
-    const end = readme.indexOf(END)
-    expect(start, `README.md has no line ${BEGIN}`).toBeGreaterThanOrEqual(0)
-    expect(end).toBeGreaterThan(start)
     const generated = registryMarkdown()
-    if (process.env.POLYAK_WRITE_DOCS === '1') {
-      writeFileSync('README.md', `${readme.slice(0, start + BEGIN.length)}\n\n${generated}\n\n${readme.slice(end)}`)
-      return
-    }
-    const cells = (t: string): string[] =>
-      t
-        .trim()
-        .split('\n')
-        .map((l) => l.replace(/\s+/g, ' ').replace(/-{3,}/g, '---').trim())
-    expect(cells(readme.slice(start + BEGIN.length, end)), 'README.md: the normalizer table is out of date: run npm run docs:generated').toEqual(
-      cells(generated),
-    )
+    expectGeneratedBlock('README.md', BEGIN, END, generated, 'the normalizer table')
     for (const d of normalizerDefinitions()) expect(generated).toContain(`| \`${d.name}\` |`)
   })
 

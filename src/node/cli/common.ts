@@ -59,7 +59,7 @@ export const readJson = async (file: string | undefined, maxMb: number, what: st
 }
 
 /** `name`, unless it is the Float64 reference: `what` (training, the demo) needs tfjs gradients. */
-export const tfjsBackend = <B extends string | undefined>(name: B, what: string): B => {
+export const trainingBackend = <B extends string | undefined>(name: B, what: string): B => {
   if (name === 'reference') throw new UsageError(`--backend: ${what} needs tfjs gradients; choose a tfjs backend (wasm, webgpu, cpu, tensorflow)`, '--backend')
   return name
 }

@@ -1,6 +1,6 @@
 /** `polyak demo`: the main job, EMAN vs BN teacher and the WeightAlign sweep on MNIST. @module cli/commands/demo */
 import { defineCommand } from '../args.js'
-import { backendFlag, tfjsBackend } from '../common.js'
+import { backendFlag, trainingBackend } from '../common.js'
 
 export const demoCommand = defineCommand({
   name: 'demo',
@@ -17,7 +17,7 @@ export const demoCommand = defineCommand({
     'test-images': { type: 'int', min: 10, max: 10_000, value: 'N', default: 2000, help: 'MNIST test images used' },
   },
   run: async (v) => {
-    const requested = tfjsBackend(v.backend, 'the demo')
+    const requested = trainingBackend(v.backend, 'the demo')
     const { checkOutputDir } = await import('../paths.js')
     checkOutputDir(v.out) // before any training: a report that cannot be written fails now, not after the runs
     const { fastestAvailable, unsafeUseBackend } = await import('../../../../backends/index.js')

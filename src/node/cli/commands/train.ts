@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises'
 import * as E from 'fp-ts/lib/Either.js'
 import { specName } from '../../../norm/registry.js'
 import { UsageError, checkBackendName, defineCommand } from '../args.js'
-import { MAX_INPUT_FLAG, backendFlag, readJson, tfjsBackend } from '../common.js'
+import { MAX_INPUT_FLAG, backendFlag, readJson, trainingBackend } from '../common.js'
 import { backendNames } from '../../../../backends/index.js'
 
 /** A job of a sweep runs as 'polyak train' in a child process: when its parent (the worker) dies, it stops too. */
@@ -72,7 +72,7 @@ export const trainCommand = defineCommand({
     }
 
     const { fastestAvailable, unsafeUseBackend } = await import('../../../../backends/index.js')
-    const backend = tfjsBackend(requested ?? (await fastestAvailable()).name, 'training')
+    const backend = trainingBackend(requested ?? (await fastestAvailable()).name, 'training')
     await unsafeUseBackend(backend)
     const { loadDataset } = await import('../../datasets.js')
     const factor = 28 / f.data.resolution
