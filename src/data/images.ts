@@ -73,15 +73,17 @@ export const parseIdxLabels = (buf: Uint8Array, file: string): Uint8Array => {
 
 /** Options of `fromIdx`: how many images to keep and the integer downsampling factor. */
 export interface IdxOptions {
-  /** Keep the first `limit` images (all by default). */
+  /** Keep the first `limit` images (all by default), counted from `offset`. */
   readonly limit?: number
+  /** Skip the first `offset` images (default 0): a validation split disjoint from the first `offset` training images. */
+  readonly offset?: number
   /** Downsample by this integer factor with `factor × factor` average pooling (1: none; 2: 28×28 → 14×14). */
   readonly factor?: number
 }
 
 /**
- * An `ImageSet` from the bytes of an IDX images file and an IDX labels file, optionally the first
- * `limit` images, downsampled by an integer `factor`: pixel `(i, j)` is
+ * An `ImageSet` from the bytes of an IDX images file and an IDX labels file, optionally `limit`
+ * images from image `offset` on, downsampled by an integer `factor`: pixel `(i, j)` is
  * `Σ_{a,b < f} raw[i·f + a, j·f + b] / (255·f²)`, so values lie in `[0, 1]`.
  *
  * @example
@@ -99,7 +101,10 @@ export const fromIdx = (
   const img = parseIdxImages(imagesBytes, imagesFile)
   const labels = parseIdxLabels(labelsBytes, labelsFile)
   if (labels.length !== img.n) throw new DataFileError(labelsFile, `${labels.length} labels for ${img.n} images in ${imagesFile}`)
-  const n = Math.min(img.n, options.limit ?? img.n)
+  const offset = options.offset ?? 0
+  if (!Number.isInteger(offset) || offset < 0 || offset >= img.n)
+    throw new DataFileError(imagesFile, `offset ${offset} must be an integer in [0, ${img.n}): the file holds ${img.n} images`)
+  const n = Math.min(img.n - offset, options.limit ?? img.n)
   const f = options.factor ?? 1
   if (!Number.isInteger(f) || f < 1 || img.rows % f !== 0 || img.cols % f !== 0) {
     throw new DataFileError(imagesFile, `downsampling factor ${f} must be a positive integer dividing ${img.rows}×${img.cols}`)
@@ -109,7 +114,7 @@ export const fromIdx = (
   const out = new Float32Array(n * h * w)
   const scale = 1 / (255 * f * f)
   for (let k = 0; k < n; k++) {
-    const base = k * img.rows * img.cols
+    const base = (offset + k) * img.rows * img.cols
     for (let i = 0; i < h; i++) {
       for (let j = 0; j < w; j++) {
         let s = 0
@@ -118,7 +123,7 @@ export const fromIdx = (
       }
     }
   }
-  return { images: out, labels: labels.slice(0, n), n, height: h, width: w, channels: 1, classes: 10, normalization: MNIST_NORMALIZATION }
+  return { images: out, labels: labels.slice(offset, offset + n), n, height: h, width: w, channels: 1, classes: 10, normalization: MNIST_NORMALIZATION }
 }
 
 /** What `fromArrays` takes: images as a flat `N×H×W×C` array (or one array per image) and labels. */

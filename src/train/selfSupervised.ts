@@ -64,6 +64,8 @@ export interface SelfSupervisedConfig {
   readonly probeTest: number
   /** MoCo's queue of negative keys (entries). */
   readonly queueSize: number
+  /** k-NN accuracy of the frozen features every this many steps, for the learning curve (0 or absent: only at the end). */
+  readonly evalEvery?: number
 }
 
 /** Small-scale defaults. */
@@ -79,6 +81,7 @@ export const SELF_DEFAULTS: SelfSupervisedConfig = {
   probeTrain: 2000,
   probeTest: 1000,
   queueSize: 256,
+  evalEvery: 0,
 }
 
 /** What a self-supervised run returns. */
@@ -89,6 +92,8 @@ export interface SelfSupervisedResult {
   readonly finalLoss: number
   /** Mean training step time in milliseconds (steps 6 onward, past the warm-up). */
   readonly stepMs: number
+  /** k-NN accuracy against step (every `evalEvery` steps, and at the end): whether the run had flattened. */
+  readonly curve: ReadonlyArray<{ readonly step: number; readonly knn: number }>
   readonly seconds: number
 }
 
@@ -269,6 +274,19 @@ export const runSelfSupervised = async (
   let lastLoss = NaN
   const guard = nonFiniteGuard(control.onNonFinite, control.onWarning)
   const stepTimes: number[] = []
+  const curve: Array<{ step: number; knn: number }> = []
+  // frozen-feature evaluation of the online encoder: k-NN, and the linear probe when asked
+  const trainIdx = Array.from({ length: Math.min(config.probeTrain, train.n) }, (_, i) => i)
+  const testIdx = Array.from({ length: Math.min(config.probeTest, test.n) }, (_, i) => i)
+  const ytr = trainIdx.map((i) => train.labels[i]!)
+  const yte = testIdx.map((i) => test.labels[i]!)
+  const frozen = async (withProbe: boolean): Promise<{ knn: number; probe: number }> => {
+    const ftr = await features(model, state.student.params, state.student.stats, train, trainIdx)
+    const fte = await features(model, state.student.params, state.student.stats, test, testIdx)
+    const dim = ftr.length / trainIdx.length
+    const knn = await knnAccuracy(ftr, ytr, fte, yte, dim, 10, train.classes)
+    return { knn, probe: withProbe ? await linearProbe(ftr, ytr, fte, yte, dim, 300, train.classes) : NaN }
+  }
   try {
     for (let step = 0; step < config.steps; step++) {
       await control.yieldToHost?.()
@@ -285,20 +303,14 @@ export const runSelfSupervised = async (
       if (step >= 5) stepTimes.push(Date.now() - stepStart)
       await guard.loss(step + 1, lastLoss, state)
       onProgress?.(step + 1, { loss: lastLoss })
+      const every = config.evalEvery ?? 0
+      if (every > 0 && (step + 1) % every === 0 && step + 1 < config.steps) curve.push({ step: step + 1, knn: (await frozen(false)).knn })
     }
     await guard.state(state.step, state)
-    // frozen-feature evaluation of the online encoder
-    const trainIdx = Array.from({ length: Math.min(config.probeTrain, train.n) }, (_, i) => i)
-    const testIdx = Array.from({ length: Math.min(config.probeTest, test.n) }, (_, i) => i)
-    const ftr = await features(model, state.student.params, state.student.stats, train, trainIdx)
-    const fte = await features(model, state.student.params, state.student.stats, test, testIdx)
-    const dim = ftr.length / trainIdx.length
-    const ytr = trainIdx.map((i) => train.labels[i]!)
-    const yte = testIdx.map((i) => test.labels[i]!)
-    const probe = await linearProbe(ftr, ytr, fte, yte, dim, 300, train.classes)
-    const knn = await knnAccuracy(ftr, ytr, fte, yte, dim, 10, train.classes)
+    const final = await frozen(true)
+    curve.push({ step: state.step, knn: final.knn })
     const stepMs = stepTimes.length === 0 ? NaN : stepTimes.reduce((a, b) => a + b, 0) / stepTimes.length
-    return { config, linearProbe: probe, knn, finalLoss: lastLoss, stepMs, seconds: (Date.now() - t0) / 1000 }
+    return { config, linearProbe: final.probe, knn: final.knn, finalLoss: lastLoss, stepMs, curve, seconds: (Date.now() - t0) / 1000 }
   } finally {
     disposeAll(state)
   }

@@ -21,6 +21,7 @@ import { NonFiniteError } from '../core/errors.js'
 import { cloneTree } from '../core/memory.js'
 import { tfOps } from '../core/tfOps.js'
 import { type TeacherPolicy, emanPolicy, unsafeTeacherUpdate, weightsOnly } from '../ema/teacher.js'
+import { warmup } from '../ema/schedules.js'
 import { WEAK, batchStream, labelledSplit, makeBatch, strong } from '../data/augment.js'
 import type { ImageSet } from '../data/images.js'
 import type { Model } from '../nn/model.js'
@@ -57,6 +58,13 @@ export interface SemiSupervisedConfig {
   readonly weightDecay: number
   /** Teacher decay (weight on the old teacher value). */
   readonly emaDecay: number
+  /**
+   * Ramp the teacher's decay up as Mean Teacher does, `d_k = min(emaDecay, 1 − 1/(k + 1))`, so that
+   * early on the teacher is the mean of the students so far rather than mostly the initial weights
+   * (default false: `d_k = emaDecay`). With a decay of 0.999 and a run of a few thousand steps, a
+   * constant decay leaves `0.999^k` of the random initialisation in the teacher.
+   */
+  readonly emaWarmup?: boolean
   /** Channels of the default convNet's stages (when `model` is absent). */
   readonly widths: readonly number[]
   /** The backbone (default: `{ kind: 'convNet', widths }`); its normalizer defaults to BatchNorm. */
@@ -81,6 +89,7 @@ export const SEMI_DEFAULTS: SemiSupervisedConfig = {
   lr: 0.05,
   weightDecay: 5e-4,
   emaDecay: 0.99,
+  emaWarmup: false,
   widths: [16, 32],
   seed: 0,
   evalEvery: 50,
@@ -173,7 +182,8 @@ export const semiSupervisedSetup = (config: SemiSupervisedConfig, inputShape: re
     nesterov: true,
   })
   // the old teacher is disposed right after each update: donate it (in-place EMA where the backend can)
-  const update = unsafeTeacherUpdate(tfOps, { decay: config.emaDecay, policy: policyOf(config.teacher), donate: true })
+  const decay = config.emaWarmup === true ? warmup({ decay: config.emaDecay, power: 1 }) : config.emaDecay
+  const update = unsafeTeacherUpdate(tfOps, { decay, policy: policyOf(config.teacher), donate: true })
   return { config, classes, model, teacherModel, optimizer, update }
 }
 

@@ -47,6 +47,8 @@ export interface SupervisedConfig {
   readonly momentum?: number
   /** SGD's L2 weight decay (default 0); ignored by Adam. */
   readonly weightDecay?: number
+  /** Evaluate every this many steps as well as at the end, for the learning curve (0 or absent: only at the end). */
+  readonly evalEvery?: number
 }
 
 /** Controls of a supervised run: stopping early, and giving the host a turn between steps. */
@@ -64,6 +66,8 @@ export interface SupervisedResult {
   readonly steps: number
   readonly accuracy: number
   readonly finalLoss: number
+  /** Accuracy against step (every `evalEvery` steps, and at the end): whether the run had flattened. */
+  readonly curve: ReadonlyArray<{ readonly step: number; readonly accuracy: number }>
   readonly seconds: number
 }
 
@@ -138,6 +142,7 @@ export const runSupervised = async (
   const augR = derive(config.seed, 'augment')
   let state: TrainState = initSupervised(setup)
   const guard = nonFiniteGuard(control.onNonFinite, control.onWarning)
+  const curve: Array<{ step: number; accuracy: number }> = []
   try {
     let lastLoss = NaN
     let done = 0
@@ -155,10 +160,14 @@ export const runSupervised = async (
       await guard.loss(step + 1, lastLoss, state)
       const report = step + 1 === steps || (step + 1) % Math.max(1, Math.floor(steps / 20)) === 0
       onProgress?.(step + 1, steps, report ? { loss: lastLoss } : undefined)
+      const every = config.evalEvery ?? 0
+      if (every > 0 && (step + 1) % every === 0 && step + 1 < steps)
+        curve.push({ step: step + 1, accuracy: await accuracy(setup.model, state.student.params, state.student.stats, test, config.evalLimit) })
     }
     await guard.state(done, state)
     const acc = await accuracy(setup.model, state.student.params, state.student.stats, test, config.evalLimit)
-    return { config, steps: done, accuracy: acc, finalLoss: lastLoss, seconds: (Date.now() - t0) / 1000 }
+    curve.push({ step: done, accuracy: acc })
+    return { config, steps: done, accuracy: acc, finalLoss: lastLoss, curve, seconds: (Date.now() - t0) / 1000 }
   } finally {
     disposeAll(state)
   }

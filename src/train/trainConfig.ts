@@ -51,6 +51,7 @@ const semiFields = {
   lr: PositiveFinite,
   weightDecay: NonNegative,
   emaDecay: Decay,
+  emaWarmup: t.boolean,
   widths: Widths,
   model: ModelField,
   seed: NonNegativeInt,
@@ -80,6 +81,7 @@ const selfFields = {
   probeTrain: PositiveInt,
   probeTest: PositiveInt,
   queueSize: PositiveInt,
+  evalEvery: NonNegativeInt,
 }
 
 const supervisedFields = {
@@ -95,6 +97,7 @@ const supervisedFields = {
   optimizer: t.keyof({ adam: null, sgd: null }),
   momentum: Decay,
   weightDecay: NonNegative,
+  evalEvery: NonNegativeInt,
 }
 
 /** Defaults of a supervised run. */
@@ -110,6 +113,7 @@ export const SUPERVISED_DEFAULTS: SupervisedConfig = {
   optimizer: 'adam',
   momentum: 0.9,
   weightDecay: 0,
+  evalEvery: 0,
 }
 
 /** A decoded training file. */
@@ -128,7 +132,16 @@ export interface DataBudget {
   readonly testImages: number
   /** Image side in pixels: 28 (the datasets' own) or 14 (2×2 average-pooled, the default: a quarter of the compute). */
   readonly resolution: Resolution
+  /**
+   * What the run is evaluated on: `'test'` (the default; `testImages` of the test split) or
+   * `'validation'` (`testImages` of the training split from image `trainImages` on, disjoint from
+   * the images trained on: for choosing settings without looking at the test split).
+   */
+  readonly evaluateOn: 'test' | 'validation'
 }
+
+/** Images in each data set's training split (MNIST and Fashion-MNIST alike). */
+export const TRAIN_SPLIT_IMAGES = 60000
 
 /** The image sides a train file can ask for. */
 export type Resolution = 14 | 28
@@ -192,9 +205,20 @@ export const decodeTrainFile = (json: unknown): E.Either<ConfigError, TrainFile>
       trainImages: PositiveInt,
       testImages: PositiveInt,
       resolution: ResolutionC,
+      evaluateOn: t.keyof({ test: null, validation: null }),
     },
-    { dataset: 'mnist' as const, trainImages: 20000 as PositiveInt, testImages: 2000 as PositiveInt, resolution: 14 as const },
+    { dataset: 'mnist' as const, trainImages: 20000 as PositiveInt, testImages: 2000 as PositiveInt, resolution: 14 as const, evaluateOn: 'test' as const },
     data,
+    (b) =>
+      b.evaluateOn === 'validation' && b.trainImages + b.testImages > TRAIN_SPLIT_IMAGES
+        ? [
+            {
+              field: 'testImages',
+              value: b.testImages,
+              message: `the validation images follow the ${b.trainImages} training images in the ${TRAIN_SPLIT_IMAGES}-image training split: trainImages + testImages must be ≤ ${TRAIN_SPLIT_IMAGES}`,
+            },
+          ]
+        : [],
   )
   if (E.isLeft(d)) return E.left(prefix(d.left, 'data'))
   const withBackend = backend === undefined ? {} : { backend }

@@ -4,13 +4,15 @@
  * (`experiments/paired`: both arms share each seed's initialisation and batches): the mean
  * difference with its 95 % Student-t interval, the sign count, and `reproduced` (the interval
  * excludes 0 in the paper's direction), `contradicted` (the other way) or `inconclusive` (with the
- * smallest effect the seeds could have detected). A claim is reproduced when all its comparisons
- * are, contradicted when any is, inconclusive otherwise.
+ * smallest effect the seeds could have detected). A claim is reproduced when all its deciding
+ * comparisons are, contradicted when any is, inconclusive otherwise (each claim's `DESIGN` says
+ * which comparisons decide).
  *
  * @module experiments/analysis
  */
 import type { JobResult } from '../sweep/runJob.js'
-import { type ClaimName, type ClaimRun } from './claims.js'
+import { BYOL_TEACHERS, type ClaimName, type ClaimRun, WA_ARMS, WA_REFERENCE_BATCH, budgetOf } from './claims.js'
+import type { StepTimingResult } from './stepTiming.js'
 import { type MeanStd, meanStd } from './stats.js'
 import { type Direction, type PairedComparison, type Verdict, describeComparison, pairedComparison } from './paired.js'
 
@@ -23,16 +25,15 @@ export interface Cell {
   readonly metrics: Readonly<Record<string, MeanStd>>
 }
 
-/** A curve point of the semi-supervised runs: step → mean ± std of student and teacher accuracy (%). */
+/** A learning-curve point of an arm in a condition: step → mean ± std over seeds of each series (accuracies in %). */
 export interface CurvePoint {
   readonly arm: string
   readonly condition: string | number
   readonly step: number
-  readonly student: MeanStd
-  readonly teacher: MeanStd
+  /** Series name (`teacher`, `student`, `k-NN`, `test accuracy`) → mean ± std over seeds. */
+  readonly series: Readonly<Record<string, MeanStd>>
 }
 
-/** A claim's measured result. */
 /** One paired comparison of a claim: which arms, in which condition, on which metric. */
 export interface ClaimComparison extends PairedComparison {
   readonly a: string
@@ -40,24 +41,39 @@ export interface ClaimComparison extends PairedComparison {
   readonly condition: string | number
   readonly metric: string
   readonly direction: Direction
+  /** Whether the comparison decides the verdict (false: reported alongside). */
+  readonly decides: boolean
 }
 
+/** WeightAlign's learning-rate selection: the grid, each arm's validation accuracy at each value, and the picks. */
+export interface LrSelection {
+  readonly grid: readonly number[]
+  readonly table: ReadonlyArray<{ readonly arm: string; readonly lr: number; readonly accuracy: number }>
+  /** Arm → the picked base learning rate (at batch 64). */
+  readonly picks: ReadonlyMap<string, number>
+}
+
+/** A claim's measured result. */
 export interface ClaimResult {
   readonly claim: ClaimName
   readonly cells: readonly Cell[]
   readonly curves: readonly CurvePoint[]
-  /** The paired comparisons the verdict is computed from (empty for the WeightAlign spread claim). */
+  /** The paired comparisons the verdict is computed from (`decides`), and those reported alongside. */
   readonly comparisons: readonly ClaimComparison[]
   /** `reproduced: …`, `contradicted: …`, `inconclusive: …` or `not enough finished runs …`. */
   readonly verdict: string
   /** The claim's overall verdict. */
   readonly outcome: Verdict
-  /** Whether the claim reproduced (all its comparisons). */
+  /** Whether the claim reproduced (all its deciding comparisons). */
   readonly reproduced: boolean
+  /** WeightAlign: the learning-rate selection. */
+  readonly selection?: LrSelection
+  /** Projector-only: the step-time measurement. */
+  readonly timing?: StepTimingResult
 }
 
-/** A claim's outcome from its comparisons: reproduced when all are, contradicted when any is, else inconclusive. */
-const outcomeOf = (cs: readonly PairedComparison[]): Verdict =>
+/** A claim's outcome from its deciding comparisons: reproduced when all are, contradicted when any is, else inconclusive. */
+export const outcomeOf = (cs: readonly PairedComparison[]): Verdict =>
   cs.length > 0 && cs.every((c) => c.verdict === 'reproduced') ? 'reproduced' : cs.some((c) => c.verdict === 'contradicted') ? 'contradicted' : 'inconclusive'
 
 const pct = (x: unknown): number => (typeof x === 'number' ? 100 * x : NaN)
@@ -72,18 +88,55 @@ const metricsOf = (claim: ClaimName, r: JobResult): Record<string, number> => {
     }
     case 'emanSelf':
     case 'momentum2':
-      return { 'linear probe (%)': pct(x.linearProbe), 'k-NN (%)': pct(x.knn) }
     case 'projectorOnly':
-      return { 'linear probe (%)': pct(x.linearProbe), 'k-NN (%)': pct(x.knn), 'step time (ms)': typeof x.stepMs === 'number' ? x.stepMs : NaN }
+      return { 'linear probe (%)': pct(x.linearProbe), 'k-NN (%)': pct(x.knn) }
     case 'weightAlign':
       return { 'test accuracy (%)': pct(x.accuracy) }
   }
 }
 
+/** The learning curve of one run: step → series values (%). */
+const curveOf = (claim: ClaimName, r: JobResult): Array<{ step: number; values: Record<string, number> }> => {
+  const x = r.result as { curve?: Array<Record<string, number>> }
+  return (x.curve ?? []).map((p) => ({
+    step: p.step!,
+    values:
+      claim === 'emanSemi'
+        ? { teacher: 100 * (p.teacher ?? p.student!), student: 100 * p.student! }
+        : claim === 'weightAlign'
+          ? { 'test accuracy': 100 * p.accuracy! }
+          : { 'k-NN': 100 * p.knn! },
+  }))
+}
+
 const fmt = (m: MeanStd, digits = 1): string => (m.n > 1 ? `${m.mean.toFixed(digits)} ± ${m.std.toFixed(digits)}` : m.mean.toFixed(digits))
 
+/**
+ * Each WeightAlign arm's base learning rate: the grid value with the highest validation accuracy
+ * in its selection run (ties: the smaller rate). An arm with no finished selection run has no pick.
+ */
+export const pickLearningRates = (runs: readonly ClaimRun[], results: ReadonlyMap<ClaimRun, JobResult>): LrSelection => {
+  const table: Array<{ arm: string; lr: number; accuracy: number }> = []
+  for (const r of runs) {
+    const j = results.get(r)
+    if (r.selection !== undefined && j !== undefined)
+      table.push({ arm: r.arm, lr: r.selection.lr, accuracy: pct((j.result as { accuracy?: number }).accuracy) })
+  }
+  const picks = new Map<string, number>()
+  for (const arm of new Set(table.map((t) => t.arm))) {
+    const best = table.filter((t) => t.arm === arm && Number.isFinite(t.accuracy)).sort((a, b) => b.accuracy - a.accuracy || a.lr - b.lr)[0]
+    if (best !== undefined) picks.set(arm, best.lr)
+  }
+  return { grid: [...new Set(runs.flatMap((r) => (r.selection === undefined ? [] : [r.selection.lr])))], table, picks }
+}
+
 /** Groups the finished runs of a claim into cells and computes its verdict. */
-export const analyseClaim = (claim: ClaimName, runs: readonly ClaimRun[], results: ReadonlyMap<ClaimRun, JobResult>): ClaimResult => {
+export const analyseClaim = (
+  claim: ClaimName,
+  runs: readonly ClaimRun[],
+  results: ReadonlyMap<ClaimRun, JobResult>,
+  extra: { readonly timing?: StepTimingResult; readonly selection?: LrSelection } = {},
+): ClaimResult => {
   const groups = new Map<string, { arm: string; condition: string | number; values: Array<Record<string, number>>; seeds: number[]; curves: JobResult[] }>()
   for (const run of runs) {
     const r = results.get(run)
@@ -102,27 +155,26 @@ export const analyseClaim = (claim: ClaimName, runs: readonly ClaimRun[], result
     metrics: Object.fromEntries(Object.keys(g.values[0] ?? {}).map((k) => [k, meanStd(g.values.map((v) => v[k]!))])),
   }))
   const curves: CurvePoint[] = []
-  if (claim === 'emanSemi') {
-    for (const g of groups.values()) {
-      const byStep = new Map<number, { s: number[]; t: number[] }>()
-      for (const r of g.curves) {
-        for (const p of (r.result as { curve?: Array<{ step: number; student: number; teacher?: number }> }).curve ?? []) {
-          const e = byStep.get(p.step) ?? { s: [], t: [] }
-          e.s.push(100 * p.student)
-          e.t.push(100 * (p.teacher ?? p.student))
-          byStep.set(p.step, e)
-        }
+  for (const g of groups.values()) {
+    const byStep = new Map<number, Map<string, number[]>>()
+    for (const r of g.curves)
+      for (const p of curveOf(claim, r)) {
+        const e = byStep.get(p.step) ?? new Map<string, number[]>()
+        for (const [k, v] of Object.entries(p.values)) e.set(k, [...(e.get(k) ?? []), v])
+        byStep.set(p.step, e)
       }
-      for (const [step, e] of [...byStep.entries()].sort((a, b) => a[0] - b[0]))
-        curves.push({ arm: g.arm, condition: g.condition, step, student: meanStd(e.s), teacher: meanStd(e.t) })
-    }
+    for (const [step, e] of [...byStep.entries()].sort((a, b) => a[0] - b[0]))
+      curves.push({ arm: g.arm, condition: g.condition, step, series: Object.fromEntries([...e.entries()].map(([k, v]) => [k, meanStd(v)])) })
   }
-  const cell = (arm: string, condition: string | number): Cell | undefined => cells.find((c) => c.arm === arm && c.condition === condition)
-  const m = (c: Cell | undefined, metric: string): MeanStd | undefined => c?.metrics[metric]
-  const missing = (): ClaimResult => ({
+  const base = {
     claim,
     cells,
     curves,
+    ...(extra.selection === undefined ? {} : { selection: extra.selection }),
+    ...(extra.timing === undefined ? {} : { timing: extra.timing }),
+  }
+  const missing = (): ClaimResult => ({
+    ...base,
     comparisons: [],
     verdict: 'not enough finished runs for a verdict',
     outcome: 'inconclusive',
@@ -134,113 +186,133 @@ export const analyseClaim = (claim: ClaimName, runs: readonly ClaimRun[], result
     return g === undefined ? undefined : new Map(g.seeds.map((s, i) => [s, g.values[i]![metric]!]))
   }
   /** `a − b` paired by seed, claimed in `direction`. */
-  const compare = (a: string, b: string, condition: string | number, metric: string, direction: Direction = 'greater'): ClaimComparison | undefined => {
+  const compare = (
+    a: string,
+    b: string,
+    condition: string | number,
+    metric: string,
+    decides = true,
+    direction: Direction = 'greater',
+  ): ClaimComparison | undefined => {
     const x = bySeed(a, condition, metric)
     const y = bySeed(b, condition, metric)
-    return x === undefined || y === undefined ? undefined : { a, b, condition, metric, direction, ...pairedComparison(x, y, direction) }
+    return x === undefined || y === undefined ? undefined : { a, b, condition, metric, direction, decides, ...pairedComparison(x, y, direction) }
   }
-  /** The result of a claim from its comparisons, each described after its label. */
-  const result = (comparisons: ReadonlyArray<readonly [string, ClaimComparison]>, tail = ''): ClaimResult => {
+  /** The result from labelled comparisons (the deciding ones decide), each described after its label. */
+  const result = (comparisons: ReadonlyArray<readonly [string, ClaimComparison]>, tail = '', outcome?: Verdict): ClaimResult => {
     const cs = comparisons.map(([, c]) => c)
-    const outcome = outcomeOf(cs)
+    const o = outcome ?? outcomeOf(cs.filter((c) => c.decides))
+    const said = (d: boolean) =>
+      comparisons.filter(([, c]) => c.decides === d).map(([label, c]) => `${label}: ${describeComparison(c, c.metric.includes('(ms)') ? ' ms' : ' points')}`)
+    const also = said(false)
     return {
-      claim,
-      cells,
-      curves,
+      ...base,
       comparisons: cs,
-      outcome,
-      reproduced: outcome === 'reproduced',
-      verdict: `${outcome}: ${comparisons.map(([label, c]) => `${label}: ${describeComparison(c)}`).join('; ')}${tail}`,
+      outcome: o,
+      reproduced: o === 'reproduced',
+      verdict: `${o}: ${said(true).join('; ')}${also.length > 0 ? `; reported alongside: ${also.join('; ')}` : ''}${tail}`,
     }
   }
+  const conditions = (arm: string): Array<string | number> => cells.filter((c) => c.arm === arm).map((c) => c.condition)
 
   switch (claim) {
     case 'emanSemi': {
       const cs: Array<readonly [string, ClaimComparison]> = []
-      for (const f of [1, 10]) {
-        const c = compare('EMAN teacher', 'BN teacher', f, 'teacher accuracy (%)')
-        if (c === undefined) return missing()
-        cs.push([`${f} % labels, EMAN − BN teacher accuracy`, c])
+      for (const k of conditions('EMAN teacher')) {
+        const c = compare('EMAN teacher', 'BN teacher', k, 'teacher accuracy (%)')
+        if (c !== undefined) cs.push([`${k} labels per class, EMAN − BN teacher accuracy`, c])
       }
-      return result(cs, `; the mean gap is ${cs[0]![1].mean > cs[1]![1].mean ? 'larger' : 'not larger'} with fewer labels`)
+      if (cs.length === 0) return missing()
+      const sorted = [...cs].sort((x, y) => Number(x[1].condition) - Number(y[1].condition))
+      const tail =
+        sorted.length > 1 ? `; the mean gap is ${sorted[0]![1].mean > sorted[sorted.length - 1]![1].mean ? 'larger' : 'not larger'} with fewer labels` : ''
+      return result(sorted, tail)
     }
-    case 'emanSelf': {
+    case 'emanSelf':
+    case 'momentum2': {
+      const challenger = claim === 'emanSelf' ? BYOL_TEACHERS[1][1] : BYOL_TEACHERS[2][1]
+      const bn = BYOL_TEACHERS[0][1]
+      const batches = conditions(challenger)
+        .map(Number)
+        .sort((x, y) => x - y)
       const cs: Array<readonly [string, ClaimComparison]> = []
-      for (const method of ['BYOL', 'MoCo v2']) {
-        const c = compare(`${method}, EMAN teacher`, `${method}, BN teacher`, method, 'linear probe (%)')
-        if (c === undefined) return missing()
-        cs.push([`${method}, EMAN − BN linear probe`, c])
+      for (const [i, batch] of batches.entries()) {
+        // EMAN-self is claimed at every batch; Momentum² at small batches: the smallest decides
+        const decides = claim === 'emanSelf' || i === 0
+        const c = compare(challenger, bn, batch, 'linear probe (%)', decides)
+        if (c !== undefined) cs.push([`batch ${batch}, ${claim === 'emanSelf' ? 'EMAN' : 'Momentum BN'} − BN teacher linear probe`, c])
+        const k = compare(challenger, bn, batch, 'k-NN (%)', false)
+        if (k !== undefined) cs.push([`batch ${batch}, k-NN`, k])
       }
+      if (!cs.some(([, c]) => c.decides)) return missing()
       return result(cs)
     }
-    case 'momentum2': {
-      const cs: Array<readonly [string, ClaimComparison]> = []
-      for (const batch of [8, 16, 32]) {
-        const c = compare('Momentum BN teacher', 'BN teacher (batch statistics)', batch, 'linear probe (%)')
-        if (c === undefined) return missing()
-        cs.push([`batch ${batch}, Momentum BN − BN teacher linear probe`, c])
-      }
-      // the paper's claim is about small batches: the smallest batch decides, the others are reported
-      const first = cs[0]!
-      const r = result([first])
-      return {
-        ...r,
-        comparisons: cs.map(([, c]) => c),
-        verdict: `${r.verdict}; ${cs
-          .slice(1)
-          .map(([label, c]) => `${label}: ${describeComparison(c)}`)
-          .join('; ')}`,
-      }
-    }
     case 'projectorOnly': {
-      const acc = compare('projector-only momentum', 'full-encoder momentum', 'SimCLR', 'linear probe (%)')
-      const time = compare('projector-only momentum', 'full-encoder momentum', 'SimCLR', 'step time (ms)', 'less')
-      const pt = m(cell('projector-only momentum', 'SimCLR'), 'step time (ms)')
-      const ft = m(cell('full-encoder momentum', 'SimCLR'), 'step time (ms)')
-      if (acc === undefined || time === undefined || pt === undefined || ft === undefined) return missing()
-      // the claim: cheaper steps (time, paired) at no loss of accuracy (the accuracy comparison must not be contradicted)
+      const acc = compare('projector-only momentum', 'full-encoder momentum', 'SimCLR', 'linear probe (%)', false)
+      if (acc === undefined || extra.timing === undefined || extra.timing.backends.length === 0) return missing()
+      const times = extra.timing.backends.map(
+        (t) =>
+          [
+            `step time on ${t.backend}, projector-only − full-encoder (ratio ${t.ratio.toFixed(2)}×)`,
+            {
+              a: 'projector-only momentum',
+              b: 'full-encoder momentum',
+              condition: t.backend,
+              metric: 'step time (ms)',
+              direction: 'less' as const,
+              decides: true,
+              ...t.comparison,
+            },
+          ] as const,
+      )
+      // the claim: cheaper steps on every backend measured, at no loss of accuracy (not contradicted)
+      const timeOutcome = outcomeOf(times.map(([, c]) => c))
       const outcome: Verdict =
-        time.verdict === 'reproduced' && acc.verdict !== 'contradicted'
-          ? 'reproduced'
-          : time.verdict === 'contradicted' || acc.verdict === 'contradicted'
-            ? 'contradicted'
-            : 'inconclusive'
-      return {
-        claim,
-        cells,
-        curves,
-        comparisons: [acc, time],
-        outcome,
-        reproduced: outcome === 'reproduced',
-        verdict: `${outcome}: step time, projector-only − full-encoder: ${describeComparison(time, ' ms')} (ratio ${(pt.mean / ft.mean).toFixed(2)}×); linear probe, projector-only − full-encoder: ${describeComparison(acc)}`,
-      }
+        acc.verdict === 'contradicted' || timeOutcome === 'contradicted' ? 'contradicted' : timeOutcome === 'reproduced' ? 'reproduced' : 'inconclusive'
+      return result([...times, ['linear probe, projector-only − full-encoder (must not be contradicted)', acc]], '', outcome)
     }
     case 'weightAlign': {
-      const arms = ['BN', 'GN', 'WA', 'WA+GN', 'WA+BN']
-      const spread: Record<string, number> = {}
-      for (const arm of arms) {
-        const values = cells.filter((c) => c.arm === arm).map((c) => c.metrics['test accuracy (%)']!.mean)
-        if (values.length < 2) return missing()
-        spread[arm] = Math.max(...values) - Math.min(...values)
+      const metric = 'test accuracy (%)'
+      const smallest = Math.min(...conditions('BN').map(Number))
+      const largest = Math.max(...conditions('BN').map(Number))
+      if (!(largest > smallest)) return missing()
+      /** Per seed: the arm's accuracy at the largest batch minus at the smallest. */
+      const drop = (arm: string): Map<number, number> | undefined => {
+        const hi = bySeed(arm, largest, metric)
+        const lo = bySeed(arm, smallest, metric)
+        return hi === undefined || lo === undefined ? undefined : new Map([...hi].filter(([s]) => lo.has(s)).map(([s, v]) => [s, v - lo.get(s)!]))
       }
-      const bn1 = m(cell('BN', 1), 'test accuracy (%)')
-      const bnMax = Math.max(...cells.filter((c) => c.arm === 'BN').map((c) => c.metrics['test accuracy (%)']!.mean))
-      const reproduced = spread['WA+GN']! < spread.BN! && spread.WA! < spread.BN!
-      const attribution =
-        spread['WA+GN']! < spread.GN!
-          ? 'WA+GN varies less than GN alone'
-          : 'GN alone varies as little as WA+GN, so the stability is not attributable to WeightAlign'
-      return {
-        claim,
-        cells,
-        curves,
-        comparisons: [],
-        outcome: reproduced ? 'reproduced' : 'inconclusive',
-        reproduced,
-        verdict:
-          `${reproduced ? 'reproduced' : 'inconclusive'} (in direction; a spread over batch sizes, not a paired interval): spread of mean accuracy across batch sizes ${arms.map((a) => `${a} ${spread[a]!.toFixed(1)}`).join(', ')} points` +
-          `${bn1 === undefined ? '' : `; BN at batch 1 ${fmt(bn1)} vs its best ${bnMax.toFixed(1)}`}; ${attribution}`,
+      const cs: Array<readonly [string, ClaimComparison]> = []
+      const condition = `${largest} → ${smallest}`
+      const dropMetric = `accuracy drop from batch ${largest} to ${smallest} (points)`
+      for (const [other, decides] of [
+        ['WA', true],
+        ['WA+GN', true],
+        ['GN', false],
+        ['WA+BN', false],
+      ] as const) {
+        const x = drop('BN')
+        const y = drop(other)
+        if (x === undefined || y === undefined) continue
+        cs.push([
+          `BN’s drop − ${other}’s drop`,
+          { a: 'BN', b: other, condition, metric: dropMetric, direction: 'greater', decides, ...pairedComparison(x, y, 'greater') },
+        ])
       }
+      const gn = drop('GN')
+      const wagn = drop('WA+GN')
+      if (gn !== undefined && wagn !== undefined)
+        cs.push([
+          'GN’s drop − WA+GN’s drop (does WeightAlign add to GN?)',
+          { a: 'GN', b: 'WA+GN', condition, metric: dropMetric, direction: 'greater', decides: false, ...pairedComparison(gn, wagn, 'greater') },
+        ])
+      for (const arm of ['WA', 'WA+GN', 'WA+BN', 'GN']) {
+        const c = compare(arm, 'BN', smallest, metric, false)
+        if (c !== undefined) cs.push([`batch ${smallest}, ${arm} − BN accuracy`, c])
+      }
+      if (!cs.some(([, c]) => c.decides)) return missing()
+      const bn1 = cells.find((c) => c.arm === 'BN' && c.condition === smallest)?.metrics[metric]
+      return result(cs, bn1 === undefined ? '' : `; BN at batch ${smallest}: ${fmt(bn1)} %`)
     }
   }
 }

@@ -10,9 +10,9 @@
 import type * as vl from 'vega-lite'
 import { type ReportSection, writeReport } from '../report/report.js'
 import { VERSION } from '../../version.js'
-import { type ClaimComparison, type ClaimResult, tableRows } from './analysis.js'
+import { type ClaimComparison, type ClaimResult, type CurvePoint, tableRows } from './analysis.js'
 import { describeComparison } from './paired.js'
-import { CLAIM_TEXT, type ClaimName, type ClaimRun } from './claims.js'
+import { CLAIM_TEXT, type ClaimName, type ClaimRun, DESIGN, budgetOf, SELECTION_SEED, WA_REFERENCE_BATCH } from './claims.js'
 
 interface BandRow {
   readonly x: number | string
@@ -144,24 +144,36 @@ export const pairedChart = (c: ClaimComparison): vl.TopLevelSpec => {
 }
 
 /** The plots of a claim: its own, then one paired slope chart per comparison. */
-export const claimCharts = (r: ClaimResult, seeds: number): vl.TopLevelSpec[] => [
-  ...ownCharts(r, seeds),
+export const claimCharts = (r: ClaimResult, seeds: number, waImages: number): vl.TopLevelSpec[] => [
+  ...ownCharts(r, seeds, waImages),
   ...r.comparisons.filter((c) => c.n > 1).map(pairedChart),
 ]
 
-const ownCharts = (r: ClaimResult, seeds: number): vl.TopLevelSpec[] => {
+/** Curve rows of a claim: x = step (or `x(p)`), colour = arm, dash = `role(p)`. */
+const curveRows = (r: ClaimResult, series: string, role: (p: CurvePoint) => string, x: (p: CurvePoint) => number = (p) => p.step): BandRow[] =>
+  r.curves
+    .filter((p) => p.series[series] !== undefined)
+    .map((p) => {
+      const m = p.series[series]!
+      return { x: x(p), y: m.mean, lo: m.mean - m.std, hi: m.mean + m.std, arm: p.arm, role: role(p) }
+    })
+
+/** A claim's own plots; `waImages`: the WeightAlign runs' training images (epochs on a curve's x axis). */
+const ownCharts = (r: ClaimResult, seeds: number, waImages: number): vl.TopLevelSpec[] => {
   const bands = seeds > 1
   switch (r.claim) {
     case 'emanSemi':
-      return [1, 10].map((f) =>
+      return [...new Set(r.curves.map((p) => p.condition))].map((k) =>
         bandChart({
-          title: `FixMatch, ${f} % labels: test accuracy against step`,
+          title: `FixMatch, ${k} labels per class: test accuracy against step`,
           rows: r.curves
-            .filter((p) => p.condition === f)
-            .flatMap((p) => [
-              { x: p.step, y: p.teacher.mean, lo: p.teacher.mean - p.teacher.std, hi: p.teacher.mean + p.teacher.std, arm: p.arm, role: 'teacher' },
-              { x: p.step, y: p.student.mean, lo: p.student.mean - p.student.std, hi: p.student.mean + p.student.std, arm: p.arm, role: 'student' },
-            ]),
+            .filter((p) => p.condition === k)
+            .flatMap((p) =>
+              (['teacher', 'student'] as const).map((role) => {
+                const m = p.series[role]!
+                return { x: p.step, y: m.mean, lo: m.mean - m.std, hi: m.mean + m.std, arm: p.arm, role }
+              }),
+            ),
           xTitle: 'training step',
           yTitle: 'test accuracy (%)',
           bands,
@@ -169,9 +181,6 @@ const ownCharts = (r: ClaimResult, seeds: number): vl.TopLevelSpec[] => {
         }),
       )
     case 'emanSelf':
-      return [
-        pointsChart({ title: 'Linear probe on frozen features', rows: rowsOf(r, 'linear probe (%)', () => 0), yTitle: 'linear probe accuracy (%)', bands }),
-      ]
     case 'momentum2':
       return [
         bandChart({
@@ -182,21 +191,41 @@ const ownCharts = (r: ClaimResult, seeds: number): vl.TopLevelSpec[] => {
           xLog: true,
           bands,
         }),
+        bandChart({
+          title: 'k-NN accuracy against step (has the run flattened?)',
+          rows: curveRows(r, 'k-NN', (p) => `batch ${p.condition}`),
+          xTitle: 'training step',
+          yTitle: 'k-NN accuracy (%)',
+          bands: false,
+          dash: true,
+        }),
       ]
     case 'projectorOnly':
       return [
         pointsChart({ title: 'Linear probe on frozen features', rows: rowsOf(r, 'linear probe (%)', () => 0), yTitle: 'linear probe accuracy (%)', bands }),
-        pointsChart({ title: 'Training step time', rows: rowsOf(r, 'step time (ms)', () => 0), yTitle: 'step time (ms)', bands }),
       ]
     case 'weightAlign':
       return [
         bandChart({
-          title: 'Test accuracy against batch size (same images at every size, lr ∝ batch)',
+          title: 'Test accuracy against batch size (same epochs at every size, lr ∝ batch, BN in eval mode)',
           rows: rowsOf(r, 'test accuracy (%)', (c) => c.condition),
           xTitle: 'batch size',
           yTitle: 'test accuracy (%)',
           xLog: true,
           bands,
+        }),
+        bandChart({
+          title: 'Test accuracy against epoch (has the run flattened?)',
+          rows: curveRows(
+            r,
+            'test accuracy',
+            (p) => `batch ${p.condition}`,
+            (p) => (p.step * Number(p.condition)) / waImages,
+          ),
+          xTitle: 'epoch',
+          yTitle: 'test accuracy (%)',
+          bands: false,
+          dash: true,
         }),
       ]
   }
@@ -212,36 +241,101 @@ export interface RunInfo {
   readonly seconds: number
   readonly command: string
   readonly tfjs: string
+  /** Image side in pixels. */
+  readonly resolution: number
 }
 
-/** The results as Markdown: the command, the setup, and per claim its verdict and table (what `docs/results.md` holds). */
+const signed = (x: number, digits = 2): string => (Number.isFinite(x) ? `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(digits)}` : 'n/a')
+
+/**
+ * Whether the runs flattened: per arm and condition, the last curve point and its change from the
+ * point before (over the last part of the run), mean over seeds.
+ */
+const flatteningRows = (r: ClaimResult): string[] => {
+  const byRun = new Map<string, CurvePoint[]>()
+  for (const p of r.curves) byRun.set(`${p.arm}\u0000${p.condition}`, [...(byRun.get(`${p.arm}\u0000${p.condition}`) ?? []), p])
+  const rows: string[] = []
+  for (const ps of byRun.values()) {
+    if (ps.length < 2) continue
+    const last = ps[ps.length - 1]!
+    const prev = ps[ps.length - 2]!
+    const key = Object.keys(last.series)[0]!
+    rows.push(
+      `| ${last.arm} | ${last.condition} | ${key} | ${prev.step} → ${last.step} | ${prev.series[key]!.mean.toFixed(1)} → ${last.series[key]!.mean.toFixed(1)} | ${signed(last.series[key]!.mean - prev.series[key]!.mean, 1)} |`,
+    )
+  }
+  return rows.length === 0
+    ? []
+    : [
+        'Has each run flattened? The last two points of its learning curve (mean over seeds):',
+        '',
+        '| arm | condition | series | steps | accuracy (%) | change (points) |',
+        '| --- | --- | --- | --- | --- | --- |',
+        ...rows,
+        '',
+      ]
+}
+
+/** The results as Markdown: the command, the setup, the design of every claim (before any number), then per claim its verdict and tables (what `docs/results.md` holds). */
 export const resultsMarkdown = (results: readonly ClaimResult[], info: RunInfo): string => {
   const lines: string[] = [
     '# polyak experiments: measured results',
     '',
     `Produced by \`${info.command}\` (polyak ${VERSION}, tfjs ${info.tfjs}, Node ${process.version}, backend ${info.backend}), ` +
-      `${info.budget} budget on ${info.dataset === 'fashion' ? 'Fashion-MNIST' : 'MNIST'} at 14×14, seeds ${info.seeds.join(', ')}, ` +
+      `${info.budget} budget on ${info.dataset === 'fashion' ? 'Fashion-MNIST' : 'MNIST'} at ${info.resolution}×${info.resolution}, seeds ${info.seeds.join(', ')}, ` +
       `${info.workers} worker process(es), ${Math.round(info.seconds / 60)} min wall time. Every number is mean ± sample std over the seeds; accuracies in percent.`,
+    '',
+    '## Design (fixed before the runs)',
+    '',
+    ...results.flatMap((r) => [`- **${CLAIM_TEXT[r.claim].title}.** ${DESIGN[r.claim]}`]),
     '',
     'Every comparison is paired by seed (both arms share each seed’s initialisation and batches): Δ is the mean per-seed difference with its two-sided 95 % Student-t interval. ' +
       'A comparison is reproduced when the interval excludes 0 in the paper’s direction, contradicted when it excludes 0 the other way, and inconclusive otherwise, ' +
-      'with the smallest effect the seeds could have detected ((t₀.₉₇₅ + t₀.₈)·s_d/√n: a 5 % two-sided test with 80 % power).',
+      'with the smallest effect the seeds could have detected ((t₀.₉₇₅ + t₀.₈)·s_d/√n: a 5 % two-sided test with 80 % power). ' +
+      'The comparisons marked “decides” give the verdict; the others are reported alongside.',
     '',
   ]
   for (const r of results) {
     const t = CLAIM_TEXT[r.claim]
     lines.push(`## ${t.title}`, '', `Claim (${t.paper}): ${t.claim}.`, '', `**Verdict:** ${r.verdict}.`, '')
     if (r.comparisons.length > 0) {
-      const f = (x: number) => (Number.isFinite(x) ? `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(2)}` : 'n/a')
       lines.push(
-        '| comparison | condition | metric | n | Δ | 95 % interval | seeds + / − | smallest detectable | verdict |',
-        '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+        '| comparison | condition | metric | n | Δ | 95 % interval | + / − | smallest detectable | verdict | decides |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
       )
       for (const c of r.comparisons)
         lines.push(
-          `| ${c.a} − ${c.b} | ${c.condition} | ${c.metric} | ${c.n} | ${f(c.mean)} | [${f(c.interval[0])}, ${f(c.interval[1])}] | ${c.signs.positive} / ${c.signs.negative} | ${Number.isFinite(c.smallestDetectable) ? c.smallestDetectable.toFixed(2) : 'n/a'} | ${c.verdict} |`,
+          `| ${c.a} − ${c.b} | ${c.condition} | ${c.metric} | ${c.n} | ${signed(c.mean)} | [${signed(c.interval[0])}, ${signed(c.interval[1])}] | ${c.signs.positive} / ${c.signs.negative} | ${Number.isFinite(c.smallestDetectable) ? c.smallestDetectable.toFixed(2) : 'n/a'} | ${c.verdict} | ${c.decides ? 'yes' : 'no'} |`,
         )
       lines.push('')
+    }
+    if (r.timing !== undefined) {
+      lines.push(
+        `Step times (ms), interleaved pairs in one process, batch ${r.timing.options.batchSize}, ${r.timing.options.resolution}×${r.timing.options.resolution}, median of ${r.timing.options.repeats} steps per measurement:`,
+        '',
+        '| backend | full-encoder (per pair) | projector-only (per pair) | ratio projector-only ÷ full-encoder (median, range) |',
+        '| --- | --- | --- | --- |',
+        ...r.timing.backends.map(
+          (b) =>
+            `| ${b.backend} | ${b.pairs.map((p) => p.encoder.toFixed(1)).join(', ')} | ${b.pairs.map((p) => p.projector.toFixed(1)).join(', ')} | ${b.ratio.toFixed(3)} (${b.ratioRange[0].toFixed(3)}–${b.ratioRange[1].toFixed(3)}) |`,
+        ),
+        ...r.timing.skipped.map((b) => `| ${b.backend} | not measured: ${b.reason} | | |`),
+        '',
+      )
+    }
+    if (r.selection !== undefined && r.selection.table.length > 0) {
+      const arms = [...new Set(r.selection.table.map((x) => x.arm))]
+      lines.push(
+        `Learning-rate selection at batch ${WA_REFERENCE_BATCH} on validation images (accuracy %, seed ${SELECTION_SEED}); the pick scales linearly to the other batches:`,
+        '',
+        `| arm | ${r.selection.grid.map((g) => `lr ${g}`).join(' | ')} | pick |`,
+        `| --- | ${r.selection.grid.map(() => '---').join(' | ')} | --- |`,
+        ...arms.map(
+          (a) =>
+            `| ${a} | ${r.selection!.grid.map((g) => r.selection!.table.find((x) => x.arm === a && x.lr === g)?.accuracy.toFixed(1) ?? 'n/a').join(' | ')} | ${r.selection!.picks.get(a) ?? 'none'} |`,
+        ),
+        '',
+      )
     }
     const metrics = Object.keys(r.cells[0]?.metrics ?? {})
     lines.push(`| arm | condition | seeds | ${metrics.join(' | ')} |`, `| --- | --- | --- | ${metrics.map(() => '---').join(' | ')} |`)
@@ -249,7 +343,7 @@ export const resultsMarkdown = (results: readonly ClaimResult[], info: RunInfo):
       lines.push(
         `| ${c.arm} | ${c.condition} | ${c.seeds} | ${metrics.map((k) => (c.metrics[k]!.n > 1 ? `${c.metrics[k]!.mean.toFixed(1)} ± ${c.metrics[k]!.std.toFixed(1)}` : c.metrics[k]!.mean.toFixed(1))).join(' | ')} |`,
       )
-    lines.push('')
+    lines.push('', ...flatteningRows(r))
   }
   return lines.join('\n')
 }
@@ -259,7 +353,7 @@ export const writeExperimentsReport = async (dir: string, results: readonly Clai
   const sections: ReportSection[] = results.map((r) => ({
     title: CLAIM_TEXT[r.claim].title,
     text: `Claim (${CLAIM_TEXT[r.claim].paper}): ${CLAIM_TEXT[r.claim].claim}. Verdict: ${r.verdict}.`,
-    charts: claimCharts(r, info.seeds.length),
+    charts: claimCharts(r, info.seeds.length, budgetOf(info.budget === 'full' ? 'full' : 'quick').wa.trainImages),
     table: tableRows(r),
   }))
   const tables = Object.fromEntries(results.map((r) => [r.claim, tableRows(r)])) as Record<ClaimName, ReturnType<typeof tableRows>>

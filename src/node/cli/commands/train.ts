@@ -77,7 +77,11 @@ export const trainCommand = defineCommand({
     const { loadDataset } = await import('../../datasets.js')
     const factor = 28 / f.data.resolution
     const train = loadDataset(f.data.dataset, 'train', { limit: f.data.trainImages, factor })
-    const test = loadDataset(f.data.dataset, 'test', { limit: f.data.testImages, factor })
+    // the evaluation set: the test split, or the validation images that follow the training images
+    const test =
+      f.data.evaluateOn === 'validation'
+        ? loadDataset(f.data.dataset, 'train', { offset: f.data.trainImages, limit: f.data.testImages, factor })
+        : loadDataset(f.data.dataset, 'test', { limit: f.data.testImages, factor })
     const { progressBar } = await import('../progress.js')
     const guard = { onNonFinite: v['on-nan'], onWarning: (m: string) => process.stderr.write(`\nwarning: ${m}\n`) }
     let result: unknown
@@ -111,6 +115,7 @@ export const trainCommand = defineCommand({
         knn: r.knn,
         finalLoss: r.finalLoss,
         stepMs: r.stepMs,
+        curve: r.curve,
         seconds: r.seconds,
       }
     } else {
@@ -118,7 +123,7 @@ export const trainCommand = defineCommand({
       const bar = progressBar(`supervised ${specName(f.config.norm)}`, Math.ceil(f.config.samples / f.config.batchSize))
       const r = await runSupervised(f.config, train, test, (s, _n, m) => bar.update(s, m ? `loss ${m.loss!.toFixed(3)}` : ''), guard)
       bar.done(`accuracy ${(100 * r.accuracy).toFixed(1)}%`)
-      result = { kind: f.kind, backend, model: modelSpecOf(f.config), accuracy: r.accuracy, steps: r.steps, seconds: r.seconds }
+      result = { kind: f.kind, backend, model: modelSpecOf(f.config), accuracy: r.accuracy, steps: r.steps, curve: r.curve, seconds: r.seconds }
     }
     process.stdout.write(JSON.stringify(result, null, v.json ? 0 : 2) + '\n')
     return 0
