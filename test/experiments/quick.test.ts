@@ -24,7 +24,16 @@ describe('polyak experiments --budget quick', () => {
       expect(v.verdict.startsWith(v.outcome)).toBe(true)
     }
     // the paired comparisons, with their interval and sign count, in the page's markdown
-    expect(readFileSync(join(out, 'results.md'), 'utf8')).toMatch(/\| EMAN teacher − BN teacher \| 1 \| teacher accuracy \(%\) \| 2 \| [+−]\d+\.\d\d \| \[/)
+    const md = readFileSync(join(out, 'results.md'), 'utf8')
+    expect(md).toMatch(/\| EMAN teacher − BN teacher \| 4 \| teacher accuracy \(%\) \| 2 \| [+−]\d+\.\d\d \| \[/)
+    // the design of every claim comes before any number
+    expect(md.indexOf('## Design (fixed before the runs)')).toBeGreaterThan(0)
+    expect(md.indexOf('## Design (fixed before the runs)')).toBeLessThan(md.indexOf('**Verdict:**'))
+    // WeightAlign's learning-rate pick and the projector-only step times, measured first and kept for a resumed run
+    expect(md).toMatch(/Learning-rate selection at batch 64 on validation images[^\n]*\n\n\| arm \| lr 0\.05 \| lr 0\.1 \| pick \|/)
+    expect(md).toMatch(/\| wasm \| [\d., ]+ \| [\d., ]+ \| \d\.\d{3} \(/)
+    expect(JSON.parse(readFileSync(join(out, 'step-timing.json'), 'utf8'))).toMatchObject({ options: { backends: ['wasm'] } })
+    expect(md).toMatch(/Has each run flattened\?/)
 
     const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Record<string, unknown> & {
       versions: Record<string, string>

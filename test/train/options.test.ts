@@ -11,7 +11,9 @@ import { unsafeUseBackend } from 'polyak/backends'
 import { decodeTrainFile } from '../../src/train/trainConfig.js'
 import { checkTrainFile } from '../../src/train/check.js'
 import { initSupervised, runSupervised, supervisedSetup, supervisedStep } from '../../src/train/supervised.js'
-import { SEMI_DEFAULTS, runSemiSupervised } from '../../src/train/semiSupervised.js'
+import { SEMI_DEFAULTS, initSemiSupervised, runSemiSupervised, semiSupervisedSetup } from '../../src/train/semiSupervised.js'
+import { disposeAll } from '../../src/train/common.js'
+import { SELF_DEFAULTS, runSelfSupervised } from '../../src/train/selfSupervised.js'
 import { labelledSplit } from 'polyak'
 import { TINY_SEMI, tinyMnist } from '../support/data.js'
 import * as tf from '@tensorflow/tfjs-core'
@@ -126,5 +128,67 @@ describe('labels per class (FixMatch protocol)', () => {
     const { train, test } = tinyMnist()
     const r = await runSemiSupervised({ ...SEMI_DEFAULTS, ...TINY_SEMI, steps: 2, labelsPerClass: 2 }, train, test)
     expect(Number.isFinite(r.final.student)).toBe(true)
+  })
+})
+
+describe('data.evaluateOn: a validation split', () => {
+  it("is 'test' by default; 'validation' needs trainImages + testImages within the training split", () => {
+    expect(decoded({ kind: 'supervised' }).data.evaluateOn).toBe('test')
+    expect(decoded({ kind: 'supervised', data: { evaluateOn: 'validation', trainImages: 1024, testImages: 1000 } }).data.evaluateOn).toBe('validation')
+    const over = decodeTrainFile({ kind: 'supervised', data: { evaluateOn: 'validation', trainImages: 59500, testImages: 1000 } })
+    expect(E.isLeft(over) && over.left.message).toMatch(/field 'data\.testImages'.*trainImages \+ testImages must be ≤ 60000/)
+    const bad = decodeTrainFile({ kind: 'supervised', data: { evaluateOn: 'train' } })
+    expect(E.isLeft(bad) && bad.left.message).toMatch(/field 'data\.evaluateOn'/)
+  })
+
+  it('reads the images after the ones trained on: the same images and labels as the whole split at that offset', () => {
+    const all = loadMnist('train', { limit: 300 })
+    const after = loadMnist('train', { offset: 200, limit: 100 })
+    expect(after.n).toBe(100)
+    expect(Array.from(after.labels)).toEqual(Array.from(all.labels.slice(200, 300)))
+    expect(Array.from(after.images.subarray(0, 784))).toEqual(Array.from(all.images.subarray(200 * 784, 201 * 784)))
+    expect(() => loadMnist('train', { offset: 60000 })).toThrow(/offset 60000 must be an integer in \[0, 60000\)/)
+  })
+})
+
+describe('learning curves and the teacher warm-up', () => {
+  beforeAll(async () => {
+    await unsafeUseBackend('cpu')
+  })
+
+  it('a supervised run with evalEvery reports the accuracy every evalEvery steps and at the end', async () => {
+    const { train, test } = tinyMnist()
+    const config = { ...decoded({ kind: 'supervised', config: { widths: [4], batchSize: 8, samples: 40, evalEvery: 2, evalLimit: 20 } }).config }
+    const r = await runSupervised(config as never, train, test)
+    expect(r.curve.map((p) => p.step)).toEqual([2, 4, 5])
+    expect(r.curve[r.curve.length - 1]!.accuracy).toBe(r.accuracy)
+  })
+
+  it('a self-supervised run with evalEvery reports k-NN on frozen features every evalEvery steps and at the end', async () => {
+    const { train, test } = tinyMnist()
+    const r = await runSelfSupervised(
+      { ...SELF_DEFAULTS, method: 'byol-bn', widths: [4], batchSize: 8, steps: 4, evalEvery: 2, probeTrain: 60, probeTest: 20 },
+      train,
+      test,
+    )
+    expect(r.curve.map((p) => p.step)).toEqual([2, 4])
+    expect(r.curve[1]!.knn).toBe(r.knn)
+    for (const p of r.curve) expect(p.knn).toBeGreaterThanOrEqual(0)
+  })
+
+  it('a semi-supervised teacher with emaWarmup averages as Mean Teacher does: d_k = min(decay, 1 − 1/(k + 1)); without it, d_k = decay', () => {
+    const decays = (emaWarmup: boolean): number[] => {
+      const setup = semiSupervisedSetup({ ...SEMI_DEFAULTS, ...TINY_SEMI, emaDecay: 0.999, emaWarmup }, [14, 14, 1])
+      const s = initSemiSupervised(setup)
+      const out = [0, 1, 9, 999, 5000].map((k) => {
+        const [report, teacher] = setup.update(s.student, k)(s.teacher!)
+        tf.dispose(teacher as never)
+        return (report as { decay: number }).decay
+      })
+      disposeAll(s)
+      return out
+    }
+    expect(decays(true)).toEqual([0, 0.5, 0.9, 0.999, 0.999])
+    expect(decays(false)).toEqual([0.999, 0.999, 0.999, 0.999, 0.999])
   })
 })

@@ -98,6 +98,24 @@ const stepTimes = async (o: ExperimentsOptions): Promise<StepTimingResult> => {
   return r
 }
 
+/**
+ * The wall time of the folder's runs: this invocation's seconds plus those of the invocations
+ * before it (kept in `wall-time.json`), so a run resumed after a kill reports its whole time.
+ */
+const accumulatedSeconds = async (out: string, now: number): Promise<number> => {
+  const file = join(out, 'wall-time.json')
+  let before: number[] = []
+  try {
+    const saved = JSON.parse(await readFile(file, 'utf8')) as { invocations?: unknown }
+    if (Array.isArray(saved.invocations)) before = saved.invocations.filter((x): x is number => typeof x === 'number' && Number.isFinite(x))
+  } catch {
+    // the first invocation
+  }
+  const invocations = [...before, now]
+  await writeAtomic(file, JSON.stringify({ invocations }, null, 2) + '\n')
+  return invocations.reduce((a, b) => a + b, 0)
+}
+
 /** Runs the claims' experiments (resuming a folder's finished runs) and writes the report; returns the results and the report's files. */
 export const runExperiments = async (
   o: ExperimentsOptions,
@@ -120,10 +138,10 @@ export const runExperiments = async (
       c,
       runs.filter((r) => r.claim === c && r.selection === undefined),
       byRun,
-      { ...(timing === undefined ? {} : { timing }), ...(c === 'weightAlign' ? { selection: picks } : {}) },
+      { ...(timing === undefined || c !== 'projectorOnly' ? {} : { timing }), ...(c === 'weightAlign' ? { selection: picks } : {}) },
     ),
   )
-  const seconds = (Date.now() - t0) / 1000
+  const seconds = await accumulatedSeconds(o.out, (Date.now() - t0) / 1000)
   const files = await writeExperimentsReport(o.out, results, runs, {
     budget: o.budget,
     dataset: o.dataset,
