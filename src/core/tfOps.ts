@@ -25,6 +25,7 @@ import {
 } from '../kernels/channels.js'
 import { avgPool2x2 } from '../kernels/activations.js'
 import { matMulT } from '../kernels/matMul.js'
+import { conv2d } from '../kernels/conv.js'
 import { DisposedTensorError, InvalidArgumentError, PolyakError, ShapeMismatchError, showShape } from './errors.js'
 import {
   type MomentsOptions,
@@ -313,7 +314,7 @@ export const tfOps: Ops<tf.Tensor> = {
     check(filter, 'conv2d: filter')
     const s = normalizeStrides('conv2d', strides)
     conv2dShape(x.shape, filter.shape, s, padding)
-    return tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, s, padding)
+    return conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, s, padding)
   },
   pool2d(x, kind, window, strides, padding) {
     check(x, 'pool2d: x')

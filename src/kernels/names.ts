@@ -29,6 +29,10 @@ export const KERNELS = {
   avgPool2: 'PolyakAvgPool2',
   /** Its gradient. */
   avgPool2Grad: 'PolyakAvgPool2Grad',
+  /** A 2-D convolution, NHWC (`kernels/conv`). */
+  conv2d: 'PolyakConv2D',
+  /** Its filter gradient. */
+  conv2dFilterGrad: 'PolyakConv2DFilterGrad',
 } as const
 
 /** The tfjs name of one of polyak's fused kernels. */

@@ -13,9 +13,10 @@
  * @module nn/gradients
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { convOutput } from '../core/ops.js'
 import { reluGrad } from '../kernels/activations.js'
+import { canConvFilterGrad, conv2d, conv2dFilterGrad, convGeometry } from '../kernels/conv.js'
 import { canIm2ColT, im2colT } from '../kernels/im2col.js'
+import { KERNELS } from '../kernels/names.js'
 import { matMulT } from '../kernels/matMul.js'
 
 type Saved = tf.Tensor[]
@@ -40,23 +41,6 @@ const expandReduced = (dy: tf.Tensor, x: tf.Tensor, axes: number[]): tf.Tensor =
   return tf.mul(tf.reshape(dy, kept), tf.ones(x.shape))
 }
 
-/** The padding a convolution applies before and after each spatial axis (TensorFlow's rule: an odd total puts the extra pixel after). */
-const convPadding = (inShape: readonly number[], filterShape: readonly number[], strides: [number, number], pad: 'same' | 'valid') => {
-  const [, h, w] = inShape as [number, number, number, number]
-  const [kh, kw] = filterShape as [number, number]
-  const rows = convOutput(h, kh, strides[0], pad)
-  const cols = convOutput(w, kw, strides[1], pad)
-  const after = (size: number, out: number, k: number, s: number, before: number) => (pad === 'same' ? Math.max((out - 1) * s + k - size, 0) - before : 0)
-  return {
-    oh: rows.out,
-    ow: cols.out,
-    top: rows.padBefore,
-    bottom: after(h, rows.out, kh, strides[0], rows.padBefore),
-    left: cols.padBefore,
-    right: after(w, cols.out, kw, strides[1], cols.padBefore),
-  }
-}
-
 /**
  * ∂L/∂x of `conv2d(x, W)`. Stride 1: `dx = conv2d(pad(dy), flip(W)ᵀ, 'valid')`, where `flip` reverses
  * both spatial axes and `ᵀ` swaps the filter's in/out axes, and `dy` is padded by `k − 1 − before` in
@@ -69,12 +53,12 @@ const convInputGrad = (dy: tf.Tensor4D, filter: tf.Tensor4D, xShape: number[], s
     return tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, { strides, pad, dataFormat: 'NHWC', inputShape: xShape }) as tf.Tensor
   }
   const [kh, kw] = filter.shape
-  const p = convPadding(xShape, filter.shape, strides, pad)
+  const p = convGeometry(xShape, filter.shape, strides, pad)
   const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D
   const [t, b, l, r] = [kh - 1 - p.top, kh - 1 - p.bottom, kw - 1 - p.left, kw - 1 - p.right]
   // a symmetric pad of (k − 1)/2 is what 'same' does for an odd kernel: skip the copy
-  if (kh % 2 === 1 && kw % 2 === 1 && t === (kh - 1) / 2 && b === t && l === (kw - 1) / 2 && r === l) return tf.conv2d(dy, flipped, 1, 'same')
-  return tf.conv2d(
+  if (kh % 2 === 1 && kw % 2 === 1 && t === (kh - 1) / 2 && b === t && l === (kw - 1) / 2 && r === l) return conv2d(dy, flipped, [1, 1], 'same')
+  return conv2d(
     tf.pad(dy, [
       [0, 0],
       [t, b],
@@ -82,7 +66,7 @@ const convInputGrad = (dy: tf.Tensor4D, filter: tf.Tensor4D, xShape: number[], s
       [0, 0],
     ]),
     flipped,
-    1,
+    [1, 1],
     'valid',
   )
 }
@@ -97,8 +81,9 @@ const convInputGrad = (dy: tf.Tensor4D, filter: tf.Tensor4D, xShape: number[], s
 const IM2COL_FROM_CHANNELS: Readonly<Record<string, number>> = { webgpu: 32 }
 
 /**
- * ∂L/∂W of `conv2d(x, W)`: the backend's Conv2DBackpropFilter where it has one (and
- * `IM2COL_FROM_CHANNELS` does not say otherwise); otherwise by im2col,
+ * ∂L/∂W of `conv2d(x, W)`: polyak's own program where it runs (webgpu, `kernels/conv`); else the
+ * backend's Conv2DBackpropFilter where it has one (and `IM2COL_FROM_CHANNELS` does not say
+ * otherwise); otherwise by im2col,
  * `dW[(i,j,c), o] = Σ_p cols[(i,j,c), p]·dy[p, o]`, one matrix product, with `cols` from polyak's
  * `im2colT` kernel where registered, else from the `kh·kw` shifted windows of the padded input
  * concatenated along channels (`(dyᵀ·colsᵀ)ᵀ`).
@@ -110,6 +95,8 @@ const convFilterGrad = (
   strides: [number, number],
   pad: 'same' | 'valid',
 ): tf.Tensor => {
+  const g = convGeometry(x.shape, filterShape, strides, pad)
+  if (canConvFilterGrad(x, filterShape)) return conv2dFilterGrad(x, dy, { ...g, filterShape })
   const backend = tf.getBackend()
   const im2colFrom = IM2COL_FROM_CHANNELS[backend]
   if (tf.getKernel('Conv2DBackpropFilter', backend) !== undefined && (im2colFrom === undefined || filterShape[2] < im2colFrom)) {
@@ -117,7 +104,7 @@ const convFilterGrad = (
   }
   const [kh, kw, ci, co] = filterShape
   const n = x.shape[0]
-  const { oh, ow, top, bottom, left, right } = convPadding(x.shape, filterShape, strides, pad)
+  const { oh, ow, top, bottom, left, right } = g
   const [sh, sw] = strides
   if (canIm2ColT(x)) {
     const cols = im2colT(x, { kh, kw, sh, sw, top, left, oh, ow })
@@ -212,6 +199,17 @@ const GRADIENTS: Record<string, { inputsToSave?: string[]; outputsToSave?: boole
       }
     },
   },
+  [KERNELS.conv2d]: {
+    inputsToSave: ['x', 'filter'],
+    gradFunc: (dy, [x, filter], attrs) => {
+      const strides: [number, number] = [attrs.sh as number, attrs.sw as number]
+      const pad = attrs.pad as 'same' | 'valid'
+      return {
+        x: () => convInputGrad(dy as tf.Tensor4D, filter as tf.Tensor4D, x!.shape, strides, pad),
+        filter: () => convFilterGrad(x as tf.Tensor4D, dy as tf.Tensor4D, filter!.shape as [number, number, number, number], strides, pad),
+      }
+    },
+  },
   MaxPool: {
     inputsToSave: ['x'],
     outputsToSave: [true],
@@ -292,7 +290,7 @@ const GRADIENTS: Record<string, { inputsToSave?: string[]; outputsToSave?: boole
 }
 
 let registered = false
-let conv2d: tf.GradConfig | undefined
+let conv2dGradient: tf.GradConfig | undefined
 
 /**
  * Registers polyak's gradient functions for every kernel above that has none yet (idempotent), and
@@ -305,10 +303,10 @@ export const registerGradients = (): void => {
     registered = true
     for (const [kernelName, g] of Object.entries(GRADIENTS)) {
       const config = { kernelName, ...g } as tf.GradConfig
-      if (kernelName === 'Conv2D') conv2d = config
+      if (kernelName === 'Conv2D') conv2dGradient = config
       else if (tf.getGradient(kernelName) !== undefined) continue
       tf.registerGradient(config)
     }
   }
-  if (tf.getGradient('Conv2D') !== conv2d) tf.registerGradient(conv2d!)
+  if (tf.getGradient('Conv2D') !== conv2dGradient) tf.registerGradient(conv2dGradient!)
 }

@@ -1,0 +1,346 @@
+/**
+ * polyak's own WGSL convolution for webgpu, forward and filter gradient, NHWC with HWIO filters
+ * (tfjs's layouts), any stride, TensorFlow's padding, for output channels in multiples of 4:
+ *
+ *     y[n, oy, ox, o] = Σ_{i, j, c} x[n, oy·sh − top + i, ox·sw − left + j, c] · W[i, j, c, o]
+ *     dW[i, j, c, o]  = Σ_{n, oy, ox} x[n, oy·sh − top + i, ox·sw − left + j, c] · dy[n, oy, ox, o]
+ *
+ * (x is 0 outside the image). The forward program gives each invocation four output channels (one
+ * `vec4`) of `PIXELS` neighbouring output pixels of a row, accumulating in registers: every filter
+ * `vec4` it reads serves `PIXELS` pixels, and neighbouring invocations read the same input values
+ * and neighbouring filter values. The filter-gradient program gives each invocation four output
+ * channels of one `(i, j, c)` over a slice of the batch; the slices (as many as it takes to have
+ * about `TARGET_INVOCATIONS` in flight) are summed by a second program.
+ *
+ * Why not tfjs-webgpu's own: on Mesa lavapipe its `Conv2D` and `Conv2DBackpropFilter` took 80 % of
+ * the small CNN's train step (docs/profiles.md); these programs are measured against them there.
+ *
+ * @module kernels/conv
+ */
+import * as tf from '@tensorflow/tfjs-core'
+import { convOutput } from '../core/ops.js'
+import { KERNELS } from './names.js'
+import { type KernelImpl, defineKernel } from './registry.js'
+
+/** The window geometry of a convolution (what both programs need besides the shapes). */
+export interface ConvGeometry {
+  readonly sh: number
+  readonly sw: number
+  /** Padding before the first row and column (TensorFlow's rule puts an odd total's extra pixel after). */
+  readonly top: number
+  readonly left: number
+  readonly bottom: number
+  readonly right: number
+  readonly oh: number
+  readonly ow: number
+  /** The padding rule the geometry comes from (what a gradient needs to call tfjs's own kernels). */
+  readonly pad: 'same' | 'valid'
+}
+
+/** The geometry of `conv2d(x, W, strides, pad)` for NHWC `xShape` and HWIO `filterShape` (TensorFlow's padding rule). */
+export const convGeometry = (
+  xShape: readonly number[],
+  filterShape: readonly number[],
+  strides: readonly [number, number],
+  pad: 'same' | 'valid',
+): ConvGeometry => {
+  const [, h, w] = xShape as [number, number, number, number]
+  const [kh, kw] = filterShape as [number, number]
+  const rows = convOutput(h, kh, strides[0], pad)
+  const cols = convOutput(w, kw, strides[1], pad)
+  const after = (size: number, out: number, k: number, s: number, before: number) => (pad === 'same' ? Math.max((out - 1) * s + k - size, 0) - before : 0)
+  return {
+    sh: strides[0],
+    sw: strides[1],
+    oh: rows.out,
+    ow: cols.out,
+    top: rows.padBefore,
+    bottom: after(h, rows.out, kh, strides[0], rows.padBefore),
+    left: cols.padBefore,
+    right: after(w, cols.out, kw, strides[1], cols.padBefore),
+    pad,
+  }
+}
+
+/** Output pixels per forward invocation. */
+const PIXELS = 4
+
+/** The filter gradient splits the batch until about this many invocations run. */
+const TARGET_INVOCATIONS = 4096
+
+/** The WebGPU limit on workgroups per dispatch dimension. */
+const MAX_GROUPS = 65535
+
+/** Invocations per workgroup. */
+const WG = 64
+
+/** A flat dispatch of `count` invocations (spread over y past 65 535 workgroups). */
+const flatDispatch = (count: number): [number, number, number] => {
+  const groups = Math.ceil(count / WG)
+  return groups > MAX_GROUPS ? [MAX_GROUPS, Math.ceil(groups / MAX_GROUPS), 1] : [groups, 1, 1]
+}
+
+const int = (v: number) => ({ type: 'int32', data: [v] })
+
+/** `y = conv2d(x, W)`: one invocation per `vec4` of output channels and `PIXELS` output pixels of a row. */
+class ConvForwardProgram {
+  readonly variableNames = ['X', 'W']
+  readonly variableComponents: number[]
+  readonly outputComponent = 4
+  readonly uniforms =
+    'h : i32, w : i32, ci : i32, oh : i32, ow : i32, co4 : i32, kh : i32, kw : i32, sh : i32, sw : i32, top : i32, left : i32, blocks : i32, invocations : i32,'
+  readonly workgroupSize: [number, number, number] = [WG, 1, 1]
+  readonly dispatchLayout: { x: number[] }
+  readonly dispatch: [number, number, number]
+  readonly shaderKey: string
+  constructor(
+    readonly outputShape: number[],
+    invocations: number,
+    /** Input channels a multiple of 4: read `x` as `vec4`s of channels and multiply by 4×4 blocks of `W`. */
+    private readonly vec4In: boolean,
+  ) {
+    this.dispatch = flatDispatch(invocations)
+    this.dispatchLayout = { x: outputShape.map((_, i) => i) }
+    this.variableComponents = [vec4In ? 4 : 1, 4]
+    this.shaderKey = `polyak_conv2d_forward_${vec4In ? 4 : 1}`
+  }
+  getUserCode(): string {
+    const p = Array.from({ length: PIXELS }, (_, k) => k)
+    // vec4In: uniforms.ci counts vec4s of channels; W row c·4 + r is input channel 4c + r
+    const inner = this.vec4In
+      ? `for (var c = 0; c < uniforms.ci; c = c + 1) {
+              let wi = wRow + c * 4 * uniforms.co4;
+              let wm = mat4x4<f32>(W[wi], W[wi + uniforms.co4], W[wi + 2 * uniforms.co4], W[wi + 3 * uniforms.co4]);
+              ${p.map((k) => `acc${k} = acc${k} + wm * select(vec4<f32>(0.0), X[base${k} + c], ok${k});`).join('\n              ')}
+            }`
+      : `for (var c = 0; c < uniforms.ci; c = c + 1) {
+              let wv = W[wRow + c * uniforms.co4];
+              ${p.map((k) => `acc${k} = acc${k} + select(0.0, X[base${k} + c], ok${k}) * wv;`).join('\n              ')}
+            }`
+    return `
+      fn main(index : i32) {
+        if (index >= uniforms.invocations) { return; }
+        let o4 = index % uniforms.co4;
+        var rest = index / uniforms.co4;
+        let block = rest % uniforms.blocks;
+        rest = rest / uniforms.blocks;
+        let oy = rest % uniforms.oh;
+        let n = rest / uniforms.oh;
+        let ox0 = block * ${PIXELS};
+        ${p.map((k) => `var acc${k} = vec4<f32>(0.0);`).join('\n        ')}
+        for (var i = 0; i < uniforms.kh; i = i + 1) {
+          let iy = oy * uniforms.sh - uniforms.top + i;
+          if (iy < 0 || iy >= uniforms.h) { continue; }
+          let row = (n * uniforms.h + iy) * uniforms.w;
+          for (var j = 0; j < uniforms.kw; j = j + 1) {
+            ${p
+              .map(
+                (k) => `let ix${k} = (ox0 + ${k}) * uniforms.sw - uniforms.left + j;
+            let ok${k} = ix${k} >= 0 && ix${k} < uniforms.w && ox0 + ${k} < uniforms.ow;
+            let base${k} = (row + clamp(ix${k}, 0, uniforms.w - 1)) * uniforms.ci;`,
+              )
+              .join('\n            ')}
+            let wRow = (i * uniforms.kw + j) * ${this.vec4In ? 4 : 1} * uniforms.ci * uniforms.co4 + o4;
+            ${inner}
+          }
+        }
+        let out = ((n * uniforms.oh + oy) * uniforms.ow + ox0) * uniforms.co4 + o4;
+        ${p.map((k) => `if (ox0 + ${k} < uniforms.ow) { result[out + ${k} * uniforms.co4] = acc${k}; }`).join('\n        ')}
+      }
+    `
+  }
+}
+
+/** Partial filter gradients: invocation `(slice, i, j, c, o4)` sums its slice of the batch, into `[slices, kh·kw·ci·co4]` vec4s. */
+class ConvFilterGradProgram {
+  readonly variableNames = ['X', 'DY']
+  readonly variableComponents: number[]
+  readonly outputComponent = 4
+  readonly uniforms =
+    'n : i32, h : i32, w : i32, ci : i32, oh : i32, ow : i32, co4 : i32, kw : i32, sh : i32, sw : i32, top : i32, left : i32, weights : i32, perSlice : i32, invocations : i32,'
+  readonly workgroupSize: [number, number, number] = [WG, 1, 1]
+  readonly dispatchLayout: { x: number[] }
+  readonly dispatch: [number, number, number]
+  readonly shaderKey: string
+  constructor(
+    readonly outputShape: number[],
+    invocations: number,
+    /** Input channels a multiple of 4: each invocation sums a 4×4 block (4 input by 4 output channels), reading `x` as `vec4`s. */
+    private readonly vec4In: boolean,
+  ) {
+    this.dispatch = flatDispatch(invocations)
+    this.dispatchLayout = { x: outputShape.map((_, i) => i) }
+    this.variableComponents = [vec4In ? 4 : 1, 4]
+    this.shaderKey = `polyak_conv2d_filter_grad_${vec4In ? 4 : 1}`
+  }
+  getUserCode(): string {
+    if (this.vec4In) return this.blockCode()
+    return `
+      fn main(index : i32) {
+        if (index >= uniforms.invocations) { return; }
+        let weight = index % uniforms.weights;
+        let slice = index / uniforms.weights;
+        let o4 = weight % uniforms.co4;
+        var rest = weight / uniforms.co4;
+        let c = rest % uniforms.ci;
+        rest = rest / uniforms.ci;
+        let j = rest % uniforms.kw;
+        let i = rest / uniforms.kw;
+        var acc = vec4<f32>(0.0);
+        let first = slice * uniforms.perSlice;
+        let last = min(first + uniforms.perSlice, uniforms.n);
+        for (var n = first; n < last; n = n + 1) {
+          for (var oy = 0; oy < uniforms.oh; oy = oy + 1) {
+            let iy = oy * uniforms.sh - uniforms.top + i;
+            if (iy < 0 || iy >= uniforms.h) { continue; }
+            let row = (n * uniforms.h + iy) * uniforms.w;
+            let dyRow = (n * uniforms.oh + oy) * uniforms.ow;
+            for (var ox = 0; ox < uniforms.ow; ox = ox + 1) {
+              let ix = ox * uniforms.sw - uniforms.left + j;
+              if (ix < 0 || ix >= uniforms.w) { continue; }
+              acc = acc + X[(row + ix) * uniforms.ci + c] * DY[(dyRow + ox) * uniforms.co4 + o4];
+            }
+          }
+        }
+        result[index] = acc;
+      }
+    `
+  }
+  /** uniforms.ci counts vec4s of input channels; weight `(i, j, c4, o4)` covers rows `4·c4 .. 4·c4 + 3` of the filter. */
+  private blockCode(): string {
+    const r = [0, 1, 2, 3]
+    return `
+      fn main(index : i32) {
+        if (index >= uniforms.invocations) { return; }
+        let weight = index % uniforms.weights;
+        let slice = index / uniforms.weights;
+        let o4 = weight % uniforms.co4;
+        var rest = weight / uniforms.co4;
+        let c = rest % uniforms.ci;
+        rest = rest / uniforms.ci;
+        let j = rest % uniforms.kw;
+        let i = rest / uniforms.kw;
+        ${r.map((k) => `var acc${k} = vec4<f32>(0.0);`).join('\n        ')}
+        let first = slice * uniforms.perSlice;
+        let last = min(first + uniforms.perSlice, uniforms.n);
+        for (var n = first; n < last; n = n + 1) {
+          for (var oy = 0; oy < uniforms.oh; oy = oy + 1) {
+            let iy = oy * uniforms.sh - uniforms.top + i;
+            if (iy < 0 || iy >= uniforms.h) { continue; }
+            let row = (n * uniforms.h + iy) * uniforms.w;
+            let dyRow = (n * uniforms.oh + oy) * uniforms.ow;
+            for (var ox = 0; ox < uniforms.ow; ox = ox + 1) {
+              let ix = ox * uniforms.sw - uniforms.left + j;
+              if (ix < 0 || ix >= uniforms.w) { continue; }
+              let xv = X[(row + ix) * uniforms.ci + c];
+              let d = DY[(dyRow + ox) * uniforms.co4 + o4];
+              ${r.map((k) => `acc${k} = acc${k} + xv[${k}] * d;`).join('\n              ')}
+            }
+          }
+        }
+        // the slice's block: rows (i, j, 4c + k) of the filter, vec4 o4 of each
+        let base = slice * uniforms.weights * 4 + ((i * uniforms.kw + j) * uniforms.ci * 4 + c * 4) * uniforms.co4 + o4;
+        ${r.map((k) => `result[base + ${k} * uniforms.co4] = acc${k};`).join('\n        ')}
+      }
+    `
+  }
+}
+
+/** `[S, K]` vec4s summed over S into `[K]` vec4s. */
+class SumSlicesProgram {
+  readonly variableNames = ['P']
+  readonly variableComponents = [4]
+  readonly outputComponent = 4
+  readonly uniforms = 'slices : i32, weights : i32,'
+  readonly workgroupSize: [number, number, number] = [WG, 1, 1]
+  readonly dispatchLayout: { x: number[] }
+  readonly dispatch: [number, number, number]
+  readonly shaderKey = 'polyak_conv2d_sum_slices'
+  constructor(
+    readonly outputShape: number[],
+    weights: number,
+  ) {
+    this.dispatch = flatDispatch(weights)
+    this.dispatchLayout = { x: outputShape.map((_, i) => i) }
+  }
+  getUserCode(): string {
+    return `
+      fn main(index : i32) {
+        if (index >= uniforms.weights) { return; }
+        var acc = P[index];
+        for (var s = 1; s < uniforms.slices; s = s + 1) {
+          acc = acc + P[s * uniforms.weights + index];
+        }
+        result[index] = acc;
+      }
+    `
+  }
+}
+
+const forwardWebgpu: KernelImpl<'webgpu', 'x' | 'filter', ConvGeometry> = ({ inputs: { x, filter }, backend, attrs: g }) => {
+  const [n, h, w, ci] = x.shape as [number, number, number, number]
+  const [kh, kw, , co] = filter.shape as [number, number, number, number]
+  const blocks = Math.ceil(g.ow / PIXELS)
+  const invocations = n * g.oh * blocks * (co / 4)
+  const vec4In = ci % 4 === 0
+  return backend.runWebGPUProgram(
+    new ConvForwardProgram([n, g.oh, g.ow, co], invocations, vec4In),
+    [x, filter],
+    'float32',
+    [h, w, vec4In ? ci / 4 : ci, g.oh, g.ow, co / 4, kh, kw, g.sh, g.sw, g.top, g.left, blocks, invocations].map(int),
+  )
+}
+
+/** Attributes of the filter gradient: the geometry and the filter's shape. */
+export interface ConvFilterGradAttrs extends ConvGeometry {
+  readonly filterShape: readonly [number, number, number, number]
+}
+
+const filterGradWebgpu: KernelImpl<'webgpu', 'x' | 'dy', ConvFilterGradAttrs> = ({ inputs: { x, dy }, backend, attrs: g }) => {
+  const [n, h, w, ci] = x.shape as [number, number, number, number]
+  const [kh, kw, , co] = g.filterShape
+  // an invocation per vec4 of output channels and (vec4In) per 4 input channels: `blocks` of them per slice
+  const vec4In = ci % 4 === 0
+  const cin = vec4In ? ci / 4 : ci
+  const blocks = kh * kw * cin * (co / 4)
+  const slices = Math.max(1, Math.min(n, Math.ceil(TARGET_INVOCATIONS / blocks)))
+  const perSlice = Math.ceil(n / slices)
+  const used = Math.ceil(n / perSlice)
+  const uniforms = [n, h, w, cin, g.oh, g.ow, co / 4, kw, g.sh, g.sw, g.top, g.left, blocks, perSlice, used * blocks].map(int)
+  const run = (shape: number[]) => backend.runWebGPUProgram(new ConvFilterGradProgram(shape, used * blocks, vec4In), [x, dy], 'float32', uniforms)
+  if (used === 1) return run([kh, kw, ci, co])
+  const weights = (kh * kw * ci * co) / 4
+  const partial = run([used, kh * kw * ci * co])
+  const out = backend.runWebGPUProgram(new SumSlicesProgram([kh, kw, ci, co], weights), [partial], 'float32', [int(used), int(weights)])
+  backend.disposeData(partial.dataId)
+  return out
+}
+
+const forwardKernel = defineKernel<'x' | 'filter', ConvGeometry>({
+  name: KERNELS.conv2d,
+  backends: { webgpu: () => forwardWebgpu },
+  // the gradient is Conv2D's (nn/gradients registers it under this name too)
+})
+
+const filterGradKernel = defineKernel<'x' | 'dy', ConvFilterGradAttrs>({
+  name: KERNELS.conv2dFilterGrad,
+  backends: { webgpu: () => filterGradWebgpu },
+})
+
+/** Whether polyak's convolution runs this one on the active backend: float32 NHWC, output channels a multiple of 4. */
+export const canConv = (x: tf.Tensor, filterShape: readonly number[]): boolean =>
+  x.dtype === 'float32' && x.rank === 4 && filterShape.length === 4 && filterShape[3]! % 4 === 0 && forwardKernel.available()
+
+/** Whether polyak's filter gradient runs this one on the active backend (same conditions). */
+export const canConvFilterGrad = (x: tf.Tensor, filterShape: readonly number[]): boolean =>
+  x.dtype === 'float32' && x.rank === 4 && filterShape[3]! % 4 === 0 && filterGradKernel.available()
+
+/** `conv2d(x, filter, strides, pad)`: polyak's program where `canConv` says so, else tfjs's. */
+export const conv2d = (x: tf.Tensor4D, filter: tf.Tensor4D, strides: readonly [number, number], pad: 'same' | 'valid'): tf.Tensor4D =>
+  canConv(x, filter.shape)
+    ? forwardKernel.run<tf.Tensor4D>({ x, filter }, convGeometry(x.shape, filter.shape, strides, pad))
+    : tf.conv2d(x, filter, [strides[0], strides[1]], pad)
+
+/** `∂L/∂W` of `conv2d(x, W)` given `dy`; check `canConvFilterGrad` first. */
+export const conv2dFilterGrad = (x: tf.Tensor4D, dy: tf.Tensor4D, attrs: ConvFilterGradAttrs): tf.Tensor4D =>
+  filterGradKernel.run<tf.Tensor4D>({ x, dy }, attrs)
