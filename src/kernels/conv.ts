@@ -1,9 +1,12 @@
 /**
- * polyak's own WGSL convolution for webgpu, forward and filter gradient, NHWC with HWIO filters
- * (tfjs's layouts), any stride, TensorFlow's padding, for output channels in multiples of 4:
+ * polyak's own WGSL convolution for webgpu, forward, filter gradient and input gradient, NHWC with
+ * HWIO filters (tfjs's layouts), any stride, TensorFlow's padding, for output channels in
+ * multiples of 4 (the input gradient: input channels too):
  *
  *     y[n, oy, ox, o] = Σ_{i, j, c} x[n, oy·sh − top + i, ox·sw − left + j, c] · W[i, j, c, o]
  *     dW[i, j, c, o]  = Σ_{n, oy, ox} x[n, oy·sh − top + i, ox·sw − left + j, c] · dy[n, oy, ox, o]
+ *     dx[n, y, x, c]  = Σ_{i, j, o} dy[n, (y + top − i)/sh, (x + left − j)/sw, o] · W[i, j, c, o]
+ *                       (over the taps where both quotients are whole and inside dy)
  *
  * (x is 0 outside the image). The forward program gives each invocation four output channels (one
  * `vec4`) of `PIXELS` neighbouring output pixels of a row, accumulating in registers: every filter
@@ -246,6 +249,68 @@ class ConvFilterGradProgram {
   }
 }
 
+/**
+ * The input gradient for any stride: invocation `(n, iy, ix, c4)` sums, over the taps `(i, j)`
+ * whose output position `((iy + top − i)/sh, (ix + left − j)/sw)` is whole and inside the output,
+ * `dx[n, iy, ix, 4c4 .. 4c4 + 3] += Wᵀ[i, j, 4c4 .. 4c4 + 3, :]·dy[n, oy, ox, :]`, four output
+ * channels (a `vec4`) of `dy` at a time.
+ */
+class ConvInputGradProgram {
+  readonly variableNames = ['DY', 'W']
+  readonly variableComponents = [4, 4]
+  readonly outputComponent = 4
+  readonly uniforms =
+    'h : i32, w : i32, ci4 : i32, oh : i32, ow : i32, co4 : i32, kh : i32, kw : i32, sh : i32, sw : i32, top : i32, left : i32, invocations : i32,'
+  readonly workgroupSize: [number, number, number] = [WG, 1, 1]
+  readonly dispatchLayout: { x: number[] }
+  readonly dispatch: [number, number, number]
+  readonly shaderKey = 'polyak_conv2d_input_grad'
+  constructor(
+    readonly outputShape: number[],
+    invocations: number,
+  ) {
+    this.dispatch = flatDispatch(invocations)
+    this.dispatchLayout = { x: outputShape.map((_, i) => i) }
+  }
+  getUserCode(): string {
+    return `
+      fn main(index : i32) {
+        if (index >= uniforms.invocations) { return; }
+        let c4 = index % uniforms.ci4;
+        var rest = index / uniforms.ci4;
+        let ix = rest % uniforms.w;
+        rest = rest / uniforms.w;
+        let iy = rest % uniforms.h;
+        let n = rest / uniforms.h;
+        var acc = vec4<f32>(0.0);
+        for (var i = 0; i < uniforms.kh; i = i + 1) {
+          let ty = iy + uniforms.top - i;
+          if (ty < 0 || ty % uniforms.sh != 0) { continue; }
+          let oy = ty / uniforms.sh;
+          if (oy >= uniforms.oh) { continue; }
+          for (var j = 0; j < uniforms.kw; j = j + 1) {
+            let tx = ix + uniforms.left - j;
+            if (tx < 0 || tx % uniforms.sw != 0) { continue; }
+            let ox = tx / uniforms.sw;
+            if (ox >= uniforms.ow) { continue; }
+            let d0 = ((n * uniforms.oh + oy) * uniforms.ow + ox) * uniforms.co4;
+            let w0 = ((i * uniforms.kw + j) * uniforms.ci4 * 4 + c4 * 4) * uniforms.co4;
+            for (var o = 0; o < uniforms.co4; o = o + 1) {
+              let d = DY[d0 + o];
+              acc = acc + vec4<f32>(
+                dot(W[w0 + o], d),
+                dot(W[w0 + uniforms.co4 + o], d),
+                dot(W[w0 + 2 * uniforms.co4 + o], d),
+                dot(W[w0 + 3 * uniforms.co4 + o], d));
+            }
+          }
+        }
+        result[index] = acc;
+      }
+    `
+  }
+}
+
 /** `[S, K]` vec4s summed over S into `[K]` vec4s. */
 class SumSlicesProgram {
   readonly variableNames = ['P']
@@ -316,6 +381,23 @@ const filterGradWebgpu: KernelImpl<'webgpu', 'x' | 'dy', ConvFilterGradAttrs> = 
   return out
 }
 
+/** Attributes of the input gradient: the geometry and the input's shape. */
+export interface ConvInputGradAttrs extends ConvGeometry {
+  readonly inputShape: readonly [number, number, number, number]
+}
+
+const inputGradWebgpu: KernelImpl<'webgpu', 'dy' | 'filter', ConvInputGradAttrs> = ({ inputs: { dy, filter }, backend, attrs: g }) => {
+  const [n, h, w, ci] = g.inputShape
+  const [kh, kw, , co] = filter.shape as [number, number, number, number]
+  const invocations = n * h * w * (ci / 4)
+  return backend.runWebGPUProgram(
+    new ConvInputGradProgram([n, h, w, ci], invocations),
+    [dy, filter],
+    'float32',
+    [h, w, ci / 4, g.oh, g.ow, co / 4, kh, kw, g.sh, g.sw, g.top, g.left, invocations].map(int),
+  )
+}
+
 const forwardKernel = defineKernel<'x' | 'filter', ConvGeometry>({
   name: KERNELS.conv2d,
   backends: { webgpu: () => forwardWebgpu },
@@ -326,6 +408,19 @@ const filterGradKernel = defineKernel<'x' | 'dy', ConvFilterGradAttrs>({
   name: KERNELS.conv2dFilterGrad,
   backends: { webgpu: () => filterGradWebgpu },
 })
+
+const inputGradKernel = defineKernel<'dy' | 'filter', ConvInputGradAttrs>({
+  name: KERNELS.conv2dInputGrad,
+  backends: { webgpu: () => inputGradWebgpu },
+})
+
+/** Whether polyak's input gradient runs this one on the active backend: float32, input and output channels multiples of 4. */
+export const canConvInputGrad = (dy: tf.Tensor, filterShape: readonly number[]): boolean =>
+  dy.dtype === 'float32' && dy.rank === 4 && filterShape[2]! % 4 === 0 && filterShape[3]! % 4 === 0 && inputGradKernel.available()
+
+/** `∂L/∂x` of `conv2d(x, W)` given `dy`, for any stride; check `canConvInputGrad` first. */
+export const conv2dInputGrad = (dy: tf.Tensor4D, filter: tf.Tensor4D, attrs: ConvInputGradAttrs): tf.Tensor4D =>
+  inputGradKernel.run<tf.Tensor4D>({ dy, filter }, attrs)
 
 /** Whether polyak's convolution runs this one on the active backend: float32 NHWC, output channels a multiple of 4. */
 export const canConv = (x: tf.Tensor, filterShape: readonly number[]): boolean =>

@@ -33,6 +33,8 @@ export const KERNELS = {
   conv2d: 'PolyakConv2D',
   /** Its filter gradient. */
   conv2dFilterGrad: 'PolyakConv2DFilterGrad',
+  /** Its input gradient (strides above 1; stride 1 runs as a forward convolution). */
+  conv2dInputGrad: 'PolyakConv2DInputGrad',
 } as const
 
 /** The tfjs name of one of polyak's fused kernels. */

@@ -14,7 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { reluGrad } from '../kernels/activations.js'
-import { canConvFilterGrad, conv2d, conv2dFilterGrad, convGeometry } from '../kernels/conv.js'
+import { canConvFilterGrad, canConvInputGrad, conv2d, conv2dFilterGrad, conv2dInputGrad, convGeometry } from '../kernels/conv.js'
 import { canIm2ColT, im2colT } from '../kernels/im2col.js'
 import { KERNELS } from '../kernels/names.js'
 import { matMulT } from '../kernels/matMul.js'
@@ -50,6 +50,8 @@ const expandReduced = (dy: tf.Tensor, x: tf.Tensor, axes: number[]): tf.Tensor =
  */
 const convInputGrad = (dy: tf.Tensor4D, filter: tf.Tensor4D, xShape: number[], strides: [number, number], pad: 'same' | 'valid'): tf.Tensor => {
   if (strides[0] !== 1 || strides[1] !== 1) {
+    if (canConvInputGrad(dy, filter.shape))
+      return conv2dInputGrad(dy, filter, { ...convGeometry(xShape, filter.shape, strides, pad), inputShape: xShape as [number, number, number, number] })
     return tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, { strides, pad, dataFormat: 'NHWC', inputShape: xShape }) as tf.Tensor
   }
   const [kh, kw] = filter.shape

@@ -1,5 +1,5 @@
 /**
- * polyak's WGSL convolution (forward and filter gradient) equals tfjs's own kernels on webgpu, over
+ * polyak's WGSL convolution (forward, filter and input gradient) equals tfjs's own kernels on webgpu, over
  * strides, paddings, filter sizes, channel counts with and without the `vec4` input path, and a batch
  * long enough that the filter gradient is summed over slices; a model's gradient through it equals
  * the same gradient with the fused kernels off. Where it does not run (other backends, output
@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import { expect } from 'vitest'
 import { assertAllClose } from 'polyak/laws'
-import { canConv, canConvFilterGrad, conv2d, conv2dFilterGrad, convGeometry } from '../../src/kernels/conv.js'
+import { canConv, canConvFilterGrad, canConvInputGrad, conv2d, conv2dFilterGrad, conv2dInputGrad, convGeometry } from '../../src/kernels/conv.js'
 import { useFusedKernels } from '../../src/kernels/registry.js'
 import { registerGradients } from '../../src/nn/gradients.js'
 import { describeEachBackend, itOn } from '../support/backends.js'
@@ -32,6 +32,8 @@ const CASES: ReadonlyArray<readonly [number, number, number, number, number, num
   [1, 5, 5, 1, 4, 5, 1, 'same'], // 5×5, one input channel
   [3, 7, 7, 12, 4, 3, 2, 'same'], // vec4 input channels, an odd size, stride 2
   [40, 4, 4, 4, 4, 3, 1, 'valid'], // few weights, a long batch: the filter gradient sums slices
+  [2, 8, 8, 8, 12, 1, 2, 'valid'], // a strided 1×1 projection shortcut, as in a ResNet
+  [2, 9, 9, 8, 8, 3, 2, 'same'], // stride 2 on an odd size, input gradient on every tap parity
 ]
 
 describeEachBackend(
@@ -39,7 +41,7 @@ describeEachBackend(
   (b) => {
     const it = itOn(b)
     for (const [n, h, w, ci, co, k, s, pad] of CASES) {
-      it(`[${n},${h},${w},${ci}]→${co}, ${k}×${k}, stride ${s}, ${pad}: forward and filter gradient equal tfjs's kernels`, async () => {
+      it(`[${n},${h},${w},${ci}]→${co}, ${k}×${k}, stride ${s}, ${pad}: forward and gradients equal tfjs's kernels`, async () => {
         const x = tensor([n, h, w, ci], 1) as tf.Tensor4D
         const f = tensor([k, k, ci, co], 2) as tf.Tensor4D
         expect(canConv(x, f.shape)).toBe(true)
@@ -53,6 +55,16 @@ describeEachBackend(
         const stock = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: [s, s], pad, dataFormat: 'NHWC', filterShape: f.shape }) as tf.Tensor
         expect(g.shape).toEqual(f.shape)
         assertAllClose(Array.from(await g.data()), Array.from(await stock.data()), { rtol: 1e-4, atol: 1e-4, label: 'filter gradient' })
+        // the input gradient's program needs input channels in fours too
+        expect(canConvInputGrad(dy, f.shape)).toBe(ci % 4 === 0)
+        if (ci % 4 === 0) {
+          const dx = conv2dInputGrad(dy, f, { ...convGeometry(x.shape, f.shape, [s, s], pad), inputShape: [n, h, w, ci] })
+          const stockDx = tf
+            .engine()
+            .runKernel('Conv2DBackpropInput', { dy, filter: f }, { strides: [s, s], pad, dataFormat: 'NHWC', inputShape: [n, h, w, ci] }) as tf.Tensor
+          expect(dx.shape).toEqual([n, h, w, ci])
+          assertAllClose(Array.from(await dx.data()), Array.from(await stockDx.data()), { rtol: 1e-4, atol: 1e-4, label: 'input gradient' })
+        }
       })
     }
 
