@@ -109,6 +109,9 @@ const curveOf = (claim: ClaimName, r: JobResult): Array<{ step: number; values: 
   }))
 }
 
+/** A comparison in words, in its unit; step times are paired by interleaved pair, the rest by seed. */
+export const describe = (c: ClaimComparison): string => (c.metric.includes('(ms)') ? describeComparison(c, ' ms', 'pairs') : describeComparison(c))
+
 const fmt = (m: MeanStd, digits = 1): string => (m.n > 1 ? `${m.mean.toFixed(digits)} ± ${m.std.toFixed(digits)}` : m.mean.toFixed(digits))
 
 /**
@@ -202,8 +205,7 @@ export const analyseClaim = (
   const result = (comparisons: ReadonlyArray<readonly [string, ClaimComparison]>, tail = '', outcome?: Verdict): ClaimResult => {
     const cs = comparisons.map(([, c]) => c)
     const o = outcome ?? outcomeOf(cs.filter((c) => c.decides))
-    const said = (d: boolean) =>
-      comparisons.filter(([, c]) => c.decides === d).map(([label, c]) => `${label}: ${describeComparison(c, c.metric.includes('(ms)') ? ' ms' : ' points')}`)
+    const said = (d: boolean) => comparisons.filter(([, c]) => c.decides === d).map(([label, c]) => `${label}: ${describe(c)}`)
     const also = said(false)
     return {
       ...base,

@@ -40,7 +40,7 @@ export const CLAIM_TEXT: Record<ClaimName, { readonly title: string; readonly cl
     paper: 'Cai et al., Exponential Moving Average Normalization for Self-supervised and Semi-supervised Learning, CVPR 2021',
   },
   emanSelf: {
-    title: 'EMAN, self-supervised (BYOL, MoCo v2)',
+    title: 'EMAN, self-supervised (BYOL)',
     claim: 'replacing the momentum teacher’s BN by EMAN improves the learned representation (linear probe, k-NN)',
     paper: 'Cai et al., CVPR 2021',
   },

@@ -155,13 +155,18 @@ export const pairedComparison = (a: ReadonlyMap<number, number>, b: ReadonlyMap<
   return { n, differences, seeds, pairs, mean, sd, interval, signs, verdict, smallestDetectable }
 }
 
-/** A comparison in words: `Δ +2.1 [0.8, 3.4] (t, 95 %), 5/5 seeds positive: reproduced`, with the smallest detectable effect when inconclusive. */
-export const describeComparison = (c: PairedComparison, unit = ' points'): string => {
+/**
+ * A comparison in words: `Δ +2.1 [0.8, 3.4] (t, 95 %), 5/5 seeds positive: reproduced`, with the
+ * smallest detectable effect when inconclusive; `pairs` names what is paired (`seeds`, or the
+ * interleaved timing `pairs`).
+ */
+export const describeComparison = (c: PairedComparison, unit = ' points', pairs = 'seeds'): string => {
+  const one = pairs.replace(/s$/, '')
   if (c.n < 2)
-    return `Δ ${c.n === 1 ? c.mean.toFixed(1) : 'n/a'}${unit} over ${c.n} paired seed${c.n === 1 ? '' : 's'}: inconclusive (an interval needs 2 seeds)`
+    return `Δ ${c.n === 1 ? c.mean.toFixed(1) : 'n/a'}${unit} over ${c.n} paired ${c.n === 1 ? one : pairs}: inconclusive (an interval needs 2 ${pairs})`
   const f = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(1)}`
-  const base = `Δ ${f(c.mean)}${unit} [${f(c.interval[0])}, ${f(c.interval[1])}] (paired t, 95 %), ${c.signs.positive}/${c.n} seeds positive`
+  const base = `Δ ${f(c.mean)}${unit} [${f(c.interval[0])}, ${f(c.interval[1])}] (paired t, 95 %), ${c.signs.positive}/${c.n} ${pairs} positive`
   return c.verdict === 'inconclusive'
-    ? `${base}: inconclusive; ${c.n} seeds could detect |Δ| ≥ ${c.smallestDetectable.toFixed(1)}${unit}`
+    ? `${base}: inconclusive; ${c.n} ${pairs} could detect |Δ| ≥ ${c.smallestDetectable.toFixed(1)}${unit}`
     : `${base}: ${c.verdict}`
 }

@@ -10,8 +10,8 @@
 import type * as vl from 'vega-lite'
 import { type ReportSection, writeReport } from '../report/report.js'
 import { VERSION } from '../../version.js'
-import { type ClaimComparison, type ClaimResult, type CurvePoint, tableRows } from './analysis.js'
-import { describeComparison } from './paired.js'
+import { type ClaimComparison, type ClaimResult, type CurvePoint, describe, tableRows } from './analysis.js'
+
 import { CLAIM_TEXT, type ClaimName, type ClaimRun, DESIGN, budgetOf, SELECTION_SEED, WA_REFERENCE_BATCH } from './claims.js'
 
 interface BandRow {
@@ -108,6 +108,7 @@ const rowsOf = (r: ClaimResult, metric: string, x: (c: { condition: string | num
  * arm `a` (the pairing the verdict uses), and the two means as black diamonds.
  */
 export const pairedChart = (c: ClaimComparison): vl.TopLevelSpec => {
+  const timed = c.metric.includes('(ms)')
   const rows = c.pairs.flatMap(([a, b], i) => [
     { arm: c.b, y: b, seed: String(c.seeds[i]) },
     { arm: c.a, y: a, seed: String(c.seeds[i]) },
@@ -116,7 +117,7 @@ export const pairedChart = (c: ClaimComparison): vl.TopLevelSpec => {
   const x = { field: 'arm', type: 'nominal' as const, title: null, sort: [c.b, c.a], axis: { labelLimit: 0, labelAngle: 0 } }
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: { text: `${c.a} − ${c.b} (${c.condition}): paired by seed`, subtitle: describeComparison(c, c.metric.includes('ms') ? ' ms' : ' points') },
+    title: { text: `${c.a} − ${c.b} (${c.condition}): paired by ${timed ? 'interleaved pair' : 'seed'}`, subtitle: describe(c) },
     width: 320,
     height: 220,
     layer: [
@@ -126,7 +127,7 @@ export const pairedChart = (c: ClaimComparison): vl.TopLevelSpec => {
         encoding: {
           x,
           y: { field: 'y', type: 'quantitative', title: c.metric, scale: { zero: false } },
-          color: { field: 'seed', type: 'nominal', title: 'seed' },
+          color: { field: 'seed', type: 'nominal', title: timed ? 'pair' : 'seed' },
         },
       },
       {
@@ -248,8 +249,8 @@ export interface RunInfo {
 const signed = (x: number, digits = 2): string => (Number.isFinite(x) ? `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(digits)}` : 'n/a')
 
 /**
- * Whether the runs flattened: per arm and condition, the last curve point and its change from the
- * point before (over the last part of the run), mean over seeds.
+ * Whether the runs flattened: per arm and condition, the first, the second-to-last and the last
+ * point of its learning curve (mean over seeds), and the change over the last stretch.
  */
 const flatteningRows = (r: ClaimResult): string[] => {
   const byRun = new Map<string, CurvePoint[]>()
@@ -257,20 +258,20 @@ const flatteningRows = (r: ClaimResult): string[] => {
   const rows: string[] = []
   for (const ps of byRun.values()) {
     if (ps.length < 2) continue
-    const last = ps[ps.length - 1]!
-    const prev = ps[ps.length - 2]!
+    const [first, prev, last] = [ps[0]!, ps[ps.length - 2]!, ps[ps.length - 1]!]
     const key = Object.keys(last.series)[0]!
+    const at = (p: CurvePoint) => `${p.series[key]!.mean.toFixed(1)} (${p.step})`
     rows.push(
-      `| ${last.arm} | ${last.condition} | ${key} | ${prev.step} → ${last.step} | ${prev.series[key]!.mean.toFixed(1)} → ${last.series[key]!.mean.toFixed(1)} | ${signed(last.series[key]!.mean - prev.series[key]!.mean, 1)} |`,
+      `| ${last.arm} | ${last.condition} | ${key} | ${at(first)} | ${at(prev)} | ${at(last)} | ${signed(last.series[key]!.mean - prev.series[key]!.mean, 1)} |`,
     )
   }
   return rows.length === 0
     ? []
     : [
-        'Has each run flattened? The last two points of its learning curve (mean over seeds):',
+        'Has each run flattened? Its learning curve’s first, second-to-last and last points (accuracy %, mean over seeds, at the step in brackets), and the change over the last stretch:',
         '',
-        '| arm | condition | series | steps | accuracy (%) | change (points) |',
-        '| --- | --- | --- | --- | --- | --- |',
+        '| arm | condition | series | first | second-to-last | last | last change (points) |',
+        '| --- | --- | --- | --- | --- | --- | --- |',
         ...rows,
         '',
       ]
