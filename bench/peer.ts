@@ -8,8 +8,8 @@
  * laws and parity suites), then `rounds` interleaved rounds, each timing polyak, jax-js jitted and
  * jax-js eager (median of `repeats` runs after a warm-up). A round's ratio is polyak ÷ the faster
  * jax-js mode of that round; the row's ratio is the median over rounds. Below 1, polyak is faster.
- * A jax-js mode whose check fails, or whose check or first run takes longer than `slowMs`, is
- * left out with the reason (the time it took).
+ * A jax-js mode whose check fails, or takes longer than `4·slowMs`, or whose first timed run takes
+ * longer than `slowMs`, is left out with the reason (the time it took).
  *
  * @module bench/peer
  */
@@ -48,7 +48,7 @@ export interface PeerOptions {
   readonly jobs?: readonly string[]
   readonly rounds?: number
   readonly repeats?: number
-  /** A jax-js mode whose first run takes longer is left out (default 20 s). */
+  /** A jax-js mode whose check takes longer than 4 × this, or whose first timed run takes longer, is left out (default 30 s). */
   readonly slowMs?: number
   readonly onProgress?: (line: string) => void
 }
@@ -70,7 +70,7 @@ export const runPeerBench = async (o: PeerOptions = {}): Promise<{ rows: PeerRow
   const say = o.onProgress ?? (() => undefined)
   const rounds = o.rounds ?? 3
   const repeats = o.repeats ?? 3
-  const slowMs = o.slowMs ?? 20_000
+  const slowMs = o.slowMs ?? 30_000
   const jobs = PEER_JOBS.filter((j) => o.jobs === undefined || o.jobs.some((w) => j.name.toLowerCase().includes(w.toLowerCase())))
   if (jobs.length === 0) throw new Error(`no peer job's name contains ${o.jobs!.join(' or ')}; the jobs: ${PEER_JOBS.map((j) => j.name).join('; ')}`)
   const jax = await import('@jax-js/jax')
@@ -108,7 +108,7 @@ export const runPeerBench = async (o: PeerOptions = {}): Promise<{ rows: PeerRow
           try {
             p = await job.setup(jax, mode)
             const started = performance.now()
-            const problem = await p.check(slowMs)
+            const problem = await p.check(4 * slowMs)
             if (problem !== undefined) {
               notes.push(`jax-js ${mode}: check failed: ${problem}`)
               p.dispose()

@@ -320,14 +320,14 @@ export const trainStepJob = (name: string, polyakJob: string, net: Net): PeerJob
       check: async (budgetMs) => {
         const losses: number[] = []
         const t0 = performance.now()
-        for (let i = 0; i < 6; i++) {
+        for (let i = 0; i < 4; i++) {
           losses.push(await once())
           if (performance.now() - t0 > budgetMs) throw new TooSlow(`${i + 1} checked step(s) took ${((performance.now() - t0) / 1000).toFixed(1)} s`)
         }
         if (!losses.every(Number.isFinite)) return `non-finite loss: ${losses.join(', ')}`
         return losses[losses.length - 1]! < losses[0]!
           ? undefined
-          : `the loss does not fall over 6 steps on one batch: ${losses.map((l) => l.toFixed(3)).join(', ')}`
+          : `the loss does not fall over 4 steps on one batch: ${losses.map((l) => l.toFixed(3)).join(', ')}`
       },
       run: async () => {
         await once()
