@@ -99,10 +99,11 @@ const stepTimes = async (o: ExperimentsOptions): Promise<StepTimingResult> => {
 }
 
 /**
- * The wall time of the folder's runs: this invocation's seconds plus those of the invocations
- * before it (kept in `wall-time.json`), so a run resumed after a kill reports its whole time.
+ * The wall time of the folder's runs, kept in `wall-time.json` as one entry per invocation: this
+ * invocation's entry is written when it starts and brought up to date as jobs finish, so a run
+ * that is killed and resumed reports the time of every invocation, the killed ones included.
  */
-const accumulatedSeconds = async (out: string, now: number): Promise<number> => {
+const wallClock = async (out: string) => {
   const file = join(out, 'wall-time.json')
   let before: number[] = []
   try {
@@ -111,26 +112,49 @@ const accumulatedSeconds = async (out: string, now: number): Promise<number> => 
   } catch {
     // the first invocation
   }
-  const invocations = [...before, now]
-  await writeAtomic(file, JSON.stringify({ invocations }, null, 2) + '\n')
-  return invocations.reduce((a, b) => a + b, 0)
+  const t0 = Date.now()
+  let last = 0
+  // one write at a time, in order: a late tick never overwrites a later total
+  let queue: Promise<unknown> = Promise.resolve()
+  const save = (): Promise<number> => {
+    const invocations = [...before, (Date.now() - t0) / 1000]
+    const write = queue.then(() => writeAtomic(file, JSON.stringify({ invocations }, null, 2) + '\n'))
+    queue = write.catch(() => undefined)
+    return write.then(() => invocations.reduce((a, b) => a + b, 0))
+  }
+  await save()
+  return {
+    /** Brings this invocation's entry up to date (at most every 10 s). */
+    tick: (): void => {
+      if (Date.now() - last < 10_000) return
+      last = Date.now()
+      save().catch(() => undefined)
+    },
+    /** The total over every invocation, this one included up to now. */
+    total: save,
+  }
 }
 
 /** Runs the claims' experiments (resuming a folder's finished runs) and writes the report; returns the results and the report's files. */
 export const runExperiments = async (
   o: ExperimentsOptions,
 ): Promise<{ results: ClaimResult[]; files: string[]; failures: ReadonlyArray<{ id: string; message: string }>; seconds: number }> => {
-  const t0 = Date.now()
   const { mkdir } = await import('node:fs/promises')
   await mkdir(o.out, { recursive: true })
+  const clock = await wallClock(o.out)
+  const onProgress = (p: SweepProgress): void => {
+    clock.tick()
+    o.onProgress?.(p)
+  }
+  const withClock: ExperimentsOptions = { ...o, onProgress }
   const seeds = Array.from({ length: o.seeds }, (_, i) => i)
   const timing = o.claims.includes('projectorOnly') ? await stepTimes(o) : undefined
   const selection = o.claims.includes('weightAlign') ? selectionRuns(o.budget, o.dataset) : []
   const first = [...selection, ...o.claims.flatMap((c) => claimRuns(c, o.budget, o.dataset, seeds))]
-  const a = await sweep('experiments', first, o)
+  const a = await sweep('experiments', first, withClock)
   const picks = pickLearningRates(selection, a.byRun)
   const second = o.claims.includes('weightAlign') ? claimRuns('weightAlign', o.budget, o.dataset, seeds, picks.picks) : []
-  const b = await sweep('experiments', second, o)
+  const b = await sweep('experiments', second, withClock)
   const byRun = new Map([...a.byRun, ...b.byRun])
   const runs = [...first, ...second]
   const results = o.claims.map((c) =>
@@ -141,7 +165,7 @@ export const runExperiments = async (
       { ...(timing === undefined || c !== 'projectorOnly' ? {} : { timing }), ...(c === 'weightAlign' ? { selection: picks } : {}) },
     ),
   )
-  const seconds = await accumulatedSeconds(o.out, (Date.now() - t0) / 1000)
+  const seconds = await clock.total()
   const files = await writeExperimentsReport(o.out, results, runs, {
     budget: o.budget,
     dataset: o.dataset,
