@@ -58,5 +58,17 @@ describe('polyak experiments --budget quick', () => {
     expect((html.match(/<svg/g) ?? []).length).toBeGreaterThanOrEqual(7)
     expect(html).toContain('test accuracy (%)')
     expect(html).not.toMatch(/accuracy[^<]{0,30}, lo/) // no band title leaking into the axis
+
+    // run again on the same folder: everything is resumed (no run retrained, the step times kept), the same verdicts come out,
+    // and the wall time counts both invocations
+    const timing = readFileSync(join(out, 'step-timing.json'), 'utf8')
+    const again = await polyak(['experiments', '--budget', 'quick', '--seeds', '2', '--workers', '2', '--out', out, '--json'], { timeoutMs: 600_000 })
+    expect(again.code, again.stderr.slice(-2000)).toBe(0)
+    expect((JSON.parse(again.stdout) as { verdicts: unknown }).verdicts).toEqual(verdicts)
+    expect(readFileSync(join(out, 'step-timing.json'), 'utf8')).toBe(timing)
+    expect(again.stderr).not.toMatch(/step time, projector-only claim/)
+    const wall = JSON.parse(readFileSync(join(out, 'wall-time.json'), 'utf8')) as { invocations: number[] }
+    expect(wall.invocations).toHaveLength(2)
+    expect(wall.invocations.every((t) => t > 0)).toBe(true)
   }, 600_000)
 })
