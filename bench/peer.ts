@@ -85,7 +85,10 @@ export const runPeerBench = async (o: PeerOptions = {}): Promise<{ rows: PeerRow
     }
     const { ops } = await unsafeUseBackend(name)
     if (name === 'webgpu') await forceGpuKernels()
-    // polyak's activation installs navigator.gpu in Node (Dawn): jax-js finds the same adapter there
+    // polyak's activation installs navigator.gpu in Node (Dawn): jax-js finds the same adapter there,
+    // and reads navigator.userAgent to tune for a browser, which Node 20's navigator lacks
+    const nav = (globalThis as { navigator?: { userAgent?: string } }).navigator
+    if (nav !== undefined && nav.userAgent === undefined) nav.userAgent = `Node.js/${process.versions.node}`
     const devices = await jax.init(name as 'wasm' | 'webgpu')
     if (!devices.includes(name as 'wasm')) {
       rows.push({ job: '(all)', backend: name, notes: [`jax-js: no ${name} device here (it found ${devices.join(', ')})`] })
