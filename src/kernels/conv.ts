@@ -83,29 +83,53 @@ const flatDispatch = (count: number): [number, number, number] => {
   return groups > MAX_GROUPS ? [MAX_GROUPS, Math.ceil(groups / MAX_GROUPS), 1] : [groups, 1, 1]
 }
 
+/**
+ * WGSL that splits the flat `index` into mixed-radix digits, fastest first: each `[name, radix]`
+ * takes `rest % radix`, and `last` takes what is left. `let` bindings, one division per digit.
+ */
+const unflatten = (index: string, digits: ReadonlyArray<readonly [string, string]>, last: string): string =>
+  [`var rest = ${index};`, ...digits.flatMap(([name, radix]) => [`let ${name} = rest % ${radix};`, `rest = rest / ${radix};`]), `let ${last} = rest;`].join(
+    '\n        ',
+  )
+
 const int = (v: number) => ({ type: 'int32', data: [v] })
 
-/** `y = conv2d(x, W)`: one invocation per `vec4` of output channels and `PIXELS` output pixels of a row. */
-class ConvForwardProgram {
-  readonly variableNames = ['X', 'W']
-  readonly variableComponents: number[]
+/**
+ * The frame every program here shares: `vec4` output, `count` invocations in a flat dispatch of
+ * 64-wide workgroups, and the input bindings' components; subclasses give the names, uniforms and
+ * WGSL.
+ */
+abstract class FlatVec4Program {
   readonly outputComponent = 4
-  readonly uniforms =
-    'h : i32, w : i32, ci : i32, oh : i32, ow : i32, co4 : i32, kh : i32, kw : i32, sh : i32, sw : i32, top : i32, left : i32, blocks : i32, invocations : i32,'
   readonly workgroupSize: [number, number, number] = [WG, 1, 1]
   readonly dispatchLayout: { x: number[] }
   readonly dispatch: [number, number, number]
-  readonly shaderKey: string
+  abstract readonly variableNames: string[]
+  abstract readonly uniforms: string
   constructor(
     readonly outputShape: number[],
+    count: number,
+    readonly variableComponents: number[],
+    readonly shaderKey: string,
+  ) {
+    this.dispatch = flatDispatch(count)
+    this.dispatchLayout = { x: outputShape.map((_, i) => i) }
+  }
+  abstract getUserCode(): string
+}
+
+/** `y = conv2d(x, W)`: one invocation per `vec4` of output channels and `PIXELS` output pixels of a row. */
+class ConvForwardProgram extends FlatVec4Program {
+  readonly variableNames = ['X', 'W']
+  readonly uniforms =
+    'h : i32, w : i32, ci : i32, oh : i32, ow : i32, co4 : i32, kh : i32, kw : i32, sh : i32, sw : i32, top : i32, left : i32, blocks : i32, invocations : i32,'
+  constructor(
+    outputShape: number[],
     invocations: number,
     /** Input channels a multiple of 4: read `x` as `vec4`s of channels and multiply by 4×4 blocks of `W`. */
     private readonly vec4In: boolean,
   ) {
-    this.dispatch = flatDispatch(invocations)
-    this.dispatchLayout = { x: outputShape.map((_, i) => i) }
-    this.variableComponents = [vec4In ? 4 : 1, 4]
-    this.shaderKey = `polyak_conv2d_forward_${vec4In ? 4 : 1}`
+    super(outputShape, invocations, [vec4In ? 4 : 1, 4], `polyak_conv2d_forward_${vec4In ? 4 : 1}`)
   }
   getUserCode(): string {
     const p = Array.from({ length: PIXELS }, (_, k) => k)
@@ -123,12 +147,15 @@ class ConvForwardProgram {
     return `
       fn main(index : i32) {
         if (index >= uniforms.invocations) { return; }
-        let o4 = index % uniforms.co4;
-        var rest = index / uniforms.co4;
-        let block = rest % uniforms.blocks;
-        rest = rest / uniforms.blocks;
-        let oy = rest % uniforms.oh;
-        let n = rest / uniforms.oh;
+        ${unflatten(
+          'index',
+          [
+            ['o4', 'uniforms.co4'],
+            ['block', 'uniforms.blocks'],
+            ['oy', 'uniforms.oh'],
+          ],
+          'n',
+        )}
         let ox0 = block * ${PIXELS};
         ${p.map((k) => `var acc${k} = vec4<f32>(0.0);`).join('\n        ')}
         for (var i = 0; i < uniforms.kh; i = i + 1) {
@@ -155,74 +182,44 @@ class ConvForwardProgram {
 }
 
 /** Partial filter gradients: invocation `(slice, i, j, c, o4)` sums its slice of the batch, into `[slices, kh·kw·ci·co4]` vec4s. */
-class ConvFilterGradProgram {
+class ConvFilterGradProgram extends FlatVec4Program {
   readonly variableNames = ['X', 'DY']
-  readonly variableComponents: number[]
-  readonly outputComponent = 4
   readonly uniforms =
     'n : i32, h : i32, w : i32, ci : i32, oh : i32, ow : i32, co4 : i32, kw : i32, sh : i32, sw : i32, top : i32, left : i32, weights : i32, perSlice : i32, invocations : i32,'
-  readonly workgroupSize: [number, number, number] = [WG, 1, 1]
-  readonly dispatchLayout: { x: number[] }
-  readonly dispatch: [number, number, number]
-  readonly shaderKey: string
   constructor(
-    readonly outputShape: number[],
+    outputShape: number[],
     invocations: number,
     /** Input channels a multiple of 4: each invocation sums a 4×4 block (4 input by 4 output channels), reading `x` as `vec4`s. */
     private readonly vec4In: boolean,
   ) {
-    this.dispatch = flatDispatch(invocations)
-    this.dispatchLayout = { x: outputShape.map((_, i) => i) }
-    this.variableComponents = [vec4In ? 4 : 1, 4]
-    this.shaderKey = `polyak_conv2d_filter_grad_${vec4In ? 4 : 1}`
+    super(outputShape, invocations, [vec4In ? 4 : 1, 4], `polyak_conv2d_filter_grad_${vec4In ? 4 : 1}`)
   }
   getUserCode(): string {
-    if (this.vec4In) return this.blockCode()
+    // vec4In: uniforms.ci counts vec4s of input channels, and weight (i, j, c, o4) covers filter rows 4c .. 4c + 3
+    const r = this.vec4In ? [0, 1, 2, 3] : [0]
+    const accumulate = this.vec4In
+      ? `let xv = X[(row + ix) * uniforms.ci + c];
+              let d = DY[(dyRow + ox) * uniforms.co4 + o4];
+              ${r.map((k) => `acc${k} = acc${k} + xv[${k}] * d;`).join('\n              ')}`
+      : 'acc0 = acc0 + X[(row + ix) * uniforms.ci + c] * DY[(dyRow + ox) * uniforms.co4 + o4];'
+    const store = this.vec4In
+      ? `let base = slice * uniforms.weights * 4 + ((i * uniforms.kw + j) * uniforms.ci * 4 + c * 4) * uniforms.co4 + o4;
+        ${r.map((k) => `result[base + ${k} * uniforms.co4] = acc${k};`).join('\n        ')}`
+      : 'result[index] = acc0;'
     return `
       fn main(index : i32) {
         if (index >= uniforms.invocations) { return; }
         let weight = index % uniforms.weights;
         let slice = index / uniforms.weights;
-        let o4 = weight % uniforms.co4;
-        var rest = weight / uniforms.co4;
-        let c = rest % uniforms.ci;
-        rest = rest / uniforms.ci;
-        let j = rest % uniforms.kw;
-        let i = rest / uniforms.kw;
-        var acc = vec4<f32>(0.0);
-        let first = slice * uniforms.perSlice;
-        let last = min(first + uniforms.perSlice, uniforms.n);
-        for (var n = first; n < last; n = n + 1) {
-          for (var oy = 0; oy < uniforms.oh; oy = oy + 1) {
-            let iy = oy * uniforms.sh - uniforms.top + i;
-            if (iy < 0 || iy >= uniforms.h) { continue; }
-            let row = (n * uniforms.h + iy) * uniforms.w;
-            let dyRow = (n * uniforms.oh + oy) * uniforms.ow;
-            for (var ox = 0; ox < uniforms.ow; ox = ox + 1) {
-              let ix = ox * uniforms.sw - uniforms.left + j;
-              if (ix < 0 || ix >= uniforms.w) { continue; }
-              acc = acc + X[(row + ix) * uniforms.ci + c] * DY[(dyRow + ox) * uniforms.co4 + o4];
-            }
-          }
-        }
-        result[index] = acc;
-      }
-    `
-  }
-  /** uniforms.ci counts vec4s of input channels; weight `(i, j, c4, o4)` covers rows `4·c4 .. 4·c4 + 3` of the filter. */
-  private blockCode(): string {
-    const r = [0, 1, 2, 3]
-    return `
-      fn main(index : i32) {
-        if (index >= uniforms.invocations) { return; }
-        let weight = index % uniforms.weights;
-        let slice = index / uniforms.weights;
-        let o4 = weight % uniforms.co4;
-        var rest = weight / uniforms.co4;
-        let c = rest % uniforms.ci;
-        rest = rest / uniforms.ci;
-        let j = rest % uniforms.kw;
-        let i = rest / uniforms.kw;
+        ${unflatten(
+          'weight',
+          [
+            ['o4', 'uniforms.co4'],
+            ['c', 'uniforms.ci'],
+            ['j', 'uniforms.kw'],
+          ],
+          'i',
+        )}
         ${r.map((k) => `var acc${k} = vec4<f32>(0.0);`).join('\n        ')}
         let first = slice * uniforms.perSlice;
         let last = min(first + uniforms.perSlice, uniforms.n);
@@ -235,15 +232,11 @@ class ConvFilterGradProgram {
             for (var ox = 0; ox < uniforms.ow; ox = ox + 1) {
               let ix = ox * uniforms.sw - uniforms.left + j;
               if (ix < 0 || ix >= uniforms.w) { continue; }
-              let xv = X[(row + ix) * uniforms.ci + c];
-              let d = DY[(dyRow + ox) * uniforms.co4 + o4];
-              ${r.map((k) => `acc${k} = acc${k} + xv[${k}] * d;`).join('\n              ')}
+              ${accumulate}
             }
           }
         }
-        // the slice's block: rows (i, j, 4c + k) of the filter, vec4 o4 of each
-        let base = slice * uniforms.weights * 4 + ((i * uniforms.kw + j) * uniforms.ci * 4 + c * 4) * uniforms.co4 + o4;
-        ${r.map((k) => `result[base + ${k} * uniforms.co4] = acc${k};`).join('\n        ')}
+        ${store}
       }
     `
   }
@@ -255,33 +248,26 @@ class ConvFilterGradProgram {
  * `dx[n, iy, ix, 4c4 .. 4c4 + 3] += Wᵀ[i, j, 4c4 .. 4c4 + 3, :]·dy[n, oy, ox, :]`, four output
  * channels (a `vec4`) of `dy` at a time.
  */
-class ConvInputGradProgram {
+class ConvInputGradProgram extends FlatVec4Program {
   readonly variableNames = ['DY', 'W']
-  readonly variableComponents = [4, 4]
-  readonly outputComponent = 4
   readonly uniforms =
     'h : i32, w : i32, ci4 : i32, oh : i32, ow : i32, co4 : i32, kh : i32, kw : i32, sh : i32, sw : i32, top : i32, left : i32, invocations : i32,'
-  readonly workgroupSize: [number, number, number] = [WG, 1, 1]
-  readonly dispatchLayout: { x: number[] }
-  readonly dispatch: [number, number, number]
-  readonly shaderKey = 'polyak_conv2d_input_grad'
-  constructor(
-    readonly outputShape: number[],
-    invocations: number,
-  ) {
-    this.dispatch = flatDispatch(invocations)
-    this.dispatchLayout = { x: outputShape.map((_, i) => i) }
+  constructor(outputShape: number[], invocations: number) {
+    super(outputShape, invocations, [4, 4], 'polyak_conv2d_input_grad')
   }
   getUserCode(): string {
     return `
       fn main(index : i32) {
         if (index >= uniforms.invocations) { return; }
-        let c4 = index % uniforms.ci4;
-        var rest = index / uniforms.ci4;
-        let ix = rest % uniforms.w;
-        rest = rest / uniforms.w;
-        let iy = rest % uniforms.h;
-        let n = rest / uniforms.h;
+        ${unflatten(
+          'index',
+          [
+            ['c4', 'uniforms.ci4'],
+            ['ix', 'uniforms.w'],
+            ['iy', 'uniforms.h'],
+          ],
+          'n',
+        )}
         var acc = vec4<f32>(0.0);
         for (var i = 0; i < uniforms.kh; i = i + 1) {
           let ty = iy + uniforms.top - i;
@@ -312,21 +298,11 @@ class ConvInputGradProgram {
 }
 
 /** `[S, K]` vec4s summed over S into `[K]` vec4s. */
-class SumSlicesProgram {
+class SumSlicesProgram extends FlatVec4Program {
   readonly variableNames = ['P']
-  readonly variableComponents = [4]
-  readonly outputComponent = 4
   readonly uniforms = 'slices : i32, weights : i32,'
-  readonly workgroupSize: [number, number, number] = [WG, 1, 1]
-  readonly dispatchLayout: { x: number[] }
-  readonly dispatch: [number, number, number]
-  readonly shaderKey = 'polyak_conv2d_sum_slices'
-  constructor(
-    readonly outputShape: number[],
-    weights: number,
-  ) {
-    this.dispatch = flatDispatch(weights)
-    this.dispatchLayout = { x: outputShape.map((_, i) => i) }
+  constructor(outputShape: number[], weights: number) {
+    super(outputShape, weights, [4], 'polyak_conv2d_sum_slices')
   }
   getUserCode(): string {
     return `
