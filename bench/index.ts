@@ -122,7 +122,8 @@ export const resnet50Shapes = (): number[][] => {
 
 const count = (shapes: number[][]): number => shapes.reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0)
 
-const stats = (xs: number[]): Timing => {
+/** The median (the upper one of an even count), min and max of `xs`. */
+export const timingOf = (xs: readonly number[]): Timing => {
   const s = [...xs].sort((a, b) => a - b)
   return { median: s[Math.floor(s.length / 2)]!, min: s[0]!, max: s[s.length - 1]!, samples: s.length }
 }
@@ -141,7 +142,7 @@ export const time = async (run: () => unknown, options: { warmup?: number; repea
     xs.push(performance.now() - s)
     if (performance.now() - t0 > budget && xs.length >= 3) break
   }
-  return stats(xs)
+  return timingOf(xs)
 }
 
 /** Interleaved polyak/PyTorch pairs per row with a PyTorch twin, and timed runs per side in each pair. */
@@ -559,7 +560,7 @@ export const runBench = async (
   say(torch.available ? `PyTorch ${torch.version} (${torch.deviceName}): ${torch.jobs.join(', ')}` : `PyTorch: skipped (${torch.note})`)
   let torchCopyGBs: number | undefined
   if (torch.available) {
-    torchCopyGBs = torch.copyBytes / (stats(await torch.time('copy', 2, 7)).median * 1e6)
+    torchCopyGBs = torch.copyBytes / (timingOf(await torch.time('copy', 2, 7)).median * 1e6)
     say(`PyTorch ${torch.device} copy bandwidth: ${torchCopyGBs.toFixed(1)} GB/s`)
   }
   // PyTorch's floor: the CUDA device's copy bandwidth, or on the CPU the same triad as polyak's
@@ -610,13 +611,13 @@ export const runBench = async (
             const ratios: number[] = []
             for (let p = 0; p < PAIRS; p++) {
               const a = await time(run, { warmup: p === 0 ? 2 : 1, repeats: PAIR_REPEATS })
-              const b = stats(await torch.time(against, p === 0 ? 2 : 1, PAIR_REPEATS))
+              const b = timingOf(await torch.time(against, p === 0 ? 2 : 1, PAIR_REPEATS))
               ours.push(a.median)
               theirs.push(b.median)
               ratios.push(a.median / b.median)
             }
-            timing = stats(ours)
-            paired = { torch: stats(theirs), ratio: stats(ratios) }
+            timing = timingOf(ours)
+            paired = { torch: timingOf(theirs), ratio: timingOf(ratios) }
           }
         } finally {
           dispose()

@@ -15,7 +15,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { backends, forceGpuKernels, unsafeUseBackend } from '../backends/index.js'
-import { resnet18Shapes, selectJobs, time, type Timing } from './index.js'
+import { commandHelp, defineCommand, exitCodeOf, parseCommand } from '../src/node/cli/args.js'
+import { resnet18Shapes, selectJobs, time, type Timing, timingOf } from './index.js'
 import { CNN, type PeerJob, type PeerMode, RESNET20, TooSlow, bnForwardJob, emaJob, trainStepJob } from './peerJobs.js'
 
 /** The jobs both sides run. */
@@ -61,8 +62,6 @@ const peerVersion = async (): Promise<string> => {
   const entry = createRequire(import.meta.url).resolve('@jax-js/jax')
   return (JSON.parse(readFileSync(join(dirname(entry), '..', 'package.json'), 'utf8')) as { version: string }).version
 }
-
-const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
 /** Runs every peer job on every backend both sides have (module doc). */
 export const runPeerBench = async (o: PeerOptions = {}): Promise<{ rows: PeerRow[]; jaxVersion: string; seconds: number }> => {
@@ -163,22 +162,22 @@ export const runPeerBench = async (o: PeerOptions = {}): Promise<{ rows: PeerRow
                 .join(''),
           )
         }
-        const timing = (xs: number[]): Timing | undefined =>
-          xs.length === 0 ? undefined : { median: median(xs), min: Math.min(...xs), max: Math.max(...xs), samples: xs.length }
+        const timing = (xs: number[]): Timing | undefined => (xs.length === 0 ? undefined : timingOf(xs))
         const polyakT = timing(times.polyak)
         const jitT = timing(times.jit)
         const eagerT = timing(times.eager)
+        const ratio = timing(ratios)
         rows.push({
           job: job.name,
           backend: name,
           ...(polyakT === undefined ? {} : { polyak: polyakT }),
           ...(jitT === undefined ? {} : { jit: jitT }),
           ...(eagerT === undefined ? {} : { eager: eagerT }),
-          ...(ratios.length === 0
+          ...(ratio === undefined
             ? {}
             : {
-                ratio: median(ratios),
-                ratioRange: [Math.min(...ratios), Math.max(...ratios)] as const,
+                ratio: ratio.median,
+                ratioRange: [ratio.min, ratio.max] as const,
                 best: wins.filter((w) => w === 'jit').length * 2 >= wins.length ? ('jit' as const) : ('eager' as const),
               }),
           notes,
@@ -207,39 +206,45 @@ export const peerMarkdown = (r: { rows: readonly PeerRow[]; jaxVersion: string; 
     ),
   ].join('\n')
 
-const main = async (): Promise<void> => {
-  const args = process.argv.slice(2)
-  const many = (flag: string): string[] => args.flatMap((a, i) => (a === flag && args[i + 1] !== undefined ? [args[i + 1]!] : []))
-  const one = (flag: string): number | undefined => {
-    const v = many(flag)[0]
-    if (v === undefined) return undefined
-    const n = Number(v)
-    if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} takes an integer ≥ 1, got ${JSON.stringify(v)}`)
-    return n
-  }
-  const known = new Set(['--backend', '--job', '--rounds', '--repeats', '--json'])
-  for (const [i, a] of args.entries())
-    if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown flag ${a} (arg ${i + 1}); flags: ${[...known].join(', ')}`)
-  const backendsWanted = many('--backend')
-  const jobsWanted = many('--job')
-  const rounds = one('--rounds')
-  const repeats = one('--repeats')
-  const r = await runPeerBench({
-    ...(backendsWanted.length > 0 ? { backends: backendsWanted } : {}),
-    ...(jobsWanted.length > 0 ? { jobs: jobsWanted } : {}),
-    ...(rounds === undefined ? {} : { rounds }),
-    ...(repeats === undefined ? {} : { repeats }),
-    onProgress: (line) => process.stderr.write(line + '\n'),
-  })
-  process.stdout.write((args.includes('--json') ? JSON.stringify({ ...r, tfjs: tf.version_core, node: process.version }, null, 2) : peerMarkdown(r)) + '\n')
-}
+/** `npm run bench:peer`'s flags, parsed and checked as the CLI's commands are. */
+export const peerCommand = defineCommand({
+  name: 'bench:peer',
+  usage: 'npm run bench:peer -- [--backend wasm|webgpu ...] [--job TEXT ...] [--rounds N] [--repeats N] [--json]',
+  summary: "polyak bench's jobs against jax-js in interleaved rounds, on wasm and webgpu",
+  flags: {
+    backend: { type: 'backends', names: ['wasm', 'webgpu'], value: 'NAME', help: 'only these backends (repeatable; default both)' },
+    job: { type: 'strings', value: 'TEXT', help: 'only the jobs whose name contains TEXT, case-insensitive (repeatable)' },
+    rounds: { type: 'int', min: 1, max: 100, value: 'N', default: 3, help: 'interleaved rounds per job and backend' },
+    repeats: { type: 'int', min: 1, max: 100, value: 'N', default: 3, help: 'timed runs per side in each round (their median)' },
+    json: { type: 'boolean', help: 'machine-readable output' },
+  },
+  run: async (v) => {
+    const r = await runPeerBench({
+      ...(v.backend === undefined ? {} : { backends: v.backend }),
+      ...(v.job === undefined ? {} : { jobs: v.job }),
+      rounds: v.rounds,
+      repeats: v.repeats,
+      onProgress: (line) => process.stderr.write(line + '\n'),
+    })
+    process.stdout.write((v.json ? JSON.stringify({ ...r, tfjs: tf.version_core, node: process.version }, null, 2) : peerMarkdown(r)) + '\n')
+    return 0
+  },
+})
 
 if (process.argv[1] !== undefined && import.meta.url === (await import('node:url')).pathToFileURL(process.argv[1]).href) {
-  main().then(
-    () => process.exit(0),
+  const run = async (): Promise<number> => {
+    const parsed = parseCommand(peerCommand, process.argv.slice(2))
+    if (parsed === 'help') {
+      process.stdout.write(commandHelp(peerCommand) + '\n')
+      return 0
+    }
+    return peerCommand.run(parsed.values, parsed.positionals)
+  }
+  run().then(
+    (code) => process.exit(code),
     (e: unknown) => {
       process.stderr.write(`bench:peer: ${(e as Error).message}\n`)
-      process.exit(1)
+      process.exit(exitCodeOf(e))
     },
   )
 }

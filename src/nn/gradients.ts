@@ -132,6 +132,12 @@ const convFilterGrad = (
   return tf.reshape(tf.transpose(tf.matMul(dyT as tf.Tensor2D, cols as tf.Tensor2D)), filterShape)
 }
 
+/** Both gradients of `conv2d(x, filter, strides, pad)` given `dy`. */
+const convGradients = (dy: tf.Tensor, x: tf.Tensor, filter: tf.Tensor, strides: [number, number], pad: 'same' | 'valid'): Record<string, () => tf.Tensor> => ({
+  x: () => convInputGrad(dy as tf.Tensor4D, filter as tf.Tensor4D, x.shape, strides, pad),
+  filter: () => convFilterGrad(x as tf.Tensor4D, dy as tf.Tensor4D, filter.shape as [number, number, number, number], strides, pad),
+})
+
 const GRADIENTS: Record<string, { inputsToSave?: string[]; outputsToSave?: boolean[]; saveAllInputs?: boolean; gradFunc: GradFunc }> = {
   Add: { inputsToSave: ['a', 'b'], gradFunc: (dy, [a, b]) => ({ a: () => unbroadcast(dy, a!.shape), b: () => unbroadcast(dy, b!.shape) }) },
   Sub: { inputsToSave: ['a', 'b'], gradFunc: (dy, [a, b]) => ({ a: () => unbroadcast(dy, a!.shape), b: () => unbroadcast(tf.neg(dy), b!.shape) }) },
@@ -193,24 +199,13 @@ const GRADIENTS: Record<string, { inputsToSave?: string[]; outputsToSave?: boole
     inputsToSave: ['x', 'filter'],
     gradFunc: (dy, [x, filter], attrs) => {
       const s = attrs.strides as number | [number, number]
-      const strides: [number, number] = typeof s === 'number' ? [s, s] : s
-      const pad = attrs.pad as 'same' | 'valid'
-      return {
-        x: () => convInputGrad(dy as tf.Tensor4D, filter as tf.Tensor4D, x!.shape, strides, pad),
-        filter: () => convFilterGrad(x as tf.Tensor4D, dy as tf.Tensor4D, filter!.shape as [number, number, number, number], strides, pad),
-      }
+      return convGradients(dy, x!, filter!, typeof s === 'number' ? [s, s] : s, attrs.pad as 'same' | 'valid')
     },
   },
+  // polyak's own convolution (kernels/conv) keeps its strides as sh, sw among its geometry
   [KERNELS.conv2d]: {
     inputsToSave: ['x', 'filter'],
-    gradFunc: (dy, [x, filter], attrs) => {
-      const strides: [number, number] = [attrs.sh as number, attrs.sw as number]
-      const pad = attrs.pad as 'same' | 'valid'
-      return {
-        x: () => convInputGrad(dy as tf.Tensor4D, filter as tf.Tensor4D, x!.shape, strides, pad),
-        filter: () => convFilterGrad(x as tf.Tensor4D, dy as tf.Tensor4D, filter!.shape as [number, number, number, number], strides, pad),
-      }
-    },
+    gradFunc: (dy, [x, filter], attrs) => convGradients(dy, x!, filter!, [attrs.sh as number, attrs.sw as number], attrs.pad as 'same' | 'valid'),
   },
   MaxPool: {
     inputsToSave: ['x'],

@@ -14,9 +14,6 @@ import { semiSupervisedModels } from './semiSupervised.js'
 import { supervisedModels } from './supervised.js'
 import type { TrainFile } from './trainConfig.js'
 
-/** The images `polyak train` feeds a model: MNIST and Fashion-MNIST, 28×28 pooled by 2. */
-export const TRAIN_INPUT_SHAPE: readonly [number, number, number] = [14, 14, 1]
-
 /** The per-image input shape a train file's data gives its model: `[r, r, 1]` for its `resolution` r. */
 export const inputShapeOf = (file: TrainFile): readonly [number, number, number] => [file.data.resolution, file.data.resolution, 1]
 

@@ -188,19 +188,21 @@ export const analyseClaim = (
     const g = groups.get(`${arm}\u0000${condition}`)
     return g === undefined ? undefined : new Map(g.seeds.map((s, i) => [s, g.values[i]![metric]!]))
   }
-  /** `a − b` paired by seed, claimed in `direction`. */
-  const compare = (
+  /** The comparison of arms `a` and `b` from their values by seed (`x`, `y`), claimed in `direction`; undefined where either is missing. */
+  const pairUp = (
     a: string,
     b: string,
     condition: string | number,
     metric: string,
-    decides = true,
+    x: ReadonlyMap<number, number> | undefined,
+    y: ReadonlyMap<number, number> | undefined,
+    decides: boolean,
     direction: Direction = 'greater',
-  ): ClaimComparison | undefined => {
-    const x = bySeed(a, condition, metric)
-    const y = bySeed(b, condition, metric)
-    return x === undefined || y === undefined ? undefined : { a, b, condition, metric, direction, decides, ...pairedComparison(x, y, direction) }
-  }
+  ): ClaimComparison | undefined =>
+    x === undefined || y === undefined ? undefined : { a, b, condition, metric, direction, decides, ...pairedComparison(x, y, direction) }
+  /** `a − b` of `metric` in `condition`, paired by seed, claimed in `direction`. */
+  const compare = (a: string, b: string, condition: string | number, metric: string, decides = true, direction: Direction = 'greater') =>
+    pairUp(a, b, condition, metric, bySeed(a, condition, metric), bySeed(b, condition, metric), decides, direction)
   /** The result from labelled comparisons (the deciding ones decide), each described after its label. */
   const result = (comparisons: ReadonlyArray<readonly [string, ClaimComparison]>, tail = '', outcome?: Verdict): ClaimResult => {
     const cs = comparisons.map(([, c]) => c)
@@ -287,27 +289,19 @@ export const analyseClaim = (
       const cs: Array<readonly [string, ClaimComparison]> = []
       const condition = `${largest} → ${smallest}`
       const dropMetric = `accuracy drop from batch ${largest} to ${smallest} (points)`
+      /** `a`'s drop − `b`'s drop, paired by seed, claimed positive. */
+      const compareDrops = (label: string, a: string, b: string, decides: boolean): void => {
+        const c = pairUp(a, b, condition, dropMetric, drop(a), drop(b), decides)
+        if (c !== undefined) cs.push([label, c])
+      }
       for (const [other, decides] of [
         ['WA', true],
         ['WA+GN', true],
         ['GN', false],
         ['WA+BN', false],
-      ] as const) {
-        const x = drop('BN')
-        const y = drop(other)
-        if (x === undefined || y === undefined) continue
-        cs.push([
-          `BN’s drop − ${other}’s drop`,
-          { a: 'BN', b: other, condition, metric: dropMetric, direction: 'greater', decides, ...pairedComparison(x, y, 'greater') },
-        ])
-      }
-      const gn = drop('GN')
-      const wagn = drop('WA+GN')
-      if (gn !== undefined && wagn !== undefined)
-        cs.push([
-          'GN’s drop − WA+GN’s drop (does WeightAlign add to GN?)',
-          { a: 'GN', b: 'WA+GN', condition, metric: dropMetric, direction: 'greater', decides: false, ...pairedComparison(gn, wagn, 'greater') },
-        ])
+      ] as const)
+        compareDrops(`BN’s drop − ${other}’s drop`, 'BN', other, decides)
+      compareDrops('GN’s drop − WA+GN’s drop (does WeightAlign add to GN?)', 'GN', 'WA+GN', false)
       for (const arm of ['WA', 'WA+GN', 'WA+BN', 'GN']) {
         const c = compare(arm, 'BN', smallest, metric, false)
         if (c !== undefined) cs.push([`batch ${smallest}, ${arm} − BN accuracy`, c])

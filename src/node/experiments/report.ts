@@ -11,6 +11,7 @@ import type * as vl from 'vega-lite'
 import { type ReportSection, writeReport } from '../report/report.js'
 import { VERSION } from '../../version.js'
 import { type ClaimComparison, type ClaimResult, type CurvePoint, describe, tableRows } from './analysis.js'
+import type { MeanStd } from './stats.js'
 
 import { CLAIM_TEXT, type ClaimName, type ClaimRun, DESIGN, budgetOf, SELECTION_SEED, WA_REFERENCE_BATCH } from './claims.js'
 
@@ -97,11 +98,18 @@ export const pointsChart = (o: { title: string; rows: readonly BandRow[]; yTitle
     ],
   }) as vl.TopLevelSpec
 
+/** A plotted mean with its ± std band. */
+const bandRow = (x: number | string, m: MeanStd, arm: string, role?: string): BandRow => ({
+  x,
+  y: m.mean,
+  lo: m.mean - m.std,
+  hi: m.mean + m.std,
+  arm,
+  ...(role === undefined ? {} : { role }),
+})
+
 const rowsOf = (r: ClaimResult, metric: string, x: (c: { condition: string | number }) => number | string): BandRow[] =>
-  r.cells.map((c) => {
-    const m = c.metrics[metric]!
-    return { x: x(c), y: m.mean, lo: m.mean - m.std, hi: m.mean + m.std, arm: c.arm }
-  })
+  r.cells.map((c) => bandRow(x(c), c.metrics[metric]!, c.arm))
 
 /**
  * One paired comparison as a slope chart: each seed a line from its value in arm `b` to its value in
@@ -152,12 +160,7 @@ export const claimCharts = (r: ClaimResult, seeds: number, waImages: number): vl
 
 /** Curve rows of a claim: x = step (or `x(p)`), colour = arm, dash = `role(p)`. */
 const curveRows = (r: ClaimResult, series: string, role: (p: CurvePoint) => string, x: (p: CurvePoint) => number = (p) => p.step): BandRow[] =>
-  r.curves
-    .filter((p) => p.series[series] !== undefined)
-    .map((p) => {
-      const m = p.series[series]!
-      return { x: x(p), y: m.mean, lo: m.mean - m.std, hi: m.mean + m.std, arm: p.arm, role: role(p) }
-    })
+  r.curves.filter((p) => p.series[series] !== undefined).map((p) => bandRow(x(p), p.series[series]!, p.arm, role(p)))
 
 /** A claim's own plots; `waImages`: the WeightAlign runs' training images (epochs on a curve's x axis). */
 const ownCharts = (r: ClaimResult, seeds: number, waImages: number): vl.TopLevelSpec[] => {
@@ -169,12 +172,7 @@ const ownCharts = (r: ClaimResult, seeds: number, waImages: number): vl.TopLevel
           title: `FixMatch, ${k} labels per class: test accuracy against step`,
           rows: r.curves
             .filter((p) => p.condition === k)
-            .flatMap((p) =>
-              (['teacher', 'student'] as const).map((role) => {
-                const m = p.series[role]!
-                return { x: p.step, y: m.mean, lo: m.mean - m.std, hi: m.mean + m.std, arm: p.arm, role }
-              }),
-            ),
+            .flatMap((p) => (['teacher', 'student'] as const).map((role) => bandRow(p.step, p.series[role]!, p.arm, role))),
           xTitle: 'training step',
           yTitle: 'test accuracy (%)',
           bands,

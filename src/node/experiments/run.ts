@@ -15,7 +15,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import * as tf from '@tensorflow/tfjs-core'
 import { join } from 'node:path'
-import { readFile } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { jobsOf } from '../sweep/grid.js'
 import { type SweepProgress, runLocalSweep } from '../sweep/pool.js'
 import { type JobResult, finishedResult } from '../sweep/runJob.js'
@@ -139,7 +139,6 @@ const wallClock = async (out: string) => {
 export const runExperiments = async (
   o: ExperimentsOptions,
 ): Promise<{ results: ClaimResult[]; files: string[]; failures: ReadonlyArray<{ id: string; message: string }>; seconds: number }> => {
-  const { mkdir } = await import('node:fs/promises')
   await mkdir(o.out, { recursive: true })
   const clock = await wallClock(o.out)
   const onProgress = (p: SweepProgress): void => {
