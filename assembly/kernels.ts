@@ -4,7 +4,8 @@
  * The module imports tfjs-wasm's `memory` and has no data segments, globals in memory or
  * allocations: every pointer argument is the byte offset of a tensor (or of scratch space) that
  * the caller allocated through the backend. All arithmetic is float32 in the order the composed
- * tfjs ops use (no fused multiply-add), except where a comment says float64.
+ * tfjs ops use (no fused multiply-add), except where a comment says float64, and the convolutions,
+ * whose sums run in the order their doc comments give (as XNNPACK's run in its own).
  *
  * Layouts: a per-channel kernel views its input as `[A, C, B]` (row-major), with one statistic or
  * coefficient per `c`. Channels last (`B = 1`, BatchNorm's NHWC) vectorises across channels;
@@ -494,6 +495,256 @@ export function matMulFewRows(a: usize, b: usize, m: i32, k: i32, n: i32, out: u
       let s: f32 = 0
       for (let q = 0; q < k; q++) s += load<f32>(a + <usize>r * rowA + (<usize>q << 2)) * load<f32>(b + <usize>q * rowB + (<usize>c << 2))
       store<f32>(out + ((<usize>r * <usize>n + <usize>c) << 2), s)
+    }
+  }
+}
+
+// -------------------------------------------------------------------------------------------------
+// convolutions (NHWC, HWIO filters)
+
+/** Output channels per register tile of the convolutions: two `f32x4` accumulators per pixel. */
+const TILE_O: i32 = 8
+
+/**
+ * Packs a filter for `conv2d`: `out[o/8][t][c][o%8] = F[t, c, o]` for tap `t = i·kw + j`, reduction
+ * channel `c < C` and output channel `o < O` (`O` a multiple of 8), so the convolution reads each
+ * tile's weights as one contiguous run. `transposed = 0`: `F[t, c, o] = f[t, c, o]` (`f` is
+ * `[kh, kw, C, O]`, a forward filter); `transposed = 1`: `F[t, c, o] = f[t, o, c]` (`f` is
+ * `[kh, kw, O, C]`: the filter of the forward convolution whose input gradient this computes).
+ */
+export function packConvFilter(f: usize, taps: i32, C: i32, O: i32, transposed: i32, out: usize): void {
+  for (let o0 = 0; o0 < O; o0 += TILE_O) {
+    for (let t = 0; t < taps; t++) {
+      for (let c = 0; c < C; c++) {
+        const dst = out + ((<usize>(((o0 >> 3) * taps + t) * C + c)) << 5)
+        if (transposed == 0) {
+          const src = f + ((<usize>((t * C + c) * O + o0)) << 2)
+          v128.store(dst, v128.load(src))
+          v128.store(dst, v128.load(src, 16), 16)
+        } else {
+          const src = f + ((<usize>((t * O + o0) * C + c)) << 2)
+          const step = <usize>C << 2
+          for (let k = 0; k < TILE_O; k++) store<f32>(dst + (<usize>k << 2), load<f32>(src + <usize>k * step))
+        }
+      }
+    }
+  }
+}
+
+/**
+ * A convolution by register tiles of 4 output pixels × 8 output channels:
+ * `out[p, o] = Σ_{t, c} x[src(p, t), c] · F[t, c, o]` for the flat output pixel `p = (b·oh + y)·ow + x`
+ * of `out` (`[n, oh, ow, O]`), with `F` packed by `packConvFilter` and `src(p, t)` the input pixel
+ * that tap `t = (i, j)` reads, or none (a zero):
+ *
+ * - `transposed = 0`, the forward convolution of `x` (`[n, h, w, C]`): row `y·sh + i − top`,
+ *   column `x·sw + j − left`, when inside the image;
+ * - `transposed = 1`, the input gradient of a forward convolution whose output gradient `x` is
+ *   (`[n, h, w, C]`, `h × w` the forward output): row `(y + top − i)/sh`, column
+ *   `(x + left − j)/sw`, when both divisions are exact and inside.
+ *
+ * Per group of 4 pixels, each tap's 4 input addresses are worked out once into `ptrs` (`16·taps`
+ * bytes; the zero run at `zeros`, `C` floats, stands in for a missing pixel) and serve every tile
+ * of output channels. Sums are float32 over `t`, then `c`, in that order.
+ */
+export function conv2d(
+  x: usize,
+  n: i32,
+  h: i32,
+  w: i32,
+  C: i32,
+  packed: usize,
+  kh: i32,
+  kw: i32,
+  O: i32,
+  sh: i32,
+  sw: i32,
+  top: i32,
+  left: i32,
+  oh: i32,
+  ow: i32,
+  transposed: i32,
+  zeros: usize,
+  ptrs: usize,
+  out: usize,
+): void {
+  memory.fill(zeros, 0, <usize>C << 2)
+  const pixels = n * oh * ow
+  const plane = oh * ow
+  const taps = kh * kw
+  const tileBytes = <usize>(taps * C) << 5
+  const rowBytes = <usize>O << 2
+  for (let p = 0; p < pixels; p += 4) {
+    // the last group may run past the end: its missing pixels repeat the last one and are not stored
+    for (let k = 0; k < 4; k++) {
+      const q = min(p + k, pixels - 1)
+      const b = q / plane
+      const r = q - b * plane
+      const y = r / ow
+      const xo = r - y * ow
+      for (let i = 0; i < kh; i++) {
+        let iy = transposed == 0 ? y * sh + i - top : y + top - i
+        let rowOk = iy >= 0
+        if (transposed != 0 && rowOk) {
+          rowOk = iy % sh == 0
+          iy = iy / sh
+        }
+        rowOk = rowOk && iy < h
+        for (let j = 0; j < kw; j++) {
+          let ix = transposed == 0 ? xo * sw + j - left : xo + left - j
+          let ok = rowOk && ix >= 0
+          if (transposed != 0 && ok) {
+            ok = ix % sw == 0
+            ix = ix / sw
+          }
+          ok = ok && ix < w
+          store<u32>(ptrs + (<usize>((i * kw + j) * 4 + k) << 2), ok ? <u32>(x + ((<usize>(((b * h + iy) * w + ix) * C)) << 2)) : <u32>zeros)
+        }
+      }
+    }
+    const o = out + ((<usize>p * <usize>O) << 2)
+    for (let o0 = 0; o0 < O; o0 += TILE_O) {
+      let s00 = f32x4.splat(0), s01 = f32x4.splat(0), s10 = f32x4.splat(0), s11 = f32x4.splat(0)
+      let s20 = f32x4.splat(0), s21 = f32x4.splat(0), s30 = f32x4.splat(0), s31 = f32x4.splat(0)
+      let pf = packed + <usize>(o0 >> 3) * tileBytes
+      for (let t = 0; t < taps; t++) {
+        const pt = ptrs + (<usize>t << 4)
+        let p0 = <usize>load<u32>(pt)
+        let p1 = <usize>load<u32>(pt, 4)
+        let p2 = <usize>load<u32>(pt, 8)
+        let p3 = <usize>load<u32>(pt, 12)
+        if (p0 == zeros && p1 == zeros && p2 == zeros && p3 == zeros) {
+          pf += <usize>C << 5 // a tap outside the image for all four pixels adds nothing
+          continue
+        }
+        for (let c = 0; c < C; c++) {
+          const d0 = v128.load(pf)
+          const d1 = v128.load(pf, 16)
+          const a0 = v128.load32_splat(p0)
+          s00 = f32x4.add(s00, f32x4.mul(a0, d0))
+          s01 = f32x4.add(s01, f32x4.mul(a0, d1))
+          const a1 = v128.load32_splat(p1)
+          s10 = f32x4.add(s10, f32x4.mul(a1, d0))
+          s11 = f32x4.add(s11, f32x4.mul(a1, d1))
+          const a2 = v128.load32_splat(p2)
+          s20 = f32x4.add(s20, f32x4.mul(a2, d0))
+          s21 = f32x4.add(s21, f32x4.mul(a2, d1))
+          const a3 = v128.load32_splat(p3)
+          s30 = f32x4.add(s30, f32x4.mul(a3, d0))
+          s31 = f32x4.add(s31, f32x4.mul(a3, d1))
+          p0 += 4
+          p1 += 4
+          p2 += 4
+          p3 += 4
+          pf += 32
+        }
+      }
+      const at = o + (<usize>o0 << 2)
+      v128.store(at, s00)
+      v128.store(at, s01, 16)
+      if (p + 1 < pixels) {
+        v128.store(at + rowBytes, s10)
+        v128.store(at + rowBytes, s11, 16)
+      }
+      if (p + 2 < pixels) {
+        v128.store(at + 2 * rowBytes, s20)
+        v128.store(at + 2 * rowBytes, s21, 16)
+      }
+      if (p + 3 < pixels) {
+        v128.store(at + 3 * rowBytes, s30)
+        v128.store(at + 3 * rowBytes, s31, 16)
+      }
+    }
+  }
+}
+
+/** Bytes of output gradient a chunk of output rows of `convFilterGrad` holds at most (kept in L1 across its tiles). */
+const FILTER_GRAD_CHUNK_BYTES: i32 = 16384
+
+/**
+ * The filter gradient of a convolution, `out[i, j, c, o] = Σ_{b, y, x} x[b, y·sh + i − top, x·sw + j − left, c] · dy[b, y, x, o]`
+ * (`x` is `[n, h, w, ci]`, `dy` `[n, oh, ow, co]`, `out` `[kh, kw, ci, co]`; positions outside the
+ * image add nothing), for `ci` a multiple of 4 and `co` of 8, with no im2col buffer: register tiles
+ * of 4 input × 8 output channels of one tap accumulate over the output pixels of a chunk of output
+ * rows (at most `FILTER_GRAD_CHUNK_BYTES` of `dy`), chunk after chunk, in float32.
+ */
+export function convFilterGrad(
+  x: usize,
+  n: i32,
+  h: i32,
+  w: i32,
+  ci: i32,
+  dy: usize,
+  oh: i32,
+  ow: i32,
+  co: i32,
+  kh: i32,
+  kw: i32,
+  sh: i32,
+  sw: i32,
+  top: i32,
+  left: i32,
+  out: usize,
+): void {
+  memory.fill(out, 0, <usize>(kh * kw * ci * co) << 2)
+  const rows = n * oh
+  const chunk = max(1, FILTER_GRAD_CHUNK_BYTES / (ow * co * 4))
+  const xStep = <usize>(sw * ci) << 2
+  const dyStep = <usize>co << 2
+  const outRow = <usize>co << 2
+  for (let r0 = 0; r0 < rows; r0 += chunk) {
+    const r1 = min(rows, r0 + chunk)
+    for (let o0 = 0; o0 < co; o0 += TILE_O) {
+      for (let i = 0; i < kh; i++) {
+        for (let j = 0; j < kw; j++) {
+          // output columns whose input column is inside the image: [x0, x1)
+          let x0 = 0
+          while (x0 < ow && x0 * sw + j - left < 0) x0++
+          let x1 = ow
+          while (x1 > x0 && (x1 - 1) * sw + j - left >= w) x1--
+          if (x1 <= x0) continue
+          for (let c0 = 0; c0 < ci; c0 += 4) {
+            const at = out + ((<usize>(((i * kw + j) * ci + c0) * co + o0)) << 2)
+            let s00 = v128.load(at), s01 = v128.load(at, 16)
+            let s10 = v128.load(at + outRow), s11 = v128.load(at + outRow, 16)
+            let s20 = v128.load(at + 2 * outRow), s21 = v128.load(at + 2 * outRow, 16)
+            let s30 = v128.load(at + 3 * outRow), s31 = v128.load(at + 3 * outRow, 16)
+            for (let r = r0; r < r1; r++) {
+              const b = r / oh
+              const iy = (r - b * oh) * sh + i - top
+              if (iy < 0 || iy >= h) continue
+              let px = x + ((<usize>(((b * h + iy) * w + x0 * sw + j - left) * ci + c0)) << 2)
+              let pd = dy + ((<usize>((r * ow + x0) * co + o0)) << 2)
+              for (let xo = x0; xo < x1; xo++) {
+                const d0 = v128.load(pd)
+                const d1 = v128.load(pd, 16)
+                const a0 = v128.load32_splat(px)
+                s00 = f32x4.add(s00, f32x4.mul(a0, d0))
+                s01 = f32x4.add(s01, f32x4.mul(a0, d1))
+                const a1 = v128.load32_splat(px, 4)
+                s10 = f32x4.add(s10, f32x4.mul(a1, d0))
+                s11 = f32x4.add(s11, f32x4.mul(a1, d1))
+                const a2 = v128.load32_splat(px, 8)
+                s20 = f32x4.add(s20, f32x4.mul(a2, d0))
+                s21 = f32x4.add(s21, f32x4.mul(a2, d1))
+                const a3 = v128.load32_splat(px, 12)
+                s30 = f32x4.add(s30, f32x4.mul(a3, d0))
+                s31 = f32x4.add(s31, f32x4.mul(a3, d1))
+                px += xStep
+                pd += dyStep
+              }
+            }
+            v128.store(at, s00)
+            v128.store(at, s01, 16)
+            v128.store(at + outRow, s10)
+            v128.store(at + outRow, s11, 16)
+            v128.store(at + 2 * outRow, s20)
+            v128.store(at + 2 * outRow, s21, 16)
+            v128.store(at + 3 * outRow, s30)
+            v128.store(at + 3 * outRow, s31, 16)
+          }
+        }
+      }
     }
   }
 }

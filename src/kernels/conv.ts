@@ -1,7 +1,8 @@
 /**
- * polyak's own WGSL convolution for webgpu, forward, filter gradient and input gradient, NHWC with
- * HWIO filters (tfjs's layouts), any stride, TensorFlow's padding, for output channels in
- * multiples of 4 (the input gradient: input channels too):
+ * polyak's own convolutions, forward, filter gradient and input gradient, NHWC with HWIO filters
+ * (tfjs's layouts), any stride, TensorFlow's padding: WGSL programs on webgpu, WebAssembly SIMD
+ * (`assembly/kernels.ts`) on wasm, each for the channel counts `canConv`, `canConvFilterGrad` and
+ * `canConvInputGrad` name:
  *
  *     y[n, oy, ox, o] = Σ_{i, j, c} x[n, oy·sh − top + i, ox·sw − left + j, c] · W[i, j, c, o]
  *     dW[i, j, c, o]  = Σ_{n, oy, ox} x[n, oy·sh − top + i, ox·sw − left + j, c] · dy[n, oy, ox, o]
@@ -18,12 +19,22 @@
  * Why not tfjs-webgpu's own: on Mesa lavapipe its `Conv2D` and `Conv2DBackpropFilter` took 80 % of
  * the small CNN's train step (docs/profiles.md); these programs are measured against them there.
  *
+ * On wasm the three run one register tile of 4 output pixels × 8 output channels (the filter
+ * gradient: 4 input × 8 output channels) over the whole reduction, with no im2col buffer:
+ * tfjs-wasm has no filter gradient (polyak's im2col and XNNPACK's matrix product stood in, with the
+ * gradient repacked on every call), its strided input gradient is a scalar loop, and its XNNPACK
+ * forward convolution is slower than this tile at the channel counts of polyak's nets
+ * (docs/profiles.md). The input gradient is the forward program reading `dy` through the
+ * transposed window (`transposed = 1`), which also replaces the flipped-filter convolution at
+ * stride 1.
+ *
  * @module kernels/conv
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { convOutput } from '../core/ops.js'
 import { KERNELS } from './names.js'
 import { type KernelImpl, defineKernel } from './registry.js'
+import { type WasmBackendLike, offsetOf, onWasm, wasmKernels, withScratch } from './wasm/module.js'
 
 /** The window geometry of a convolution (what both programs need besides the shapes). */
 export interface ConvGeometry {
@@ -374,37 +385,138 @@ const inputGradWebgpu: KernelImpl<'webgpu', 'dy' | 'filter', ConvInputGradAttrs>
   )
 }
 
+/** Output channels per register tile of the wasm programs (`TILE_O` in `assembly/kernels.ts`). */
+const WASM_TILE_O = 8
+
+/**
+ * Runs `assembly/kernels.ts`'s `conv2d` into a new `[n, oh, ow, O]` tensor: packs `filter` (forward,
+ * `[kh, kw, C, O]`; transposed, `[kh, kw, O, C]`) into scratch space with the zero run and the
+ * per-tap address table, then convolves `input` (`[n, h, w, C]`).
+ */
+const wasmConv = (
+  backend: WasmBackendLike,
+  input: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  outShape: readonly [number, number, number, number],
+  g: Pick<ConvGeometry, 'sh' | 'sw' | 'top' | 'left'>,
+  transposed: boolean,
+): tf.TensorInfo => {
+  const [n, h, w, C] = input.shape as [number, number, number, number]
+  const [kh, kw] = filter.shape as [number, number]
+  const [, oh, ow, O] = outShape
+  const taps = kh * kw
+  const out = backend.makeOutput([...outShape], 'float32')
+  const packedBytes = taps * C * O * 4
+  const zerosBytes = Math.max(16, C * 4)
+  const k = wasmKernels(backend)!
+  withScratch(backend, packedBytes + zerosBytes + 16 * taps, (scratch) => {
+    k.packConvFilter(offsetOf(backend, filter), taps, C, O, transposed ? 1 : 0, scratch)
+    k.conv2d(
+      offsetOf(backend, input),
+      n,
+      h,
+      w,
+      C,
+      scratch,
+      kh,
+      kw,
+      O,
+      g.sh,
+      g.sw,
+      g.top,
+      g.left,
+      oh,
+      ow,
+      transposed ? 1 : 0,
+      scratch + packedBytes,
+      scratch + packedBytes + zerosBytes,
+      offsetOf(backend, out),
+    )
+  })
+  return out
+}
+
+const forwardWasm: KernelImpl<'wasm', 'x' | 'filter', ConvGeometry> = ({ inputs: { x, filter }, backend, attrs: g }) => {
+  const [n] = x.shape as [number]
+  const co = filter.shape[3]!
+  return wasmConv(backend, x, filter, [n, g.oh, g.ow, co], g, false)
+}
+
+const filterGradWasm: KernelImpl<'wasm', 'x' | 'dy', ConvFilterGradAttrs> = ({ inputs: { x, dy }, backend, attrs: g }) => {
+  const [n, h, w, ci] = x.shape as [number, number, number, number]
+  const [kh, kw, , co] = g.filterShape
+  const out = backend.makeOutput([kh, kw, ci, co], 'float32')
+  wasmKernels(backend)!.convFilterGrad(
+    offsetOf(backend, x),
+    n,
+    h,
+    w,
+    ci,
+    offsetOf(backend, dy),
+    g.oh,
+    g.ow,
+    co,
+    kh,
+    kw,
+    g.sh,
+    g.sw,
+    g.top,
+    g.left,
+    offsetOf(backend, out),
+  )
+  return out
+}
+
+const inputGradWasm: KernelImpl<'wasm', 'dy' | 'filter', ConvInputGradAttrs> = ({ inputs: { dy, filter }, backend, attrs: g }) =>
+  wasmConv(backend, dy, filter, g.inputShape, g, true)
+
 const forwardKernel = defineKernel<'x' | 'filter', ConvGeometry>({
   name: KERNELS.conv2d,
-  backends: { webgpu: () => forwardWebgpu },
+  backends: { webgpu: () => forwardWebgpu, wasm: onWasm(forwardWasm) },
   // the gradient is Conv2D's (nn/gradients registers it under this name too)
 })
 
 const filterGradKernel = defineKernel<'x' | 'dy', ConvFilterGradAttrs>({
   name: KERNELS.conv2dFilterGrad,
-  backends: { webgpu: () => filterGradWebgpu },
+  backends: { webgpu: () => filterGradWebgpu, wasm: onWasm(filterGradWasm) },
 })
 
 const inputGradKernel = defineKernel<'dy' | 'filter', ConvInputGradAttrs>({
   name: KERNELS.conv2dInputGrad,
-  backends: { webgpu: () => inputGradWebgpu },
+  backends: { webgpu: () => inputGradWebgpu, wasm: onWasm(inputGradWasm) },
 })
 
-/** Whether polyak's input gradient runs this one on the active backend: float32, input and output channels multiples of 4. */
+/**
+ * Whether a channel count suits polyak's programs on the active backend. webgpu: output channels in
+ * fours (a `vec4` per invocation; the input gradient's input channels too). wasm: output channels in
+ * eights (the register tile), reduction channels in fours; a forward convolution with fewer than 4
+ * input channels (a first layer on images) stays on XNNPACK, whose tile suits it as well.
+ */
+const channelsFit = (reduction: number, output: number): boolean => {
+  if (tf.getBackend() === 'wasm') return output % WASM_TILE_O === 0 && reduction % 4 === 0
+  return output % 4 === 0
+}
+
+/** Whether polyak's input gradient runs this one on the active backend: float32, and the channels `channelsFit` (input channels are its output, output channels its reduction). */
 export const canConvInputGrad = (dy: tf.Tensor, filterShape: readonly number[]): boolean =>
-  dy.dtype === 'float32' && dy.rank === 4 && filterShape[2]! % 4 === 0 && filterShape[3]! % 4 === 0 && inputGradKernel.available()
+  dy.dtype === 'float32' &&
+  dy.rank === 4 &&
+  filterShape[2]! % 4 === 0 &&
+  filterShape[3]! % 4 === 0 &&
+  channelsFit(filterShape[3]!, filterShape[2]!) &&
+  inputGradKernel.available()
 
 /** `∂L/∂x` of `conv2d(x, W)` given `dy`, for any stride; check `canConvInputGrad` first. */
 export const conv2dInputGrad = (dy: tf.Tensor4D, filter: tf.Tensor4D, attrs: ConvInputGradAttrs): tf.Tensor4D =>
   inputGradKernel.run<tf.Tensor4D>({ dy, filter }, attrs)
 
-/** Whether polyak's convolution runs this one on the active backend: float32 NHWC, output channels a multiple of 4. */
+/** Whether polyak's convolution runs this one on the active backend: float32 NHWC, and the channels `channelsFit`. */
 export const canConv = (x: tf.Tensor, filterShape: readonly number[]): boolean =>
-  x.dtype === 'float32' && x.rank === 4 && filterShape.length === 4 && filterShape[3]! % 4 === 0 && forwardKernel.available()
+  x.dtype === 'float32' && x.rank === 4 && filterShape.length === 4 && channelsFit(filterShape[2]!, filterShape[3]!) && forwardKernel.available()
 
-/** Whether polyak's filter gradient runs this one on the active backend (same conditions). */
+/** Whether polyak's filter gradient runs this one on the active backend (input channels are its tile's rows on wasm). */
 export const canConvFilterGrad = (x: tf.Tensor, filterShape: readonly number[]): boolean =>
-  x.dtype === 'float32' && x.rank === 4 && filterShape[3]! % 4 === 0 && filterGradKernel.available()
+  x.dtype === 'float32' && x.rank === 4 && channelsFit(filterShape[2]!, filterShape[3]!) && filterGradKernel.available()
 
 /** `conv2d(x, filter, strides, pad)`: polyak's program where `canConv` says so, else tfjs's. */
 export const conv2d = (x: tf.Tensor4D, filter: tf.Tensor4D, strides: readonly [number, number], pad: 'same' | 'valid'): tf.Tensor4D =>

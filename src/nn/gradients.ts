@@ -42,18 +42,26 @@ const expandReduced = (dy: tf.Tensor, x: tf.Tensor, axes: number[]): tf.Tensor =
 }
 
 /**
- * ∂L/∂x of `conv2d(x, W)`. Stride 1: `dx = conv2d(pad(dy), flip(W)ᵀ, 'valid')`, where `flip` reverses
- * both spatial axes and `ᵀ` swaps the filter's in/out axes, and `dy` is padded by `k − 1 − before` in
- * front and `k − 1 − after` behind on each axis; this runs on the backend's forward convolution
- * (XNNPACK on wasm: 14 ms against 127 ms for tfjs-wasm's Conv2DBackpropInput on a
- * [64,14,14,64]·[3,3,32,64] gradient). Other strides use the backend's Conv2DBackpropInput.
+ * The backends on which polyak's input-gradient program also serves stride 1: wasm (its flipped-filter
+ * convolution would be XNNPACK's, and the filter flip a copy; the program reads `dy` through the
+ * transposed window directly). On webgpu the forward program with the flipped filter is faster.
+ */
+const INPUT_GRAD_PROGRAM_AT_STRIDE_1: ReadonlySet<string> = new Set(['wasm'])
+
+/**
+ * ∂L/∂x of `conv2d(x, W)`: polyak's input-gradient program (`kernels/conv`) where it runs, at any
+ * stride on the backends of `INPUT_GRAD_PROGRAM_AT_STRIDE_1`, strided only elsewhere. Otherwise,
+ * stride 1: `dx = conv2d(pad(dy), flip(W)ᵀ, 'valid')`, where `flip` reverses both spatial axes and
+ * `ᵀ` swaps the filter's in/out axes, and `dy` is padded by `k − 1 − before` in front and
+ * `k − 1 − after` behind on each axis (the backend's forward convolution: on wasm XNNPACK's took
+ * 14 ms against 127 ms for tfjs-wasm's Conv2DBackpropInput on a [64,14,14,64]·[3,3,32,64]
+ * gradient). Other strides use the backend's Conv2DBackpropInput.
  */
 const convInputGrad = (dy: tf.Tensor4D, filter: tf.Tensor4D, xShape: number[], strides: [number, number], pad: 'same' | 'valid'): tf.Tensor => {
-  if (strides[0] !== 1 || strides[1] !== 1) {
-    if (canConvInputGrad(dy, filter.shape))
-      return conv2dInputGrad(dy, filter, { ...convGeometry(xShape, filter.shape, strides, pad), inputShape: xShape as [number, number, number, number] })
-    return tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, { strides, pad, dataFormat: 'NHWC', inputShape: xShape }) as tf.Tensor
-  }
+  const strided = strides[0] !== 1 || strides[1] !== 1
+  if ((strided || INPUT_GRAD_PROGRAM_AT_STRIDE_1.has(tf.getBackend())) && canConvInputGrad(dy, filter.shape))
+    return conv2dInputGrad(dy, filter, { ...convGeometry(xShape, filter.shape, strides, pad), inputShape: xShape as [number, number, number, number] })
+  if (strided) return tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, { strides, pad, dataFormat: 'NHWC', inputShape: xShape }) as tf.Tensor
   const [kh, kw] = filter.shape
   const p = convGeometry(xShape, filter.shape, strides, pad)
   const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D

@@ -1,14 +1,26 @@
 /**
- * polyak's WGSL convolution (forward, filter and input gradient) equals tfjs's own kernels on webgpu, over
- * strides, paddings, filter sizes, channel counts with and without the `vec4` input path, and a batch
- * long enough that the filter gradient is summed over slices; a model's gradient through it equals
- * the same gradient with the fused kernels off. Where it does not run (other backends, output
- * channels not a multiple of 4), `conv2d` is tfjs's.
+ * polyak's convolutions (forward, filter and input gradient): on webgpu the WGSL programs equal tfjs's
+ * own kernels, over strides, paddings, filter sizes, channel counts with and without the `vec4` input
+ * path, and a batch long enough that the filter gradient is summed over slices; on wasm (where tfjs
+ * has no filter gradient to compare with) the SIMD programs equal a float64 loop over the definition,
+ * over strides (also unequal ones), paddings (also TensorFlow's uneven 'same'), filter sizes, a last
+ * group of fewer than 4 pixels, and every tap parity of the strided input gradient. On both, a
+ * model's gradient through them equals the same gradient with the fused kernels off. Where they do
+ * not run (cpu, channel counts they do not take), `conv2d` is tfjs's.
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { expect } from 'vitest'
 import { assertAllClose } from 'polyak/laws'
-import { canConv, canConvFilterGrad, canConvInputGrad, conv2d, conv2dFilterGrad, conv2dInputGrad, convGeometry } from '../../src/kernels/conv.js'
+import {
+  type ConvGeometry,
+  canConv,
+  canConvFilterGrad,
+  canConvInputGrad,
+  conv2d,
+  conv2dFilterGrad,
+  conv2dInputGrad,
+  convGeometry,
+} from '../../src/kernels/conv.js'
 import { useFusedKernels } from '../../src/kernels/registry.js'
 import { registerGradients } from '../../src/nn/gradients.js'
 import { describeEachBackend, itOn } from '../support/backends.js'
@@ -35,6 +47,30 @@ const CASES: ReadonlyArray<readonly [number, number, number, number, number, num
   [2, 8, 8, 8, 12, 1, 2, 'valid'], // a strided 1×1 projection shortcut, as in a ResNet
   [2, 9, 9, 8, 8, 3, 2, 'same'], // stride 2 on an odd size, input gradient on every tap parity
 ]
+
+/**
+ * A three-layer conv net's filter gradients (stride 1, stride 1, stride 2: both kinds of input
+ * gradient), with the fused kernels on and off, agree.
+ */
+const netGradientMatches = async (): Promise<void> => {
+  registerGradients()
+  const x = tensor([4, 10, 10, 4], 4) as tf.Tensor4D
+  const weights = [tensor([3, 3, 4, 8], 5), tensor([3, 3, 8, 8], 6), tensor([3, 3, 8, 8], 7)]
+  const layer = (h: tf.Tensor, w: tf.Tensor, s: number) => conv2d(h as tf.Tensor4D, w as tf.Tensor4D, [s, s], 'same')
+  const loss = (a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) =>
+    tf.tidy(() => tf.sum(tf.square(layer(tf.relu(layer(tf.relu(layer(x, a, 1)), c, 1)), d, 2))) as tf.Scalar)
+  const grads = async () =>
+    Promise.all(
+      tf
+        .grads(loss)(weights)
+        .map(async (t) => Array.from(await t.data())),
+    )
+  const fused = await grads()
+  useFusedKernels(false)
+  const composed = await grads()
+  useFusedKernels(true)
+  for (const [i, g] of fused.entries()) assertAllClose(g, composed[i]!, { rtol: 1e-4, atol: 1e-3, label: `filter ${i + 1}` })
+}
 
 describeEachBackend(
   'polyak conv2d',
@@ -68,34 +104,101 @@ describeEachBackend(
       })
     }
 
-    it('a conv net’s loss gradient through the program equals the one with the fused kernels off', async () => {
-      registerGradients()
-      const x = tensor([4, 10, 10, 4], 4) as tf.Tensor4D
-      const w1 = tensor([3, 3, 4, 8], 5)
-      const w2 = tensor([3, 3, 8, 4], 6)
-      const loss = (a: tf.Tensor, c: tf.Tensor) =>
-        tf.tidy(() => tf.sum(tf.square(conv2d(tf.relu(conv2d(x, a as tf.Tensor4D, [1, 1], 'same')), c as tf.Tensor4D, [2, 2], 'same'))) as tf.Scalar)
-      const grads = async () =>
-        Promise.all(
-          tf
-            .grads(loss)([w1, w2])
-            .map(async (t) => Array.from(await t.data())),
-        )
-      const fused = await grads()
-      useFusedKernels(false)
-      const composed = await grads()
-      useFusedKernels(true)
-      assertAllClose(fused[0]!, composed[0]!, { rtol: 1e-4, atol: 1e-3, label: 'first filter' })
-      assertAllClose(fused[1]!, composed[1]!, { rtol: 1e-4, atol: 1e-3, label: 'second filter' })
-    })
+    it('a conv net’s loss gradient through the program equals the one with the fused kernels off', netGradientMatches)
   },
   ['webgpu'],
 )
 
+/** The three convolutions by their definitions, in float64 (`x` outside the image is 0). */
+const reference = (x: Float32Array, xs: readonly number[], f: Float32Array, fs: readonly number[], dy: Float32Array, g: ConvGeometry) => {
+  const [n, h, w, ci] = xs as [number, number, number, number]
+  const [kh, kw, , co] = fs as [number, number, number, number]
+  const { oh, ow, sh, sw, top, left } = g
+  const y = new Float64Array(n * oh * ow * co)
+  const dw = new Float64Array(kh * kw * ci * co)
+  const dx = new Float64Array(n * h * w * ci)
+  for (let b = 0; b < n; b++)
+    for (let oy = 0; oy < oh; oy++)
+      for (let ox = 0; ox < ow; ox++)
+        for (let i = 0; i < kh; i++)
+          for (let j = 0; j < kw; j++) {
+            const iy = oy * sh + i - top
+            const ix = ox * sw + j - left
+            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue
+            for (let c = 0; c < ci; c++)
+              for (let o = 0; o < co; o++) {
+                const xi = ((b * h + iy) * w + ix) * ci + c
+                const fi = ((i * kw + j) * ci + c) * co + o
+                const yi = ((b * oh + oy) * ow + ox) * co + o
+                y[yi]! += x[xi]! * f[fi]!
+                dw[fi]! += x[xi]! * dy[yi]!
+                dx[xi]! += dy[yi]! * f[fi]!
+              }
+          }
+  return { y: Array.from(y), dw: Array.from(dw), dx: Array.from(dx) }
+}
+
+/** [n, h, w, ci, co, k, strides, pad] for the wasm programs (input channels in fours, output channels in eights). */
+const WASM_CASES: ReadonlyArray<readonly [number, number, number, number, number, number, readonly [number, number], 'same' | 'valid']> = [
+  [2, 7, 9, 4, 8, 3, [1, 1], 'same'], // 126 output pixels: a last group of 2
+  [2, 8, 8, 8, 16, 3, [2, 2], 'same'], // stride 2, two output tiles
+  [3, 6, 5, 8, 8, 1, [1, 1], 'valid'], // 1×1
+  [2, 9, 9, 4, 8, 3, [2, 2], 'valid'], // stride 2, valid
+  [1, 6, 6, 4, 8, 5, [1, 1], 'same'], // 5×5
+  [3, 7, 7, 8, 8, 3, [2, 2], 'same'], // stride 2 on an odd size: the input gradient on every tap parity
+  [2, 8, 8, 8, 16, 1, [2, 2], 'valid'], // a strided 1×1 projection shortcut, as in a ResNet
+  [2, 5, 6, 16, 8, 2, [2, 2], 'same'], // an even filter: TensorFlow puts the odd padding pixel after
+  [2, 6, 9, 8, 8, 3, [1, 2], 'same'], // unequal strides
+  [1, 3, 3, 8, 8, 3, [2, 2], 'valid'], // one output pixel: a group of 4 with 3 missing
+]
+
 describeEachBackend(
-  'polyak conv2d off webgpu',
+  'polyak conv2d on wasm',
   (b) => {
-    itOn(b)('is tfjs’s conv2d (the program is webgpu’s)', async () => {
+    const it = itOn(b)
+    for (const [n, h, w, ci, co, k, s, pad] of WASM_CASES) {
+      it(`[${n},${h},${w},${ci}]→${co}, ${k}×${k}, strides ${s.join('×')}, ${pad}: forward and gradients equal the definition`, async () => {
+        const x = tensor([n, h, w, ci], 1) as tf.Tensor4D
+        const f = tensor([k, k, ci, co], 2) as tf.Tensor4D
+        const g = convGeometry(x.shape, f.shape, s, pad)
+        expect(canConv(x, f.shape)).toBe(true)
+        expect(canConvFilterGrad(x, f.shape)).toBe(true)
+        const dy = tensor([n, g.oh, g.ow, co], 3) as tf.Tensor4D
+        expect(canConvInputGrad(dy, f.shape)).toBe(ci % 8 === 0)
+        const want = reference(values(n * h * w * ci, 1), x.shape, values(k * k * ci * co, 2), f.shape, values(n * g.oh * g.ow * co, 3), g)
+        const y = conv2d(x, f, s, pad)
+        expect(y.shape).toEqual([n, g.oh, g.ow, co])
+        assertAllClose(Array.from(await y.data()), want.y, { rtol: 1e-5, atol: 1e-5, label: 'forward' })
+        const dw = conv2dFilterGrad(x, dy, { ...g, filterShape: f.shape })
+        expect(dw.shape).toEqual(f.shape)
+        assertAllClose(Array.from(await dw.data()), want.dw, { rtol: 1e-5, atol: 1e-4, label: 'filter gradient' })
+        if (ci % 8 === 0) {
+          const dx = conv2dInputGrad(dy, f, { ...g, inputShape: [n, h, w, ci] })
+          expect(dx.shape).toEqual([n, h, w, ci])
+          assertAllClose(Array.from(await dx.data()), want.dx, { rtol: 1e-5, atol: 1e-5, label: 'input gradient' })
+        }
+      })
+    }
+
+    it('channel counts outside the tile stay on tfjs: fewer than 4 input channels, output channels not in eights', () => {
+      const x3 = tensor([2, 5, 5, 3], 1)
+      const x4 = tensor([2, 5, 5, 4], 1)
+      expect(canConv(x3, [3, 3, 3, 8])).toBe(false)
+      expect(canConv(x4, [3, 3, 4, 12])).toBe(false)
+      expect(canConvFilterGrad(x3, [3, 3, 3, 8])).toBe(false)
+      expect(canConvInputGrad(tensor([2, 5, 5, 8], 1), [3, 3, 4, 8])).toBe(false)
+      expect(canConv(x4, [3, 3, 4, 8])).toBe(true)
+    })
+
+    it('a conv net’s loss gradient through the programs equals the one with the fused kernels off', netGradientMatches)
+  },
+  ['wasm'],
+)
+
+describeEachBackend(
+  'polyak conv2d where no program runs',
+  (b) => {
+    itOn(b)('is tfjs’s conv2d where no program takes it (none on cpu; on wasm, 4 output channels)', async () => {
       const x = tensor([2, 5, 5, 3], 1) as tf.Tensor4D
       const f = tensor([3, 3, 3, 4], 2) as tf.Tensor4D
       expect(canConv(x, f.shape)).toBe(false)

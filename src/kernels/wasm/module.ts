@@ -38,6 +38,46 @@ export interface WasmKernelExports {
   avgPool2(x: number, n: number, h: number, w: number, c: number, out: number): void
   avgPool2Grad(dy: number, n: number, h: number, w: number, c: number, out: number): void
   matMulFewRows(a: number, b: number, m: number, k: number, n: number, out: number): void
+  packConvFilter(f: number, taps: number, C: number, O: number, transposed: number, out: number): void
+  conv2d(
+    x: number,
+    n: number,
+    h: number,
+    w: number,
+    C: number,
+    packed: number,
+    kh: number,
+    kw: number,
+    O: number,
+    sh: number,
+    sw: number,
+    top: number,
+    left: number,
+    oh: number,
+    ow: number,
+    transposed: number,
+    zeros: number,
+    ptrs: number,
+    out: number,
+  ): void
+  convFilterGrad(
+    x: number,
+    n: number,
+    h: number,
+    w: number,
+    ci: number,
+    dy: number,
+    oh: number,
+    ow: number,
+    co: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    top: number,
+    left: number,
+    out: number,
+  ): void
 }
 
 /** `() => kernel` where this process can instantiate the module on the active wasm backend, else `() => undefined` (for `defineKernel`). */
