@@ -18,9 +18,10 @@
  *   moments and the normalisation in one kernel (WeightAlign and Weight Standardization per filter).
  *
  * Registered for wasm (WebAssembly SIMD, `assembly/kernels.ts`) and cpu (loops over the backend's
- * typed arrays, sums in float64); `PolyakMoments`, `PolyakNormalize` and `PolyakStandardize` for
- * webgpu (WGSL: moments as a two-stage parallel reduction — many workgroups per statistic merging
- * `(count, mean, M2)` in shared memory, then a combine; standardize as one dispatch of one workgroup
+ * typed arrays, sums in float64); `PolyakMoments`, `PolyakNormalize`, `PolyakNormalizeGradSums` and
+ * `PolyakStandardize` for webgpu (WGSL: moments as a two-stage parallel reduction — many workgroups
+ * per statistic merging `(count, mean, M2)` in shared memory, then a combine; the gradient sums the
+ * same way, with plain sums; standardize as one dispatch of one workgroup
  * per tile of channels; normalize in one pass, `vec4` when the channels are last and a multiple of
  * 4). Elsewhere `tfOps` composes tfjs ops (or, for standardize, the fused moments and normalize).
  *
@@ -31,13 +32,28 @@ import { KERNELS } from './names.js'
 import { gradSumsCpu, momentsCpu, normalizeCpu } from './channels/cpu.js'
 import { type ChannelLayout, channelView, statsShape } from './channels/layout.js'
 import { gradSumsWasm, momentsWasm, normalizeWasm } from './channels/wasm.js'
-import { MAX_STANDARDIZE_COUNT, MAX_WEBGPU_STATS, type StandardizeAttrs, momentsWebgpu, normalizeWebgpu, standardizeWebgpu } from './channels/webgpu.js'
+import {
+  MAX_STANDARDIZE_COUNT,
+  MAX_WEBGPU_STATS,
+  type StandardizeAttrs,
+  gradSumsWebgpu,
+  momentsWebgpu,
+  normalizeWebgpu,
+  standardizeWebgpu,
+} from './channels/webgpu.js'
 import { defineKernel } from './registry.js'
 import { onWasm } from './wasm/module.js'
 
 export { type ChannelLayout, channelView, layoutOf } from './channels/layout.js'
 
-const gradSumsKernel = defineKernel({ name: KERNELS.normalizeGradSums, backends: { wasm: onWasm(gradSumsWasm), cpu: () => gradSumsCpu } })
+const gradSumsKernel = defineKernel({
+  name: KERNELS.normalizeGradSums,
+  backends: { wasm: onWasm(gradSumsWasm), cpu: () => gradSumsCpu, webgpu: () => gradSumsWebgpu },
+})
+
+/** True when `normalizeGradSums` can run fused on the active backend (on webgpu: within its dispatch limits, and not empty). */
+const canFuseGradSums = (x: tf.Tensor, layout: ChannelLayout): boolean =>
+  (tf.getBackend() !== 'webgpu' || (x.size > 0 && statsShape(x.shape, layout)[0]! <= MAX_WEBGPU_STATS)) && gradSumsKernel.available()
 
 /** The shape, of `x`'s rank, that `[G·C]` statistics broadcast from: 1 on the reduced axes. */
 export const statsBroadcastShape = (shape: readonly number[], { lead, axis }: ChannelLayout): number[] => shape.map((d, i) => (i < lead || i === axis ? d : 1))
@@ -53,7 +69,7 @@ const normalizeKernel = defineKernel({
       const g = dy as tf.Tensor
       // computed here, not inside the closures: tfjs runs each closure in its own tidy
       const axes = x.shape.map((_, i) => i).filter((i) => i >= layout.lead && i !== layout.axis)
-      const [sumDy, sumDyCentered] = gradSumsKernel.available()
+      const [sumDy, sumDyCentered] = canFuseGradSums(x, layout)
         ? gradSumsKernel.run<tf.Tensor[]>({ dy: g, x, center }, layout)
         : [g, tf.mul(g, tf.sub(x, tf.reshape(center, statsBroadcastShape(x.shape, layout))))].map((t) => tf.reshape(tf.sum(t, axes), [-1]))
       return {

@@ -1,6 +1,7 @@
 /**
  * The fused ReLU gradient and 2×2 average pooling (forward and gradient) equal the composed tfjs
- * path, on shapes with odd sizes (dropped rows and columns) and channel counts off the SIMD width.
+ * path, on shapes with odd sizes (dropped rows and columns) and channel counts off the SIMD width
+ * (and, on webgpu, on the `vec4` width).
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { expect } from 'vitest'
@@ -32,6 +33,7 @@ describeEachBackend(
       [3, 8, 6, 8],
       [2, 7, 9, 5],
       [1, 2, 3, 1],
+      [2, 5, 7, 12], // odd sizes with channels in fours: the vec4 path's dropped row and column
     ] as const) {
       it(`2×2 average pooling of [${shape}] and its gradient equal the composed path`, async () => {
         registerGradients()
@@ -52,17 +54,20 @@ describeEachBackend(
       })
     }
 
-    it('the ReLU gradient equals the composed path, zero where x ≤ 0', async () => {
-      registerGradients()
-      const x = tf.tensor(
-        Float32Array.from(values(1027, 3), (v, i) => (i % 7 === 0 ? 0 : v)),
-        [1027],
-      )
-      const { fused, composed } = await bothWays((t) => tf.relu(t), x, tf.tensor(values(1027, 4), [1027]))
-      assertAllClose(fused[1]!, composed[1]!, { rtol: 0, atol: 0, label: 'gradient (±0 alike)' })
-      const xs = await x.data()
-      fused[1]!.forEach((g, i) => expect(g === 0).toBe(xs[i]! <= 0 || values(1027, 4)[i] === 0))
-    })
+    // 1 027 elements: the scalar path; 1 028: the vec4 path on webgpu
+    for (const size of [1027, 1028]) {
+      it(`the ReLU gradient of ${size} elements equals the composed path, zero where x ≤ 0`, async () => {
+        registerGradients()
+        const x = tf.tensor(
+          Float32Array.from(values(size, 3), (v, i) => (i % 7 === 0 ? 0 : v)),
+          [size],
+        )
+        const { fused, composed } = await bothWays((t) => tf.relu(t), x, tf.tensor(values(size, 4), [size]))
+        assertAllClose(fused[1]!, composed[1]!, { rtol: 0, atol: 0, label: 'gradient (±0 alike)' })
+        const xs = await x.data()
+        fused[1]!.forEach((g, i) => expect(g === 0).toBe(xs[i]! <= 0 || values(size, 4)[i] === 0))
+      })
+    }
   },
   ['cpu', 'wasm', 'webgpu'],
 )

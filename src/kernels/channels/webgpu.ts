@@ -200,6 +200,14 @@ const TARGET_WORKGROUPS = 1024
 /** The fewest values per invocation a chunk is cut down to. */
 const MIN_VALUES_PER_INVOCATION = 16
 
+/** How a two-stage reduction cuts each statistic's `n` values into chunks, one workgroup each: about `TARGET_WORKGROUPS` in flight, at least `MIN_VALUES_PER_INVOCATION` values per invocation. */
+const chunking = (n: number, r: ReductionShape, groups: number): { chunkLen: number; chunks: number } => {
+  const wanted = Math.ceil(TARGET_WORKGROUPS / (r.tiles * groups))
+  const most = Math.max(1, Math.ceil(n / (r.lanes * MIN_VALUES_PER_INVOCATION)))
+  const chunkLen = Math.ceil(n / Math.min(wanted, most))
+  return { chunkLen, chunks: Math.ceil(n / chunkLen) }
+}
+
 /**
  * `PolyakMoments` on webgpu, a two-stage parallel reduction: stage 1 spreads every statistic over
  * as many workgroups (chunks) as it takes to have about 1 024 in flight, each merging `(count,
@@ -209,11 +217,7 @@ const MIN_VALUES_PER_INVOCATION = 16
 export const momentsWebgpu: KernelImpl<'webgpu', 'x', ChannelLayout> = ({ inputs: { x }, backend, attrs }) => {
   const [groups, a, c, b] = channelView(x.shape, attrs)
   const r = reductionShape(a, c, b)
-  const n = a * b
-  const wanted = Math.ceil(TARGET_WORKGROUPS / (r.tiles * groups))
-  const most = Math.max(1, Math.ceil(n / (r.lanes * MIN_VALUES_PER_INVOCATION)))
-  const chunkLen = Math.ceil(n / Math.min(wanted, most))
-  const chunks = Math.ceil(n / chunkLen)
+  const { chunkLen, chunks } = chunking(a * b, r, groups)
   const stats = groups * c
   const partial = backend.runWebGPUProgram(new MomentsPartialProgram([stats * chunks * 3], r, chunks, groups), [x], 'float32', [
     ...viewUniforms(a, c, b),
@@ -304,4 +308,118 @@ export const normalizeWebgpu: KernelImpl<'webgpu', 'x' | 'center' | 'scale' | 'o
     { type: 'int32', data: [b] },
     { type: 'int32', data: [c] },
   ])
+}
+
+/**
+ * Stage 1 of the gradient sums: workgroup `(chunk, tile, g)` sums `dy` and `dy·(x − center[k])` over
+ * values `chunk·chunkLen ..` of `tile` channels (each invocation its strided share, then a tree in
+ * shared memory) and writes both per channel and chunk, `[G·C, chunks, 2]`.
+ */
+class GradSumsPartialProgram {
+  readonly variableNames = ['DY', 'X', 'Center']
+  readonly uniforms = `${VIEW_UNIFORMS} chunkLen : i32, chunks : i32,`
+  readonly workgroupSize: [number, number, number] = [WG, 1, 1]
+  readonly shaderKey: string
+  readonly dispatchLayout = { x: [0] }
+  readonly dispatch: [number, number, number]
+  constructor(
+    readonly outputShape: [number],
+    private readonly r: ReductionShape,
+    chunks: number,
+    groups: number,
+  ) {
+    this.shaderKey = `polyak_grad_sums_partial_${r.tile}_${r.addressing}`
+    this.dispatch = [chunks, r.tiles, groups]
+  }
+  getUserCode(): string {
+    const { tile, lanes, addressing } = this.r
+    return `
+      var<workgroup> w1 : array<f32, ${WG}>;
+      var<workgroup> w2 : array<f32, ${WG}>;
+      fn at(g : i32, c : i32, j : i32) -> i32 {
+        return ${ADDRESS[addressing]};
+      }
+      fn main(index : i32) {
+        let chunk = i32(workgroupId.x);
+        let c = i32(workgroupId.y) * ${tile} + i32(localId.x % ${tile}u);
+        let g = i32(workgroupId.z);
+        let start = chunk * uniforms.chunkLen;
+        let end = min(start + uniforms.chunkLen, uniforms.count);
+        var s1 = 0.0;
+        var s2 = 0.0;
+        if (c < uniforms.channels) {
+          let center = Center[g * uniforms.channels + c];
+          for (var j = start + i32(localId.x / ${tile}u); j < end; j = j + ${lanes}) {
+            let i = at(g, c, j);
+            let d = DY[i];
+            s1 = s1 + d;
+            s2 = s2 + d * (X[i] - center);
+          }
+        }
+        w1[localId.x] = s1;
+        w2[localId.x] = s2;
+        workgroupBarrier();
+        for (var half = ${lanes / 2}u; half > 0u; half = half / 2u) {
+          if (localId.x / ${tile}u < half) {
+            w1[localId.x] = w1[localId.x] + w1[localId.x + half * ${tile}u];
+            w2[localId.x] = w2[localId.x] + w2[localId.x + half * ${tile}u];
+          }
+          workgroupBarrier();
+        }
+        if (localId.x < ${tile}u && c < uniforms.channels) {
+          let o = ((g * uniforms.channels + c) * uniforms.chunks + chunk) * 2;
+          result[o] = w1[localId.x];
+          result[o + 1] = w2[localId.x];
+        }
+      }
+    `
+  }
+}
+
+/** Stage 2 of the gradient sums: one invocation per statistic adds its chunks' sums, `which` 0 (`Σ dy`) or 1 (`Σ dy·(x − center)`). */
+class GradSumsCombineProgram extends ElementwiseProgram {
+  readonly variableNames = ['Partial']
+  readonly uniforms = 'chunks : i32, which : i32,'
+  constructor(stats: number) {
+    super([stats], 'grad_sums_combine', 1, false)
+  }
+  getUserCode(): string {
+    return `
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          var s = 0.0;
+          for (var k = 0; k < uniforms.chunks; k = k + 1) {
+            s = s + Partial[(index * uniforms.chunks + k) * 2 + uniforms.which];
+          }
+          result[index] = s;
+        }
+      }
+    `
+  }
+}
+
+/**
+ * `PolyakNormalizeGradSums` on webgpu, `[Σ dy, Σ dy·(x − center[k])]` per statistic: the same
+ * two-stage reduction as the moments (chunks of each statistic's values over about 1 024
+ * workgroups, then a combine per output), in place of the `Sub`, `Mul` and two `Sum` dispatches
+ * of the composed gradient.
+ */
+export const gradSumsWebgpu: KernelImpl<'webgpu', 'dy' | 'x' | 'center', ChannelLayout> = ({ inputs: { dy, x, center }, backend, attrs }) => {
+  const [groups, a, c, b] = channelView(x.shape, attrs)
+  const r = reductionShape(a, c, b)
+  const { chunkLen, chunks } = chunking(a * b, r, groups)
+  const stats = groups * c
+  const partial = backend.runWebGPUProgram(new GradSumsPartialProgram([stats * chunks * 2], r, chunks, groups), [dy, x, center], 'float32', [
+    ...viewUniforms(a, c, b),
+    { type: 'int32', data: [chunkLen] },
+    { type: 'int32', data: [chunks] },
+  ])
+  const combine = (which: number) =>
+    backend.runWebGPUProgram(new GradSumsCombineProgram(stats), [partial], 'float32', [
+      { type: 'int32', data: [chunks] },
+      { type: 'int32', data: [which] },
+    ])
+  const out = [combine(0), combine(1)]
+  backend.disposeData(partial.dataId)
+  return out
 }
