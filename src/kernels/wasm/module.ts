@@ -9,7 +9,7 @@
  * @module kernels/wasm/module
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { KERNELS_WASM_BASE64, KERNELS_WASM_SHARED_BASE64 } from './binary.generated.js'
+import { KERNELS_WASM_BASE64, KERNELS_WASM_IMPORT_RANGE, KERNELS_WASM_SHARED_IMPORT_BASE64 } from './binary.generated.js'
 import { type WasmBackendLike, activeWasmBackend, wasmMemoryOf } from '../tfjsInternals.js'
 
 /** The exports of `assembly/kernels.ts` (pointers are byte offsets into the backend's memory). */
@@ -91,13 +91,25 @@ export { activeWasmBackend }
 
 /** The two builds of the kernels: for a plain memory, and for the shared memory of tfjs-wasm's threaded build. */
 type Variant = 'plain' | 'shared'
-const BASE64: Record<Variant, string> = { plain: KERNELS_WASM_BASE64, shared: KERNELS_WASM_SHARED_BASE64 }
 const compiled: Partial<Record<Variant, WebAssembly.Module | null>> = {}
 const compileErrors: Partial<Record<Variant, string>> = {}
 const instances = new WeakMap<object, WasmKernelExports | null>()
 let lastStatus: WasmKernelStatus = { on: false, reason: 'the wasm backend has not been used yet' }
 
-const binary = (v: Variant): Uint8Array<ArrayBuffer> => Uint8Array.from(atob(BASE64[v]), (ch) => ch.charCodeAt(0))
+const decode = (base64: string): Uint8Array<ArrayBuffer> => Uint8Array.from(atob(base64), (ch) => ch.charCodeAt(0))
+
+/** The plain binary, or the shared one: the plain binary with the shared build's import section spliced in (the build checks that this is the shared build, byte for byte). */
+const binary = (v: Variant): Uint8Array<ArrayBuffer> => {
+  const plain = decode(KERNELS_WASM_BASE64)
+  if (v === 'plain') return plain
+  const [start, end] = KERNELS_WASM_IMPORT_RANGE
+  const imports = decode(KERNELS_WASM_SHARED_IMPORT_BASE64)
+  const out = new Uint8Array(plain.length - (end - start) + imports.length)
+  out.set(plain.subarray(0, start))
+  out.set(imports, start)
+  out.set(plain.subarray(end), start + imports.length)
+  return out
+}
 const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0] ?? ''
 
 const compile = (v: Variant): WebAssembly.Module | null => {
