@@ -679,12 +679,21 @@ export function conv2d(
 /** Bytes of output gradient a chunk of output rows of `convFilterGrad` holds at most (kept in L1 across its tiles). */
 const FILTER_GRAD_CHUNK_BYTES: i32 = 16384
 
+/** Output rows per chunk of `convFilterGrad` (the caller sizes the run table `runs` by it: 12 bytes a row). */
+export function convFilterGradChunkRows(ow: i32, co: i32): i32 {
+  return max(1, FILTER_GRAD_CHUNK_BYTES / (ow * co * 4))
+}
+
 /**
  * The filter gradient of a convolution, `out[i, j, c, o] = Σ_{b, y, x} x[b, y·sh + i − top, x·sw + j − left, c] · dy[b, y, x, o]`
  * (`x` is `[n, h, w, ci]`, `dy` `[n, oh, ow, co]`, `out` `[kh, kw, ci, co]`; positions outside the
- * image add nothing), for `ci` a multiple of 4 and `co` of 8, with no im2col buffer: register tiles
- * of 4 input × 8 output channels of one tap accumulate over the output pixels of a chunk of output
- * rows (at most `FILTER_GRAD_CHUNK_BYTES` of `dy`), chunk after chunk, in float32.
+ * image add nothing), for `ci` a multiple of 4 and `co` of 8, with no im2col buffer. The output rows
+ * go in chunks (`convFilterGradChunkRows`, at most `FILTER_GRAD_CHUNK_BYTES` of `dy`); per chunk and
+ * tap, the pixels inside the image are listed as runs in `runs` (x address, dy address, length; rows
+ * whose runs continue each other in both tensors, as a stride-1 'same' tap's full rows do, join into
+ * one), and register tiles of 4 input × 8 output channels accumulate over the runs, in float32, in
+ * pixel order. Joined runs make the inner loop long: short rows were the kernel's cost (29 against
+ * 41 GFLOP/s at [64,14,14,32]→64 on the machine of docs/profiles.md).
  */
 export function convFilterGrad(
   x: usize,
@@ -702,64 +711,82 @@ export function convFilterGrad(
   sw: i32,
   top: i32,
   left: i32,
+  runs: usize,
   out: usize,
 ): void {
   memory.fill(out, 0, <usize>(kh * kw * ci * co) << 2)
   const rows = n * oh
-  const chunk = max(1, FILTER_GRAD_CHUNK_BYTES / (ow * co * 4))
+  const chunk = convFilterGradChunkRows(ow, co)
   const xStep = <usize>(sw * ci) << 2
   const dyStep = <usize>co << 2
   const outRow = <usize>co << 2
+  const joins = ow * sw == sh * w
   for (let r0 = 0; r0 < rows; r0 += chunk) {
     const r1 = min(rows, r0 + chunk)
-    for (let o0 = 0; o0 < co; o0 += TILE_O) {
-      for (let i = 0; i < kh; i++) {
-        for (let j = 0; j < kw; j++) {
-          // output columns whose input column is inside the image: [x0, x1)
-          let x0 = 0
-          while (x0 < ow && x0 * sw + j - left < 0) x0++
-          let x1 = ow
-          while (x1 > x0 && (x1 - 1) * sw + j - left >= w) x1--
-          if (x1 <= x0) continue
+    for (let i = 0; i < kh; i++) {
+      for (let j = 0; j < kw; j++) {
+        let x0 = 0
+        while (x0 < ow && x0 * sw + j - left < 0) x0++
+        let x1 = ow
+        while (x1 > x0 && (x1 - 1) * sw + j - left >= w) x1--
+        if (x1 <= x0) continue
+        const full = joins && x0 == 0 && x1 == ow
+        // the runs of this tap over the chunk: (x address at channel 0, dy address at channel 0, pixels)
+        let count = 0
+        let b = r0 / oh
+        let y = r0 - b * oh
+        let lastB = -1
+        let lastY = -2
+        for (let r = r0; r < r1; r++) {
+          const iy = y * sh + i - top
+          if (iy >= 0 && iy < h) {
+            if (full && count > 0 && b == lastB && y == lastY + 1) {
+              const e = runs + <usize>(count - 1) * 12
+              store<i32>(e, load<i32>(e, 8) + ow, 8)
+            } else {
+              const e = runs + <usize>count * 12
+              store<u32>(e, <u32>(x + ((<usize>(((b * h + iy) * w + x0 * sw + j - left) * ci)) << 2)))
+              store<u32>(e, <u32>(dy + ((<usize>((r * ow + x0) * co)) << 2)), 4)
+              store<i32>(e, x1 - x0, 8)
+              count++
+            }
+            lastB = b
+            lastY = y
+          }
+          y++
+          if (y == oh) { y = 0; b++ }
+        }
+        for (let o0 = 0; o0 < co; o0 += TILE_O) {
           for (let c0 = 0; c0 < ci; c0 += 4) {
             const at = out + ((<usize>(((i * kw + j) * ci + c0) * co + o0)) << 2)
             let s00 = v128.load(at), s01 = v128.load(at, 16)
             let s10 = v128.load(at + outRow), s11 = v128.load(at + outRow, 16)
             let s20 = v128.load(at + 2 * outRow), s21 = v128.load(at + 2 * outRow, 16)
             let s30 = v128.load(at + 3 * outRow), s31 = v128.load(at + 3 * outRow, 16)
-            for (let r = r0; r < r1; r++) {
-              const b = r / oh
-              const iy = (r - b * oh) * sh + i - top
-              if (iy < 0 || iy >= h) continue
-              let px = x + ((<usize>(((b * h + iy) * w + x0 * sw + j - left) * ci + c0)) << 2)
-              let pd = dy + ((<usize>((r * ow + x0) * co + o0)) << 2)
-              for (let xo = x0; xo < x1; xo++) {
+            for (let k = 0; k < count; k++) {
+              const e = runs + <usize>k * 12
+              let px = <usize>load<u32>(e) + (<usize>c0 << 2)
+              let pd = <usize>load<u32>(e, 4) + (<usize>o0 << 2)
+              const m = load<i32>(e, 8)
+              for (let q = 0; q < m; q++) {
                 const d0 = v128.load(pd)
                 const d1 = v128.load(pd, 16)
                 const a0 = v128.load32_splat(px)
-                s00 = f32x4.add(s00, f32x4.mul(a0, d0))
-                s01 = f32x4.add(s01, f32x4.mul(a0, d1))
+                s00 = f32x4.add(s00, f32x4.mul(a0, d0)); s01 = f32x4.add(s01, f32x4.mul(a0, d1))
                 const a1 = v128.load32_splat(px, 4)
-                s10 = f32x4.add(s10, f32x4.mul(a1, d0))
-                s11 = f32x4.add(s11, f32x4.mul(a1, d1))
+                s10 = f32x4.add(s10, f32x4.mul(a1, d0)); s11 = f32x4.add(s11, f32x4.mul(a1, d1))
                 const a2 = v128.load32_splat(px, 8)
-                s20 = f32x4.add(s20, f32x4.mul(a2, d0))
-                s21 = f32x4.add(s21, f32x4.mul(a2, d1))
+                s20 = f32x4.add(s20, f32x4.mul(a2, d0)); s21 = f32x4.add(s21, f32x4.mul(a2, d1))
                 const a3 = v128.load32_splat(px, 12)
-                s30 = f32x4.add(s30, f32x4.mul(a3, d0))
-                s31 = f32x4.add(s31, f32x4.mul(a3, d1))
+                s30 = f32x4.add(s30, f32x4.mul(a3, d0)); s31 = f32x4.add(s31, f32x4.mul(a3, d1))
                 px += xStep
                 pd += dyStep
               }
             }
-            v128.store(at, s00)
-            v128.store(at, s01, 16)
-            v128.store(at + outRow, s10)
-            v128.store(at + outRow, s11, 16)
-            v128.store(at + 2 * outRow, s20)
-            v128.store(at + 2 * outRow, s21, 16)
-            v128.store(at + 3 * outRow, s30)
-            v128.store(at + 3 * outRow, s31, 16)
+            v128.store(at, s00); v128.store(at, s01, 16)
+            v128.store(at + outRow, s10); v128.store(at + outRow, s11, 16)
+            v128.store(at + 2 * outRow, s20); v128.store(at + 2 * outRow, s21, 16)
+            v128.store(at + 3 * outRow, s30); v128.store(at + 3 * outRow, s31, 16)
           }
         }
       }

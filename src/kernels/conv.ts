@@ -446,23 +446,10 @@ const filterGradWasm: KernelImpl<'wasm', 'x' | 'dy', ConvFilterGradAttrs> = ({ i
   const [n, h, w, ci] = x.shape as [number, number, number, number]
   const [kh, kw, , co] = g.filterShape
   const out = backend.makeOutput([kh, kw, ci, co], 'float32')
-  wasmKernels(backend)!.convFilterGrad(
-    offsetOf(backend, x),
-    n,
-    h,
-    w,
-    ci,
-    offsetOf(backend, dy),
-    g.oh,
-    g.ow,
-    co,
-    kh,
-    kw,
-    g.sh,
-    g.sw,
-    g.top,
-    g.left,
-    offsetOf(backend, out),
+  const k = wasmKernels(backend)!
+  // the run table: 12 bytes per output row of a chunk
+  withScratch(backend, 12 * k.convFilterGradChunkRows(g.ow, co), (runs) =>
+    k.convFilterGrad(offsetOf(backend, x), n, h, w, ci, offsetOf(backend, dy), g.oh, g.ow, co, kh, kw, g.sh, g.sw, g.top, g.left, runs, offsetOf(backend, out)),
   )
   return out
 }

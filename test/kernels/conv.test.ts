@@ -150,6 +150,7 @@ const WASM_CASES: ReadonlyArray<readonly [number, number, number, number, number
   [2, 5, 6, 16, 8, 2, [2, 2], 'same'], // an even filter: TensorFlow puts the odd padding pixel after
   [2, 6, 9, 8, 8, 3, [1, 2], 'same'], // unequal strides
   [1, 3, 3, 8, 8, 3, [2, 2], 'valid'], // one output pixel: a group of 4 with 3 missing
+  [2, 6, 16, 4, 128, 3, [1, 1], 'same'], // 8 KiB of dy a row: the filter gradient's chunks of 2 rows split the images
 ]
 
 describeEachBackend(

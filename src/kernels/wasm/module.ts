@@ -76,8 +76,10 @@ export interface WasmKernelExports {
     sw: number,
     top: number,
     left: number,
+    runs: number,
     out: number,
   ): void
+  convFilterGradChunkRows(ow: number, co: number): number
 }
 
 /** `() => kernel` where this process can instantiate the module on the active wasm backend, else `() => undefined` (for `defineKernel`). */
