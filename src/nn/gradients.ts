@@ -6,9 +6,11 @@
  * someone registers them. `registerGradients()` does, for the kernels of polyak's layers and losses,
  * and only where none is registered yet (a user who imported the union package keeps tfjs's own).
  *
- * `Conv2D`'s filter gradient uses the backend's `Conv2DBackpropFilter` kernel when it has one and
- * otherwise a sum of shifted matrix products, `dW[i,j] = Σ_{n,y,x} X_pad[n, y·s+i, x·s+j]ᵀ·dY[n,y,x]`
- * (tfjs-backend-wasm 4.22 has no `Conv2DBackpropFilter`, so without this conv nets cannot train on wasm).
+ * `Conv2D`'s gradients run polyak's own convolution programs where they take the channels (webgpu
+ * and wasm, `kernels/conv`); otherwise the filter gradient uses the backend's `Conv2DBackpropFilter`
+ * kernel when it has one and else a sum of shifted matrix products,
+ * `dW[i,j] = Σ_{n,y,x} X_pad[n, y·s+i, x·s+j]ᵀ·dY[n,y,x]` (tfjs-backend-wasm 4.22 has no
+ * `Conv2DBackpropFilter`, so without this conv nets cannot train on wasm).
  *
  * @module nn/gradients
  */
@@ -91,7 +93,7 @@ const convInputGrad = (dy: tf.Tensor4D, filter: tf.Tensor4D, xShape: number[], s
 const IM2COL_FROM_CHANNELS: Readonly<Record<string, number>> = { webgpu: 32 }
 
 /**
- * ∂L/∂W of `conv2d(x, W)`: polyak's own program where it runs (webgpu, `kernels/conv`); else the
+ * ∂L/∂W of `conv2d(x, W)`: polyak's own program where it runs (webgpu, wasm: `kernels/conv`); else the
  * backend's Conv2DBackpropFilter where it has one (and `IM2COL_FROM_CHANNELS` does not say
  * otherwise); otherwise by im2col,
  * `dW[(i,j,c), o] = Σ_p cols[(i,j,c), p]·dy[p, o]`, one matrix product, with `cols` from polyak's
