@@ -121,24 +121,38 @@ const VIEW_UNIFORMS = 'groupSize : i32, inner : i32, channels : i32, count : i32
 const viewUniforms = (a: number, c: number, b: number) => [a * c * b, b, c, a * b].map((v) => ({ type: 'int32', data: [v] }))
 
 /**
- * Stage 1 of the moments: workgroup `(chunk, tile, g)` reduces values `chunk·chunkLen ..` of `tile`
- * channels and writes `(count, mean, M2)` per channel and chunk, `[G·C, chunks, 3]`.
+ * The frame of a stage-1 reduction program: workgroup `(chunk, tile, g)` covers values
+ * `chunk·chunkLen ..` of `tile` channels of group `g` and writes `width` numbers per channel and
+ * chunk, `[G·C, chunks, width]`; subclasses give the inputs and the WGSL.
  */
-class MomentsPartialProgram {
-  readonly variableNames = ['X']
+abstract class ChunkPartialProgram {
+  abstract readonly variableNames: string[]
   readonly uniforms = `${VIEW_UNIFORMS} chunkLen : i32, chunks : i32,`
   readonly workgroupSize: [number, number, number] = [WG, 1, 1]
   readonly shaderKey: string
   readonly dispatchLayout = { x: [0] }
   readonly dispatch: [number, number, number]
+  readonly outputShape: [number]
   constructor(
-    readonly outputShape: [number],
-    private readonly r: ReductionShape,
+    name: string,
+    protected readonly r: ReductionShape,
+    stats: number,
     chunks: number,
     groups: number,
+    width: number,
   ) {
-    this.shaderKey = `polyak_moments_partial_${r.tile}_${r.addressing}`
+    this.outputShape = [stats * chunks * width]
+    this.shaderKey = `polyak_${name}_${r.tile}_${r.addressing}`
     this.dispatch = [chunks, r.tiles, groups]
+  }
+  abstract getUserCode(): string
+}
+
+/** Stage 1 of the moments: `(count, mean, M2)` per channel and chunk, `[G·C, chunks, 3]`. */
+class MomentsPartialProgram extends ChunkPartialProgram {
+  readonly variableNames = ['X']
+  constructor(r: ReductionShape, stats: number, chunks: number, groups: number) {
+    super('moments_partial', r, stats, chunks, groups, 3)
   }
   getUserCode(): string {
     return `
@@ -209,6 +223,27 @@ const chunking = (n: number, r: ReductionShape, groups: number): { chunkLen: num
 }
 
 /**
+ * Runs a two-stage reduction over `[G, A, C, B]`: the stage-1 program `partial` (with the view's and
+ * the chunking's uniforms), then `combine` once per output (its uniform `which` 0, 1, …), and frees
+ * the partial results. Three dispatches for two outputs, whatever the shape.
+ */
+const runTwoStage = (
+  backend: WebGpuBackendLike,
+  partial: ChunkPartialProgram,
+  inputs: tf.TensorInfo[],
+  [a, c, b]: readonly [number, number, number],
+  { chunkLen, chunks }: { chunkLen: number; chunks: number },
+  combine: ElementwiseProgram,
+  outputs: number,
+): tf.TensorInfo[] => {
+  const int = (v: number) => ({ type: 'int32', data: [v] })
+  const stage1 = backend.runWebGPUProgram(partial, inputs, 'float32', [...viewUniforms(a, c, b), int(chunkLen), int(chunks)])
+  const out = Array.from({ length: outputs }, (_, which) => backend.runWebGPUProgram(combine, [stage1], 'float32', [int(chunks), int(which)]))
+  backend.disposeData(stage1.dataId)
+  return out
+}
+
+/**
  * `PolyakMoments` on webgpu, a two-stage parallel reduction: stage 1 spreads every statistic over
  * as many workgroups (chunks) as it takes to have about 1 024 in flight, each merging `(count,
  * mean, M2)` in shared memory; stage 2 merges the chunks (twice: once for the mean, once for the
@@ -217,21 +252,9 @@ const chunking = (n: number, r: ReductionShape, groups: number): { chunkLen: num
 export const momentsWebgpu: KernelImpl<'webgpu', 'x', ChannelLayout> = ({ inputs: { x }, backend, attrs }) => {
   const [groups, a, c, b] = channelView(x.shape, attrs)
   const r = reductionShape(a, c, b)
-  const { chunkLen, chunks } = chunking(a * b, r, groups)
+  const chunked = chunking(a * b, r, groups)
   const stats = groups * c
-  const partial = backend.runWebGPUProgram(new MomentsPartialProgram([stats * chunks * 3], r, chunks, groups), [x], 'float32', [
-    ...viewUniforms(a, c, b),
-    { type: 'int32', data: [chunkLen] },
-    { type: 'int32', data: [chunks] },
-  ])
-  const combine = (which: number) =>
-    backend.runWebGPUProgram(new MomentsCombineProgram(stats), [partial], 'float32', [
-      { type: 'int32', data: [chunks] },
-      { type: 'int32', data: [which] },
-    ])
-  const out = [combine(0), combine(1)]
-  backend.disposeData(partial.dataId)
-  return out
+  return runTwoStage(backend, new MomentsPartialProgram(r, stats, chunked.chunks, groups), [x], [a, c, b], chunked, new MomentsCombineProgram(stats), 2)
 }
 
 /** Attributes of `PolyakStandardize`: the statistics' layout and `ε`. */
@@ -311,25 +334,13 @@ export const normalizeWebgpu: KernelImpl<'webgpu', 'x' | 'center' | 'scale' | 'o
 }
 
 /**
- * Stage 1 of the gradient sums: workgroup `(chunk, tile, g)` sums `dy` and `dy·(x − center[k])` over
- * values `chunk·chunkLen ..` of `tile` channels (each invocation its strided share, then a tree in
- * shared memory) and writes both per channel and chunk, `[G·C, chunks, 2]`.
+ * Stage 1 of the gradient sums: `Σ dy` and `Σ dy·(x − center[k])` per channel and chunk,
+ * `[G·C, chunks, 2]` (each invocation its strided share, then a tree in shared memory).
  */
-class GradSumsPartialProgram {
+class GradSumsPartialProgram extends ChunkPartialProgram {
   readonly variableNames = ['DY', 'X', 'Center']
-  readonly uniforms = `${VIEW_UNIFORMS} chunkLen : i32, chunks : i32,`
-  readonly workgroupSize: [number, number, number] = [WG, 1, 1]
-  readonly shaderKey: string
-  readonly dispatchLayout = { x: [0] }
-  readonly dispatch: [number, number, number]
-  constructor(
-    readonly outputShape: [number],
-    private readonly r: ReductionShape,
-    chunks: number,
-    groups: number,
-  ) {
-    this.shaderKey = `polyak_grad_sums_partial_${r.tile}_${r.addressing}`
-    this.dispatch = [chunks, r.tiles, groups]
+  constructor(r: ReductionShape, stats: number, chunks: number, groups: number) {
+    super('grad_sums_partial', r, stats, chunks, groups, 2)
   }
   getUserCode(): string {
     const { tile, lanes, addressing } = this.r
@@ -407,19 +418,15 @@ class GradSumsCombineProgram extends ElementwiseProgram {
 export const gradSumsWebgpu: KernelImpl<'webgpu', 'dy' | 'x' | 'center', ChannelLayout> = ({ inputs: { dy, x, center }, backend, attrs }) => {
   const [groups, a, c, b] = channelView(x.shape, attrs)
   const r = reductionShape(a, c, b)
-  const { chunkLen, chunks } = chunking(a * b, r, groups)
+  const chunked = chunking(a * b, r, groups)
   const stats = groups * c
-  const partial = backend.runWebGPUProgram(new GradSumsPartialProgram([stats * chunks * 2], r, chunks, groups), [dy, x, center], 'float32', [
-    ...viewUniforms(a, c, b),
-    { type: 'int32', data: [chunkLen] },
-    { type: 'int32', data: [chunks] },
-  ])
-  const combine = (which: number) =>
-    backend.runWebGPUProgram(new GradSumsCombineProgram(stats), [partial], 'float32', [
-      { type: 'int32', data: [chunks] },
-      { type: 'int32', data: [which] },
-    ])
-  const out = [combine(0), combine(1)]
-  backend.disposeData(partial.dataId)
-  return out
+  return runTwoStage(
+    backend,
+    new GradSumsPartialProgram(r, stats, chunked.chunks, groups),
+    [dy, x, center],
+    [a, c, b],
+    chunked,
+    new GradSumsCombineProgram(stats),
+    2,
+  )
 }
