@@ -544,8 +544,8 @@ export function packConvFilter(f: usize, taps: i32, C: i32, O: i32, transposed: 
  *   `(x + left − j)/sw`, when both divisions are exact and inside.
  *
  * Per group of 4 pixels, each tap's 4 input addresses are worked out once into `ptrs` (`16·taps`
- * bytes, then the 4 output addresses, 16 more; the zero run at `zeros`, `C` floats, stands in for
- * a missing pixel) and serve every tile of output channels; a tap that misses all 4 is skipped.
+ * bytes, then the 4 output addresses, 16 more, then the taps' offsets for a window inside the image,
+ * `4·taps`; the zero run at `zeros`, `C` floats, stands in for a missing pixel) and serve every tile of output channels; a tap that misses all 4 is skipped.
  * With `transposed = 1` each output row is walked in classes of `x mod sw`, so that a group's
  * pixels miss the same taps: at stride 2 a 3×3 gradient skips 5 of 9 taps per group on average
  * instead of computing on zeros. Sums are float32 over `t`, then `c`, in that order.
@@ -581,6 +581,13 @@ export function conv2d(
   // group of 4 (within a class) has the same valid taps and the others are skipped
   const classes = transposed != 0 ? sw : 1
   const outs = ptrs + (<usize>taps << 4) // the 4 pixels' output addresses
+  // a pixel whose window lies inside the image (every tap valid: the common case) takes its taps'
+  // addresses as offsets from its first tap's; forward taps run right and down, the stride-1
+  // transposed window's left and up
+  const offsets = outs + 16
+  const sign: i32 = transposed == 0 ? 1 : -1
+  for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) store<i32>(offsets + (<usize>(i * kw + j) << 2), sign * (((i * w + j) * C) << 2))
+  const direct = transposed == 0 || (sh == 1 && sw == 1)
   for (let p = 0; p < pixels; p += 4) {
     // the last group may run past the end: its missing pixels repeat the last one and are not stored
     for (let k = 0; k < 4; k++) {
@@ -597,6 +604,16 @@ export function conv2d(
       }
       const xo = cls + m * classes
       store<u32>(outs + (<usize>k << 2), <u32>(out + ((<usize>((b * oh + y) * ow + xo) * <usize>O) << 2)))
+      // the first tap's input pixel, and the last's
+      const iy0 = transposed == 0 ? y * sh - top : y + top
+      const ix0 = transposed == 0 ? xo * sw - left : xo + left
+      const iy1 = iy0 + sign * (kh - 1)
+      const ix1 = ix0 + sign * (kw - 1)
+      if (direct && min(iy0, iy1) >= 0 && max(iy0, iy1) < h && min(ix0, ix1) >= 0 && max(ix0, ix1) < w) {
+        const first = <i32>x + ((((b * h + iy0) * w + ix0) * C) << 2)
+        for (let t = 0; t < taps; t++) store<i32>(ptrs + (<usize>(t * 4 + k) << 2), first + load<i32>(offsets + (<usize>t << 2)))
+        continue
+      }
       for (let i = 0; i < kh; i++) {
         let iy = transposed == 0 ? y * sh + i - top : y + top - i
         let rowOk = iy >= 0
