@@ -704,12 +704,13 @@ export function convFilterGradChunkRows(ow: i32, co: i32): i32 {
 /**
  * The filter gradient of a convolution, `out[i, j, c, o] = Σ_{b, y, x} x[b, y·sh + i − top, x·sw + j − left, c] · dy[b, y, x, o]`
  * (`x` is `[n, h, w, ci]`, `dy` `[n, oh, ow, co]`, `out` `[kh, kw, ci, co]`; positions outside the
- * image add nothing), for `ci` a multiple of 4 and `co` of 8, with no im2col buffer. The output rows
+ * image add nothing), for `co` a multiple of 8, with no im2col buffer. The output rows
  * go in chunks (`convFilterGradChunkRows`, at most `FILTER_GRAD_CHUNK_BYTES` of `dy`); per chunk and
  * tap, the pixels inside the image are listed as runs in `runs` (x address, dy address, length; rows
  * whose runs continue each other in both tensors, as a stride-1 'same' tap's full rows do, join into
  * one), and register tiles of 4 input × 8 output channels accumulate over the runs, in float32, in
- * pixel order. Joined runs make the inner loop long: short rows were the kernel's cost (29 against
+ * pixel order (input channels past the last four: tiles of one, the even and odd pixels summed
+ * apart). Joined runs make the inner loop long: short rows were the kernel's cost (29 against
  * 41 GFLOP/s at [64,14,14,32]→64 on the machine of docs/profiles.md).
  */
 export function convFilterGrad(
@@ -774,7 +775,7 @@ export function convFilterGrad(
           if (y == oh) { y = 0; b++ }
         }
         for (let o0 = 0; o0 < co; o0 += TILE_O) {
-          for (let c0 = 0; c0 < ci; c0 += 4) {
+          for (let c0 = 0; c0 + 4 <= ci; c0 += 4) {
             const at = out + ((<usize>(((i * kw + j) * ci + c0) * co + o0)) << 2)
             let s00 = v128.load(at), s01 = v128.load(at, 16)
             let s10 = v128.load(at + outRow), s11 = v128.load(at + outRow, 16)
@@ -804,6 +805,37 @@ export function convFilterGrad(
             v128.store(at + outRow, s10); v128.store(at + outRow, s11, 16)
             v128.store(at + 2 * outRow, s20); v128.store(at + 2 * outRow, s21, 16)
             v128.store(at + 3 * outRow, s30); v128.store(at + 3 * outRow, s31, 16)
+          }
+          // input channels past the last four (a first layer's 1 or 3): one channel × 8 outputs, the
+          // even and odd pixels of a run in separate accumulators (two add chains each), added at the end
+          for (let c = ci & ~3; c < ci; c++) {
+            const at = out + ((<usize>(((i * kw + j) * ci + c) * co + o0)) << 2)
+            let s0 = v128.load(at), s1 = v128.load(at, 16)
+            let t0 = f32x4.splat(0), t1 = f32x4.splat(0)
+            for (let k = 0; k < count; k++) {
+              const e = runs + <usize>k * 12
+              let px = <usize>load<u32>(e) + (<usize>c << 2)
+              let pd = <usize>load<u32>(e, 4) + (<usize>o0 << 2)
+              const m = load<i32>(e, 8)
+              let q = 0
+              for (; q + 2 <= m; q += 2) {
+                const a0 = v128.load32_splat(px)
+                const a1 = v128.load32_splat(px + xStep)
+                s0 = f32x4.add(s0, f32x4.mul(a0, v128.load(pd)))
+                s1 = f32x4.add(s1, f32x4.mul(a0, v128.load(pd, 16)))
+                t0 = f32x4.add(t0, f32x4.mul(a1, v128.load(pd + dyStep)))
+                t1 = f32x4.add(t1, f32x4.mul(a1, v128.load(pd + dyStep, 16)))
+                px += xStep << 1
+                pd += dyStep << 1
+              }
+              if (q < m) {
+                const a0 = v128.load32_splat(px)
+                s0 = f32x4.add(s0, f32x4.mul(a0, v128.load(pd)))
+                s1 = f32x4.add(s1, f32x4.mul(a0, v128.load(pd, 16)))
+              }
+            }
+            v128.store(at, f32x4.add(s0, t0))
+            v128.store(at, f32x4.add(s1, t1), 16)
           }
         }
       }

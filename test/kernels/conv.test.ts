@@ -138,7 +138,7 @@ const reference = (x: Float32Array, xs: readonly number[], f: Float32Array, fs: 
   return { y: Array.from(y), dw: Array.from(dw), dx: Array.from(dx) }
 }
 
-/** [n, h, w, ci, co, k, strides, pad] for the wasm programs (input channels in fours, output channels in eights). */
+/** [n, h, w, ci, co, k, strides, pad] for the wasm programs (output channels in eights; the forward where input channels come in fours, else XNNPACK's). */
 const WASM_CASES: ReadonlyArray<readonly [number, number, number, number, number, number, readonly [number, number], 'same' | 'valid']> = [
   [2, 7, 9, 4, 8, 3, [1, 1], 'same'], // 126 output pixels: a last group of 2
   [2, 8, 8, 8, 16, 3, [2, 2], 'same'], // stride 2, two output tiles
@@ -151,6 +151,9 @@ const WASM_CASES: ReadonlyArray<readonly [number, number, number, number, number
   [2, 6, 9, 8, 8, 3, [1, 2], 'same'], // unequal strides
   [1, 3, 3, 8, 8, 3, [2, 2], 'valid'], // one output pixel: a group of 4 with 3 missing
   [2, 6, 16, 4, 128, 3, [1, 1], 'same'], // 8 KiB of dy a row: the filter gradient's chunks of 2 rows split the images
+  [2, 7, 9, 1, 8, 3, [1, 1], 'same'], // one input channel (a first layer): the filter gradient's one-channel tiles, odd runs
+  [2, 8, 8, 3, 16, 3, [2, 2], 'same'], // three input channels (RGB), stride 2
+  [2, 5, 6, 6, 8, 3, [1, 1], 'valid'], // six: a tile of four and two one-channel tiles
 ]
 
 describeEachBackend(
@@ -162,7 +165,7 @@ describeEachBackend(
         const x = tensor([n, h, w, ci], 1) as tf.Tensor4D
         const f = tensor([k, k, ci, co], 2) as tf.Tensor4D
         const g = convGeometry(x.shape, f.shape, s, pad)
-        expect(canConv(x, f.shape)).toBe(true)
+        expect(canConv(x, f.shape)).toBe(ci % 4 === 0)
         expect(canConvFilterGrad(x, f.shape)).toBe(true)
         const dy = tensor([n, g.oh, g.ow, co], 3) as tf.Tensor4D
         expect(canConvInputGrad(dy, f.shape)).toBe(ci % 8 === 0)
@@ -181,12 +184,13 @@ describeEachBackend(
       })
     }
 
-    it('channel counts outside the tile stay on tfjs: fewer than 4 input channels, output channels not in eights', () => {
+    it('channel counts outside the tiles stay on tfjs: output channels not in eights; a forward with fewer than 4 input channels', () => {
       const x3 = tensor([2, 5, 5, 3], 1)
       const x4 = tensor([2, 5, 5, 4], 1)
       expect(canConv(x3, [3, 3, 3, 8])).toBe(false)
       expect(canConv(x4, [3, 3, 4, 12])).toBe(false)
-      expect(canConvFilterGrad(x3, [3, 3, 3, 8])).toBe(false)
+      expect(canConvFilterGrad(x3, [3, 3, 3, 8])).toBe(true)
+      expect(canConvFilterGrad(x4, [3, 3, 4, 12])).toBe(false)
       expect(canConvInputGrad(tensor([2, 5, 5, 8], 1), [3, 3, 4, 8])).toBe(false)
       expect(canConv(x4, [3, 3, 4, 8])).toBe(true)
     })
