@@ -1,7 +1,7 @@
 /**
  * Transposed im2col for the convolution filter gradient on backends without Conv2DBackpropFilter
  * (wasm), where polyak's own filter-gradient program (`kernels/conv`) does not take the channels
- * (fewer than 4 input channels, as a first layer on images): `cols[(i·kw + j)·ci + c, p] = x[n, y·sh + i − top, x·sw + j − left, c]` (0 in the padding)
+ * (output channels not in eights): `cols[(i·kw + j)·ci + c, p] = x[n, y·sh + i − top, x·sw + j − left, c]` (0 in the padding)
  * for output position `p = (n·oh + y)·ow + x`, so that `∂L/∂W = cols · dy` is one plain matrix
  * product with no transposed operand (tfjs-wasm's transposed-operand path is ~10× slower).
  *
