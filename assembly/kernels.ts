@@ -531,6 +531,11 @@ export function packConvFilter(f: usize, taps: i32, C: i32, O: i32, transposed: 
   }
 }
 
+/** Bytes of the address tables `conv2d` keeps at `ptrs`: 4 input addresses per tap, the group's 4 output addresses, and one offset per tap. */
+export function conv2dTableBytes(taps: i32): i32 {
+  return (taps << 4) + 16 + (taps << 2)
+}
+
 /**
  * A convolution by register tiles of 4 output pixels × 8 output channels:
  * `out[p, o] = Σ_{t, c} x[src(p, t), c] · F[t, c, o]` for the flat output pixel `p = (b·oh + y)·ow + x`
@@ -545,7 +550,8 @@ export function packConvFilter(f: usize, taps: i32, C: i32, O: i32, transposed: 
  *
  * Per group of 4 pixels, each tap's 4 input addresses are worked out once into `ptrs` (`16·taps`
  * bytes, then the 4 output addresses, 16 more, then the taps' offsets for a window inside the image,
- * `4·taps`; the zero run at `zeros`, `C` floats, stands in for a missing pixel) and serve every tile of output channels; a tap that misses all 4 is skipped.
+ * `4·taps`: `conv2dTableBytes` in all; the zero run at `zeros`, `C` floats, stands in for a missing
+ * pixel) and serve every tile of output channels; a tap that misses all 4 is skipped.
  * With `transposed = 1` each output row is walked in classes of `x mod sw`, so that a group's
  * pixels miss the same taps: at stride 2 a 3×3 gradient skips 5 of 9 taps per group on average
  * instead of computing on zeros. Sums are float32 over `t`, then `c`, in that order.
@@ -576,11 +582,10 @@ export function conv2d(
   const plane = oh * ow
   const taps = kh * kw
   const tileBytes = <usize>(taps * C) << 5
-  const rowBytes = <usize>O << 2
   // the transposed window at a column stride: each row's pixels in classes of `x mod sw`, so that a
   // group of 4 (within a class) has the same valid taps and the others are skipped
   const classes = transposed != 0 ? sw : 1
-  const outs = ptrs + (<usize>taps << 4) // the 4 pixels' output addresses
+  const outs = ptrs + (<usize>taps << 4) // the 4 pixels' output addresses (the layout of `conv2dTableBytes`)
   // a pixel whose window lies inside the image (every tap valid: the common case) takes its taps'
   // addresses as offsets from its first tap's; forward taps run right and down, the stride-1
   // transposed window's left and up

@@ -17,9 +17,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import { KERNELS } from './names.js'
 import { type KernelImpl, defineKernel } from './registry.js'
 import { type WasmBackendLike, offsetOf, onWasm, wasmKernels } from './wasm/module.js'
-import { ElementwiseProgram } from './webgpuProgram.js'
-
-const int = (v: number) => ({ type: 'int32', data: [v] })
+import { ElementwiseProgram, int32 } from './webgpuProgram.js'
 
 /** `dy·[x > 0]` per element (per `vec4` when the size is a multiple of 4). */
 class ReluGradProgram extends ElementwiseProgram {
@@ -139,13 +137,13 @@ const poolGradWasm: KernelImpl<'wasm', 'dy', { inputShape: [number, number, numb
 const poolWebgpu: KernelImpl<'webgpu', 'x', Record<string, never>> = ({ inputs: { x }, backend }) => {
   const [n, h, w, c] = x.shape as [number, number, number, number]
   const vec4 = c % 4 === 0
-  return backend.runWebGPUProgram(new AvgPool2Program([n, h >> 1, w >> 1, c], vec4, false), [x], 'float32', [int(h), int(w), int(vec4 ? c / 4 : c)])
+  return backend.runWebGPUProgram(new AvgPool2Program([n, h >> 1, w >> 1, c], vec4, false), [x], 'float32', [int32(h), int32(w), int32(vec4 ? c / 4 : c)])
 }
 
 const poolGradWebgpu: KernelImpl<'webgpu', 'dy', { inputShape: [number, number, number, number] }> = ({ inputs: { dy }, backend, attrs }) => {
   const [, h, w, c] = attrs.inputShape
   const vec4 = c % 4 === 0
-  return backend.runWebGPUProgram(new AvgPool2Program([...attrs.inputShape], vec4, true), [dy], 'float32', [int(h), int(w), int(vec4 ? c / 4 : c)])
+  return backend.runWebGPUProgram(new AvgPool2Program([...attrs.inputShape], vec4, true), [dy], 'float32', [int32(h), int32(w), int32(vec4 ? c / 4 : c)])
 }
 
 const poolGradKernel = defineKernel({ name: KERNELS.avgPool2Grad, backends: { wasm: onWasm(poolGradWasm), webgpu: () => poolGradWebgpu } })

@@ -51,9 +51,12 @@ const gradSumsKernel = defineKernel({
   backends: { wasm: onWasm(gradSumsWasm), cpu: () => gradSumsCpu, webgpu: () => gradSumsWebgpu },
 })
 
+/** False on webgpu when `x`'s statistics are more than a dispatch dimension holds (`MAX_WEBGPU_STATS`); true elsewhere. */
+const withinWebgpuStats = (x: tf.Tensor, layout: ChannelLayout): boolean => tf.getBackend() !== 'webgpu' || statsShape(x.shape, layout)[0]! <= MAX_WEBGPU_STATS
+
 /** True when `normalizeGradSums` can run fused on the active backend (on webgpu: within its dispatch limits, and not empty). */
 const canFuseGradSums = (x: tf.Tensor, layout: ChannelLayout): boolean =>
-  (tf.getBackend() !== 'webgpu' || (x.size > 0 && statsShape(x.shape, layout)[0]! <= MAX_WEBGPU_STATS)) && gradSumsKernel.available()
+  (tf.getBackend() !== 'webgpu' || x.size > 0) && withinWebgpuStats(x, layout) && gradSumsKernel.available()
 
 /** The shape, of `x`'s rank, that `[G·C]` statistics broadcast from: 1 on the reduced axes. */
 export const statsBroadcastShape = (shape: readonly number[], { lead, axis }: ChannelLayout): number[] => shape.map((d, i) => (i < lead || i === axis ? d : 1))
@@ -102,7 +105,7 @@ const momentsKernel = defineKernel({
 
 /** True when `moments` can run fused on the active backend (the layout is checked by the caller). */
 export const canFuseMoments = (x: tf.Tensor, layout: ChannelLayout): boolean =>
-  x.dtype === 'float32' && x.size > 0 && (tf.getBackend() !== 'webgpu' || statsShape(x.shape, layout)[0]! <= MAX_WEBGPU_STATS) && momentsKernel.available()
+  x.dtype === 'float32' && x.size > 0 && withinWebgpuStats(x, layout) && momentsKernel.available()
 
 /** `[mean, biased variance]`, each `[G·C]`, over the axes outside `layout`. */
 export const fusedMoments = (x: tf.Tensor, layout: ChannelLayout): [tf.Tensor1D, tf.Tensor1D] => momentsKernel.run<[tf.Tensor1D, tf.Tensor1D]>({ x }, layout)

@@ -60,38 +60,40 @@ const inputGradKernel = defineKernel<'dy' | 'filter', ConvInputGradAttrs>({
 })
 
 /**
- * Whether a channel count suits polyak's programs on the active backend. webgpu: output channels in
- * fours (a `vec4` per invocation; the input gradient's input channels too). wasm: output channels in
- * eights (the register tile); for the forward convolution and the input gradient, reduction
- * channels in fours too: with fewer than 4 input channels (a first layer on images) the forward
- * stays on XNNPACK, whose tile suits it better (2.4 against 2.6 ms at [64,28,28,1]→32). The wasm
- * filter gradient takes any input channel count (`reduction` is then `undefined`).
+ * The channel multiples each program needs, `[reduction, output]` per backend (a backend not listed
+ * runs none). webgpu: output channels in fours (a `vec4` per invocation); the input gradient reads
+ * its reduction (the forward's output channels) in fours too. wasm: output channels in eights (the
+ * register tile); the forward and the input gradient take reduction channels in fours: with fewer
+ * than 4 input channels (a first layer on images) the forward stays on XNNPACK, whose tile suits it
+ * better (2.4 against 2.6 ms at [64,28,28,1]→32); the filter gradient takes any input channel count.
  */
-const channelsFit = (reduction: number | undefined, output: number): boolean => {
-  if (tf.getBackend() === 'wasm') return output % WASM_TILE_O === 0 && (reduction === undefined || reduction % 4 === 0)
-  return output % 4 === 0
+const CHANNEL_MULTIPLES: Record<'forward' | 'filterGrad' | 'inputGrad', Readonly<Record<string, readonly [number, number]>>> = {
+  forward: { webgpu: [1, 4], wasm: [4, WASM_TILE_O] },
+  filterGrad: { webgpu: [1, 4], wasm: [1, WASM_TILE_O] },
+  inputGrad: { webgpu: [4, 4], wasm: [4, WASM_TILE_O] },
 }
 
-/** Whether polyak's input gradient runs this one on the active backend: float32, and the channels `channelsFit` (input channels are its output, output channels its reduction). */
+/** Whether `program` on the active backend takes `reduction` and `output` channels (`CHANNEL_MULTIPLES`). */
+const channelsFit = (program: keyof typeof CHANNEL_MULTIPLES, reduction: number, output: number): boolean => {
+  const m = CHANNEL_MULTIPLES[program][tf.getBackend()]
+  return m !== undefined && reduction % m[0] === 0 && output % m[1] === 0
+}
+
+/** Whether polyak's input gradient runs this one on the active backend: float32, and the channels fit (input channels are its output, output channels its reduction). */
 export const canConvInputGrad = (dy: tf.Tensor, filterShape: readonly number[]): boolean =>
-  dy.dtype === 'float32' &&
-  dy.rank === 4 &&
-  filterShape[2]! % 4 === 0 &&
-  filterShape[3]! % 4 === 0 &&
-  channelsFit(filterShape[3]!, filterShape[2]!) &&
-  inputGradKernel.available()
+  dy.dtype === 'float32' && dy.rank === 4 && channelsFit('inputGrad', filterShape[3]!, filterShape[2]!) && inputGradKernel.available()
 
 /** `∂L/∂x` of `conv2d(x, W)` given `dy`, for any stride; check `canConvInputGrad` first. */
 export const conv2dInputGrad = (dy: tf.Tensor4D, filter: tf.Tensor4D, attrs: ConvInputGradAttrs): tf.Tensor4D =>
   inputGradKernel.run<tf.Tensor4D>({ dy, filter }, attrs)
 
-/** Whether polyak's convolution runs this one on the active backend: float32 NHWC, and the channels `channelsFit`. */
+/** Whether polyak's convolution runs this one on the active backend: float32 NHWC, and the channels fit. */
 export const canConv = (x: tf.Tensor, filterShape: readonly number[]): boolean =>
-  x.dtype === 'float32' && x.rank === 4 && filterShape.length === 4 && channelsFit(filterShape[2]!, filterShape[3]!) && forwardKernel.available()
+  x.dtype === 'float32' && x.rank === 4 && filterShape.length === 4 && channelsFit('forward', filterShape[2]!, filterShape[3]!) && forwardKernel.available()
 
-/** Whether polyak's filter gradient runs this one on the active backend: float32 NHWC, and the output channels `channelsFit` (any input channels). */
+/** Whether polyak's filter gradient runs this one on the active backend: float32 NHWC, and the channels fit. */
 export const canConvFilterGrad = (x: tf.Tensor, filterShape: readonly number[]): boolean =>
-  x.dtype === 'float32' && x.rank === 4 && channelsFit(undefined, filterShape[3]!) && filterGradKernel.available()
+  x.dtype === 'float32' && x.rank === 4 && channelsFit('filterGrad', filterShape[2]!, filterShape[3]!) && filterGradKernel.available()
 
 /** `conv2d(x, filter, strides, pad)`: polyak's program where `canConv` says so, else tfjs's. */
 export const conv2d = (x: tf.Tensor4D, filter: tf.Tensor4D, strides: readonly [number, number], pad: 'same' | 'valid'): tf.Tensor4D =>

@@ -6,6 +6,9 @@
  * @module kernels/webgpuProgram
  */
 
+/** A custom `int32` uniform for `runWebGPUProgram`, in the order the program's `uniforms` declares them. */
+export const int32 = (v: number): { type: 'int32'; data: number[] } => ({ type: 'int32', data: [v] })
+
 /** A flat elementwise program; subclasses give the inputs, uniforms and `getUserCode`. */
 export abstract class ElementwiseProgram {
   readonly size = true

@@ -6,7 +6,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core'
 import type { WebGpuBackendLike } from '../registry.js'
-import { ElementwiseProgram } from '../webgpuProgram.js'
+import { ElementwiseProgram, int32 } from '../webgpuProgram.js'
 import { type ChannelLayout, channelView } from './layout.js'
 import type { KernelImpl } from '../registry.js'
 
@@ -118,7 +118,7 @@ const reductionCode = ({ tile, lanes, addressing }: ReductionShape): string => `
 
 /** The uniforms of the reductions over a `[G, A, C, B]` view. */
 const VIEW_UNIFORMS = 'groupSize : i32, inner : i32, channels : i32, count : i32,'
-const viewUniforms = (a: number, c: number, b: number) => [a * c * b, b, c, a * b].map((v) => ({ type: 'int32', data: [v] }))
+const viewUniforms = (a: number, c: number, b: number) => [a * c * b, b, c, a * b].map(int32)
 
 /**
  * The frame of a stage-1 reduction program: workgroup `(chunk, tile, g)` covers values
@@ -236,9 +236,8 @@ const runTwoStage = (
   combine: ElementwiseProgram,
   outputs: number,
 ): tf.TensorInfo[] => {
-  const int = (v: number) => ({ type: 'int32', data: [v] })
-  const stage1 = backend.runWebGPUProgram(partial, inputs, 'float32', [...viewUniforms(a, c, b), int(chunkLen), int(chunks)])
-  const out = Array.from({ length: outputs }, (_, which) => backend.runWebGPUProgram(combine, [stage1], 'float32', [int(chunks), int(which)]))
+  const stage1 = backend.runWebGPUProgram(partial, inputs, 'float32', [...viewUniforms(a, c, b), int32(chunkLen), int32(chunks)])
+  const out = Array.from({ length: outputs }, (_, which) => backend.runWebGPUProgram(combine, [stage1], 'float32', [int32(chunks), int32(which)]))
   backend.disposeData(stage1.dataId)
   return out
 }
@@ -326,11 +325,7 @@ export const normalizeWebgpu: KernelImpl<'webgpu', 'x' | 'center' | 'scale' | 'o
 }) => {
   const [, a, c, b] = channelView(x.shape, attrs)
   const program = new NormalizeProgram([...x.shape], b === 1 && c % 4 === 0)
-  return backend.runWebGPUProgram(program, [x, center, scale, offset], 'float32', [
-    { type: 'int32', data: [a * c * b] },
-    { type: 'int32', data: [b] },
-    { type: 'int32', data: [c] },
-  ])
+  return backend.runWebGPUProgram(program, [x, center, scale, offset], 'float32', [int32(a * c * b), int32(b), int32(c)])
 }
 
 /**

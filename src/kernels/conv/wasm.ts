@@ -35,7 +35,7 @@ const wasmConv = (
   const packedBytes = taps * C * O * 4
   const zerosBytes = Math.max(16, C * 4)
   const k = wasmKernels(backend)!
-  withScratch(backend, packedBytes + zerosBytes + 16 * (taps + 1) + 4 * taps, (scratch) => {
+  withScratch(backend, packedBytes + zerosBytes + k.conv2dTableBytes(taps), (scratch) => {
     k.packConvFilter(offsetOf(backend, filter), taps, C, O, transposed ? 1 : 0, scratch)
     k.conv2d(
       offsetOf(backend, input),

@@ -9,6 +9,7 @@
  * @module kernels/conv/webgpu
  */
 import type { KernelImpl } from '../registry.js'
+import { int32 } from '../webgpuProgram.js'
 import type { ConvFilterGradAttrs, ConvGeometry, ConvInputGradAttrs } from './geometry.js'
 
 /** Output pixels per forward invocation. */
@@ -37,8 +38,6 @@ const unflatten = (index: string, digits: ReadonlyArray<readonly [string, string
   [`var rest = ${index};`, ...digits.flatMap(([name, radix]) => [`let ${name} = rest % ${radix};`, `rest = rest / ${radix};`]), `let ${last} = rest;`].join(
     '\n        ',
   )
-
-const int = (v: number) => ({ type: 'int32', data: [v] })
 
 /**
  * The frame every program here shares: `vec4` output, `count` invocations in a flat dispatch of
@@ -275,7 +274,7 @@ export const forwardWebgpu: KernelImpl<'webgpu', 'x' | 'filter', ConvGeometry> =
     new ConvForwardProgram([n, g.oh, g.ow, co], invocations, vec4In),
     [x, filter],
     'float32',
-    [h, w, vec4In ? ci / 4 : ci, g.oh, g.ow, co / 4, kh, kw, g.sh, g.sw, g.top, g.left, blocks, invocations].map(int),
+    [h, w, vec4In ? ci / 4 : ci, g.oh, g.ow, co / 4, kh, kw, g.sh, g.sw, g.top, g.left, blocks, invocations].map(int32),
   )
 }
 
@@ -290,12 +289,12 @@ export const filterGradWebgpu: KernelImpl<'webgpu', 'x' | 'dy', ConvFilterGradAt
   const slices = Math.max(1, Math.min(n, Math.ceil(TARGET_INVOCATIONS / blocks)))
   const perSlice = Math.ceil(n / slices)
   const used = Math.ceil(n / perSlice)
-  const uniforms = [n, h, w, cin, g.oh, g.ow, co / 4, kw, g.sh, g.sw, g.top, g.left, blocks, perSlice, used * blocks].map(int)
+  const uniforms = [n, h, w, cin, g.oh, g.ow, co / 4, kw, g.sh, g.sw, g.top, g.left, blocks, perSlice, used * blocks].map(int32)
   const run = (shape: number[]) => backend.runWebGPUProgram(new ConvFilterGradProgram(shape, used * blocks, vec4In), [x, dy], 'float32', uniforms)
   if (used === 1) return run([kh, kw, ci, co])
   const weights = (kh * kw * ci * co) / 4
   const partial = run([used, kh * kw * ci * co])
-  const out = backend.runWebGPUProgram(new SumSlicesProgram([kh, kw, ci, co], weights), [partial], 'float32', [int(used), int(weights)])
+  const out = backend.runWebGPUProgram(new SumSlicesProgram([kh, kw, ci, co], weights), [partial], 'float32', [int32(used), int32(weights)])
   backend.disposeData(partial.dataId)
   return out
 }
@@ -309,6 +308,6 @@ export const inputGradWebgpu: KernelImpl<'webgpu', 'dy' | 'filter', ConvInputGra
     new ConvInputGradProgram([n, h, w, ci], invocations),
     [dy, filter],
     'float32',
-    [h, w, ci / 4, g.oh, g.ow, co / 4, kh, kw, g.sh, g.sw, g.top, g.left, invocations].map(int),
+    [h, w, ci / 4, g.oh, g.ow, co / 4, kh, kw, g.sh, g.sw, g.top, g.left, invocations].map(int32),
   )
 }

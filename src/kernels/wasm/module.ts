@@ -39,6 +39,7 @@ export interface WasmKernelExports {
   avgPool2Grad(dy: number, n: number, h: number, w: number, c: number, out: number): void
   matMulFewRows(a: number, b: number, m: number, k: number, n: number, out: number): void
   packConvFilter(f: number, taps: number, C: number, O: number, transposed: number, out: number): void
+  conv2dTableBytes(taps: number): number
   conv2d(
     x: number,
     n: number,
